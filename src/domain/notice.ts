@@ -1,0 +1,52 @@
+/**
+ * The one shape every signal source (SQS/EventBridge, ASG lifecycle hooks, IMDS, manual) is normalized to.
+ * The executor and the planner never see where a notice came from except through `kind` and `source`.
+ */
+
+/** What the notice says will happen to the instance. */
+export type NoticeKind =
+  /** EC2 Spot Instance Interruption Warning: the instance is reclaimed at `deadline` (about 2 minutes). */
+  | "spot-interruption"
+  /** EC2 Instance Rebalance Recommendation: elevated risk, no deadline yet. */
+  | "rebalance-recommendation"
+  /** EC2 Instance State-change Notification (stopping, stopped, shutting-down, terminated): it is going now. */
+  | "instance-state-change"
+  /** AWS Health scheduled change for EC2 (retirement, maintenance): deadline is the event's start time. */
+  | "scheduled-change"
+  /** EC2 Instance-terminate Lifecycle Action from an Auto Scaling group hook. */
+  | "asg-lifecycle-terminate"
+  /** `lifeboat evacuate NODE` or the node annotation `lifeboat.dev/evacuate`. */
+  | "manual";
+
+export type NoticeSource = "sqs" | "imds" | "manual" | "annotation";
+
+/** An EC2 instance state as reported by the state-change notification. */
+export type InstanceState = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
+
+export interface LifecycleHookRef {
+  autoScalingGroupName: string;
+  lifecycleHookName: string;
+  lifecycleActionToken: string;
+  instanceId: string;
+}
+
+/** Which node a notice is about: an EC2 instance (mapped through spec.providerID) or a node by name. */
+export type NoticeTarget = { kind: "instance"; instanceId: string } | { kind: "node"; nodeName: string };
+
+export interface Notice {
+  /** Stable identity of the event (EventBridge event id, IMDS payload hash, manual request id). */
+  id: string;
+  kind: NoticeKind;
+  source: NoticeSource;
+  target: NoticeTarget;
+  /** When the notice was issued (event time), ms since epoch. */
+  issuedAt: number;
+  /** When the instance is expected to go away, ms since epoch; null when there is no deadline yet (rebalance). */
+  deadline: number | null;
+  /** Present on instance-state-change notices. */
+  instanceState?: InstanceState;
+  /** Present on ASG lifecycle notices: what to heartbeat and complete. */
+  lifecycleHook?: LifecycleHookRef;
+  /** One human-readable line: what this notice is, for logs and Events. */
+  summary: string;
+}
