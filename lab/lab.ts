@@ -1,0 +1,188 @@
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+  type V1Node,
+} from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ControlPlane, HEARTBEAT_LABEL, type ControlPlaneOptions } from "./controlplane/control-plane.ts";
+import { eksNode, instanceIdOf, type EksNodeSpec } from "./cluster/eks-node.ts";
+
+export interface NodeGroupSpec {
+  name: string;
+  zone: string;
+  /** Nodes to start with. */
+  count: number;
+  instanceType?: string;
+  capacityType?: "SPOT" | "ON_DEMAND";
+}
+
+export interface LabOptions extends ControlPlaneOptions {
+  nodeGroups: NodeGroupSpec[];
+}
+
+export interface LabNode {
+  name: string;
+  instanceId: string;
+  nodeGroup: string;
+  zone: string;
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * A running lab: a real control plane, simulated EKS spot nodes, and API clients for it. Dispose it
+ * (`await using lab = await startLab(...)`) to stop every process and remove its temp dir.
+ */
+export class Lab implements AsyncDisposable {
+  readonly controlPlane: ControlPlane;
+  readonly kubeConfig: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly policy: PolicyV1Api;
+  readonly coordination: CoordinationV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly timeScale: number;
+  readonly #nodes = new Map<string, LabNode>();
+  readonly #disposers: (() => Promise<void>)[] = [];
+
+  constructor(controlPlane: ControlPlane, timeScale: number) {
+    this.controlPlane = controlPlane;
+    this.timeScale = timeScale;
+    this.kubeConfig = new KubeConfig();
+    this.kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    this.core = this.kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
+    this.policy = this.kubeConfig.makeApiClient(PolicyV1Api);
+    this.coordination = this.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.custom = this.kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  get kubeconfigPath(): string {
+    return this.controlPlane.kubeconfigPath;
+  }
+
+  /** A kubeconfig whose user has no RBAC bindings: for "missing permissions" tests. */
+  get limitedKubeconfigPath(): string {
+    return `${this.controlPlane.dir}/kubeconfig-limited`;
+  }
+
+  get nodes(): LabNode[] {
+    return [...this.#nodes.values()];
+  }
+
+  nodesOf(group: string): LabNode[] {
+    return this.nodes.filter((n) => n.nodeGroup === group);
+  }
+
+  /** Runs `fn` when the lab is disposed (before the control plane stops), last registered first. */
+  onDispose(fn: () => Promise<void>): void {
+    this.#disposers.push(fn);
+  }
+
+  /** Creates a node in a group (after `afterSeconds` of simulated boot time, scaled) and waits until Ready. */
+  async addNode(spec: EksNodeSpec, afterSeconds = 0): Promise<LabNode> {
+    if (afterSeconds > 0) await sleep(afterSeconds * this.timeScale * 1000);
+    const body = eksNode(spec);
+    const created = await this.core.createNode({ body });
+    // The API server drops status on create for some fields; write it through the status subresource.
+    await this.core.patchNodeStatus({ name: nodeName(created), body: { status: body.status } }, mergePatch);
+    const node: LabNode = {
+      name: nodeName(created),
+      instanceId: instanceIdOf(created) ?? "",
+      nodeGroup: spec.nodeGroup,
+      zone: spec.zone,
+    };
+    this.#nodes.set(node.name, node);
+    await this.waitForNode(node.name, (n) => conditionStatus(n, "Ready") === "True", 30_000);
+    return node;
+  }
+
+  /**
+   * Stops a node's heartbeats, as when the instance is terminated: KWOK stops renewing its lease and the
+   * node lifecycle controller marks it Unknown after the node-monitor grace period.
+   */
+  async stopHeartbeats(name: string): Promise<void> {
+    await this.core.patchNode({ name, body: { metadata: { labels: { [HEARTBEAT_LABEL]: "off" } } } }, mergePatch);
+  }
+
+  async getNode(name: string): Promise<V1Node> {
+    return this.core.readNode({ name });
+  }
+
+  /** Polls a node until `predicate` holds; fails with the node's conditions after `timeoutMs`. */
+  async waitForNode(name: string, predicate: (n: V1Node) => boolean, timeoutMs: number): Promise<V1Node> {
+    const start = performance.now();
+    let last: V1Node | undefined;
+    for (;;) {
+      last = await this.core.readNode({ name }).catch(() => undefined);
+      if (last !== undefined && predicate(last)) return last;
+      if (performance.now() - start > timeoutMs) {
+        throw new Error(`node ${name}: condition not reached in ${timeoutMs} ms: ${JSON.stringify(last?.status?.conditions)}`);
+      }
+      this.controlPlane.assertRunning();
+      await sleep(200);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const fn of this.#disposers.reverse()) {
+      await fn().catch((err: unknown) => {
+        console.error("lab dispose:", err);
+      });
+    }
+    await this.controlPlane.stop();
+  }
+}
+
+/** Starts the control plane and the node groups' nodes; resolves when every node is Ready. */
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const timeScale = options.timeScale ?? 1;
+  const controlPlane = await ControlPlane.start(options);
+  const lab = new Lab(controlPlane, timeScale);
+  try {
+    await waitForDefaultNamespace(lab);
+    let octet = 1;
+    const adds: Promise<LabNode>[] = [];
+    for (const group of options.nodeGroups) {
+      for (let i = 0; i < group.count; i++) {
+        const spec: EksNodeSpec = { nodeGroup: group.name, zone: group.zone, subnetOctet: octet++ };
+        if (group.instanceType !== undefined) spec.instanceType = group.instanceType;
+        if (group.capacityType !== undefined) spec.capacityType = group.capacityType;
+        adds.push(lab.addNode(spec));
+      }
+    }
+    await Promise.all(adds);
+    return lab;
+  } catch (err) {
+    await lab[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+async function waitForDefaultNamespace(lab: Lab): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const ok = await lab.core.readNamespace({ name: "default" }).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error("namespace default never appeared");
+}
+
+export function conditionStatus(node: V1Node, type: string): string | undefined {
+  return node.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+function nodeName(node: V1Node): string {
+  const name = node.metadata?.name;
+  if (name === undefined) throw new Error("node without a name");
+  return name;
+}
