@@ -1,0 +1,30 @@
+import { Command, CommanderError } from "commander";
+import { VERSION } from "./version.ts";
+import { registerLabCommands } from "./lab-commands.ts";
+
+/** Builds the `lifeboat` command tree. Exported for tests (`--help` output, argument errors). */
+export function buildProgram(): Command {
+  const program = new Command("lifeboat")
+    .description(
+      "Make-before-break evacuation of Kubernetes spot nodes: on an interruption notice, surge replacements,\n" +
+        "wait until they are Ready and healthy in the load balancer, then retire the old pods, against the deadline.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError()
+    .exitOverride();
+  registerLabCommands(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    console.error(`lifeboat: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}

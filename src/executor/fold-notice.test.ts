@@ -1,0 +1,97 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
+import { evacuationName, foldNotice, type FoldPolicy, type NodeIdentity } from "./fold-notice.ts";
+
+const node: NodeIdentity = { name: "ip-10-0-1-5.us-east-1.compute.internal", instanceId: "i-0aaaaaaaaaaaaaaaa", nodeGroup: "spot-a" };
+const policy: FoldPolicy = { rebalancePolicy: "prewarm", rebalancePolicyByNodeGroup: { "spot-b": "ignore" } };
+const now = NOTICE_T0 + 2_000;
+
+test("a spot warning for a node with no evacuation creates one in mode evacuate with the notice's deadline", () => {
+  const d = foldNotice(null, aNotice(), node, policy, now);
+  assert.equal(d.kind, "create");
+  assert.ok(d.kind === "create");
+  assert.deepEqual(d.stored.evacuation, {
+    name: evacuationName(node.name, "evt-1"),
+    nodeName: node.name,
+    instanceId: "i-0aaaaaaaaaaaaaaaa",
+    mode: "evacuate",
+    noticeIds: ["evt-1"],
+    noticeKind: "spot-interruption",
+    deadline: NOTICE_T0 + 120_000,
+    noticedAt: now,
+    phase: "Pending",
+    surges: [],
+    evictions: [],
+    timeline: { noticedAt: now },
+    instanceGone: false,
+  });
+});
+
+test("the same notice again is a duplicate", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  assert.equal(foldNotice(first.stored, aNotice(), node, policy, now + 1).kind, "duplicate");
+});
+
+test("a spot warning after a rebalance recommendation continues the pre-warm as an evacuation", () => {
+  const rebalance = aNotice({ id: "rb-1", kind: "rebalance-recommendation", deadline: null });
+  const first = foldNotice(null, rebalance, node, policy, now);
+  assert.ok(first.kind === "create");
+  assert.equal(first.stored.evacuation.mode, "prewarm");
+  assert.equal(first.stored.evacuation.deadline, null);
+  const second = foldNotice(first.stored, aNotice({ id: "evt-2" }), node, policy, now + 600_000);
+  assert.ok(second.kind === "update");
+  assert.equal(second.stored.evacuation.name, first.stored.evacuation.name);
+  assert.equal(second.stored.evacuation.mode, "evacuate");
+  assert.equal(second.stored.evacuation.deadline, NOTICE_T0 + 120_000);
+  assert.deepEqual(second.stored.evacuation.noticeIds, ["rb-1", "evt-2"]);
+  assert.match(second.reason, /mode prewarm -> evacuate/);
+});
+
+test("a rebalance recommendation never downgrades an evacuation, and the earlier deadline wins", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  const later = foldNotice(first.stored, aNotice({ id: "rb", kind: "rebalance-recommendation", deadline: null }), node, policy, now);
+  assert.ok(later.kind === "update");
+  assert.equal(later.stored.evacuation.mode, "evacuate");
+  assert.equal(later.stored.evacuation.deadline, NOTICE_T0 + 120_000);
+  const earlier = foldNotice(first.stored, aNotice({ id: "evt-3", deadline: NOTICE_T0 + 60_000 }), node, policy, now);
+  assert.ok(earlier.kind === "update");
+  assert.equal(earlier.stored.evacuation.deadline, NOTICE_T0 + 60_000);
+});
+
+test("rebalance policy per node group: ignore creates nothing, and says why", () => {
+  const d = foldNotice(null, aNotice({ kind: "rebalance-recommendation", deadline: null }), { ...node, nodeGroup: "spot-b" }, policy, now);
+  assert.equal(d.kind, "ignore");
+  assert.match(d.reason, /"ignore"/);
+});
+
+test("rebalance policy taint gives a taint-only evacuation", () => {
+  const d = foldNotice(null, aNotice({ kind: "rebalance-recommendation", deadline: null }), node, { ...policy, rebalancePolicy: "taint" }, now);
+  assert.ok(d.kind === "create");
+  assert.equal(d.stored.evacuation.mode, "taint-only");
+});
+
+test("a state-change notice marks the instance gone on the running evacuation", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  const d = foldNotice(first.stored, aNotice({ id: "sc", kind: "instance-state-change", instanceState: "shutting-down", deadline: now }), node, policy, now);
+  assert.ok(d.kind === "update");
+  assert.equal(d.stored.evacuation.instanceGone, true);
+  assert.match(d.reason, /instance is going away now/);
+});
+
+test("an ASG lifecycle notice carries its hook to the stored evacuation", () => {
+  const hook = { autoScalingGroupName: "asg", lifecycleHookName: "drain", lifecycleActionToken: "tok", instanceId: "i-0aaaaaaaaaaaaaaaa" };
+  const d = foldNotice(null, aNotice({ kind: "asg-lifecycle-terminate", lifecycleHook: hook }), node, policy, now);
+  assert.ok(d.kind === "create");
+  assert.deepEqual(d.stored.lifecycleHook, hook);
+});
+
+test("evacuation names are valid resource names and stable per notice", () => {
+  const name = evacuationName("IP_10.0.1.5", "evt-1");
+  assert.match(name, /^[a-z0-9.-]+-[0-9a-f]{8}$/);
+  assert.equal(name, evacuationName("IP_10.0.1.5", "evt-1"));
+  assert.notEqual(name, evacuationName("IP_10.0.1.5", "evt-2"));
+});

@@ -1,0 +1,126 @@
+/**
+ * Pure: how a notice changes the evacuation of its node. Duplicates (SQS redelivery, IMDS repeats, the same
+ * instance in two events) collapse into one evacuation; a later, more decisive notice continues the same
+ * evacuation (a spot warning after a rebalance recommendation turns a pre-warm into an evacuation).
+ */
+import { createHash } from "node:crypto";
+import type { Evacuation, EvacuationMode } from "../domain/evacuation.ts";
+import type { Notice } from "../domain/notice.ts";
+import type { StoredEvacuation } from "../state/evacuation-resource.ts";
+
+/** What to do on a rebalance recommendation (no deadline yet). Documented in docs/design.md. */
+export type RebalancePolicy = "ignore" | "taint" | "prewarm" | "evacuate";
+
+export interface NodeIdentity {
+  name: string;
+  instanceId: string | null;
+  nodeGroup: string | null;
+}
+
+export interface FoldPolicy {
+  rebalancePolicy: RebalancePolicy;
+  rebalancePolicyByNodeGroup: Readonly<Record<string, RebalancePolicy>>;
+}
+
+export type FoldDecision =
+  | { kind: "create"; stored: StoredEvacuation; reason: string }
+  | { kind: "update"; stored: StoredEvacuation; reason: string }
+  | { kind: "duplicate"; reason: string }
+  | { kind: "ignore"; reason: string };
+
+const MODE_RANK: Record<EvacuationMode, number> = { "taint-only": 0, prewarm: 1, evacuate: 2 };
+
+export function rebalancePolicyFor(node: NodeIdentity, policy: FoldPolicy): RebalancePolicy {
+  return (node.nodeGroup !== null ? policy.rebalancePolicyByNodeGroup[node.nodeGroup] : undefined) ?? policy.rebalancePolicy;
+}
+
+/** The mode a notice asks for on its own, or null when policy says to ignore it. */
+export function modeFor(notice: Notice, node: NodeIdentity, policy: FoldPolicy): EvacuationMode | null {
+  if (notice.kind !== "rebalance-recommendation") return "evacuate";
+  switch (rebalancePolicyFor(node, policy)) {
+    case "ignore":
+      return null;
+    case "taint":
+      return "taint-only";
+    case "prewarm":
+      return "prewarm";
+    case "evacuate":
+      return "evacuate";
+  }
+}
+
+/** A stable, valid resource name for the evacuation of `node` started by `noticeId`. */
+export function evacuationName(nodeName: string, noticeId: string): string {
+  const hash = createHash("sha256").update(noticeId).digest("hex").slice(0, 8);
+  return `${nodeName.slice(0, 200).toLowerCase().replace(/[^a-z0-9.-]/g, "-")}-${hash}`;
+}
+
+const gone = (n: Notice): boolean => n.kind === "instance-state-change";
+
+export function foldNotice(
+  active: StoredEvacuation | null,
+  notice: Notice,
+  node: NodeIdentity,
+  policy: FoldPolicy,
+  now: number,
+): FoldDecision {
+  const mode = modeFor(notice, node, policy);
+  if (active === null) {
+    if (mode === null) {
+      return { kind: "ignore", reason: `rebalance policy for node ${node.name} is "ignore": ${notice.summary}` };
+    }
+    const evacuation: Evacuation = {
+      name: evacuationName(node.name, notice.id),
+      nodeName: node.name,
+      instanceId: node.instanceId,
+      mode,
+      noticeIds: [notice.id],
+      noticeKind: notice.kind,
+      deadline: notice.deadline,
+      noticedAt: now,
+      phase: "Pending",
+      surges: [],
+      evictions: [],
+      timeline: { noticedAt: now },
+      instanceGone: gone(notice),
+    };
+    return {
+      kind: "create",
+      stored: { evacuation, lifecycleHook: notice.lifecycleHook ?? null, message: notice.summary, resourceVersion: undefined },
+      reason: `${mode} node ${node.name}: ${notice.summary}`,
+    };
+  }
+  const e = active.evacuation;
+  if (e.noticeIds.includes(notice.id)) {
+    return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
+  }
+  const nextMode = mode !== null && MODE_RANK[mode] > MODE_RANK[e.mode] ? mode : e.mode;
+  const deadline =
+    notice.deadline === null ? e.deadline : e.deadline === null ? notice.deadline : Math.min(e.deadline, notice.deadline);
+  const instanceGone = e.instanceGone || gone(notice);
+  const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
+  const updated: Evacuation = {
+    ...e,
+    mode: nextMode,
+    deadline,
+    instanceGone,
+    noticeIds: [...e.noticeIds, notice.id],
+    noticeKind: MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
+  };
+  const what: string[] = [];
+  if (nextMode !== e.mode) what.push(`mode ${e.mode} -> ${nextMode}`);
+  if (deadline !== e.deadline && deadline !== null) what.push(`deadline ${new Date(deadline).toISOString()}`);
+  if (instanceGone !== e.instanceGone) what.push("instance is going away now");
+  return {
+    kind: "update",
+    stored: {
+      ...active,
+      evacuation: updated,
+      lifecycleHook: active.lifecycleHook ?? notice.lifecycleHook ?? null,
+      message: notice.summary,
+    },
+    reason: changed
+      ? `evacuation ${e.name} continues: ${what.join(", ")} (${notice.summary})`
+      : `evacuation ${e.name} continues; notice adds nothing new (${notice.summary})`,
+  };
+}

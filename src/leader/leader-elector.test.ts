@@ -1,0 +1,31 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { V1Lease } from "@kubernetes/client-node";
+import { decide } from "./leader-elector.ts";
+
+function lease(holder: string): V1Lease {
+  return { metadata: { name: "lifeboat" }, spec: { holderIdentity: holder, leaseDurationSeconds: 15 } };
+}
+
+test("acquires when there is no lease", () => {
+  assert.equal(decide(null, "a", 0, 0, 15_000).kind, "acquire");
+});
+
+test("renews a lease it holds", () => {
+  assert.equal(decide(lease("a"), "a", 0, 100_000, 15_000).kind, "renew");
+});
+
+test("stands by while another holder's record changed less than a lease duration ago (on our clock)", () => {
+  const d = decide(lease("b"), "a", 10_000, 24_999, 15_000);
+  assert.deepEqual(d, { kind: "standby", holder: "b", reason: "b holds the lease" });
+});
+
+test("takes over once the other holder has not renewed for a whole lease duration", () => {
+  const d = decide(lease("b"), "a", 10_000, 25_000, 15_000);
+  assert.equal(d.kind, "acquire");
+  assert.match(d.reason, /b has not renewed for 15 s/);
+});
+
+test("acquires a released lease at once", () => {
+  assert.equal(decide(lease(""), "a", 10_000, 10_001, 15_000).kind, "acquire");
+});

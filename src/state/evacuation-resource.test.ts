@@ -1,0 +1,37 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
+import { foldNotice } from "../executor/fold-notice.ts";
+import { fromResource, slackSeconds, toResource } from "./evacuation-resource.ts";
+
+const node = { name: "n1", instanceId: "i-0aaaaaaaaaaaaaaaa", nodeGroup: "g" };
+const policy = { rebalancePolicy: "prewarm" as const, rebalancePolicyByNodeGroup: {} };
+
+test("an evacuation survives the round trip through its resource unchanged", () => {
+  const d = foldNotice(null, aNotice(), node, policy, NOTICE_T0 + 1_000);
+  assert.ok(d.kind === "create");
+  const stored = {
+    ...d.stored,
+    evacuation: {
+      ...d.stored.evacuation,
+      phase: "Surging" as const,
+      surges: [{ workload: { kind: "Deployment" as const, namespace: "shop", name: "web" }, pods: ["web-1"], by: 1, issuedAt: NOTICE_T0 + 2_000, retiredAt: null }],
+      evictions: [{ pod: { namespace: "shop", name: "db-0" }, at: NOTICE_T0 + 3_000, outcome: "blocked-by-pdb" as const }],
+      timeline: { noticedAt: NOTICE_T0 + 1_000, cordonedAt: NOTICE_T0 + 1_200, surgeCreatedAt: NOTICE_T0 + 2_000 },
+    },
+    resourceVersion: "42",
+  };
+  const resource = toResource(stored, NOTICE_T0 + 5_000);
+  assert.equal(resource.metadata.labels?.["lifeboat.dev/node"], "n1");
+  assert.equal(resource.spec.deadline, "2026-11-24T12:02:00.000Z");
+  assert.deepEqual(fromResource(JSON.parse(JSON.stringify(resource)) as typeof resource), stored);
+});
+
+test("slack is the time from done (or now) to the deadline, negative when missed, null without a deadline", () => {
+  const d = foldNotice(null, aNotice(), node, policy, NOTICE_T0);
+  assert.ok(d.kind === "create");
+  const e = d.stored.evacuation;
+  assert.equal(slackSeconds(e, NOTICE_T0 + 30_000), 90);
+  assert.equal(slackSeconds({ ...e, timeline: { ...e.timeline, doneAt: NOTICE_T0 + 125_500 } }, 0), -5.5);
+  assert.equal(slackSeconds({ ...e, deadline: null }, NOTICE_T0), null);
+});

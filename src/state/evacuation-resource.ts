@@ -1,0 +1,137 @@
+/**
+ * The `Evacuation` custom resource (lifeboat.dev/v1alpha1, cluster-scoped) <-> the domain `Evacuation`.
+ * Pure. Times are RFC 3339 strings in the resource and milliseconds in the domain.
+ */
+import type { Evacuation, EvacuationPhase, EvacuationTimeline, EvictionRecord, SurgeRecord } from "../domain/evacuation.ts";
+import type { LifecycleHookRef, NoticeKind } from "../domain/notice.ts";
+
+export const GROUP = "lifeboat.dev";
+export const VERSION = "v1alpha1";
+export const PLURAL = "evacuations";
+export const KIND = "Evacuation";
+/** Label with the node's name, so `kubectl get evac -l lifeboat.dev/node=NAME` finds a node's evacuations. */
+export const NODE_LABEL = "lifeboat.dev/node";
+
+export interface EvacuationResource {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string>; creationTimestamp?: string };
+  spec: {
+    nodeName: string;
+    instanceId?: string | undefined;
+    mode: Evacuation["mode"];
+    noticeKind: NoticeKind;
+    noticeIds: string[];
+    deadline?: string | undefined;
+    noticedAt: string;
+    lifecycleHook?: LifecycleHookRef | undefined;
+  };
+  status?: {
+    phase?: EvacuationPhase;
+    message?: string;
+    instanceGone?: boolean;
+    slackSeconds?: number;
+    surges?: { workload: SurgeRecord["workload"]; pods: string[]; by: number; issuedAt: string; retiredAt?: string }[];
+    evictions?: { pod: EvictionRecord["pod"]; at: string; outcome: EvictionRecord["outcome"] }[];
+    timeline?: Partial<Record<keyof EvacuationTimeline, string>>;
+  };
+}
+
+/** An Evacuation as stored: the domain record plus what only the resource carries. */
+export interface StoredEvacuation {
+  evacuation: Evacuation;
+  lifecycleHook: LifecycleHookRef | null;
+  /** Last message written to status (the latest reason). */
+  message: string;
+  resourceVersion: string | undefined;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const ms = (s: string): number => {
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new Error(`not an RFC 3339 time: ${s}`);
+  return t;
+};
+
+/** Seconds from when the evacuation finished (or now, if not finished) to the deadline; null without one. */
+export function slackSeconds(e: Evacuation, now: number): number | null {
+  if (e.deadline === null) return null;
+  return Math.round((e.deadline - (e.timeline.doneAt ?? now)) / 100) / 10;
+}
+
+export function toResource(s: StoredEvacuation, now: number): EvacuationResource {
+  const e = s.evacuation;
+  const timeline: Partial<Record<keyof EvacuationTimeline, string>> = {};
+  for (const [k, v] of Object.entries(e.timeline) as [keyof EvacuationTimeline, number | undefined][]) {
+    if (v !== undefined) timeline[k] = iso(v);
+  }
+  const slack = slackSeconds(e, now);
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KIND,
+    metadata: {
+      name: e.name,
+      labels: { [NODE_LABEL]: e.nodeName.slice(0, 63) },
+      ...(s.resourceVersion === undefined ? {} : { resourceVersion: s.resourceVersion }),
+    },
+    spec: {
+      nodeName: e.nodeName,
+      ...(e.instanceId === null ? {} : { instanceId: e.instanceId }),
+      mode: e.mode,
+      noticeKind: e.noticeKind,
+      noticeIds: e.noticeIds,
+      ...(e.deadline === null ? {} : { deadline: iso(e.deadline) }),
+      noticedAt: iso(e.noticedAt),
+      ...(s.lifecycleHook === null ? {} : { lifecycleHook: s.lifecycleHook }),
+    },
+    status: {
+      phase: e.phase,
+      message: s.message,
+      instanceGone: e.instanceGone,
+      ...(slack === null ? {} : { slackSeconds: slack }),
+      surges: e.surges.map((r) => ({
+        workload: r.workload,
+        pods: r.pods,
+        by: r.by,
+        issuedAt: iso(r.issuedAt),
+        ...(r.retiredAt === null ? {} : { retiredAt: iso(r.retiredAt) }),
+      })),
+      evictions: e.evictions.map((r) => ({ pod: r.pod, at: iso(r.at), outcome: r.outcome })),
+      timeline,
+    },
+  };
+}
+
+export function fromResource(r: EvacuationResource): StoredEvacuation {
+  const st = r.status ?? {};
+  const timeline: EvacuationTimeline = { noticedAt: ms(st.timeline?.noticedAt ?? r.spec.noticedAt) };
+  for (const [k, v] of Object.entries(st.timeline ?? {}) as [keyof EvacuationTimeline, string | undefined][]) {
+    if (v !== undefined) timeline[k] = ms(v);
+  }
+  return {
+    evacuation: {
+      name: r.metadata.name,
+      nodeName: r.spec.nodeName,
+      instanceId: r.spec.instanceId ?? null,
+      mode: r.spec.mode,
+      noticeIds: r.spec.noticeIds,
+      noticeKind: r.spec.noticeKind,
+      deadline: r.spec.deadline === undefined ? null : ms(r.spec.deadline),
+      noticedAt: ms(r.spec.noticedAt),
+      phase: st.phase ?? "Pending",
+      surges: (st.surges ?? []).map((x) => ({
+        workload: x.workload,
+        pods: x.pods,
+        by: x.by,
+        issuedAt: ms(x.issuedAt),
+        retiredAt: x.retiredAt === undefined ? null : ms(x.retiredAt),
+      })),
+      evictions: (st.evictions ?? []).map((x) => ({ pod: x.pod, at: ms(x.at), outcome: x.outcome })),
+      timeline,
+      instanceGone: st.instanceGone ?? false,
+    },
+    lifecycleHook: r.spec.lifecycleHook ?? null,
+    message: st.message ?? "",
+    resourceVersion: r.metadata.resourceVersion,
+  };
+}
