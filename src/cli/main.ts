@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "./version.ts";
 import { registerLabCommands } from "./lab-commands.ts";
+import { registerRunCommand } from "./run-command.ts";
+import { registerEvacuateCommand } from "./evacuate-command.ts";
+import { registerPlanCommand } from "./plan-command.ts";
 
 /** Builds the `lifeboat` command tree. Exported for tests (`--help` output, argument errors). */
 export function buildProgram(): Command {
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError()
     .exitOverride();
+  registerRunCommand(program);
+  registerEvacuateCommand(program);
+  registerPlanCommand(program);
   registerLabCommands(program);
   return program;
 }

@@ -1,0 +1,28 @@
+import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { Command } from "commander";
+import { systemClock } from "../domain/clock.ts";
+import { EVACUATE_ANNOTATION, parseDeadline } from "../signals/manual/manual.ts";
+import { loadKubeConfig } from "./kube.ts";
+
+/**
+ * `lifeboat evacuate NODE --deadline 2m`: asks the running controller to evacuate a node, by annotating it
+ * with the absolute deadline (`lifeboat.dev/evacuate: <RFC 3339>`), the same thing a user or a maintenance
+ * script may do with kubectl. Durable: the controller acts on it when it (or its successor) sees it.
+ */
+export function registerEvacuateCommand(program: Command): void {
+  program
+    .command("evacuate")
+    .description("evacuate a node make-before-break (planned maintenance, tests): annotates it for the controller")
+    .argument("<node>", "node name")
+    .option("--deadline <when>", 'when the node goes away: "now", a duration ("2m", "90s", "1h30m") or an RFC 3339 time', "2m")
+    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .action(async (node: string, opts: { deadline: string; kubeconfig?: string }) => {
+      const deadline = new Date(parseDeadline(opts.deadline, systemClock.now())).toISOString();
+      const core = loadKubeConfig(opts.kubeconfig).makeApiClient(CoreV1Api);
+      await core.patchNode(
+        { name: node, body: { metadata: { annotations: { [EVACUATE_ANNOTATION]: deadline } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      console.log(`node/${node} annotated ${EVACUATE_ANNOTATION}=${deadline}; the controller evacuates it (kubectl get evacuations)`);
+    });
+}

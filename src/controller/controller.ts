@@ -1,0 +1,337 @@
+/**
+ * Composes the controller: cluster cache (informers), Evacuation store, notice intake, reconciler, signal
+ * sources (SQS, node annotation, IMDS), leader election, metrics, health and Events. Only the leader
+ * consumes notices and acts; a standby keeps its caches warm and takes over from the Evacuations in the
+ * cluster.
+ */
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { CoordinationV1Api, CoreV1Api, AppsV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { withDryRun } from "../actuators/dry-run.ts";
+import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
+import { LifecycleActuator } from "../actuators/aws/lifecycle.ts";
+import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import { ClusterCache } from "../cluster/cluster-cache.ts";
+import type { Config } from "../config/schema.ts";
+import type { Clock } from "../domain/clock.ts";
+import { isActive } from "../domain/evacuation.ts";
+import type { Notice } from "../domain/notice.ts";
+import { Reconciler } from "../executor/reconciler.ts";
+import type { EventSink } from "../executor/ports.ts";
+import { LeaderElector } from "../leader/leader-elector.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { assessHealth, startObservabilityServer, type Leadership, type ObservabilityServer } from "../observability/server.ts";
+import type { Budgets } from "../planner/budgets.ts";
+import { NoticeDeduper } from "../signals/dedupe.ts";
+import { isForeignInstanceError } from "../signals/errors.ts";
+import { ImdsAgent } from "../signals/imds/agent.ts";
+import { annotationNotice, EVACUATE_ANNOTATION } from "../signals/manual/manual.ts";
+import { SqsConsumer } from "../signals/sqs/consumer.ts";
+import { EvacuationStore } from "../state/evacuation-store.ts";
+import { NoticeIntake } from "./intake.ts";
+import { makeEventSink } from "./event-sink.ts";
+import { makeObserver } from "./observer.ts";
+
+export interface ControllerDeps {
+  config: Config;
+  kubeConfig: KubeConfig;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export function budgetsFrom(config: Config): Budgets {
+  return {
+    lbPropagationSeconds: config.lbPropagationSeconds,
+    safetyMarginSeconds: config.safetyMarginSeconds,
+    inFlightSeconds: config.inFlightSeconds,
+    defaultReadySeconds: config.defaultReadySeconds,
+    deletionCost: config.deletionCost,
+    retireCheckSeconds: 5,
+    reviewIntervalSeconds: 5,
+  };
+}
+
+export class Controller implements AsyncDisposable {
+  readonly #d: ControllerDeps;
+  readonly #stop = new AbortController();
+  readonly #cache: ClusterCache;
+  readonly #store: EvacuationStore;
+  readonly #events: EventSink & { flush(): Promise<void> };
+  readonly #intake: NoticeIntake;
+  readonly #reconciler: Reconciler;
+  readonly #elector: LeaderElector | null;
+  readonly #startedAt: number;
+  #server: ObservabilityServer | null = null;
+  #synced = false;
+  #lastTickAt: number | null = null;
+  #leadership: Leadership;
+  #activeEvacuations = 0;
+  #dirty = false;
+  #waker: AbortController | null = null;
+  #tasks: Promise<unknown>[] = [];
+  /** Annotation values already turned into notices, per node (so each is handled once per process). */
+  readonly #seenAnnotations = new Map<string, string>();
+
+  constructor(deps: ControllerDeps) {
+    this.#d = deps;
+    const { config, kubeConfig, clock, log } = deps;
+    this.#startedAt = clock.now();
+    this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
+    this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
+    this.#events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    let actuator: KubeActuator = new ApiKubeActuator({
+      core: kubeConfig.makeApiClient(CoreV1Api),
+      apps: kubeConfig.makeApiClient(AppsV1Api),
+    });
+    if (config.dryRun) actuator = withDryRun(actuator, log.child({ component: "dry-run" }));
+    const lifecycle =
+      config.queueUrl === undefined && config.awsEndpoint === undefined
+        ? null
+        : new LifecycleActuator(new AutoScalingClient(awsClientConfig(config)));
+    this.#reconciler = new Reconciler({
+      cluster: this.#cache,
+      store: this.#store,
+      actuator,
+      lifecycle,
+      events: this.#events,
+      observer: makeObserver(deps.metrics),
+      log: log.child({ component: "executor" }),
+      clock,
+      budgets: budgetsFrom(config),
+      asgHeartbeatSeconds: config.asgHeartbeatSeconds,
+      taintKey: config.evacuationTaintKey,
+      excludeFromLb: config.excludeFromLoadBalancers,
+    });
+    this.#intake = new NoticeIntake({
+      cluster: this.#cache,
+      store: this.#store,
+      policy: {
+        rebalancePolicy: config.rebalancePolicy,
+        rebalancePolicyByNodeGroup: Object.fromEntries(config.rebalancePolicyByNodeGroup),
+      },
+      clock,
+      log: log.child({ component: "intake" }),
+      metrics: deps.metrics,
+      events: this.#events,
+      onRecorded: () => {
+        this.#activeEvacuations++;
+        this.wake();
+      },
+    });
+    this.#elector = config.leaderElect
+      ? new LeaderElector(
+          kubeConfig.makeApiClient(CoordinationV1Api),
+          {
+            namespace: config.leaderElectionNamespace,
+            leaseName: config.leaseName,
+            identity: config.identity,
+            leaseDurationSeconds: config.leaseDurationSeconds,
+            renewDeadlineSeconds: config.renewDeadlineSeconds,
+            retryPeriodSeconds: config.retryPeriodSeconds,
+          },
+          clock,
+          log.child({ component: "leader-election" }),
+        )
+      : null;
+    this.#leadership = this.#elector === null ? { kind: "disabled" } : { kind: "standby", healthy: true, reason: "not elected yet" };
+  }
+
+  /** The notice handler the signal sources call: resolves once the evacuation is durably recorded. */
+  handleNotice = (notice: Notice): Promise<void> => this.#intake.handle(notice);
+
+  /** Starts caches, endpoints and (once elected) the work. Resolves when running; `done` when stopped. */
+  async start(): Promise<void> {
+    const { config, log, metrics } = this.#d;
+    this.#server = await startObservabilityServer({
+      host: config.metricsAddr.host,
+      port: config.metricsAddr.port,
+      metrics,
+      health: () =>
+        assessHealth({
+          now: this.#d.clock.now(),
+          startedAt: this.#startedAt,
+          lastTickAt: this.#lastTickAt,
+          maxTickAgeMs: Math.max(30_000, config.reconcileIntervalSeconds * 10_000),
+          informersSynced: this.#synced,
+          leadership: this.#leadership,
+        }),
+      logger: log,
+    });
+    log.info({ address: this.#server.url }, "serving /metrics, /healthz and /readyz");
+    this.#cache.onChange((change) => {
+      if (change.resource === "nodes" && change.type !== "delete") this.#checkAnnotation(change.name);
+      if (this.#activeEvacuations > 0) this.wake();
+    });
+    await this.#cache.start();
+    await this.#cache.synced;
+    this.#synced = true;
+    log.info({}, "informers synced");
+    const signal = this.#stop.signal;
+    this.#tasks.push(this.#tick(signal));
+    if (this.#elector === null) {
+      this.#tasks.push(this.#lead(signal));
+    } else {
+      const elector = this.#elector;
+      this.#tasks.push(
+        elector.run(
+          {
+            onStartedLeading: (leading) => {
+              this.#leadership = { kind: "leader" };
+              metrics.setLeader(true);
+              this.#tasks.push(this.#lead(AbortSignal.any([leading, signal])));
+            },
+            onStoppedLeading: () => {
+              this.#leadership = { kind: "standby", healthy: true, reason: "lost the lease" };
+              metrics.setLeader(false);
+            },
+            onNewLeader: (holder) => {
+              this.#leadership = { kind: "standby", healthy: true, reason: `${holder} leads` };
+            },
+          },
+          signal,
+        ),
+      );
+    }
+  }
+
+  /** Asks for a reconcile as soon as possible (a notice arrived or the cluster changed). */
+  wake(): void {
+    this.#dirty = true;
+    this.#waker?.abort();
+  }
+
+  get cache(): ClusterCache {
+    return this.#cache;
+  }
+
+  async #tick(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      this.#lastTickAt = this.#d.clock.now();
+      await this.#d.clock.sleep(1_000, signal).catch(() => undefined);
+    }
+  }
+
+  /** The leader's work: reconcile loop plus every enabled signal source, until `signal` aborts. */
+  async #lead(signal: AbortSignal): Promise<void> {
+    const { config, log, clock, metrics } = this.#d;
+    log.info({ identity: config.identity }, "leading: resuming unfinished evacuations and consuming notices");
+    const deduper = new NoticeDeduper(clock);
+    const handler = deduper.wrap(this.handleNotice, (n) => {
+      metrics.noticeReceived({ kind: n.kind, source: n.source, outcome: "duplicate" });
+    });
+    const work: Promise<unknown>[] = [this.#reconcileLoop(signal)];
+    if (config.watchNodeAnnotation) {
+      this.#seenAnnotations.clear();
+      for (const node of this.#cache.snapshot(clock.now()).nodes) this.#checkAnnotation(node.name);
+    }
+    if (config.queueUrl !== undefined) {
+      const consumer = new SqsConsumer(
+        new SQSClient(awsClientConfig(config)),
+        config.queueUrl,
+        {
+          waitTimeSeconds: config.sqsWaitSeconds,
+          maxMessages: config.sqsMaxMessages,
+          concurrency: config.sqsConcurrency,
+          visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
+          malformed: config.malformedMessagePolicy,
+          unknown: config.unknownMessagePolicy,
+          foreign: config.foreignInstancePolicy,
+          hooks: {
+            onOutcome: (kind, outcome, detail) => {
+              metrics.sqsMessageHandled(detail.action === "delete-failed" ? "failed" : detail.action);
+              if (outcome === "malformed" || outcome === "unknown") {
+                metrics.noticeReceived({ kind: "unknown", source: "sqs", outcome });
+              }
+              void kind;
+            },
+          },
+        },
+        clock,
+        log.child({ component: "sqs" }),
+      );
+      work.push(consumer.run(handler, signal));
+      log.info({ queueUrl: config.queueUrl }, "consuming interruption notices from SQS");
+    }
+    if (config.imdsEnabled && config.nodeName !== undefined) {
+      const agent = new ImdsAgent({ endpoint: config.imdsEndpoint, pollIntervalMs: config.imdsPollSeconds * 1000 }, clock, log.child({ component: "imds" }));
+      const nodeName = config.nodeName;
+      work.push(
+        agent.run(async (notice) => {
+          await handler({ ...notice, target: { kind: "node", nodeName } });
+        }, signal),
+      );
+    }
+    await Promise.allSettled(work);
+    log.info({}, "stopped leading");
+  }
+
+  #checkAnnotation(nodeName: string): void {
+    if (!this.#d.config.watchNodeAnnotation || this.#leadership.kind === "standby") return;
+    const value = this.#cache.nodeAnnotations(nodeName)?.[EVACUATE_ANNOTATION];
+    if (value === undefined || this.#seenAnnotations.get(nodeName) === value) return;
+    this.#seenAnnotations.set(nodeName, value);
+    const { log, clock } = this.#d;
+    let notice: Notice;
+    try {
+      notice = annotationNotice({ nodeName, value, now: clock.now() });
+    } catch (err) {
+      log.warn({ node: nodeName, value, err: err instanceof Error ? err.message : String(err) }, `ignoring annotation ${EVACUATE_ANNOTATION}`);
+      return;
+    }
+    this.#intake.handle(notice).catch((err: unknown) => {
+      this.#seenAnnotations.delete(nodeName);
+      log.error({ node: nodeName, err: err instanceof Error ? err.message : String(err) }, "could not record the evacuation asked for by the annotation");
+    });
+  }
+
+  async #reconcileLoop(signal: AbortSignal): Promise<void> {
+    const { clock, config, log, metrics } = this.#d;
+    const interval = config.reconcileIntervalSeconds * 1000;
+    while (!signal.aborted) {
+      this.#dirty = false;
+      const now = clock.now();
+      let next = now + interval;
+      try {
+        const result = await this.#reconciler.reconcileOnce();
+        if (result.nextReviewAt !== null) next = Math.min(next, result.nextReviewAt);
+        const stored = await this.#store.list();
+        this.#activeEvacuations = stored.filter((s) => isActive(s.evacuation)).length;
+        const phases: Record<string, number> = {};
+        for (const s of stored) phases[s.evacuation.phase] = (phases[s.evacuation.phase] ?? 0) + 1;
+        metrics.setEvacuationPhases(phases);
+      } catch (err) {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, "reconcile failed; retrying");
+        next = now + Math.max(interval, 1_000);
+      }
+      if (this.#dirty) {
+        // Let a burst of changes settle briefly, then plan again.
+        await clock.sleep(100, signal).catch(() => undefined);
+        continue;
+      }
+      this.#waker = new AbortController();
+      await clock.sleep(Math.max(0, next - clock.now()), AbortSignal.any([signal, this.#waker.signal])).catch(() => undefined);
+      this.#waker = null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort(new Error("controller stopping"));
+    await Promise.allSettled(this.#tasks);
+    await this.#events.flush();
+    await this.#cache.stop();
+    await this.#server?.[Symbol.asyncDispose]();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** AWS SDK client settings from the config: region, and an endpoint override (moto in the lab). */
+export function awsClientConfig(config: Config): { region: string; endpoint?: string } {
+  return { region: config.awsRegion, ...(config.awsEndpoint === undefined ? {} : { endpoint: config.awsEndpoint }) };
+}
+
+export { isForeignInstanceError };

@@ -1,0 +1,76 @@
+/**
+ * The durable record of one evacuation. It is the status of the `Evacuation` custom resource (group
+ * lifeboat.dev), so it must stay plain JSON: no Dates, no Maps, no classes. A restarted controller resumes
+ * from it; the surge records in particular are what keeps it from surging the same pod twice.
+ * Times are milliseconds since the epoch.
+ */
+import type { NoticeKind } from "./notice.ts";
+import type { PodRef, WorkloadRef } from "./snapshot.ts";
+
+/**
+ * What lifeboat does for the node:
+ * - `evacuate`: cordon, surge, retire (or evict at the last responsible moment), complete.
+ * - `prewarm`: cordon and surge now, retire nothing until a deadline arrives (rebalance recommendation).
+ * - `taint-only`: taint the node PreferNoSchedule and nothing else.
+ */
+export type EvacuationMode = "evacuate" | "prewarm" | "taint-only";
+
+export type EvacuationPhase = "Pending" | "Cordoned" | "Surging" | "Retiring" | "Done" | "Failed";
+
+/**
+ * One relative scale-up of a workload on behalf of this evacuation. Append-only: steps refer to a record by
+ * its index in `Evacuation.surges`.
+ */
+export interface SurgeRecord {
+  workload: WorkloadRef;
+  /** Names (in the workload's namespace) of the doomed pods this surge replaces. */
+  pods: string[];
+  /** How many replicas were added (+by); the retire removes exactly as many (-by). */
+  by: number;
+  issuedAt: number;
+  /** When the matching scale-down (-by) was issued; null while the surge is outstanding. */
+  retiredAt: number | null;
+}
+
+export type EvictionOutcome = "evicted" | "blocked-by-pdb" | "not-found" | "force-deleted" | "failed";
+
+export interface EvictionRecord {
+  pod: PodRef;
+  at: number;
+  outcome: EvictionOutcome;
+}
+
+export interface EvacuationTimeline {
+  noticedAt: number;
+  cordonedAt?: number;
+  surgeCreatedAt?: number;
+  replacementsReadyAt?: number;
+  retiredAt?: number;
+  doneAt?: number;
+}
+
+export interface Evacuation {
+  /** Name of the Evacuation resource (one per node and notice chain). */
+  name: string;
+  nodeName: string;
+  instanceId: string | null;
+  mode: EvacuationMode;
+  /** Ids of every notice folded into this evacuation (duplicates and follow-ups). */
+  noticeIds: string[];
+  /** Kind of the most decisive notice so far (a spot warning after a rebalance recommendation wins). */
+  noticeKind: NoticeKind;
+  /** When the instance is expected to go away; null when unknown (rebalance, manual without deadline). */
+  deadline: number | null;
+  noticedAt: number;
+  phase: EvacuationPhase;
+  surges: SurgeRecord[];
+  evictions: EvictionRecord[];
+  timeline: EvacuationTimeline;
+  /** The instance was reported shutting-down or terminated: its pods can no longer run. */
+  instanceGone: boolean;
+}
+
+/** Done and Failed evacuations no longer drive any step. */
+export function isActive(evacuation: Evacuation): boolean {
+  return evacuation.phase !== "Done" && evacuation.phase !== "Failed";
+}

@@ -1,0 +1,93 @@
+/**
+ * What the planner decides and the executor carries out: plain data, one discriminated union, and a
+ * human-readable `reason` on every step (it becomes the log line and the Kubernetes Event message).
+ * Steps are listed in the order they must run: every cordon before any surge, every surge before any
+ * retire or eviction (make before break).
+ */
+import type { PodRef, WorkloadRef } from "./snapshot.ts";
+
+/** NoSchedule taint added with the cordon (and PreferNoSchedule taint for mode taint-only). */
+export const EVACUATING_TAINT_KEY = "lifeboat.dev/evacuating";
+/** Label that takes a node out of instance-mode target groups (AWS Load Balancer Controller, kube-proxy). */
+export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
+/** Pods with a lower value are removed first when a ReplicaSet scales down. */
+export const POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
+
+/** Which evacuation's surge record a surge step writes, and which of the step's pods belong to it. */
+export interface SurgeAttribution {
+  evacuation: string;
+  pods: string[];
+}
+
+/** A surge record by position: `Evacuation.surges` is append-only. */
+export interface SurgeRecordRef {
+  evacuation: string;
+  index: number;
+}
+
+/** Machine-readable warning kinds; usable as the Kubernetes Event `reason`. */
+export type WarningCode =
+  /** preStop sleep shorter than the load balancer's propagation: requests will hit a closed socket. */
+  | "ShortPreStop"
+  /** A PDB allows no disruption now: the eviction will be refused (429) and retried. */
+  | "PdbBlocksEviction"
+  /** The surge takes replicas above the HPA's max: the HPA will scale it back. */
+  | "SurgeAboveHpaMax"
+  /** Replacements are not expected Ready before the last responsible moment: capacity will dip. */
+  | "SurgeMissesDeadline"
+  /** The schedulable nodes outside the evacuation lack room for the replacements: they may stay Pending. */
+  | "InsufficientCapacity";
+
+export type Step =
+  /** Cordon + taint lifeboat.dev/evacuating:NoSchedule + exclude-from-external-load-balancers=true, all at once. */
+  | { kind: "cordon"; node: string; evacuation: string; reason: string }
+  /** Taint lifeboat.dev/evacuating:PreferNoSchedule (mode taint-only). */
+  | { kind: "taint-prefer-no-schedule"; node: string; evacuation: string; reason: string }
+  /**
+   * Annotate `pods` with pod-deletion-cost = `deletionCost`, then scale the workload +`by` through the scale
+   * subresource, then append one SurgeRecord per entry of `records` to that evacuation.
+   */
+  | {
+      kind: "surge";
+      workload: WorkloadRef;
+      by: number;
+      pods: string[];
+      deletionCost: number;
+      records: SurgeAttribution[];
+      reason: string;
+    }
+  /** Scale the workload -`by` (relative) and set retiredAt on every record in `records`. */
+  | {
+      kind: "retire";
+      workload: WorkloadRef;
+      by: number;
+      pods: string[];
+      records: SurgeRecordRef[];
+      reason: string;
+    }
+  /** Evict through the Eviction API (a 429 from a PDB is retried by the executor). */
+  | { kind: "evict"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /** Delete with grace period 0: the instance is gone, nothing on it can run its preStop any more. */
+  | { kind: "force-delete"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /** Something the operator should know; emitted as a Warning Event on `subject`. */
+  | { kind: "warn"; code: WarningCode; subject: string; reason: string }
+  /** Nothing to do for `subject` (a workload key, pod key or node name) before `until` (null: until the cluster changes). */
+  | { kind: "wait"; until: number | null; subject: string; reason: string }
+  /** The node holds nothing lifeboat must move and every surge is retired: mark the Evacuation Done. */
+  | { kind: "complete"; evacuation: string; reason: string };
+
+export type StepKind = Step["kind"];
+
+/** A pod the planner leaves alone on purpose. */
+export interface Skip {
+  pod: PodRef;
+  node: string;
+  reason: string;
+}
+
+export interface Plan {
+  steps: Step[];
+  skipped: Skip[];
+  /** When to plan again even if nothing in the cluster changes (the earliest wait); null: only on change. */
+  nextReviewAt: number | null;
+}

@@ -1,0 +1,42 @@
+/**
+ * What the executor needs from the outside world, as narrow interfaces. The controller wiring plugs in
+ * the real Kubernetes actuators (or their dry-run decorator), the Event recorder and the metrics.
+ */
+import type { ClusterSnapshot, NodeView } from "../domain/snapshot.ts";
+
+export type { KubeActuator } from "../actuators/kube-actuator.ts";
+export type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
+
+export interface ClusterView {
+  snapshot(now: number): ClusterSnapshot;
+  nodeByInstanceId(instanceId: string): NodeView | null;
+  nodeByName(name: string): NodeView | null;
+}
+
+/** An Event about an object: a node, a pod (namespace/name) or an Evacuation. */
+export interface EventSink {
+  emit(event: {
+    object: { kind: "Node" | "Pod" | "Evacuation" | "Deployment" | "StatefulSet"; name: string; namespace?: string };
+    type: "Normal" | "Warning";
+    reason: string;
+    message: string;
+  }): void;
+}
+
+/** The timeline observations the executor reports; the metrics module implements it. */
+export interface EvacuationObserver {
+  noticeToCordon(seconds: number): void;
+  noticeToSurge(seconds: number): void;
+  noticeToReplacementsReady(seconds: number): void;
+  noticeToDone(seconds: number, slackSeconds: number | null, missedDeadline: boolean): void;
+  podsMoved(workloadKind: string, method: "surge" | "evict" | "force_delete", count: number): void;
+  eviction(outcome: "ok" | "pdb_blocked" | "not_found" | "error"): void;
+  actuatorError(action: string): void;
+}
+
+export interface ExecutorLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}

@@ -1,0 +1,304 @@
+/**
+ * The executor: read (evacuations + cluster snapshot) -> decide (the pure planner) -> act (actuators), then
+ * persist what was done in the Evacuation status. One reconcile handles every active evacuation at once, so
+ * an AZ-wide reclaim cordons every affected node before any surge and surges each workload once.
+ *
+ * Crash safety: every step that changes replica counts (surge, retire) is persisted to the Evacuation's
+ * status right after it succeeds, before the next step runs, so a restarted controller sees it and does not
+ * repeat it. The window between a scale call returning and that status write is the one place a crash can
+ * double a surge; docs/design.md states it.
+ */
+import type { Clock } from "../domain/clock.ts";
+import type { Evacuation } from "../domain/evacuation.ts";
+import { isActive } from "../domain/evacuation.ts";
+import type { Plan, Step } from "../domain/plan.ts";
+import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
+import type { ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { Budgets } from "../planner/budgets.ts";
+import { planEvacuations } from "../planner/planner.ts";
+import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
+import type { EvacuationStore } from "../state/evacuation-store.ts";
+import type { ClusterView, EvacuationObserver, EventSink, ExecutorLogger, KubeActuator, LifecycleActuatorLike } from "./ports.ts";
+
+export interface ReconcilerDeps {
+  cluster: ClusterView;
+  store: Pick<EvacuationStore, "list" | "updateStatus">;
+  actuator: KubeActuator;
+  lifecycle: LifecycleActuatorLike | null;
+  /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
+  taintKey: string;
+  /** Label exclude-from-external-load-balancers with the cordon. */
+  excludeFromLb: boolean;
+  events: EventSink;
+  observer: EvacuationObserver;
+  log: ExecutorLogger;
+  clock: Clock;
+  budgets: Budgets;
+  /** Seconds between ASG lifecycle heartbeats while an evacuation is active. */
+  asgHeartbeatSeconds: number;
+}
+
+export interface ReconcileResult {
+  plan: Plan;
+  /** Steps that failed (the next reconcile retries them: the planner recomputes from the cluster). */
+  failures: { step: Step; error: string }[];
+  nextReviewAt: number | null;
+}
+
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  readonly #lastHeartbeat = new Map<string, number>();
+  /** Warnings already reported: the planner repeats them in every plan, operators want them once. */
+  readonly #warned = new Set<string>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  async reconcileOnce(): Promise<ReconcileResult> {
+    const { clock, store, cluster } = this.#d;
+    const stored = await store.list();
+    const byName = new Map(stored.map((s) => [s.evacuation.name, s]));
+    const now = clock.now();
+    if (!stored.some((s) => isActive(s.evacuation))) {
+      return { plan: { steps: [], skipped: [], nextReviewAt: null }, failures: [], nextReviewAt: null };
+    }
+    const plan = planEvacuations({
+      snapshot: cluster.snapshot(now),
+      evacuations: stored.map((s) => s.evacuation),
+      now,
+      budgets: this.#d.budgets,
+    });
+    const dirty = new Set<string>();
+    const failures: ReconcileResult["failures"] = [];
+    for (const step of plan.steps) {
+      try {
+        const touched = await this.#execute(step, byName, clock.now());
+        for (const name of touched) dirty.add(name);
+        // Replica changes are persisted at once (see the crash-safety note above).
+        if (step.kind === "surge" || step.kind === "retire") await this.#persist(byName, touched, dirty);
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failures.push({ step, error });
+        this.#d.observer.actuatorError(step.kind);
+        this.#d.log.error({ step: step.kind, err: error }, `step failed, will retry: ${step.reason}`);
+      }
+    }
+    await this.#heartbeats(stored, clock.now());
+    await this.#persist(byName, [...dirty], dirty);
+    return { plan, failures, nextReviewAt: plan.nextReviewAt };
+  }
+
+  async #persist(byName: Map<string, StoredEvacuation>, names: Iterable<string>, dirty: Set<string>): Promise<void> {
+    for (const name of names) {
+      const s = byName.get(name);
+      if (s === undefined || !dirty.has(name)) continue;
+      const saved = await this.#d.store.updateStatus(s);
+      byName.set(name, saved);
+      dirty.delete(name);
+    }
+  }
+
+  /** Carries out one step; returns the evacuations whose record changed. */
+  async #execute(step: Step, byName: Map<string, StoredEvacuation>, now: number): Promise<string[]> {
+    const { actuator, events, observer, log } = this.#d;
+    const rec = (name: string): StoredEvacuation => {
+      const s = byName.get(name);
+      if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
+      return s;
+    };
+    const update = (name: string, fn: (e: Evacuation) => Evacuation, message: string): void => {
+      const s = rec(name);
+      byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
+    };
+    switch (step.kind) {
+      case "cordon": {
+        await actuator.cordon(step.node, { taintKey: this.#d.taintKey, excludeFromLb: this.#d.excludeFromLb });
+        update(step.evacuation, (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase, timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? now } }), step.reason);
+        const e = rec(step.evacuation).evacuation;
+        observer.noticeToCordon(secondsBetween(e.noticedAt, now));
+        log.info({ node: step.node, evacuation: step.evacuation }, `cordoned: ${step.reason}`);
+        events.emit({ object: { kind: "Node", name: step.node }, type: "Normal", reason: "Cordoned", message: step.reason });
+        return [step.evacuation];
+      }
+      case "taint-prefer-no-schedule": {
+        await actuator.taintPreferNoSchedule(step.node, this.#d.taintKey);
+        update(step.evacuation, (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase }), step.reason);
+        log.info({ node: step.node }, `tainted PreferNoSchedule: ${step.reason}`);
+        events.emit({ object: { kind: "Node", name: step.node }, type: "Normal", reason: "TaintedPreferNoSchedule", message: step.reason });
+        return [step.evacuation];
+      }
+      case "surge": {
+        const ns = step.workload.namespace;
+        for (const pod of step.pods) await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
+        expectScaled(await actuator.scaleBy(step.workload, step.by), step.workload);
+        for (const r of step.records) {
+          update(
+            r.evacuation,
+            (e) => ({
+              ...e,
+              phase: "Surging",
+              surges: [...e.surges, { workload: step.workload, pods: r.pods, by: r.pods.length, issuedAt: now, retiredAt: null }],
+              timeline: { ...e.timeline, surgeCreatedAt: e.timeline.surgeCreatedAt ?? now },
+            }),
+            step.reason,
+          );
+          observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
+        }
+        observer.podsMoved(step.workload.kind, "surge", step.pods.length);
+        log.info({ workload: workloadKey(step.workload), by: step.by, pods: step.pods }, `surged: ${step.reason}`);
+        events.emit({ object: workloadObject(step.workload), type: "Normal", reason: "SurgeCreated", message: step.reason });
+        return step.records.map((r) => r.evacuation);
+      }
+      case "retire": {
+        expectScaled(await actuator.scaleBy(step.workload, -step.by), step.workload);
+        const touched = new Set<string>();
+        for (const ref of step.records) {
+          touched.add(ref.evacuation);
+          update(
+            ref.evacuation,
+            (e) => ({
+              ...e,
+              phase: "Retiring",
+              surges: e.surges.map((s, i) => (i === ref.index ? { ...s, retiredAt: now } : s)),
+              timeline: {
+                ...e.timeline,
+                replacementsReadyAt: e.timeline.replacementsReadyAt ?? now,
+                retiredAt: now,
+              },
+            }),
+            step.reason,
+          );
+          observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
+        }
+        log.info({ workload: workloadKey(step.workload), by: step.by, pods: step.pods }, `retired: ${step.reason}`);
+        events.emit({ object: workloadObject(step.workload), type: "Normal", reason: "Retired", message: step.reason });
+        return [...touched];
+      }
+      case "evict": {
+        const result = await actuator.evict(step.pod);
+        if (result.kind === "error") {
+          observer.eviction("error");
+          throw result.error;
+        }
+        if (result.kind === "throttled" || result.kind === "conflict") {
+          log.info({ pod: podKey(step.pod), result: result.kind }, `eviction not done yet (${result.message}); will retry`);
+          return [];
+        }
+        const outcome = result.kind;
+        observer.eviction(outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found");
+        update(
+          step.evacuation,
+          (e) => ({
+            ...e,
+            phase: e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
+            evictions: [...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)), { pod: step.pod, at: now, outcome }],
+            timeline: outcome === "evicted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
+          }),
+          step.reason,
+        );
+        if (result.kind === "blocked-by-pdb") {
+          log.warn({ pod: podKey(step.pod) }, `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`);
+          events.emit({ object: { kind: "Pod", ...step.pod }, type: "Warning", reason: "EvictionBlocked", message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}` });
+        } else {
+          if (outcome === "evicted") observer.podsMoved("Pod", "evict", 1);
+          log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
+          events.emit({ object: { kind: "Pod", ...step.pod }, type: "Normal", reason: "Evicted", message: step.reason });
+        }
+        return [step.evacuation];
+      }
+      case "force-delete": {
+        const result = await actuator.forceDelete(step.pod);
+        update(
+          step.evacuation,
+          (e) => ({
+            ...e,
+            evictions: [...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)), { pod: step.pod, at: now, outcome: result.kind === "deleted" ? "force-deleted" : "not-found" }],
+          }),
+          step.reason,
+        );
+        if (result.kind === "deleted") observer.podsMoved("Pod", "force_delete", 1);
+        log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
+        events.emit({ object: { kind: "Pod", ...step.pod }, type: "Warning", reason: "ForceDeleted", message: step.reason });
+        return [step.evacuation];
+      }
+      case "warn": {
+        const key = `${step.code}/${step.subject}`;
+        if (this.#warned.has(key)) return [];
+        this.#warned.add(key);
+        log.warn({ code: step.code, subject: step.subject }, step.reason);
+        events.emit({ object: subjectObject(step.subject), type: "Warning", reason: step.code, message: step.reason });
+        return [];
+      }
+      case "wait": {
+        log.debug({ subject: step.subject, until: step.until }, `waiting: ${step.reason}`);
+        return [];
+      }
+      case "complete": {
+        update(
+          step.evacuation,
+          (e) => ({ ...e, phase: "Done", timeline: { ...e.timeline, doneAt: now } }),
+          step.reason,
+        );
+        const s = rec(step.evacuation);
+        const e = s.evacuation;
+        const slack = slackSeconds(e, now);
+        const missed = slack !== null && slack < 0;
+        observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
+        if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
+          await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
+          log.info({ hook: s.lifecycleHook.lifecycleHookName }, "completed the ASG lifecycle action with CONTINUE");
+        }
+        log.info({ evacuation: e.name, node: e.nodeName, slackSeconds: slack }, `evacuation done: ${step.reason}`);
+        events.emit({
+          object: { kind: "Evacuation", name: e.name },
+          type: missed ? "Warning" : "Normal",
+          reason: missed ? "DeadlineMissed" : "EvacuationDone",
+          message: `${step.reason}${slack === null ? "" : `; slack to the deadline ${slack} s`}`,
+        });
+        events.emit({ object: { kind: "Node", name: e.nodeName }, type: "Normal", reason: "EvacuationDone", message: step.reason });
+        return [step.evacuation];
+      }
+    }
+  }
+
+  async #heartbeats(stored: StoredEvacuation[], now: number): Promise<void> {
+    const hooks = this.#d.lifecycle;
+    if (hooks === null) return;
+    for (const s of stored) {
+      if (s.lifecycleHook === null || !isActive(s.evacuation)) continue;
+      const last = this.#lastHeartbeat.get(s.evacuation.name) ?? 0;
+      if (now - last < this.#d.asgHeartbeatSeconds * 1000) continue;
+      try {
+        await hooks.heartbeat(s.lifecycleHook);
+        this.#lastHeartbeat.set(s.evacuation.name, now);
+      } catch (err) {
+        this.#d.observer.actuatorError("asg-heartbeat");
+        this.#d.log.warn({ err: err instanceof Error ? err.message : String(err) }, "ASG lifecycle heartbeat failed; will retry");
+      }
+    }
+  }
+}
+
+/** A scale that did not happen is a failed step: the plan is recomputed and retried on the next reconcile. */
+function expectScaled(outcome: ScaleOutcome, workload: WorkloadRef): void {
+  if (outcome.kind === "scaled") return;
+  const why = outcome.kind === "not-found" ? "it no longer exists" : outcome.reason;
+  throw new Error(`could not scale ${workloadKey(workload)}: ${why}`);
+}
+
+function secondsBetween(from: number, to: number): number {
+  return Math.max(0, (to - from) / 1000);
+}
+
+function workloadObject(ref: { kind: string; namespace: string; name: string }): { kind: "Deployment" | "StatefulSet"; name: string; namespace: string } {
+  return { kind: ref.kind === "StatefulSet" ? "StatefulSet" : "Deployment", name: ref.name, namespace: ref.namespace };
+}
+
+/** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
+function subjectObject(subject: string): Parameters<EventSink["emit"]>[0]["object"] {
+  const parts = subject.split("/");
+  if (parts.length === 3) return { kind: parts[0] === "StatefulSet" ? "StatefulSet" : "Deployment", namespace: parts[1] ?? "", name: parts[2] ?? "" };
+  if (parts.length === 2) return { kind: "Pod", namespace: parts[0] ?? "", name: parts[1] ?? "" };
+  return { kind: "Node", name: subject };
+}

@@ -1,0 +1,818 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { Evacuation } from "../domain/evacuation.ts";
+import type { Plan } from "../domain/plan.ts";
+import { EVACUATING_TAINT_KEY } from "../domain/plan.ts";
+import type { ClusterSnapshot } from "../domain/snapshot.ts";
+import {
+  SECOND,
+  T0,
+  aCordonedNode,
+  aDeployment,
+  aNode,
+  aPdb,
+  aPod,
+  aSnapshot,
+  aSurgeRecord,
+  anEvacuation,
+  ownedBy,
+} from "../../test/fixtures/snapshot-builders.ts";
+import { DEFAULT_BUDGETS, lastResponsibleMoment } from "./budgets.ts";
+import { planEvacuations } from "./planner.ts";
+
+function plan(snapshot: ClusterSnapshot, evacuations: Evacuation[], now: number): Plan {
+  return planEvacuations({ snapshot, evacuations, now, budgets: DEFAULT_BUDGETS });
+}
+
+const WEB = ownedBy("Deployment", "web");
+const CORDON_A =
+  "cordon, taint lifeboat.dev/evacuating:NoSchedule and label node.kubernetes.io/exclude-from-external-load-balancers=true so nothing new lands here and instance-mode target groups let the node go";
+
+/** node-a doomed with web-0 and web-1; node-b healthy with web-2 and web-3; replicas 4. */
+function twoOnA(extra: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
+  return aSnapshot({
+    nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+    pods: [
+      aPod({ name: "web-0" }),
+      aPod({ name: "web-1" }),
+      aPod({ name: "web-2", nodeName: "node-b" }),
+      aPod({ name: "web-3", nodeName: "node-b" }),
+    ],
+    workloads: [aDeployment()],
+    ...extra,
+  });
+}
+
+/** twoOnA after a surge of +2 at T0 + 1 s: replicas 6, replacements web-4 and web-5 on node-b. */
+function surged(replacementsReady: [boolean, boolean]): ClusterSnapshot {
+  const base = twoOnA();
+  return {
+    ...base,
+    pods: [
+      ...base.pods,
+      aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: replacementsReady[0] }),
+      aPod({ name: "web-5", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: replacementsReady[1] }),
+    ],
+    workloads: [
+      aDeployment({ specReplicas: 6, readyReplicas: 4 + replacementsReady.filter(Boolean).length }),
+    ],
+  };
+}
+
+const surgedEvacuation = (): Evacuation =>
+  anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })] });
+
+describe("planEvacuations: Deployments surge then retire", () => {
+  test("a fresh notice cordons, surges every doomed pod at once and waits; DaemonSet and mirror pods are skipped", () => {
+    const now = T0 + 2 * SECOND;
+    const snapshot = twoOnA({
+      nodes: [aNode(), aNode({ name: "node-b" })],
+    });
+    snapshot.pods.push(
+      aPod({
+        name: "fluent-bit-a",
+        namespace: "kube-system",
+        owner: ownedBy("DaemonSet", "fluent-bit", "kube-system"),
+      }),
+      aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
+    );
+
+    const result = plan(snapshot, [anEvacuation({ phase: "Pending" })], now);
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "cordon",
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason: `spot-interruption for i-0dea0000 (deadline in 118 s): ${CORDON_A}`,
+        },
+        {
+          kind: "surge",
+          workload: WEB,
+          by: 2,
+          pods: ["web-0", "web-1"],
+          deletionCost: -100000,
+          records: [{ evacuation: "evac-node-a", pods: ["web-0", "web-1"] }],
+          reason:
+            "2 pods of Deployment/shop/web on evacuating node(s) node-a: add 2 replica(s) elsewhere before any is removed (make before break); mark the doomed pods with pod-deletion-cost -100000 so the later scale-down removes them",
+        },
+        {
+          kind: "wait",
+          until: now + 5 * SECOND,
+          subject: "Deployment/shop/web",
+          reason:
+            "waiting for replacements of Deployment/shop/web to be Ready (surge of 2 just issued) before removing 2 doomed pods; last responsible moment in 78 s",
+        },
+      ],
+      skipped: [
+        {
+          pod: { namespace: "kube-system", name: "fluent-bit-a" },
+          node: "node-a",
+          reason: "DaemonSet pod (fluent-bit): it runs on every node and goes with this one",
+        },
+        {
+          pod: { namespace: "kube-system", name: "kube-proxy-node-a" },
+          node: "node-a",
+          reason: "mirror pod of a static pod: the kubelet owns it, the API cannot move it",
+        },
+      ],
+      nextReviewAt: now + 5 * SECOND,
+    });
+  });
+
+  test("a restarted controller finds the surge record and does not surge again; it waits for the replacements", () => {
+    const now = T0 + 30 * SECOND;
+    const result = plan(surged([true, false]), [surgedEvacuation()], now);
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "wait",
+          until: now + 5 * SECOND,
+          subject: "Deployment/shop/web",
+          reason:
+            "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before removing 2 doomed pods; last responsible moment in 50 s",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: now + 5 * SECOND,
+    });
+  });
+
+  test("once the replacements are Ready it retires by exactly the surge (relative -k)", () => {
+    const now = T0 + 30 * SECOND;
+    const result = plan(surged([true, true]), [surgedEvacuation()], now);
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "retire",
+          workload: WEB,
+          by: 2,
+          pods: ["web-0", "web-1"],
+          records: [{ evacuation: "evac-node-a", index: 0 }],
+          reason:
+            "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+  });
+
+  test("an HPA that scaled up meanwhile does not stop the retire, and the retire stays -k", () => {
+    const snapshot = surged([true, true]);
+    snapshot.pods.push(aPod({ name: "web-6", nodeName: "node-b", createdAt: T0 + 5 * SECOND }));
+    snapshot.workloads = [aDeployment({ specReplicas: 7, hpa: { min: 2, max: 10 } })];
+
+    const steps = plan(snapshot, [surgedEvacuation()], T0 + 30 * SECOND).steps;
+
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "retire" ? `${s.kind} -${s.by}` : s.kind)),
+      ["retire -2"],
+    );
+  });
+
+  test("a snapshot whose spec.replicas predates the surge does not retire (no fresh Ready replacements yet)", () => {
+    const now = T0 + 3 * SECOND;
+    const result = plan(twoOnA(), [surgedEvacuation()], now);
+
+    assert.deepEqual(
+      result.steps.map((s) => s.kind),
+      ["wait"],
+    );
+  });
+
+  test("after a retire the ReplicaSet gets retireCheckSeconds; a doomed pod it kept is then evicted", () => {
+    const retiredAt = T0 + 40 * SECOND;
+    const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0", "web-1"], retiredAt })] });
+    const snapshot = surged([true, true]);
+    snapshot.workloads = [aDeployment({ specReplicas: 4 })];
+    // The ReplicaSet deleted web-1 as intended but removed web-5 instead of web-0.
+    snapshot.pods = snapshot.pods.filter((p) => p.name !== "web-5");
+    const web1 = snapshot.pods.find((p) => p.name === "web-1");
+    if (web1 !== undefined) web1.deleting = true;
+
+    assert.deepEqual(plan(snapshot, [evac], retiredAt + 2 * SECOND), {
+      steps: [
+        {
+          kind: "wait",
+          until: retiredAt + 5 * SECOND,
+          subject: "shop/web-0",
+          reason:
+            "scaled Deployment/shop/web -2 2 s ago: checking that the ReplicaSet removes this doomed pod",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: retiredAt + 5 * SECOND,
+    });
+
+    assert.deepEqual(plan(snapshot, [evac], retiredAt + 6 * SECOND), {
+      steps: [
+        {
+          kind: "evict",
+          pod: { namespace: "shop", name: "web-0" },
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason:
+            "scaled Deployment/shop/web -2 6 s ago but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+  });
+
+  test("at the last responsible moment the doomed pods are evicted although replacements are not Ready", () => {
+    const lrm = T0 + 80 * SECOND; // deadline 120 s - drain max(25, 20) + 5 - margin 10
+    const result = plan(surged([true, false]), [surgedEvacuation()], lrm);
+    const reason =
+      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are";
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "evict",
+          pod: { namespace: "shop", name: "web-0" },
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason,
+        },
+        {
+          kind: "evict",
+          pod: { namespace: "shop", name: "web-1" },
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason,
+        },
+        {
+          kind: "wait",
+          until: lrm + 5 * SECOND,
+          subject: "Deployment/shop/web",
+          reason:
+            "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before scaling -2 back",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: lrm + 5 * SECOND,
+    });
+  });
+
+  test("the LRM follows the preStop: a 40 s preStop moves the pod out earlier than a 25 s one", () => {
+    assert.equal(lastResponsibleMoment(T0 + 120 * SECOND, 40, DEFAULT_BUDGETS), T0 + 65 * SECOND);
+    assert.equal(lastResponsibleMoment(T0 + 120 * SECOND, null, DEFAULT_BUDGETS), T0 + 85 * SECOND);
+    assert.equal(lastResponsibleMoment(null, 40, DEFAULT_BUDGETS), null);
+
+    const snapshot = surged([false, false]);
+    const web0 = snapshot.pods.find((p) => p.name === "web-0");
+    if (web0 !== undefined) web0.preStopSeconds = 40;
+    const steps = plan(snapshot, [surgedEvacuation()], T0 + 70 * SECOND).steps;
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "evict" ? `evict ${s.pod.name}` : s.kind)),
+      ["evict web-0", "wait"],
+    );
+  });
+
+  test("after the pods left at the LRM, the surge is retired once the replacements are Ready", () => {
+    const snapshot = surged([true, true]);
+    snapshot.pods = snapshot.pods.map((p) =>
+      p.nodeName === "node-a" ? { ...p, deleting: true, ready: false } : p,
+    );
+
+    const steps = plan(snapshot, [surgedEvacuation()], T0 + 90 * SECOND).steps;
+
+    assert.deepEqual(steps[0], {
+      kind: "retire",
+      workload: WEB,
+      by: 2,
+      pods: [],
+      records: [{ evacuation: "evac-node-a", index: 0 }],
+      reason:
+        "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
+    });
+    assert.deepEqual(
+      steps.map((s) => s.kind),
+      ["retire", "wait"],
+    );
+  });
+
+  test("without a deadline (manual evacuation) nothing is evicted however long the replacements take", () => {
+    const evac = anEvacuation({
+      deadline: null,
+      noticeKind: "manual",
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
+    });
+    const result = plan(surged([false, false]), [evac], T0 + 3600 * SECOND);
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "wait",
+          until: T0 + 3605 * SECOND,
+          subject: "Deployment/shop/web",
+          reason:
+            "waiting for replacements of Deployment/shop/web to be Ready (2 Ready outside evacuating nodes, 4 wanted) before removing 2 doomed pods; no deadline",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: T0 + 3605 * SECOND,
+    });
+  });
+
+  test("a Deployment missing from the snapshot is not surged: its pods are kept until the LRM like bare pods", () => {
+    const snapshot = twoOnA({ workloads: [] });
+    const steps = plan(snapshot, [anEvacuation()], T0 + 80 * SECOND).steps;
+
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "evict" ? `evict ${s.pod.name}` : s.kind)),
+      ["evict web-0", "evict web-1"],
+    );
+    assert.match(steps[0]?.reason ?? "", /Deployment\/shop\/web is not in the snapshot/);
+  });
+});
+
+describe("planEvacuations: several nodes at once", () => {
+  test("two notices together: both nodes cordoned first, one surge covering both, records per evacuation", () => {
+    const now = T0 + 2 * SECOND;
+    const snapshot = aSnapshot({
+      nodes: [aNode(), aNode({ name: "node-b" }), aNode({ name: "node-c" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-c" }),
+        aPod({ name: "web-3", nodeName: "node-c" }),
+      ],
+      workloads: [aDeployment()],
+    });
+    const evacA = anEvacuation({ phase: "Pending" });
+    const evacB = anEvacuation({ nodeName: "node-b", phase: "Pending" });
+
+    const steps = plan(snapshot, [evacA, evacB], now).steps;
+
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "cordon" ? `cordon ${s.node}` : s.kind)),
+      ["cordon node-a", "cordon node-b", "surge", "wait"],
+    );
+    const surge = steps[2];
+    assert.equal(surge?.kind, "surge");
+    if (surge?.kind !== "surge") return;
+    assert.equal(surge.by, 2);
+    assert.deepEqual(surge.records, [
+      { evacuation: "evac-node-a", pods: ["web-0"] },
+      { evacuation: "evac-node-b", pods: ["web-1"] },
+    ]);
+  });
+
+  test("Ready pods on another evacuating node never count as replacements", () => {
+    // node-b is being evacuated too; its pods are Ready but doomed.
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aCordonedNode({ name: "node-b" }), aNode({ name: "node-c" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-c" }),
+        aPod({ name: "web-3", nodeName: "node-c" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND }),
+        aPod({ name: "web-5", nodeName: "node-b", createdAt: T0 + 2 * SECOND }),
+      ],
+      workloads: [aDeployment({ specReplicas: 6 })],
+    });
+    const evacA = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"] })] });
+    const evacB = anEvacuation({ nodeName: "node-b", surges: [aSurgeRecord({ pods: ["web-1"] })] });
+
+    const steps = plan(snapshot, [evacA, evacB], T0 + 30 * SECOND).steps;
+
+    // web-4 and web-5 landed on node-b before its notice: they are doomed themselves and get surged too.
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "surge" ? `surge +${s.by} ${s.pods.join()}` : s.kind)),
+      ["surge +2 web-4,web-5", "wait"],
+    );
+    assert.match(steps[1]?.reason ?? "", /\(2 Ready outside evacuating nodes, 4 wanted\)/);
+  });
+
+  test("a later notice for another node surges only the new pods, never the already-surged ones", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" }), aNode({ name: "node-c" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-c" }),
+        aPod({ name: "web-3", nodeName: "node-c" }),
+        aPod({ name: "web-4", nodeName: "node-c", createdAt: T0 + 2 * SECOND }),
+      ],
+      workloads: [aDeployment({ specReplicas: 5 })],
+    });
+    const evacA = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"] })] });
+    const evacB = anEvacuation({
+      nodeName: "node-b",
+      noticedAt: T0 + 20 * SECOND,
+      deadline: T0 + 140 * SECOND,
+    });
+
+    const steps = plan(snapshot, [evacA, evacB], T0 + 21 * SECOND).steps;
+
+    // web-0's replacement is Ready, but web-1 is doomed now too: nothing is retired until its replacement is.
+    assert.deepEqual(
+      steps.map((s) =>
+        s.kind === "cordon"
+          ? `cordon ${s.node}`
+          : s.kind === "surge"
+            ? `surge +${s.by} ${s.pods.join()}`
+            : s.kind,
+      ),
+      ["cordon node-b", "surge +1 web-1", "wait"],
+    );
+    const surge = steps[1];
+    assert.deepEqual(surge?.kind === "surge" ? surge.records : null, [
+      { evacuation: "evac-node-b", pods: ["web-1"] },
+    ]);
+  });
+
+  test("a workload is never surged and retired in the same plan", () => {
+    // web-0 was surged and then evicted at its LRM; its replacements are Ready; now node-b's notice dooms web-1.
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" }), aNode({ name: "node-c" })],
+      pods: [
+        aPod({ name: "web-0", deleting: true }),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-c" }),
+        aPod({ name: "web-3", nodeName: "node-c" }),
+        aPod({ name: "web-4", nodeName: "node-c", createdAt: T0 + 2 * SECOND }),
+        aPod({ name: "web-5", nodeName: "node-c", createdAt: T0 + 81 * SECOND }),
+      ],
+      workloads: [aDeployment({ specReplicas: 5 })],
+    });
+    const evacA = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"] })] });
+    const evacB = anEvacuation({
+      nodeName: "node-b",
+      noticedAt: T0 + 90 * SECOND,
+      deadline: T0 + 210 * SECOND,
+    });
+
+    const steps = plan(snapshot, [evacA, evacB], T0 + 91 * SECOND).steps;
+
+    // Retiring now would let the ReplicaSet remove web-1's fresh, unready replacement first.
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "surge" ? `surge +${s.by} ${s.pods.join()}` : s.kind)),
+      ["cordon", "surge +1 web-1", "wait", "wait"],
+    );
+    assert.deepEqual(
+      steps.filter((s) => s.kind === "wait").map((s) => s.subject),
+      ["Deployment/shop/web", "node-a"],
+    );
+  });
+});
+
+describe("planEvacuations: what cannot surge", () => {
+  test("StatefulSet and Job pods are evicted at once, right after the cordon; other owners too", () => {
+    const snapshot = aSnapshot({
+      nodes: [aNode()],
+      pods: [
+        aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } }),
+        aPod({ name: "report-x1", owner: ownedBy("Job", "report"), labels: {} }),
+        aPod({ name: "rollout-1", owner: ownedBy("Other", "canary"), labels: {} }),
+      ],
+    });
+
+    const result = plan(snapshot, [anEvacuation({ phase: "Pending" })], T0 + 2 * SECOND);
+    const evict = (name: string, why: string) => ({
+      kind: "evict" as const,
+      pod: { namespace: "shop", name },
+      node: "node-a",
+      evacuation: "evac-node-a",
+      reason: `${why}: evict at once so the replacement gets the most time before the deadline`,
+    });
+
+    assert.deepEqual(result, {
+      steps: [
+        {
+          kind: "cordon",
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason: `spot-interruption for i-0dea0000 (deadline in 118 s): ${CORDON_A}`,
+        },
+        evict("db-0", "StatefulSet db replaces a pod only once the old one is gone (same identity)"),
+        evict(
+          "report-x1",
+          "Job report cannot surge; its controller starts a replacement once this pod is gone",
+        ),
+        evict("rollout-1", "owner Other/canary is not a workload lifeboat can scale"),
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+  });
+
+  test("a bare pod keeps serving until its last responsible moment, then is evicted", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode()],
+      pods: [aPod({ name: "debug", owner: null, labels: {} })],
+    });
+    const lrm = T0 + 80 * SECOND;
+
+    assert.deepEqual(plan(snapshot, [anEvacuation()], T0 + 10 * SECOND), {
+      steps: [
+        {
+          kind: "wait",
+          until: lrm,
+          subject: "shop/debug",
+          reason:
+            "bare pod: nothing replaces it; it keeps serving until its last responsible moment in 70 s (deadline in 110 s - drain 30 s - margin 10 s)",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: lrm,
+    });
+    assert.deepEqual(plan(snapshot, [anEvacuation()], lrm).steps, [
+      {
+        kind: "evict",
+        pod: { namespace: "shop", name: "debug" },
+        node: "node-a",
+        evacuation: "evac-node-a",
+        reason:
+          "bare pod: nothing replaces it; it served until its last responsible moment (now: deadline in 40 s - drain 30 s - margin 10 s): evict now",
+      },
+    ]);
+  });
+
+  test("without a deadline a bare pod goes last, once the rest of the node has moved", () => {
+    const snapshot = twoOnA();
+    snapshot.pods.push(aPod({ name: "debug", owner: null, labels: {} }));
+    const surging = anEvacuation({
+      deadline: null,
+      noticeKind: "manual",
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
+    });
+
+    const waiting = plan(snapshot, [surging], T0 + 10 * SECOND).steps.find(
+      (s) => s.kind === "wait" && s.subject === "shop/debug",
+    );
+    assert.deepEqual(waiting, {
+      kind: "wait",
+      until: null,
+      subject: "shop/debug",
+      reason:
+        "bare pod: nothing replaces it; no deadline, so it is evicted last, once the rest of node-a has moved",
+    });
+
+    const moved = aSnapshot({
+      nodes: [aCordonedNode()],
+      pods: [aPod({ name: "debug", owner: null, labels: {} })],
+    });
+    const retired = anEvacuation({
+      deadline: null,
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"], retiredAt: T0 + 60 * SECOND })],
+    });
+    assert.deepEqual(
+      plan(moved, [retired], T0 + 70 * SECOND).steps.map((s) =>
+        s.kind === "evict" ? `evict ${s.pod.name}` : s.kind,
+      ),
+      ["evict debug"],
+    );
+  });
+
+  test("a PDB that allows no disruption now is noted beside the eviction it will block", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode()],
+      pods: [aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } })],
+      pdbs: [
+        aPdb({ name: "db", matchLabels: { app: "db" }, disruptionsAllowed: 0 }),
+        aPdb({ name: "web", disruptionsAllowed: 0 }),
+      ],
+    });
+
+    const steps = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps;
+
+    assert.deepEqual(steps[1], {
+      kind: "warn",
+      code: "PdbBlocksEviction",
+      subject: "PodDisruptionBudget/shop/db",
+      reason: "allows 0 disruptions now: evicting db-0 will be refused (429) and retried until it allows one",
+    });
+    assert.deepEqual(
+      steps.map((s) => s.kind),
+      ["evict", "warn"],
+    );
+  });
+});
+
+describe("planEvacuations: instance gone, modes, completion", () => {
+  test("once the instance is gone every pod but mirror pods is force-deleted, terminating and DaemonSet ones too", () => {
+    const snapshot = twoOnA();
+    snapshot.pods.push(
+      aPod({
+        name: "fluent-bit-a",
+        namespace: "kube-system",
+        owner: ownedBy("DaemonSet", "fluent-bit", "kube-system"),
+      }),
+      aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
+      aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), deleting: true }),
+    );
+    const evac = anEvacuation({ instanceGone: true, surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })] });
+    const reason =
+      "instance i-0dea0000 is shutting down or terminated: the pod cannot run (or run its preStop) any more; delete it now so endpoints and its controller let go at once instead of after the node-monitor grace period";
+
+    const result = plan(snapshot, [evac], T0 + 125 * SECOND);
+
+    assert.deepEqual(
+      result.steps.filter((s) => s.kind === "force-delete"),
+      ["web-0", "web-1", "fluent-bit-a", "db-0"].map((name) => ({
+        kind: "force-delete",
+        pod: { namespace: name === "fluent-bit-a" ? "kube-system" : "shop", name },
+        node: "node-a",
+        evacuation: "evac-node-a",
+        reason,
+      })),
+    );
+    assert.deepEqual(result.skipped, [
+      {
+        pod: { namespace: "kube-system", name: "kube-proxy-node-a" },
+        node: "node-a",
+        reason: "mirror pod of a static pod: it disappears with the node",
+      },
+    ]);
+    // No new surge for a dead node's pods: their controllers replace them once they are deleted.
+    assert.equal(
+      result.steps.some((s) => s.kind === "surge"),
+      false,
+    );
+  });
+
+  test("prewarm cordons and surges, then keeps the doomed pods until a deadline is known", () => {
+    const prewarm = anEvacuation({
+      mode: "prewarm",
+      deadline: null,
+      noticeKind: "rebalance-recommendation",
+      phase: "Pending",
+    });
+    const fresh = twoOnA({ nodes: [aNode(), aNode({ name: "node-b" })] });
+    fresh.pods.push(aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db") }));
+
+    assert.deepEqual(
+      plan(fresh, [prewarm], T0).steps.map((s) => s.kind),
+      ["cordon", "surge", "wait", "wait"],
+    );
+
+    const warmed = {
+      ...prewarm,
+      phase: "Surging" as const,
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
+    };
+    const ready = surged([true, true]);
+    assert.deepEqual(plan(ready, [warmed], T0 + 600 * SECOND), {
+      steps: [
+        {
+          kind: "wait",
+          until: null,
+          subject: "Deployment/shop/web",
+          reason:
+            "prewarm: 2 replacements of Deployment/shop/web surged; the doomed pods stay until a deadline is known",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+
+    // The spot warning arrives: same evacuation, now with a deadline: the prewarmed surge is retired at once.
+    const warned = { ...warmed, deadline: T0 + 720 * SECOND };
+    assert.deepEqual(
+      plan(ready, [warned], T0 + 601 * SECOND).steps.map((s) => s.kind),
+      ["retire"],
+    );
+  });
+
+  test("taint-only taints the node PreferNoSchedule once and moves nothing", () => {
+    const evac = anEvacuation({ mode: "taint-only", deadline: null, noticeKind: "rebalance-recommendation" });
+    const snapshot = twoOnA({ nodes: [aNode()] });
+
+    assert.deepEqual(plan(snapshot, [evac], T0), {
+      steps: [
+        {
+          kind: "taint-prefer-no-schedule",
+          node: "node-a",
+          evacuation: "evac-node-a",
+          reason:
+            "rebalance-recommendation for node-a (policy taint-only): taint lifeboat.dev/evacuating:PreferNoSchedule so the scheduler avoids the node while it is at risk; nothing is moved",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+
+    const tainted = twoOnA({
+      nodes: [aNode({ taints: [{ key: EVACUATING_TAINT_KEY, effect: "PreferNoSchedule" }] })],
+    });
+    assert.deepEqual(plan(tainted, [evac], T0 + SECOND), { steps: [], skipped: [], nextReviewAt: null });
+  });
+
+  test("complete once only DaemonSet and mirror pods remain and every surge is retired", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        aPod({
+          name: "fluent-bit-a",
+          namespace: "kube-system",
+          owner: ownedBy("DaemonSet", "fluent-bit", "kube-system"),
+        }),
+        aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
+        aPod({ name: "web-2", nodeName: "node-b" }),
+      ],
+      workloads: [aDeployment({ specReplicas: 1 })],
+    });
+    const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"], retiredAt: T0 + 40 * SECOND })] });
+
+    const steps = plan(snapshot, [evac], T0 + 50 * SECOND).steps;
+
+    assert.deepEqual(steps, [
+      {
+        kind: "complete",
+        evacuation: "evac-node-a",
+        reason: "node-a holds no pod lifeboat must move and every surge is retired",
+      },
+    ]);
+  });
+
+  test("not complete while a pod is still terminating: completing could let the instance go mid-drain", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode()],
+      pods: [aPod({ name: "web-0", deleting: true, ready: false })],
+    });
+    const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"], retiredAt: T0 + 40 * SECOND })] });
+
+    assert.deepEqual(plan(snapshot, [evac], T0 + 50 * SECOND).steps, [
+      {
+        kind: "wait",
+        until: null,
+        subject: "node-a",
+        reason: "1 pod on node-a still terminating (preStop and grace period running)",
+      },
+    ]);
+  });
+
+  test("Done and Failed evacuations drive nothing", () => {
+    const snapshot = twoOnA({ nodes: [aNode(), aNode({ name: "node-b" })] });
+    const done = anEvacuation({ phase: "Done" });
+    const failed = anEvacuation({ phase: "Failed" });
+
+    assert.deepEqual(plan(snapshot, [done, failed], T0), { steps: [], skipped: [], nextReviewAt: null });
+  });
+});
+
+describe("planEvacuations: warnings", () => {
+  test("preStop shorter than the LB propagation is warned once per workload", () => {
+    const snapshot = twoOnA();
+    snapshot.pods = snapshot.pods.map((p) =>
+      p.nodeName === "node-a" ? { ...p, preStopSeconds: p.name === "web-0" ? 5 : null } : p,
+    );
+
+    const warns = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps.filter((s) => s.kind === "warn");
+
+    assert.deepEqual(warns, [
+      {
+        kind: "warn",
+        code: "ShortPreStop",
+        subject: "Deployment/shop/web",
+        reason:
+          "no preStop sleep on web-0, web-1, shorter than the load balancer propagation (20 s): after deletion the ALB keeps sending new requests for up to 20 s and they hit a closed socket (502); add a preStop sleep of at least 20 s",
+      },
+    ]);
+  });
+
+  test("a surge that cannot be Ready before the LRM, above the HPA max, without room: each is warned", () => {
+    const snapshot = aSnapshot({
+      nodes: [
+        aNode(),
+        aNode({ name: "node-b", allocatable: { cpuMilli: 600, memoryBytes: 2 ** 30, pods: 110 } }),
+      ],
+      pods: [aPod({ name: "web-0" }), aPod({ name: "web-1" }), aPod({ name: "web-2", nodeName: "node-b" })],
+      workloads: [aDeployment({ specReplicas: 3, expectedReadySeconds: 100, hpa: { min: 2, max: 4 } })],
+    });
+
+    const warns = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps.filter((s) => s.kind === "warn");
+
+    assert.deepEqual(warns, [
+      {
+        kind: "warn",
+        code: "SurgeAboveHpaMax",
+        subject: "Deployment/shop/web",
+        reason:
+          "surge takes replicas to 5, above the HPA max 4: the HPA will scale back and remove doomed pods before their replacements are Ready",
+      },
+      {
+        kind: "warn",
+        code: "SurgeMissesDeadline",
+        subject: "Deployment/shop/web",
+        reason:
+          "replacements take about 100 s to be Ready but the last responsible moment is in 78 s: the doomed pods will be evicted first and capacity will dip until the replacements are Ready",
+      },
+      {
+        kind: "warn",
+        code: "InsufficientCapacity",
+        subject: "Deployment/shop/web",
+        reason:
+          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins",
+      },
+    ]);
+  });
+});
