@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "./version.ts";
+import { ConfigError } from "../config/load.ts";
 import { registerLabCommands } from "./lab-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { registerEvacuateCommand } from "./evacuate-command.ts";
@@ -30,6 +31,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ConfigError) {
+      console.error(`lifeboat: ${err.message}`);
+      return 2;
+    }
     console.error(`lifeboat: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }

@@ -63,7 +63,7 @@ export class Controller implements AsyncDisposable {
   readonly #reconciler: Reconciler;
   readonly #elector: LeaderElector | null;
   readonly #startedAt: number;
-  #server: ObservabilityServer | null = null;
+  readonly #servers: ObservabilityServer[] = [];
   #synced = false;
   #lastTickAt: number | null = null;
   #leadership: Leadership;
@@ -144,22 +144,30 @@ export class Controller implements AsyncDisposable {
   /** Starts caches, endpoints and (once elected) the work. Resolves when running; `done` when stopped. */
   async start(): Promise<void> {
     const { config, log, metrics } = this.#d;
-    this.#server = await startObservabilityServer({
+    const health = (): ReturnType<typeof assessHealth> =>
+      assessHealth({
+        now: this.#d.clock.now(),
+        startedAt: this.#startedAt,
+        lastTickAt: this.#lastTickAt,
+        maxTickAgeMs: Math.max(30_000, config.reconcileIntervalSeconds * 10_000),
+        informersSynced: this.#synced,
+        leadership: this.#leadership,
+      });
+    const sameAddress = config.metricsAddr.host === config.healthAddr.host && config.metricsAddr.port === config.healthAddr.port;
+    const metricsServer = await startObservabilityServer({
       host: config.metricsAddr.host,
       port: config.metricsAddr.port,
       metrics,
-      health: () =>
-        assessHealth({
-          now: this.#d.clock.now(),
-          startedAt: this.#startedAt,
-          lastTickAt: this.#lastTickAt,
-          maxTickAgeMs: Math.max(30_000, config.reconcileIntervalSeconds * 10_000),
-          informersSynced: this.#synced,
-          leadership: this.#leadership,
-        }),
+      ...(sameAddress ? { health } : {}),
       logger: log,
     });
-    log.info({ address: this.#server.url }, "serving /metrics, /healthz and /readyz");
+    this.#servers.push(metricsServer);
+    log.info({ address: metricsServer.url }, sameAddress ? "serving /metrics, /healthz and /readyz" : "serving /metrics");
+    if (!sameAddress) {
+      const healthServer = await startObservabilityServer({ host: config.healthAddr.host, port: config.healthAddr.port, health, logger: log });
+      this.#servers.push(healthServer);
+      log.info({ address: healthServer.url }, "serving /healthz and /readyz");
+    }
     this.#cache.onChange((change) => {
       if (change.resource === "nodes" && change.type !== "delete") this.#checkAnnotation(change.name);
       if (this.#activeEvacuations > 0) this.wake();
@@ -204,6 +212,11 @@ export class Controller implements AsyncDisposable {
 
   get cache(): ClusterCache {
     return this.#cache;
+  }
+
+  /** Where /metrics (first) and, when separate, /healthz and /readyz are served. */
+  get urls(): string[] {
+    return this.#servers.map((s) => s.url);
   }
 
   async #tick(signal: AbortSignal): Promise<void> {
@@ -321,7 +334,7 @@ export class Controller implements AsyncDisposable {
     await Promise.allSettled(this.#tasks);
     await this.#events.flush();
     await this.#cache.stop();
-    await this.#server?.[Symbol.asyncDispose]();
+    for (const server of this.#servers) await server[Symbol.asyncDispose]();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,7 +1,7 @@
 import type { CoreV1Api } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
 import type { EventSink } from "../executor/ports.ts";
-import { EventRecorder, type EventReason, type InvolvedObject } from "../observability/events.ts";
+import { EVENT_REASONS, EventRecorder, type EventReason, type InvolvedObject } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /** The executor's EventSink written as Kubernetes Events (errors are logged by the recorder, never thrown). */
@@ -14,7 +14,16 @@ export function makeEventSink(core: CoreV1Api, clock: Clock, logger: Logger, ins
         o.kind === "Node" || o.kind === "Evacuation"
           ? { kind: o.kind, name: o.name }
           : { kind: o.kind, namespace: o.namespace ?? "default", name: o.name };
-      void recorder.record({ object, reason: event.reason as EventReason, message: event.message, type: event.type });
+      const reason = event.reason === "ShortPreStop" ? "PreStopTooShort" : event.reason;
+      if (!(reason in EVENT_REASONS)) {
+        logger.warn({ reason }, "unknown Event reason; recorded as ActionFailed");
+      }
+      void recorder.record({
+        object,
+        reason: reason in EVENT_REASONS ? (reason as EventReason) : "ActionFailed",
+        message: event.message,
+        type: event.type,
+      });
     },
     flush: () => recorder.flush(),
   };

@@ -1,0 +1,435 @@
+/**
+ * The controller's configuration: one table of fields, each with its zod schema (type, bounds, default), its
+ * help text, and the words used when a value is wrong. The CLI flags (`--kebab-case`), the environment
+ * variables (`LIFEBOAT_UPPER_SNAKE`), `lifeboat run --help` and docs/flags.md are all derived from this table,
+ * so a field cannot be added without being documented.
+ */
+import { z } from "zod";
+import { REBALANCE_POLICIES, parseNodeGroupPolicies } from "./node-groups.ts";
+import type { NodeGroupPolicies } from "./node-groups.ts";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What the SQS consumer does with a message it will not act on: delete it, or leave it for redrive/DLQ. */
+export const MESSAGE_POLICIES = ["keep", "delete"] as const;
+export type MessagePolicy = (typeof MESSAGE_POLICIES)[number];
+
+/** A host and port to listen on, parsed from "host:port", ":port" or "[v6]:port". */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export const FLAG_GROUPS = {
+  cluster: "Cluster and identity:",
+  sqs: "Signals: SQS (EventBridge) queue:",
+  otherSignals: "Signals: IMDS, node annotation, ASG lifecycle hooks:",
+  rebalance: "Rebalance recommendations:",
+  budgets: "Evacuation budgets and actions:",
+  leader: "Leader election:",
+  endpoints: "Endpoints and logging:",
+} as const;
+
+// ---- coercion from the strings that flags and env vars carry -------------------------------------------
+
+function toNumber(raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  const text = raw.trim();
+  return text === "" ? Number.NaN : Number(text);
+}
+
+const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
+const FALSE_WORDS = new Set(["false", "0", "no", "off"]);
+
+function toBoolean(raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  const word = raw.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return raw;
+}
+
+/** "0.0.0.0:8080", ":8080" (all interfaces), "[::1]:8080", "localhost:0" (any free port). */
+export function parseListenAddress(text: string): ListenAddress | null {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (!Number.isInteger(port) || port > 65535) return null;
+  const host = match[1] ?? match[2] ?? "";
+  return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+// ---- schema builders -----------------------------------------------------------------------------------
+
+const seconds = (opts: { min: number; exclusive?: boolean; max?: number; default: number }) => {
+  let inner = opts.exclusive === true ? z.number().gt(opts.min) : z.number().min(opts.min);
+  if (opts.max !== undefined) inner = inner.max(opts.max);
+  return z.preprocess(toNumber, inner).default(opts.default);
+};
+
+const integer = (opts: { min: number; max: number; default: number }) =>
+  z.preprocess(toNumber, z.number().int().min(opts.min).max(opts.max)).default(opts.default);
+
+const boolean = (defaultValue: boolean) => z.preprocess(toBoolean, z.boolean()).default(defaultValue);
+
+const httpUrl = () => z.url({ protocol: /^https?$/ });
+
+const listenAddress = (defaultText: string) =>
+  z
+    .string()
+    .transform((text, ctx): ListenAddress => {
+      const parsed = parseListenAddress(text);
+      if (parsed === null) {
+        ctx.addIssue({ code: "custom", message: "expected host:port with a port from 0 to 65535" });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .prefault(defaultText);
+
+const nodeGroupMap = () =>
+  z
+    .string()
+    .transform((text, ctx): NodeGroupPolicies => {
+      const parsed = parseNodeGroupPolicies(text);
+      if (!parsed.ok) {
+        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
+        return z.NEVER;
+      }
+      return parsed.value;
+    })
+    .prefault("");
+
+/** DNS-1123 label (namespaces) and subdomain (lease names). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A label or taint key: optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
+const QUALIFIED_NAME =
+  /^(?:(?=.{1,253}\/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+// ---- the table -----------------------------------------------------------------------------------------
+
+export interface FieldDoc {
+  group: (typeof FLAG_GROUPS)[keyof typeof FLAG_GROUPS];
+  /** Placeholder in `--help`, e.g. "<seconds>". Booleans take an optional value: `--dry-run[=true|false]`. */
+  value: string;
+  /** Completes "--flag must be ...", e.g. "a number >= 0". */
+  expect: string;
+  /** The default as a user would write it, or what happens when unset. */
+  defaultText: string;
+  /** What the field means. One or two sentences. */
+  help: string;
+}
+
+const field = <S extends z.ZodType>(schema: S, doc: FieldDoc) => ({ schema, doc });
+
+const G = FLAG_GROUPS;
+
+export const FIELDS = {
+  kubeconfig: field(z.string().optional(), {
+    group: G.cluster,
+    value: "<path>",
+    expect: "a file path",
+    defaultText: "$KUBECONFIG, else in-cluster",
+    help: "Kubeconfig file to reach the API server. Unset: $KUBECONFIG when set, else the in-cluster service account.",
+  }),
+  identity: field(z.string().min(1).max(128).optional(), {
+    group: G.cluster,
+    value: "<name>",
+    expect: "a non-empty string of at most 128 characters",
+    defaultText: "hostname + random suffix",
+    help: "This replica's identity in the leader Lease and in Events (reportingInstance). The chart sets the pod name.",
+  }),
+  dryRun: field(boolean(false), {
+    group: G.cluster,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "false",
+    help: "Plan and report (logs, Events with reason DryRun, metrics) but change nothing in the cluster or in AWS.",
+  }),
+  queueUrl: field(httpUrl().optional(), {
+    group: G.sqs,
+    value: "<url>",
+    expect: "an http(s) URL",
+    defaultText: "unset: no SQS source",
+    help: "SQS queue that EventBridge delivers EC2 interruption, rebalance, state-change, AWS Health and ASG lifecycle events to.",
+  }),
+  awsRegion: field(
+    z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/)
+      .default("us-east-1"),
+    {
+      group: G.sqs,
+      value: "<region>",
+      expect: "an AWS region name such as us-east-1",
+      defaultText: "$AWS_REGION, else us-east-1",
+      help: "AWS region of the queue and the Auto Scaling groups.",
+    },
+  ),
+  awsEndpoint: field(httpUrl().optional(), {
+    group: G.sqs,
+    value: "<url>",
+    expect: "an http(s) URL",
+    defaultText: "unset: the AWS endpoints",
+    help: "Override the AWS API endpoint for SQS and Auto Scaling (moto or localstack in tests).",
+  }),
+  sqsWaitSeconds: field(integer({ min: 0, max: 20, default: 20 }), {
+    group: G.sqs,
+    value: "<seconds>",
+    expect: "a whole number from 0 to 20",
+    defaultText: "20",
+    help: "SQS long-poll wait per ReceiveMessage call (SQS allows 0 to 20).",
+  }),
+  sqsMaxMessages: field(integer({ min: 1, max: 10, default: 10 }), {
+    group: G.sqs,
+    value: "<n>",
+    expect: "a whole number from 1 to 10",
+    defaultText: "10",
+    help: "Messages per ReceiveMessage call (SQS allows 1 to 10).",
+  }),
+  sqsConcurrency: field(integer({ min: 1, max: 64, default: 4 }), {
+    group: G.sqs,
+    value: "<n>",
+    expect: "a whole number from 1 to 64",
+    defaultText: "4",
+    help: "Receive loops running in parallel, and so the most messages being handled at once.",
+  }),
+  sqsVisibilityTimeoutSeconds: field(integer({ min: 1, max: 43200, default: 60 }), {
+    group: G.sqs,
+    value: "<seconds>",
+    expect: "a whole number from 1 to 43200",
+    defaultText: "60",
+    help: "How long a received message stays hidden from other consumers; a message kept (not deleted) reappears after it.",
+  }),
+  malformedMessagePolicy: field(z.enum(MESSAGE_POLICIES).default("keep"), {
+    group: G.sqs,
+    value: "<keep|delete>",
+    expect: "one of keep, delete",
+    defaultText: "keep",
+    help: "Messages that cannot be parsed: keep them (they reappear and end in the dead-letter queue after maxReceiveCount) or delete them.",
+  }),
+  unknownMessagePolicy: field(z.enum(MESSAGE_POLICIES).default("delete"), {
+    group: G.sqs,
+    value: "<delete|keep>",
+    expect: "one of keep, delete",
+    defaultText: "delete",
+    help: "Well-formed events of a kind lifeboat does not handle: delete them, or keep them for the dead-letter queue.",
+  }),
+  foreignInstancePolicy: field(z.enum(MESSAGE_POLICIES).default("delete"), {
+    group: G.sqs,
+    value: "<delete|keep>",
+    expect: "one of keep, delete",
+    defaultText: "delete",
+    help: "Events about an instance that is no node of this cluster (a queue shared by clusters): delete, or keep for another consumer.",
+  }),
+  watchNodeAnnotation: field(boolean(true), {
+    group: G.otherSignals,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "true",
+    help: "Treat the node annotation lifeboat.dev/evacuate (value: a deadline such as 2m, or an RFC 3339 time) as a manual notice.",
+  }),
+  imdsEnabled: field(boolean(false), {
+    group: G.otherSignals,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "false",
+    help: "Poll the instance metadata service for spot/instance-action and rebalance notices (one replica per node, as a DaemonSet; needs --node-name).",
+  }),
+  imdsEndpoint: field(httpUrl().default("http://169.254.169.254"), {
+    group: G.otherSignals,
+    value: "<url>",
+    expect: "an http(s) URL",
+    defaultText: "http://169.254.169.254",
+    help: "Instance metadata service base URL (the lab points it at a simulator).",
+  }),
+  imdsPollSeconds: field(seconds({ min: 0, exclusive: true, max: 60, default: 5 }), {
+    group: G.otherSignals,
+    value: "<seconds>",
+    expect: "a number > 0 and <= 60",
+    defaultText: "5",
+    help: "How often IMDS is polled (AWS recommends every 5 seconds).",
+  }),
+  nodeName: field(z.string().regex(DNS_SUBDOMAIN).optional(), {
+    group: G.otherSignals,
+    value: "<name>",
+    expect: "a Kubernetes node name (DNS subdomain)",
+    defaultText: "unset (required with --imds-enabled)",
+    help: "The node this replica runs on, for IMDS notices (set it from the downward API spec.nodeName).",
+  }),
+  asgHeartbeatSeconds: field(seconds({ min: 0, exclusive: true, max: 7200, default: 30 }), {
+    group: G.otherSignals,
+    value: "<seconds>",
+    expect: "a number > 0 and <= 7200",
+    defaultText: "30",
+    help: "How often RecordLifecycleActionHeartbeat is sent for an ASG terminate hook while its evacuation runs.",
+  }),
+  rebalancePolicy: field(z.enum(REBALANCE_POLICIES).default("prewarm"), {
+    group: G.rebalance,
+    value: "<ignore|taint|prewarm|evacuate>",
+    expect: "one of ignore, taint, prewarm, evacuate",
+    defaultText: "prewarm",
+    help: "On a rebalance recommendation: ignore it; taint the node PreferNoSchedule; prewarm (surge replacements now, retire on the warning); or evacuate fully.",
+  }),
+  rebalancePolicyByNodeGroup: field(nodeGroupMap(), {
+    group: G.rebalance,
+    value: "<group=policy,...>",
+    expect: "a list of group=policy (policy: ignore, taint, prewarm, evacuate)",
+    defaultText: "empty",
+    help: "Per node group overrides of --rebalance-policy, e.g. 'web-spot=evacuate,batch=ignore'.",
+  }),
+  prewarmTimeoutSeconds: field(seconds({ min: 0, exclusive: true, default: 1800 }), {
+    group: G.rebalance,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "1800",
+    help: "A prewarm that sees no interruption warning within this time is undone (surge scaled back, taint removed).",
+  }),
+  lbPropagationSeconds: field(seconds({ min: 0, default: 20 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number >= 0",
+    defaultText: "20",
+    help: "Time for a deregistration to reach the load balancer's data plane (ALB: about 17 to 19 s). A pod is retired at least max(this, its preStop) + in-flight + safety margin before the deadline.",
+  }),
+  safetyMarginSeconds: field(seconds({ min: 0, default: 10 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number >= 0",
+    defaultText: "10",
+    help: "Extra time kept before the deadline, since the notice's time is approximate.",
+  }),
+  inFlightSeconds: field(seconds({ min: 0, default: 5 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number >= 0",
+    defaultText: "5",
+    help: "Longest request expected in flight: added to the drain budget so requests finish before the host dies.",
+  }),
+  defaultReadySeconds: field(seconds({ min: 0, default: 90 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number >= 0",
+    defaultText: "90",
+    help: "Expected time for a replacement pod to become Ready when the workload has no history and no lifeboat.dev/ready-seconds annotation.",
+  }),
+  deletionCost: field(integer({ min: -2147483648, max: 2147483647, default: -100000 }), {
+    group: G.budgets,
+    value: "<int>",
+    expect: "a whole number in the int32 range",
+    defaultText: "-100000",
+    help: "controller.kubernetes.io/pod-deletion-cost set on doomed pods so the ReplicaSet removes them first on scale-down.",
+  }),
+  reconcileIntervalSeconds: field(seconds({ min: 0, exclusive: true, max: 60, default: 2 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number > 0 and <= 60",
+    defaultText: "2",
+    help: "Longest wait between two re-plans of a running evacuation (cluster changes re-plan sooner).",
+  }),
+  evacuationTaintKey: field(z.string().regex(QUALIFIED_NAME).default("lifeboat.dev/evacuating"), {
+    group: G.budgets,
+    value: "<key>",
+    expect: "a valid taint key (optional DNS prefix, '/', name of at most 63 characters)",
+    defaultText: "lifeboat.dev/evacuating",
+    help: "Taint key put on an evacuating node with effect NoSchedule (and PreferNoSchedule for the rebalance 'taint' policy).",
+  }),
+  excludeFromLoadBalancers: field(boolean(true), {
+    group: G.budgets,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "true",
+    help: "Label an evacuating node node.kubernetes.io/exclude-from-external-load-balancers=true (takes it out of instance-mode target groups).",
+  }),
+  leaderElect: field(boolean(true), {
+    group: G.leader,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "true",
+    help: "Elect one active replica through a coordination.k8s.io Lease; the others stand by and take over.",
+  }),
+  leaderElectionNamespace: field(z.string().regex(DNS_LABEL).default("kube-system"), {
+    group: G.leader,
+    value: "<namespace>",
+    expect: "a namespace name (DNS label)",
+    defaultText: "kube-system",
+    help: "Namespace of the leader Lease (the chart sets its release namespace).",
+  }),
+  leaseName: field(z.string().regex(DNS_SUBDOMAIN).default("lifeboat"), {
+    group: G.leader,
+    value: "<name>",
+    expect: "a Lease name (DNS subdomain)",
+    defaultText: "lifeboat",
+    help: "Name of the leader Lease.",
+  }),
+  leaseDurationSeconds: field(seconds({ min: 0, exclusive: true, default: 15 }), {
+    group: G.leader,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "15",
+    help: "How long a standby waits after the last renewal before taking the Lease over.",
+  }),
+  renewDeadlineSeconds: field(seconds({ min: 0, exclusive: true, default: 10 }), {
+    group: G.leader,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "10",
+    help: "How long the leader keeps trying to renew before it gives up leadership (must be below the lease duration).",
+  }),
+  retryPeriodSeconds: field(seconds({ min: 0, exclusive: true, default: 2 }), {
+    group: G.leader,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "2",
+    help: "Interval between attempts to acquire or renew the Lease (must be below the renew deadline).",
+  }),
+  metricsAddr: field(listenAddress("0.0.0.0:8080"), {
+    group: G.endpoints,
+    value: "<host:port>",
+    expect: "host:port",
+    defaultText: "0.0.0.0:8080",
+    help: "Where /metrics (Prometheus) is served.",
+  }),
+  healthAddr: field(listenAddress("0.0.0.0:8081"), {
+    group: G.endpoints,
+    value: "<host:port>",
+    expect: "host:port",
+    defaultText: "0.0.0.0:8081",
+    help: "Where /healthz and /readyz are served. May equal --metrics-addr to serve all three on one port.",
+  }),
+  logLevel: field(z.enum(LOG_LEVELS).default("info"), {
+    group: G.endpoints,
+    value: "<level>",
+    expect: `one of ${LOG_LEVELS.join(", ")}`,
+    defaultText: "info",
+    help: "Least severe log level written (JSON lines on stdout).",
+  }),
+};
+
+export type ConfigKey = keyof typeof FIELDS;
+
+type Shape = { [K in ConfigKey]: (typeof FIELDS)[K]["schema"] };
+
+/** The zod schema of the whole configuration, defaults included (values already coerced from strings). */
+export const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(FIELDS).map(([key, f]) => [key, f.schema])) as Shape,
+);
+
+type Parsed = z.output<typeof ConfigSchema>;
+
+/** The validated configuration. `identity` is always filled in by loadConfig. */
+export type Config = Readonly<Omit<Parsed, "identity"> & { identity: string }>;
+
+export const CONFIG_KEYS = Object.keys(FIELDS) as ConfigKey[];
+
+/** "lbPropagationSeconds" -> "--lb-propagation-seconds" */
+export function flagName(key: ConfigKey): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** "lbPropagationSeconds" -> "LIFEBOAT_LB_PROPAGATION_SECONDS" */
+export function envName(key: ConfigKey): string {
+  return `LIFEBOAT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
