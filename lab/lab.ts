@@ -12,6 +12,7 @@ import {
 import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane, HEARTBEAT_LABEL, type ControlPlaneOptions } from "./controlplane/control-plane.ts";
 import { eksNode, instanceIdOf, type EksNodeSpec } from "./cluster/eks-node.ts";
+import { PodRuntime, type PodRuntimeOptions } from "./runtime/pod-runtime.ts";
 
 export interface NodeGroupSpec {
   name: string;
@@ -24,6 +25,8 @@ export interface NodeGroupSpec {
 
 export interface LabOptions extends ControlPlaneOptions {
   nodeGroups: NodeGroupSpec[];
+  /** Pod runtime settings (the kubelet stand-in that runs pods as loopback HTTP servers). */
+  runtime?: Omit<PodRuntimeOptions, "kubeConfig" | "timeScale">;
 }
 
 export interface LabNode {
@@ -48,14 +51,17 @@ export class Lab implements AsyncDisposable {
   readonly coordination: CoordinationV1Api;
   readonly custom: CustomObjectsApi;
   readonly timeScale: number;
+  /** Plays the kubelet for every lab node: pods get status, probes and real HTTP listeners on loopback. */
+  readonly runtime: PodRuntime;
   readonly #nodes = new Map<string, LabNode>();
   readonly #disposers: (() => Promise<void>)[] = [];
 
-  constructor(controlPlane: ControlPlane, timeScale: number) {
+  constructor(controlPlane: ControlPlane, timeScale: number, runtime?: LabOptions["runtime"]) {
     this.controlPlane = controlPlane;
     this.timeScale = timeScale;
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    this.runtime = new PodRuntime({ ...runtime, kubeConfig: this.kubeConfig, timeScale });
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.policy = this.kubeConfig.makeApiClient(PolicyV1Api);
@@ -99,7 +105,12 @@ export class Lab implements AsyncDisposable {
       zone: spec.zone,
     };
     this.#nodes.set(node.name, node);
-    await this.waitForNode(node.name, (n) => conditionStatus(n, "Ready") === "True", 30_000);
+    // Ready, and the node lifecycle controller has lifted its not-ready taint (else the scheduler skips it).
+    await this.waitForNode(
+      node.name,
+      (n) => conditionStatus(n, "Ready") === "True" && !(n.spec?.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/")),
+      30_000,
+    );
     return node;
   }
 
@@ -109,6 +120,15 @@ export class Lab implements AsyncDisposable {
    */
   async stopHeartbeats(name: string): Promise<void> {
     await this.core.patchNode({ name, body: { metadata: { labels: { [HEARTBEAT_LABEL]: "off" } } } }, mergePatch);
+  }
+
+  /**
+   * The instance dies: its pods' listeners die abruptly ("refuse": connections reset or refused while the
+   * kernel is up; "blackhole": silence once it is gone) and its heartbeats stop.
+   */
+  async killNode(name: string, mode: "refuse" | "blackhole" = "refuse"): Promise<void> {
+    this.runtime.killNode(name, mode);
+    await this.stopHeartbeats(name);
   }
 
   async getNode(name: string): Promise<V1Node> {
@@ -136,6 +156,9 @@ export class Lab implements AsyncDisposable {
         console.error("lab dispose:", err);
       });
     }
+    await this.runtime[Symbol.asyncDispose]().catch((err: unknown) => {
+      console.error("lab dispose: pod runtime:", err);
+    });
     await this.controlPlane.stop();
   }
 }
@@ -144,9 +167,10 @@ export class Lab implements AsyncDisposable {
 export async function startLab(options: LabOptions): Promise<Lab> {
   const timeScale = options.timeScale ?? 1;
   const controlPlane = await ControlPlane.start(options);
-  const lab = new Lab(controlPlane, timeScale);
+  const lab = new Lab(controlPlane, timeScale, options.runtime);
   try {
     await waitForDefaultNamespace(lab);
+    await lab.runtime.start();
     let octet = 1;
     const adds: Promise<LabNode>[] = [];
     for (const group of options.nodeGroups) {
