@@ -25,8 +25,12 @@ export interface NodeGroupSpec {
 
 export interface LabOptions extends ControlPlaneOptions {
   nodeGroups: NodeGroupSpec[];
-  /** Pod runtime settings (the kubelet stand-in that runs pods as loopback HTTP servers). */
-  runtime?: Omit<PodRuntimeOptions, "kubeConfig" | "timeScale">;
+  /**
+   * Pod runtime settings (the kubelet stand-in that runs pods as loopback HTTP servers). Its `timeScale`
+   * defaults to the lab's; a runner that writes pod specs already scaled (so that what a controller reads in
+   * the spec is what happens) sets it to 1.
+   */
+  runtime?: Omit<PodRuntimeOptions, "kubeConfig">;
 }
 
 export interface LabNode {
@@ -61,7 +65,7 @@ export class Lab implements AsyncDisposable {
     this.timeScale = timeScale;
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
-    this.runtime = new PodRuntime({ ...runtime, kubeConfig: this.kubeConfig, timeScale });
+    this.runtime = new PodRuntime({ timeScale, ...runtime, kubeConfig: this.kubeConfig });
     this.core = this.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = this.kubeConfig.makeApiClient(AppsV1Api);
     this.policy = this.kubeConfig.makeApiClient(PolicyV1Api);

@@ -79,6 +79,7 @@ test("a state-change notice marks the instance gone on the running evacuation", 
   const d = foldNotice(first.stored, aNotice({ id: "sc", kind: "instance-state-change", instanceState: "shutting-down", deadline: now }), node, policy, now);
   assert.ok(d.kind === "update");
   assert.equal(d.stored.evacuation.instanceGone, true);
+  assert.equal(d.stored.evacuation.deadline, NOTICE_T0 + 120_000, "the warning's deadline stays the one slack is measured against");
   assert.match(d.reason, /instance is going away now/);
 });
 

@@ -95,8 +95,11 @@ export function foldNotice(
     return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
   }
   const nextMode = mode !== null && MODE_RANK[mode] > MODE_RANK[e.mode] ? mode : e.mode;
+  // A state change ("shutting-down") says the instance is going now; it does not move the deadline the
+  // evacuation was planned (and its slack is measured) against.
+  const noticeDeadline = gone(notice) && e.deadline !== null ? null : notice.deadline;
   const deadline =
-    notice.deadline === null ? e.deadline : e.deadline === null ? notice.deadline : Math.min(e.deadline, notice.deadline);
+    noticeDeadline === null ? e.deadline : e.deadline === null ? noticeDeadline : Math.min(e.deadline, noticeDeadline);
   const instanceGone = e.instanceGone || gone(notice);
   const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
   const updated: Evacuation = {

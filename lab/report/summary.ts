@@ -1,0 +1,142 @@
+/** Building a report from observations, and the text the CLI prints: the summary table and the progress line. */
+import type { Evacuation, HandlerReport, HandlerSeries, NodeLane, ReadySample, Report, RequestsPerSecond } from "./types.ts";
+
+/** One load-generator result: when it was answered (scenario seconds) and its status (or "error" without one). */
+export interface ResponseSample {
+  at: number;
+  status: number | "error";
+}
+
+/** Responses by status. */
+export function countResponses(samples: Iterable<{ status: number | "error" }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of samples) out[String(s.status)] = (out[String(s.status)] ?? 0) + 1;
+  return out;
+}
+
+/** Sum of the responses whose status is in [lo, hi]. */
+export function countInRange(responses: Record<string, number>, lo: number, hi: number): number {
+  let n = 0;
+  for (const [status, count] of Object.entries(responses)) {
+    const code = Number(status);
+    if (Number.isInteger(code) && code >= lo && code <= hi) n += count;
+  }
+  return n;
+}
+
+/** Per-second buckets [t, t+1) for t in 0..durationSeconds-1 (samples outside are dropped). */
+export function requestsPerSecond(samples: Iterable<ResponseSample>, durationSeconds: number): RequestsPerSecond[] {
+  const buckets: RequestsPerSecond[] = Array.from({ length: Math.ceil(durationSeconds) }, (_, t) => ({ t, counts: {} }));
+  for (const s of samples) {
+    const b = buckets[Math.floor(s.at)];
+    if (b === undefined || s.at < 0) continue;
+    b.counts[String(s.status)] = (b.counts[String(s.status)] ?? 0) + 1;
+  }
+  return buckets;
+}
+
+/** Lowest ready/desired over the samples with desired > 0; 1 when there are none. */
+export function minReadyRatio(samples: readonly ReadySample[]): number {
+  let min = 1;
+  for (const s of samples) if (s.desired > 0) min = Math.min(min, s.ready / s.desired);
+  return Math.round(min * 1000) / 1000;
+}
+
+/** An evacuation row with its slack computed: deadline - retiredAt, null when never retired. */
+export function evacuation(e: Omit<Evacuation, "slackSeconds">): Evacuation {
+  return { ...e, slackSeconds: e.retiredAt === null ? null : Math.round((e.deadline - e.retiredAt) * 10) / 10 };
+}
+
+export interface HandlerObservations {
+  handler: string;
+  durationSeconds: number;
+  responses: readonly ResponseSample[];
+  ready: readonly ReadySample[];
+  evacuations: readonly Omit<Evacuation, "slackSeconds">[];
+  nodes: readonly NodeLane[];
+}
+
+/** A handler's report from what the runner observed. */
+export function handlerReport(o: HandlerObservations): HandlerReport {
+  const responses = countResponses(o.responses);
+  const series: HandlerSeries = {
+    durationSeconds: o.durationSeconds,
+    requestsPerSecond: requestsPerSecond(o.responses, o.durationSeconds),
+    readyReplicas: [...o.ready],
+    nodes: [...o.nodes],
+  };
+  return {
+    handler: o.handler,
+    requests: o.responses.length,
+    responses,
+    errors5xx: countInRange(responses, 500, 599),
+    minReadyRatio: minReadyRatio(o.ready),
+    evacuations: o.evacuations.map(evacuation),
+    series,
+  };
+}
+
+/** The lowest slack of a handler's evacuations; null when none retired. */
+export function minSlack(h: HandlerReport): number | null {
+  const slacks = h.evacuations.map((e) => e.slackSeconds).filter((s): s is number => s !== null);
+  return slacks.length === 0 ? null : Math.min(...slacks);
+}
+
+const COLUMNS = ["handler", "requests", "2xx", "5xx", "502", "503", "504", "min ready ratio", "evacuations", "min slack"] as const;
+
+/** One row of the summary table, as strings. */
+export function summaryRow(h: HandlerReport): string[] {
+  const slack = minSlack(h);
+  const retired = h.evacuations.filter((e) => e.retiredAt !== null).length;
+  return [
+    h.handler,
+    String(h.requests),
+    String(countInRange(h.responses, 200, 299)),
+    String(h.errors5xx),
+    String(h.responses["502"] ?? 0),
+    String(h.responses["503"] ?? 0),
+    String(h.responses["504"] ?? 0),
+    h.minReadyRatio.toFixed(2),
+    `${retired}/${h.evacuations.length}`,
+    slack === null ? "-" : `${slack.toFixed(1)} s`,
+  ];
+}
+
+/**
+ * The side-by-side table the CLI prints, one row per handler:
+ *
+ *   handler   requests  2xx    5xx  502  503  504  min ready ratio  evacuations  min slack
+ *   none      13200     13041  159  159  0    0    0.75             0/1          -
+ */
+export function formatSummaryTable(report: Report): string {
+  const rows = [COLUMNS.map(String), ...report.handlers.map(summaryRow)];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string =>
+    r
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  const title = `scenario ${report.scenario} (time scale ${report.timeScale})`;
+  return [title, line(rows[0] ?? []), ...rows.slice(1).map(line)].join("\n");
+}
+
+export interface Progress {
+  handler: string;
+  /** Scenario seconds elapsed. */
+  elapsed: number;
+  total: number;
+  /** Requests per second over the last second. */
+  rps: number;
+  /** 5xx and failed requests so far. */
+  errors: number;
+}
+
+/** One progress line: `[lifeboat] ######-------------  45/330 s   40 rps   0 errors`. */
+export function formatProgress(p: Progress): string {
+  const width = 20;
+  const done = p.total <= 0 ? 1 : Math.min(1, Math.max(0, p.elapsed / p.total));
+  const filled = Math.round(done * width);
+  const bar = "#".repeat(filled) + "-".repeat(width - filled);
+  const total = String(Math.round(p.total));
+  return `[${p.handler}] ${bar} ${String(Math.floor(p.elapsed)).padStart(total.length)}/${total} s ${String(Math.round(p.rps)).padStart(4)} rps ${String(p.errors).padStart(5)} error${p.errors === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,96 @@
+/**
+ * The lab report: `DIR/report.json` has exactly this shape. Times are seconds from the scenario's start (time
+ * zero = traffic starts); null where a step never happened.
+ */
+
+export interface Report {
+  scenario: string;
+  timeScale: number;
+  handlers: HandlerReport[];
+}
+
+export interface HandlerReport {
+  /** `none`, `drain` or `lifeboat`. */
+  handler: string;
+  /** Requests sent by the load generator during the measured run. */
+  requests: number;
+  /** Responses by HTTP status (`"200"`, `"502"`, ...); requests that got no HTTP response count under `"error"`. */
+  responses: Record<string, number>;
+  /** Responses with a status from 500 to 599. */
+  errors5xx: number;
+  /** Lowest Ready replicas / desired replicas seen during the run (1 = never below desired). */
+  minReadyRatio: number;
+  evacuations: Evacuation[];
+  /** Time series for the HTML timeline (kept in the JSON so the HTML can be redrawn). */
+  series: HandlerSeries;
+}
+
+/** One reclaimed node: when each step of its evacuation happened. */
+export interface Evacuation {
+  node: string;
+  /** When EC2 issued the interruption warning. */
+  noticeAt: number;
+  /** When EC2 said it would take the instance (noticeAt + 120 s). */
+  deadline: number;
+  /** When the node became unschedulable. */
+  cordonedAt: number | null;
+  /** When replacements for all of its serving pods were Ready elsewhere. */
+  replacementsReadyAt: number | null;
+  /** When its last serving pod was gone (terminated after leaving the load balancer, or evicted). */
+  retiredAt: number | null;
+  /** When the instance actually died. */
+  nodeDiedAt: number | null;
+  /** deadline - retiredAt: how early the node was empty; negative when late; null when never retired. */
+  slackSeconds: number | null;
+}
+
+export interface HandlerSeries {
+  /** Length of the measured run. */
+  durationSeconds: number;
+  /** Responses per status per whole second `t` (requests answered in [t, t+1)). */
+  requestsPerSecond: RequestsPerSecond[];
+  /** Ready replicas against desired, sampled every second. */
+  readyReplicas: ReadySample[];
+  /** One lane per node that existed during the run. */
+  nodes: NodeLane[];
+}
+
+export interface RequestsPerSecond {
+  t: number;
+  counts: Record<string, number>;
+}
+
+export interface ReadySample {
+  t: number;
+  ready: number;
+  desired: number;
+}
+
+export type LaneMarkKind =
+  | "joined"
+  | "rebalance"
+  | "notice"
+  | "cordon"
+  | "surge"
+  | "replacements-ready"
+  | "retired"
+  | "death"
+  | "deleted";
+
+export interface LaneMark {
+  at: number;
+  kind: LaneMarkKind;
+  /** One line for the tooltip. */
+  detail?: string;
+}
+
+export interface NodeLane {
+  node: string;
+  group: string | null;
+  zone: string | null;
+  /** When the node joined (0 for nodes present at the start). */
+  from: number;
+  /** When it died or was deleted; null when it lived to the end. */
+  to: number | null;
+  marks: LaneMark[];
+}

@@ -1,0 +1,262 @@
+/**
+ * Runs a scenario once per handler and writes DIR/report.json and DIR/report.html. Each handler gets a
+ * fresh lab: control plane, simulated spot nodes, pod runtime, moto (SQS), the ALB simulator in front of
+ * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock.
+ */
+import { CreateQueueCommand } from "@aws-sdk/client-sqs";
+import { ApiextensionsV1Api, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parse as parseYaml } from "yaml";
+import { startAlb } from "../alb/alb.ts";
+import { startMoto } from "../aws/moto.ts";
+import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
+import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods, sqsSender } from "../cloud/kube.ts";
+import { startLab, type Lab } from "../lab.ts";
+import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
+import { handlerReport, formatProgress, formatSummaryTable } from "../report/summary.ts";
+import type { HandlerReport, Report } from "../report/types.ts";
+import { writeReport } from "../report/write.ts";
+import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/load.ts";
+import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
+import { startHandler, type HandlerName } from "./handlers.ts";
+import { ClusterObserver } from "./observer.ts";
+
+const NAMESPACE = "default";
+const REGION = "us-east-1";
+const CRD_PATH = join(import.meta.dirname, "..", "..", "deploy", "crds", "lifeboat.dev_evacuations.yaml");
+/** The EventBridge notice says "2 minutes"; consumers compute the deadline as the event's time + 120 s. */
+const NOTICE_LEAD_MS = 120_000;
+
+export interface RunOptions {
+  scenario: Scenario;
+  handlers: HandlerName[];
+  outDir: string;
+  /** Overrides the scenario's time scale. */
+  timeScale?: number;
+  /** One line at a time: progress and phase changes. */
+  progress?: (line: string) => void;
+}
+
+export async function runScenario(opts: RunOptions): Promise<Report> {
+  const timeScale = opts.timeScale ?? opts.scenario.timeScale;
+  const report: Report = { scenario: opts.scenario.name, timeScale, handlers: [] };
+  await mkdir(opts.outDir, { recursive: true });
+  for (const handler of opts.handlers) {
+    report.handlers.push(await runHandler(opts.scenario, handler, timeScale, opts.outDir, opts.progress ?? (() => undefined)));
+    await writeReport(opts.outDir, report);
+  }
+  opts.progress?.(formatSummaryTable(report));
+  return report;
+}
+
+/**
+ * A workload's pod spec in real seconds at `timeScale`: preStop, probe timings, grace period, pull, start and
+ * request times multiplied by it (probe fields rounded to whole seconds, at least 1, as the API requires).
+ */
+export function scaledFixture(f: DeploymentFixture, timeScale: number): DeploymentFixture {
+  const s = (x: number): number => Math.round(x * timeScale * 100) / 100;
+  const whole = (x: number, min: number): number => Math.max(min, Math.round(x * timeScale));
+  const out: DeploymentFixture = { ...f };
+  if (f.preStopSeconds !== undefined && f.preStopSeconds !== null) out.preStopSeconds = s(f.preStopSeconds);
+  if (f.readiness !== undefined && f.readiness !== null) {
+    out.readiness = {
+      initialDelaySeconds: whole(f.readiness.initialDelaySeconds, 0),
+      periodSeconds: whole(f.readiness.periodSeconds, 1),
+      failureThreshold: f.readiness.failureThreshold,
+      ...(f.readiness.timeoutSeconds === undefined ? {} : { timeoutSeconds: whole(f.readiness.timeoutSeconds, 1) }),
+    };
+  }
+  if (f.terminationGracePeriodSeconds !== undefined) out.terminationGracePeriodSeconds = whole(f.terminationGracePeriodSeconds, 1);
+  if (f.timings !== undefined) {
+    out.timings = {
+      ...(f.timings.pullSeconds === undefined ? {} : { pullSeconds: s(f.timings.pullSeconds) }),
+      ...(f.timings.startSeconds === undefined ? {} : { startSeconds: s(f.timings.startSeconds) }),
+      ...(f.timings.requestMs === undefined ? {} : { requestMs: s(f.timings.requestMs) }),
+    };
+  }
+  return out;
+}
+
+async function installCrd(lab: Lab): Promise<void> {
+  const api = lab.kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const body = parseYaml(await readFile(CRD_PATH, "utf8")) as V1CustomResourceDefinition;
+  await api.createCustomResourceDefinition({ body });
+  const name = body.metadata?.name ?? "";
+  for (let i = 0; i < 100; i++) {
+    const crd = await api.readCustomResourceDefinition({ name });
+    if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return;
+    await sleep(100);
+  }
+  throw new Error(`CRD ${name} not Established`);
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > timeoutMs) throw new Error(`${what}: not reached within ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(200);
+  }
+}
+
+async function runHandler(
+  scenario: Scenario,
+  handler: HandlerName,
+  timeScale: number,
+  outDir: string,
+  progress: (line: string) => void,
+): Promise<HandlerReport> {
+  progress(`[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`);
+  // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
+  // that reads a pod's preStop or probe sees exactly what will happen.
+  await using lab = await startLab({ nodeGroups: nodeGroupSpecs(scenario), timeScale, runtime: { timeScale: 1 } });
+  await using moto = await startMoto({ region: REGION });
+  const sqs = moto.sqsClient();
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
+  const queueUrl = queue.QueueUrl ?? "";
+  await installCrd(lab);
+
+  const desired = new Map<string, number>();
+  for (const w of scenario.workloads) {
+    desired.set(w.name, w.replicas);
+    await lab.apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment(scaledFixture(deploymentFixture(w), timeScale)) });
+    await lab.core.createNamespacedService({ namespace: NAMESPACE, body: service(w.name) });
+    if (w.pdb !== undefined) {
+      const spec: { minAvailable?: number; maxUnavailable?: number } = {};
+      if (w.pdb.minAvailable !== undefined) spec.minAvailable = w.pdb.minAvailable;
+      if (w.pdb.maxUnavailable !== undefined) spec.maxUnavailable = w.pdb.maxUnavailable;
+      await lab.policy.createNamespacedPodDisruptionBudget({ namespace: NAMESPACE, body: pdb(w.name, spec) });
+    }
+  }
+  const startupSeconds = Math.max(
+    ...scenario.workloads.map((w) => w.pullSeconds + w.startSeconds + (w.readiness === null ? 0 : w.readiness.initialDelaySeconds + 3 * w.readiness.periodSeconds)),
+  );
+  progress(`[${handler}] waiting for ${[...desired.values()].reduce((a, b) => a + b, 0)} pods to become Ready (about ${Math.round(startupSeconds * timeScale)} s)`);
+  await waitFor("workloads Ready", (startupSeconds * timeScale + 60) * 1000, async () => {
+    for (const [name, want] of desired) {
+      const d = await lab.apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
+      if ((d.status?.readyReplicas ?? 0) < want) return false;
+    }
+    return true;
+  });
+
+  await using alb = await startAlb({
+    kubeConfig: lab.kubeConfig,
+    resolve: (ip, port) => lab.runtime.resolve(ip, port),
+    bindings: scenario.workloads.map((w) => ({
+      name: w.name,
+      namespace: NAMESPACE,
+      serviceName: w.name,
+      servicePort: 80,
+      targetType: scenario.cluster.albTargetType,
+      host: `${w.name}.lab`,
+      healthCheck: { path: "/api/health" },
+    })),
+    timeScale,
+  });
+  progress(`[${handler}] ALB up at ${alb.url}; waiting for every target to be healthy`);
+  await waitFor("targets healthy", 120_000 * Math.max(timeScale, 0.25), () =>
+    Promise.resolve(
+      scenario.workloads.every((w) => {
+        const health = alb.targetGroups.get(w.name)?.describeTargetHealth() ?? [];
+        return health.filter((h) => h.state === "healthy").length >= w.replicas;
+      }),
+    ),
+  );
+
+  await using running = await startHandler(handler, {
+    kubeconfigPath: lab.kubeconfigPath,
+    queueUrl,
+    awsEndpoint: moto.endpoint,
+    awsRegion: REGION,
+    timeScale,
+    logPath: join(outDir, `${handler}.log`),
+  });
+  void running;
+
+  const t0 = performance.now();
+  const wall0 = Date.now();
+  const now = (): number => (performance.now() - t0) / 1000 / timeScale;
+  const observer = new ClusterObserver({
+    core: lab.core,
+    namespace: NAMESPACE,
+    desired,
+    isNodeDead: (n) => lab.runtime.isNodeDead(n),
+    now,
+  });
+  const first = scenario.workloads[0];
+  const cloud = new CloudSimulator({
+    lab: cloudLabOf(lab),
+    send: sqsSender(sqs, queueUrl),
+    hooks: {
+      killNode: (name, mode) => {
+        lab.runtime.killNode(name, mode);
+      },
+      ...(first === undefined ? {} : { chooseVictims: preferNodesHoldingPods(() => podsOf(lab.core, NAMESPACE, `app=${first.name}`)) }),
+      pendingPods: () => pendingPods(lab.core),
+    },
+    settings: scenario.cloud,
+    nodeGroups: scenario.cluster.nodeGroups,
+    events: scenario.events,
+    timeScale,
+    t0,
+    // At a time scale below 1 the lab's deadline is 120 s x scale after the notice, but a consumer computes
+    // it as the message's time + 120 s: back-date the time so that both agree.
+    messageTime: (at) => new Date(wall0 + at * timeScale * 1000 - NOTICE_LEAD_MS * (1 - timeScale)),
+    onEntry: (e: TimelineEntry) => {
+      if (e.node === null) return;
+      if (e.kind === "notice-issued") observer.noticed(e.node, e.at, e.at + scenario.cloud.noticeLeadSeconds);
+      else if (e.kind === "node-killed") observer.died(e.node, e.at);
+      else if (e.kind === "rebalance-issued") observer.mark(e.node, { at: e.at, kind: "rebalance", detail: e.detail });
+    },
+  });
+
+  const responses: { at: number; status: number | "error" }[] = [];
+  let errors = 0;
+  let lastProgress = 0;
+  const stopSampling = new AbortController();
+  const sampling = (async () => {
+    while (!stopSampling.signal.aborted) {
+      await observer.sample().catch(() => undefined);
+      const t = now();
+      if (t - lastProgress >= 10) {
+        lastProgress = t;
+        progress(formatProgress({ handler, elapsed: t, total: scenario.traffic.durationSeconds, rps: scenario.traffic.rps, errors }));
+      }
+      await sleep(200);
+    }
+  })();
+  await observer.sample();
+  cloud.start();
+  const loads = scenario.workloads.map((w) =>
+    runLoad({
+      url: `${alb.url}/`,
+      rps: scenario.traffic.rps / scenario.workloads.length,
+      durationSeconds: scenario.traffic.durationSeconds,
+      timeScale,
+      headers: { host: `${w.name}.lab` },
+      onRecord: (r: ResponseRecord) => {
+        const status = r.status === 0 ? "error" : r.status;
+        if (status === "error" || status >= 500) errors++;
+        responses.push({ at: Math.max(0, (r.at - wall0) / 1000 / timeScale), status });
+      },
+    }),
+  );
+  await Promise.all(loads);
+  await cloud.settled().catch((err: unknown) => {
+    progress(`[${handler}] cloud simulator: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  await cloud.stop();
+  stopSampling.abort();
+  await sampling;
+  progress(`[${handler}] done: ${responses.length} requests, ${errors} errors`);
+  return handlerReport({
+    handler,
+    durationSeconds: scenario.traffic.durationSeconds,
+    responses,
+    ready: observer.ready,
+    evacuations: observer.evacuations,
+    nodes: observer.lanes,
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Dry run as one decorator: every write is logged as "would ..." and answered with its success outcome
+ * without touching the API. The executor runs unchanged on top of it; no method anywhere checks a dry-run flag.
+ */
+import { podKey, workloadKey } from "../domain/snapshot.ts";
+import type { KubeActuator } from "./kube-actuator.ts";
+
+/** What the decorator needs from a logger (pino's call shape). */
+export interface DryRunLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+}
+
+export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActuator {
+  const would = (action: string, fields: Record<string, unknown>, subject: string): void => {
+    log.info({ dryRun: true, action, ...fields }, `dry run: would ${action} ${subject}`);
+  };
+  return {
+    cordon: (node, options) => {
+      would(
+        "cordon",
+        { node, ...options },
+        `node ${node} (taint ${options.taintKey}:NoSchedule${options.excludeFromLb ? ", exclude from load balancers" : ""})`,
+      );
+      return Promise.resolve({ kind: "done", changed: true });
+    },
+    taintPreferNoSchedule: (node, taintKey) => {
+      would("taint", { node, taintKey }, `node ${node} with ${taintKey}:PreferNoSchedule`);
+      return Promise.resolve({ kind: "done", changed: true });
+    },
+    uncordon: (node, taintKey) => {
+      would("uncordon", { node, taintKey }, `node ${node}`);
+      return Promise.resolve({ kind: "done", changed: true });
+    },
+    setDeletionCost: (pod, cost) => {
+      would("set-deletion-cost", { pod: podKey(pod), cost }, `pod ${podKey(pod)} pod-deletion-cost=${cost}`);
+      return Promise.resolve({ kind: "patched" });
+    },
+    scaleBy: (workload, by) => {
+      would(
+        "scale",
+        { workload: workloadKey(workload), by },
+        `${workloadKey(workload)} by ${by > 0 ? "+" : ""}${by}`,
+      );
+      return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 0 });
+    },
+    evict: (pod) => {
+      would("evict", { pod: podKey(pod) }, `pod ${podKey(pod)}`);
+      return Promise.resolve({ kind: "evicted" });
+    },
+    forceDelete: (pod) => {
+      would("force-delete", { pod: podKey(pod) }, `pod ${podKey(pod)} (grace period 0)`);
+      return Promise.resolve({ kind: "deleted" });
+    },
+    deletePod: (pod) => {
+      would("delete", { pod: podKey(pod) }, `pod ${podKey(pod)}`);
+      return Promise.resolve({ kind: "deleted" });
+    },
+  };
+}

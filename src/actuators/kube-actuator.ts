@@ -1,0 +1,69 @@
+/**
+ * Everything the executor does to the cluster, behind one interface, so that dry-run is one decorator
+ * (./dry-run.ts) over it and tests can substitute a recorder. Expected results (already done, gone, refused
+ * by a PDB) are outcomes; unexpected failures (forbidden, server errors, the API unreachable) throw a
+ * KubeApiError (./kube/errors.ts), except from `evict`, whose every result is an outcome because the
+ * executor records each attempt.
+ */
+import type { PodRef, WorkloadRef } from "../domain/snapshot.ts";
+import type { KubeApiError } from "./kube/errors.ts";
+
+export interface CordonOptions {
+  /** Taint key added with effect NoSchedule (lifeboat.dev/evacuating). */
+  taintKey: string;
+  /** Also label node.kubernetes.io/exclude-from-external-load-balancers=true. */
+  excludeFromLb: boolean;
+}
+
+/** `changed: false`: the node already was in the requested state, nothing was written. */
+export type NodeOutcome = { kind: "done"; changed: boolean } | { kind: "not-found" };
+
+export type PatchOutcome = { kind: "patched" } | { kind: "not-found" };
+
+export type ScaleOutcome =
+  | {
+      kind: "scaled";
+      /** The relative change requested. */
+      by: number;
+      /** Replicas read and written; null when not observed (dry run). */
+      replicas: { from: number; to: number } | null;
+      /** True when `from + by` was below 0 and 0 was written instead. */
+      clamped: boolean;
+      /** Read-modify-write rounds (more than 1 after a conflicting concurrent write). */
+      attempts: number;
+    }
+  | { kind: "not-found" }
+  | { kind: "unsupported"; reason: string };
+
+export type EvictOutcome =
+  | { kind: "evicted" }
+  /** 429 from a PodDisruptionBudget: retry later. */
+  | { kind: "blocked-by-pdb"; message: string }
+  /** 429 from API throttling (not a PDB): retry after `retryAfterSeconds`. */
+  | { kind: "throttled"; retryAfterSeconds: number | null; message: string }
+  /** 404: the pod is already gone. */
+  | { kind: "not-found" }
+  /** 409: the pod changed (e.g. a UID precondition); it is being replaced or deleted already. */
+  | { kind: "conflict"; message: string }
+  | { kind: "error"; error: KubeApiError };
+
+export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" };
+
+export interface KubeActuator {
+  /** spec.unschedulable=true + taint `taintKey`:NoSchedule (other taints kept) + exclude-from-LB label, one write. */
+  cordon(node: string, options: CordonOptions): Promise<NodeOutcome>;
+  /** Adds taint `taintKey`:PreferNoSchedule (mode taint-only). */
+  taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome>;
+  /** Undoes cordon: unschedulable off, every `taintKey` taint and the exclude-from-LB label removed. */
+  uncordon(node: string, taintKey: string): Promise<NodeOutcome>;
+  /** Annotates controller.kubernetes.io/pod-deletion-cost. */
+  setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome>;
+  /** Relative scale through the scale subresource (read, write replicas+by with its resourceVersion, retry on 409). */
+  scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome>;
+  /** policy/v1 Eviction. Never throws. */
+  evict(pod: PodRef): Promise<EvictOutcome>;
+  /** Delete with gracePeriodSeconds 0 (the instance is gone). */
+  forceDelete(pod: PodRef): Promise<DeleteOutcome>;
+  /** Delete with the pod's own grace period. */
+  deletePod(pod: PodRef): Promise<DeleteOutcome>;
+}

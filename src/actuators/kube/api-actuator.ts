@@ -1,0 +1,67 @@
+/**
+ * The KubeActuator that talks to the API server: each method delegates to the function of the same name in
+ * ./node.ts, ./pod.ts or ./scale.ts with the client it needs.
+ */
+import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { PodRef, WorkloadRef } from "../../domain/snapshot.ts";
+import type {
+  CordonOptions,
+  DeleteOutcome,
+  EvictOutcome,
+  KubeActuator,
+  NodeOutcome,
+  PatchOutcome,
+  ScaleOutcome,
+} from "../kube-actuator.ts";
+import { cordon, taintPreferNoSchedule, uncordon } from "./node.ts";
+import { deletePod, evict, forceDelete, setDeletionCost } from "./pod.ts";
+import { scaleBy } from "./scale.ts";
+
+export class ApiKubeActuator implements KubeActuator {
+  readonly #core: CoreV1Api;
+  readonly #apps: AppsV1Api;
+
+  constructor(clients: { core: CoreV1Api; apps: AppsV1Api }) {
+    this.#core = clients.core;
+    this.#apps = clients.apps;
+  }
+
+  static fromKubeConfig(kubeConfig: KubeConfig): ApiKubeActuator {
+    return new ApiKubeActuator({
+      core: kubeConfig.makeApiClient(CoreV1Api),
+      apps: kubeConfig.makeApiClient(AppsV1Api),
+    });
+  }
+
+  cordon(node: string, options: CordonOptions): Promise<NodeOutcome> {
+    return cordon(this.#core, node, options);
+  }
+
+  taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome> {
+    return taintPreferNoSchedule(this.#core, node, taintKey);
+  }
+
+  uncordon(node: string, taintKey: string): Promise<NodeOutcome> {
+    return uncordon(this.#core, node, taintKey);
+  }
+
+  setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome> {
+    return setDeletionCost(this.#core, pod, cost);
+  }
+
+  scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome> {
+    return scaleBy(this.#apps, workload, by);
+  }
+
+  evict(pod: PodRef): Promise<EvictOutcome> {
+    return evict(this.#core, pod);
+  }
+
+  forceDelete(pod: PodRef): Promise<DeleteOutcome> {
+    return forceDelete(this.#core, pod);
+  }
+
+  deletePod(pod: PodRef): Promise<DeleteOutcome> {
+    return deletePod(this.#core, pod);
+  }
+}

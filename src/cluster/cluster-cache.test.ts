@@ -1,0 +1,161 @@
+/**
+ * The cache against a loopback stand-in for the API server that can go away and come back: errors are logged,
+ * informers restart with a doubling backoff on the injected clock, and the last known objects stay served.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { KubeConfig } from "@kubernetes/client-node";
+import { FakeClock } from "../domain/clock.ts";
+import { ClusterCache } from "./cluster-cache.ts";
+import { RecordingLogger } from "./logger.ts";
+
+const INSTANCE = "i-0123456789abcdef0";
+const NODE = {
+  apiVersion: "v1",
+  kind: "Node",
+  metadata: {
+    name: "ip-10-0-1-4.us-east-1.compute.internal",
+    resourceVersion: "5",
+    labels: { "eks.amazonaws.com/nodegroup": "spot-a" },
+  },
+  spec: { providerID: `aws:///us-east-1a/${INSTANCE}` },
+  status: {
+    conditions: [{ type: "Ready", status: "True" }],
+    allocatable: { cpu: "2", memory: "4Gi", pods: "29" },
+  },
+};
+
+/** Answers lists (one node, everything else empty) and holds watches open; or 503 for everything while down. */
+class FakeApiServer implements AsyncDisposable {
+  up = false;
+  requests = 0;
+  readonly #server: Server;
+
+  private constructor() {
+    this.#server = createServer((req, res) => {
+      this.handle(req, res);
+    });
+  }
+
+  static async start(): Promise<FakeApiServer> {
+    const api = new FakeApiServer();
+    await new Promise<void>((resolve) => api.#server.listen(0, "127.0.0.1", resolve));
+    return api;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.requests++;
+    if (!this.up) {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          kind: "Status",
+          apiVersion: "v1",
+          status: "Failure",
+          message: "apiserver is shutting down",
+          code: 503,
+        }),
+      );
+      return;
+    }
+    const url = new URL(req.url ?? "/", this.url);
+    if (url.searchParams.get("watch") === "true") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.flushHeaders(); // like the API server: headers at once, events later (here: none)
+      return;
+    }
+    const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
+  }
+
+  /** Drops every open connection (the watches), as a restarting API server does. */
+  dropConnections(): void {
+    this.#server.closeAllConnections();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
+  }
+}
+
+function kubeConfigFor(server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "fake", server, skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "fake", cluster: "fake", user: "u" }],
+    currentContext: "fake",
+  });
+  return kc;
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = performance.now();
+  while (!predicate()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+describe("ClusterCache against an API server that comes and goes", () => {
+  it("logs, backs off, recovers, and keeps serving the last objects", { timeout: 30_000 }, async () => {
+    await using api = await FakeApiServer.start();
+    const clock = new FakeClock();
+    const log = new RecordingLogger();
+    await using cache = new ClusterCache({
+      kubeConfig: kubeConfigFor(api.url),
+      clock,
+      log,
+      restartInitialMs: 500,
+      restartMaxMs: 4_000,
+    });
+    let synced = false;
+    void cache.synced.then(() => {
+      synced = true;
+    });
+
+    // Down from the start: every informer fails once and waits 500 ms on the fake clock.
+    await cache.start();
+    assert.equal(total(cache.failures()), 7);
+    const delays = (): unknown[] =>
+      log.records.filter((r) => r.level === "warn").map((r) => r.obj["restartInMs"]);
+    assert.deepEqual(delays(), Array(7).fill(500));
+    assert.equal(synced, false);
+    assert.equal(cache.nodeByInstanceId(INSTANCE), null);
+
+    // Still down: the next round backs off to 1 s.
+    await clock.advance(500);
+    await until("second failures", () => total(cache.failures()) === 14);
+    assert.deepEqual(delays().slice(7), Array(7).fill(1_000));
+
+    // Back up: the restarts list and watch, and the data arrives.
+    api.up = true;
+    await clock.advance(1_000);
+    await cache.synced;
+    assert.equal(cache.nodeByInstanceId(INSTANCE)?.name, NODE.metadata.name);
+    assert.equal(cache.snapshot(clock.now()).nodes.length, 1);
+
+    // Gone again mid-watch: nothing throws, the failure is logged, the last known node is still served.
+    const before = total(cache.failures());
+    api.up = false;
+    api.dropConnections();
+    await until("watch failures after the drop", () => total(cache.failures()) > before);
+    assert.equal(cache.nodeByInstanceId(INSTANCE)?.name, NODE.metadata.name);
+    assert.equal(cache.snapshot(clock.now()).nodes[0]?.nodeGroup, "spot-a");
+  });
+});

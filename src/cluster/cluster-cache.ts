@@ -1,0 +1,377 @@
+/**
+ * The controller's view of the cluster: one list+watch informer per resource the planner reads, a snapshot
+ * built from their caches on demand, and an index from EC2 instance id to node kept current on node events.
+ *
+ * Failure policy: an informer whose list or watch fails (API server restarting, network gone, RBAC missing)
+ * logs the error and is restarted after a backoff (doubling from `restartInitialMs` to `restartMaxMs`, reset
+ * by the next successful list). Its cache keeps the last known objects meanwhile. Nothing here throws into
+ * the event loop.
+ */
+import {
+  AppsV1Api,
+  AutoscalingV2Api,
+  CoreV1Api,
+  makeInformer,
+  PolicyV1Api,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Deployment,
+  type V1Node,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1ReplicaSet,
+  type V1StatefulSet,
+  type V2HorizontalPodAutoscaler,
+} from "@kubernetes/client-node";
+import type { Clock } from "../domain/clock.ts";
+import {
+  instanceIdFromProviderId,
+  type ClusterSnapshot,
+  type NodeView,
+  type PdbView,
+  type WorkloadView,
+} from "../domain/snapshot.ts";
+import type { ClusterLogger } from "./logger.ts";
+import { nodeView, pdbView, podView, replicaSetOwners, workloadView } from "./views.ts";
+
+/** The resources the cache watches. */
+export type ResourceName =
+  | "nodes"
+  | "pods"
+  | "replicasets"
+  | "deployments"
+  | "statefulsets"
+  | "poddisruptionbudgets"
+  | "horizontalpodautoscalers";
+
+/** One change seen by an informer: enough to decide whether to re-plan, and to log why. */
+export interface ClusterChange {
+  resource: ResourceName;
+  type: "add" | "update" | "delete";
+  namespace: string | null;
+  name: string;
+}
+
+export interface ClusterCacheOptions {
+  kubeConfig: KubeConfig;
+  clock: Clock;
+  log: ClusterLogger;
+  /** First restart delay after an informer error, ms. Default 500. */
+  restartInitialMs?: number;
+  /** Longest restart delay, ms. Default 30 000. */
+  restartMaxMs?: number;
+}
+
+type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
+
+/** One informer with its restart loop. */
+class Watched<T extends KubernetesObject> {
+  readonly resource: ResourceName;
+  readonly informer: Informer<T> & ObjectCache<T>;
+  /** Resolves once the first list has succeeded and the watch was opened. */
+  readonly synced: Promise<void>;
+  readonly #clock: Clock;
+  readonly #log: ClusterLogger;
+  readonly #initialMs: number;
+  readonly #maxMs: number;
+  readonly #stop: AbortSignal;
+  #delayMs: number;
+  #restartPending = false;
+  #listedOk = false;
+  #markSynced: () => void = () => undefined;
+  /** Count of failures seen (list or watch); for tests and metrics. */
+  failures = 0;
+
+  constructor(
+    resource: ResourceName,
+    kubeConfig: KubeConfig,
+    path: string,
+    list: ListFn<T>,
+    opts: { clock: Clock; log: ClusterLogger; initialMs: number; maxMs: number; stop: AbortSignal },
+  ) {
+    this.resource = resource;
+    this.#clock = opts.clock;
+    this.#log = opts.log;
+    this.#initialMs = opts.initialMs;
+    this.#maxMs = opts.maxMs;
+    this.#delayMs = opts.initialMs;
+    this.#stop = opts.stop;
+    this.synced = new Promise<void>((resolve) => {
+      this.#markSynced = resolve;
+    });
+    const listed: ListFn<T> = async () => {
+      const result = await list();
+      this.#listedOk = true;
+      this.#delayMs = this.#initialMs;
+      return result;
+    };
+    this.informer = makeInformer(kubeConfig, path, listed);
+    this.informer.on("error", (err: unknown) => {
+      this.#onError(err);
+    });
+    // Events flowing again means the watch is healthy: the next failure starts from the initial delay.
+    this.informer.on("change", () => {
+      this.#delayMs = this.#initialMs;
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.informer.start();
+    } catch (err) {
+      this.#onError(err);
+      return;
+    }
+    if (this.#listedOk && !this.#restartPending) this.#markSynced();
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+  }
+
+  #onError(err: unknown): void {
+    this.failures++;
+    if (this.#stop.aborted || this.#restartPending) return;
+    this.#restartPending = true;
+    const delayMs = this.#delayMs;
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#maxMs);
+    this.#log.warn(
+      { resource: this.resource, err: describe(err), restartInMs: delayMs },
+      `informer for ${this.resource} failed; restarting in ${delayMs} ms`,
+    );
+    void this.#restartAfter(delayMs);
+  }
+
+  async #restartAfter(delayMs: number): Promise<void> {
+    try {
+      await this.#clock.sleep(delayMs, this.#stop);
+    } catch {
+      return; // stopped
+    } finally {
+      this.#restartPending = false;
+    }
+    await this.start();
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
+  if (typeof err === "object" && err !== null && "message" in err) return String(err.message);
+  return String(err);
+}
+
+function nameOf(obj: KubernetesObject): { namespace: string | null; name: string } {
+  return { namespace: obj.metadata?.namespace ?? null, name: obj.metadata?.name ?? "" };
+}
+
+/**
+ * Informers over nodes, pods, replicasets, deployments, statefulsets, PDBs and HPAs (autoscaling/v2).
+ * `snapshot(now)` copies them into a ClusterSnapshot; `onChange` tells the executor when to re-plan.
+ */
+export class ClusterCache implements AsyncDisposable {
+  /** Resolves when every informer has listed once. */
+  readonly synced: Promise<void>;
+  readonly #abort = new AbortController();
+  readonly #log: ClusterLogger;
+  readonly #nodes: Watched<V1Node>;
+  readonly #pods: Watched<V1Pod>;
+  readonly #replicaSets: Watched<V1ReplicaSet>;
+  readonly #deployments: Watched<V1Deployment>;
+  readonly #statefulSets: Watched<V1StatefulSet>;
+  readonly #pdbs: Watched<V1PodDisruptionBudget>;
+  readonly #hpas: Watched<V2HorizontalPodAutoscaler>;
+  readonly #all: Watched<KubernetesObject>[];
+  /** instance id -> node name, and node name -> instance id (to unindex when a node's providerID changes). */
+  readonly #nodeByInstance = new Map<string, string>();
+  readonly #instanceByNode = new Map<string, string>();
+  readonly #listeners = new Set<(change: ClusterChange) => void>();
+  /** PDBs already reported as skipped (logged once per resourceVersion-less name). */
+  readonly #skippedPdbs = new Set<string>();
+
+  constructor(opts: ClusterCacheOptions) {
+    const kc = opts.kubeConfig;
+    this.#log = opts.log;
+    const core = kc.makeApiClient(CoreV1Api);
+    const apps = kc.makeApiClient(AppsV1Api);
+    const policy = kc.makeApiClient(PolicyV1Api);
+    const autoscaling = kc.makeApiClient(AutoscalingV2Api);
+    const w = {
+      clock: opts.clock,
+      log: opts.log,
+      initialMs: opts.restartInitialMs ?? 500,
+      maxMs: opts.restartMaxMs ?? 30_000,
+      stop: this.#abort.signal,
+    };
+    this.#nodes = new Watched("nodes", kc, "/api/v1/nodes", () => core.listNode(), w);
+    this.#pods = new Watched("pods", kc, "/api/v1/pods", () => core.listPodForAllNamespaces(), w);
+    this.#replicaSets = new Watched(
+      "replicasets",
+      kc,
+      "/apis/apps/v1/replicasets",
+      () => apps.listReplicaSetForAllNamespaces(),
+      w,
+    );
+    this.#deployments = new Watched(
+      "deployments",
+      kc,
+      "/apis/apps/v1/deployments",
+      () => apps.listDeploymentForAllNamespaces(),
+      w,
+    );
+    this.#statefulSets = new Watched(
+      "statefulsets",
+      kc,
+      "/apis/apps/v1/statefulsets",
+      () => apps.listStatefulSetForAllNamespaces(),
+      w,
+    );
+    this.#pdbs = new Watched(
+      "poddisruptionbudgets",
+      kc,
+      "/apis/policy/v1/poddisruptionbudgets",
+      () => policy.listPodDisruptionBudgetForAllNamespaces(),
+      w,
+    );
+    this.#hpas = new Watched(
+      "horizontalpodautoscalers",
+      kc,
+      "/apis/autoscaling/v2/horizontalpodautoscalers",
+      () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+      w,
+    );
+    this.#all = [
+      this.#nodes,
+      this.#pods,
+      this.#replicaSets,
+      this.#deployments,
+      this.#statefulSets,
+      this.#pdbs,
+      this.#hpas,
+    ] as Watched<KubernetesObject>[];
+
+    this.#nodes.informer.on("add", (n) => {
+      this.#indexNode(n);
+    });
+    this.#nodes.informer.on("update", (n) => {
+      this.#indexNode(n);
+    });
+    this.#nodes.informer.on("delete", (n) => {
+      this.#unindexNode(n.metadata?.name ?? "");
+    });
+    for (const watched of this.#all) {
+      for (const type of ["add", "update", "delete"] as const) {
+        watched.informer.on(type, (obj) => {
+          this.#emit({ resource: watched.resource, type, ...nameOf(obj) });
+        });
+      }
+    }
+    this.synced = Promise.all(this.#all.map((x) => x.synced)).then(() => undefined);
+  }
+
+  /** Starts every informer. Resolves when each has made its first attempt; await `synced` for the data. */
+  async start(): Promise<void> {
+    await Promise.all(this.#all.map((w) => w.start()));
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error("cluster cache stopped"));
+    await Promise.all(this.#all.map((w) => w.stop()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Subscribes to every add/update/delete; returns the unsubscribe function. A throwing listener is logged. */
+  onChange(cb: (change: ClusterChange) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  /** Failures seen per resource since start (list or watch errors). */
+  failures(): Record<ResourceName, number> {
+    const out = {} as Record<ResourceName, number>;
+    for (const w of this.#all) out[w.resource] = w.failures;
+    return out;
+  }
+
+  /** The node running EC2 instance `instanceId` (from spec.providerID), through an index; null when unknown. */
+  nodeByInstanceId(instanceId: string): NodeView | null {
+    const name = this.#nodeByInstance.get(instanceId);
+    return name === undefined ? null : this.nodeByName(name);
+  }
+
+  /** A node's annotations as cached (the controller watches `lifeboat.dev/evacuate`); null when unknown. */
+  nodeAnnotations(name: string): Record<string, string> | null {
+    const node = this.#nodes.informer.get(name);
+    return node === undefined ? null : (node.metadata?.annotations ?? {});
+  }
+
+  nodeByName(name: string): NodeView | null {
+    const node = this.#nodes.informer.get(name);
+    return node === undefined ? null : nodeView(node);
+  }
+
+  /** Copies the caches into plain data for the planner. */
+  snapshot(now: number): ClusterSnapshot {
+    const owners = replicaSetOwners(this.#replicaSets.informer.list());
+    const pods = this.#pods.informer.list().map((p) => podView(p, owners));
+    const hpas = this.#hpas.informer.list();
+    const workloads: WorkloadView[] = [
+      ...this.#deployments.informer
+        .list()
+        .map((d) => workloadView({ kind: "Deployment", object: d }, hpas, pods)),
+      ...this.#statefulSets.informer
+        .list()
+        .map((s) => workloadView({ kind: "StatefulSet", object: s }, hpas, pods)),
+    ];
+    const pdbs: PdbView[] = [];
+    for (const pdb of this.#pdbs.informer.list()) {
+      const read = pdbView(pdb);
+      if (read.kind === "view") {
+        pdbs.push(read.view);
+        continue;
+      }
+      const key = `${read.namespace}/${read.name}`;
+      if (!this.#skippedPdbs.has(key)) {
+        this.#skippedPdbs.add(key);
+        this.#log.info(
+          { pdb: key, reason: read.reason },
+          `PDB ${key} left out of the snapshot: ${read.reason}`,
+        );
+      }
+    }
+    return { takenAt: now, nodes: this.#nodes.informer.list().map(nodeView), pods, workloads, pdbs };
+  }
+
+  #indexNode(node: V1Node): void {
+    const name = node.metadata?.name ?? "";
+    const id = instanceIdFromProviderId(node.spec?.providerID);
+    const previous = this.#instanceByNode.get(name);
+    if (previous === id) return;
+    this.#unindexNode(name);
+    if (id === null) return;
+    this.#nodeByInstance.set(id, name);
+    this.#instanceByNode.set(name, id);
+  }
+
+  #unindexNode(name: string): void {
+    const id = this.#instanceByNode.get(name);
+    if (id === undefined) return;
+    this.#instanceByNode.delete(name);
+    if (this.#nodeByInstance.get(id) === name) this.#nodeByInstance.delete(id);
+  }
+
+  #emit(change: ClusterChange): void {
+    for (const cb of this.#listeners) {
+      try {
+        cb(change);
+      } catch (err) {
+        this.#log.error({ err: describe(err), change }, "cluster change listener threw");
+      }
+    }
+  }
+}
