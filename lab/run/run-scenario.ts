@@ -5,6 +5,7 @@
  */
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { ApiextensionsV1Api, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { createWriteStream } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -141,7 +142,20 @@ async function runHandler(
     return true;
   });
 
+  // Every data-plane and pod event, for whoever wants to know why a request failed.
+  const events = createWriteStream(join(outDir, `${handler}-events.jsonl`));
+  const t00 = performance.now();
+  const at = (): number => Math.round(((performance.now() - t00) / 1000 / timeScale) * 100) / 100;
+  const record = (source: string, e: object): void => {
+    events.write(`${JSON.stringify({ t: at(), source, ...e })}\n`);
+  };
+  lab.runtime.on("*", (e) => {
+    record("pod", e);
+  });
   await using alb = await startAlb({
+    onTargetEvent: (e) => {
+      record("alb", e);
+    },
     kubeConfig: lab.kubeConfig,
     resolve: (ip, port) => lab.runtime.resolve(ip, port),
     bindings: scenario.workloads.map((w) => ({
@@ -251,6 +265,7 @@ async function runHandler(
   stopSampling.abort();
   await sampling;
   progress(`[${handler}] done: ${responses.length} requests, ${errors} errors`);
+  events.end();
   return handlerReport({
     handler,
     durationSeconds: scenario.traffic.durationSeconds,

@@ -174,6 +174,23 @@ describe("planEvacuations: Deployments surge then retire", () => {
     );
   });
 
+  test("a replacement whose creationTimestamp (whole seconds) reads before the surge's issuedAt still counts", () => {
+    // Seen in the lab: surge issued at 12.619 s, the replacement's creationTimestamp says 12 s.
+    const base = surged([true, true]);
+    const snapshot = {
+      ...base,
+      pods: base.pods.map((p) => (p.name === "web-4" || p.name === "web-5" ? { ...p, createdAt: T0 + 12 * SECOND } : p)),
+    };
+    const evacuation = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0", "web-1"], issuedAt: T0 + 12_619 })] });
+
+    const steps = plan(snapshot, [evacuation], T0 + 40 * SECOND).steps;
+
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "retire" ? `${s.kind} -${s.by}` : s.kind)),
+      ["retire -2"],
+    );
+  });
+
   test("a snapshot whose spec.replicas predates the surge does not retire (no fresh Ready replacements yet)", () => {
     const now = T0 + 3 * SECOND;
     const result = plan(twoOnA(), [surgedEvacuation()], now);

@@ -329,7 +329,9 @@ class Planner {
     const k = outstanding.reduce((sum, h) => sum + h.record.by, 0);
     const readyOff = this.#readyOutside(key);
     const desired = view === undefined ? null : view.specReplicas - k;
-    const earliest = Math.min(...outstanding.map((h) => h.record.issuedAt));
+    // creationTimestamp has whole-second precision: a replacement created 0.4 s after the surge can carry a
+    // timestamp 0.6 s before it. Compare at the API's precision.
+    const earliest = Math.floor(Math.min(...outstanding.map((h) => h.record.issuedAt)) / 1000) * 1000;
     const freshReady = readyOff.filter((p) => p.createdAt >= earliest).length;
     // Replacements are Ready when Ready pods outside evacuating nodes reach the count wanted before the surge
     // (spec.replicas - k) and at least k of them came up since the surge (guards against a snapshot whose
