@@ -22,16 +22,24 @@ export async function runDemo(opts: { replicas: number; out: Writable }): Promis
   print(`lab up in ${((performance.now() - t0) / 1000).toFixed(1)} s (kubeconfig ${lab.kubeconfigPath})`);
   await lab.apps.createNamespacedDeployment({
     namespace: "default",
-    body: deployment({ name: "web", replicas: opts.replicas, readiness: { initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 2 }, timings: { pullSeconds: 1 } }),
+    body: deployment({
+      name: "web",
+      replicas: opts.replicas,
+      readiness: { initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 2 },
+      timings: { pullSeconds: 1 },
+    }),
   });
   const t1 = performance.now();
   for (;;) {
     const d = await lab.apps.readNamespacedDeployment({ name: "web", namespace: "default" });
     if ((d.status?.readyReplicas ?? 0) >= opts.replicas) break;
-    if (performance.now() - t1 > 60_000) throw new Error(`deployment web not Ready after 60 s: ${JSON.stringify(d.status)}`);
+    if (performance.now() - t1 > 60_000)
+      throw new Error(`deployment web not Ready after 60 s: ${JSON.stringify(d.status)}`);
     await sleep(250);
   }
-  print(`deployment web: ${opts.replicas}/${opts.replicas} Ready in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  print(
+    `deployment web: ${opts.replicas}/${opts.replicas} Ready in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+  );
   print();
   const nodes = (await lab.core.listNode()).items;
   const pods = (await lab.core.listNamespacedPod({ namespace: "default" })).items;
@@ -69,5 +77,11 @@ export async function runDemo(opts: { replicas: number; out: Writable }): Promis
 
 function printTable(rows: string[][], print: (line: string) => void): void {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  for (const r of rows) print(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  for (const r of rows)
+    print(
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    );
 }

@@ -112,7 +112,9 @@ export class Lab implements AsyncDisposable {
     // Ready, and the node lifecycle controller has lifted its not-ready taint (else the scheduler skips it).
     await this.waitForNode(
       node.name,
-      (n) => conditionStatus(n, "Ready") === "True" && !(n.spec?.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/")),
+      (n) =>
+        conditionStatus(n, "Ready") === "True" &&
+        !(n.spec?.taints ?? []).some((t) => t.key.startsWith("node.kubernetes.io/")),
       30_000,
     );
     return node;
@@ -123,7 +125,10 @@ export class Lab implements AsyncDisposable {
    * node lifecycle controller marks it Unknown after the node-monitor grace period.
    */
   async stopHeartbeats(name: string): Promise<void> {
-    await this.core.patchNode({ name, body: { metadata: { labels: { [HEARTBEAT_LABEL]: "off" } } } }, mergePatch);
+    await this.core.patchNode(
+      { name, body: { metadata: { labels: { [HEARTBEAT_LABEL]: "off" } } } },
+      mergePatch,
+    );
   }
 
   /**
@@ -147,7 +152,9 @@ export class Lab implements AsyncDisposable {
       last = await this.core.readNode({ name }).catch(() => undefined);
       if (last !== undefined && predicate(last)) return last;
       if (performance.now() - start > timeoutMs) {
-        throw new Error(`node ${name}: condition not reached in ${timeoutMs} ms: ${JSON.stringify(last?.status?.conditions)}`);
+        throw new Error(
+          `node ${name}: condition not reached in ${timeoutMs} ms: ${JSON.stringify(last?.status?.conditions)}`,
+        );
       }
       this.controlPlane.assertRunning();
       await sleep(200);

@@ -17,7 +17,12 @@ export interface DeploymentFixture {
   /** preStop `sleep N` seconds; null for none. The seed: 20. */
   preStopSeconds?: number | null;
   /** Readiness probe; null for none. The seed: initialDelay 60, period 10, failureThreshold 2, timeout 10. */
-  readiness?: { initialDelaySeconds: number; periodSeconds: number; failureThreshold: number; timeoutSeconds?: number } | null;
+  readiness?: {
+    initialDelaySeconds: number;
+    periodSeconds: number;
+    failureThreshold: number;
+    timeoutSeconds?: number;
+  } | null;
   terminationGracePeriodSeconds?: number;
   cpuRequest?: string;
   memoryRequest?: string;
@@ -37,9 +42,12 @@ const HTTP_PORT = 8080;
 export function deployment(f: DeploymentFixture): V1Deployment {
   const labels = { app: f.name, ...f.labels };
   const annotations: Record<string, string> = {};
-  if (f.timings?.pullSeconds !== undefined) annotations["lab.lifeboat.dev/pull-seconds"] = String(f.timings.pullSeconds);
-  if (f.timings?.startSeconds !== undefined) annotations["lab.lifeboat.dev/start-seconds"] = String(f.timings.startSeconds);
-  if (f.timings?.requestMs !== undefined) annotations["lab.lifeboat.dev/request-ms"] = String(f.timings.requestMs);
+  if (f.timings?.pullSeconds !== undefined)
+    annotations["lab.lifeboat.dev/pull-seconds"] = String(f.timings.pullSeconds);
+  if (f.timings?.startSeconds !== undefined)
+    annotations["lab.lifeboat.dev/start-seconds"] = String(f.timings.startSeconds);
+  if (f.timings?.requestMs !== undefined)
+    annotations["lab.lifeboat.dev/request-ms"] = String(f.timings.requestMs);
   const preStop = f.preStopSeconds === undefined ? 20 : f.preStopSeconds;
   const readiness =
     f.readiness === undefined
@@ -67,7 +75,11 @@ export function deployment(f: DeploymentFixture): V1Deployment {
                   nodeAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: {
                       nodeSelectorTerms: [
-                        { matchExpressions: [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: f.nodeGroups }] },
+                        {
+                          matchExpressions: [
+                            { key: "eks.amazonaws.com/nodegroup", operator: "In", values: f.nodeGroups },
+                          ],
+                        },
                       ],
                     },
                   },
@@ -76,7 +88,10 @@ export function deployment(f: DeploymentFixture): V1Deployment {
               ? {
                   podAntiAffinity: {
                     requiredDuringSchedulingIgnoredDuringExecution: [
-                      { labelSelector: { matchLabels: { app: f.name } }, topologyKey: "kubernetes.io/hostname" },
+                      {
+                        labelSelector: { matchLabels: { app: f.name } },
+                        topologyKey: "kubernetes.io/hostname",
+                      },
                     ],
                   },
                 }
@@ -90,7 +105,9 @@ export function deployment(f: DeploymentFixture): V1Deployment {
               resources: { requests: { cpu: f.cpuRequest ?? "250m", memory: f.memoryRequest ?? "256Mi" } },
               ...(preStop === null
                 ? {}
-                : { lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${preStop} && echo 1`] } } } }),
+                : {
+                    lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${preStop} && echo 1`] } } },
+                  }),
               ...(readiness === null
                 ? {}
                 : {
@@ -122,7 +139,11 @@ export function service(name: string, namespace = "default"): V1Service {
 }
 
 /** A PodDisruptionBudget over a Deployment fixture's pods. */
-export function pdb(name: string, opts: { minAvailable?: number; maxUnavailable?: number }, namespace = "default"): V1PodDisruptionBudget {
+export function pdb(
+  name: string,
+  opts: { minAvailable?: number; maxUnavailable?: number },
+  namespace = "default",
+): V1PodDisruptionBudget {
   return {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",

@@ -21,7 +21,8 @@ export interface AlbBinding extends BindingSpec {
   deregistrationDelaySeconds?: number;
 }
 
-export interface AlbOptions extends Partial<Omit<LbcParams, "timeScale">>, Partial<Omit<ProxyParams, "timeScale">> {
+export interface AlbOptions
+  extends Partial<Omit<LbcParams, "timeScale">>, Partial<Omit<ProxyParams, "timeScale">> {
   kubeConfig: KubeConfig;
   resolve: Resolver;
   bindings: AlbBinding[];
@@ -55,12 +56,20 @@ export async function startAlb(options: AlbOptions): Promise<Alb> {
       b.name,
       new TargetGroup(
         b.name,
-        { scheduler: realScheduler, probe, ...(options.onTargetEvent === undefined ? {} : { onEvent: options.onTargetEvent }) },
+        {
+          scheduler: realScheduler,
+          probe,
+          ...(options.onTargetEvent === undefined ? {} : { onEvent: options.onTargetEvent }),
+        },
         {
           timeScale,
           ...(b.healthCheck === undefined ? {} : { healthCheck: b.healthCheck }),
-          ...(b.deregistrationDelaySeconds === undefined ? {} : { deregistrationDelaySeconds: b.deregistrationDelaySeconds }),
-          ...(options.propagationSeconds === undefined ? {} : { propagationSeconds: options.propagationSeconds }),
+          ...(b.deregistrationDelaySeconds === undefined
+            ? {}
+            : { deregistrationDelaySeconds: b.deregistrationDelaySeconds }),
+          ...(options.propagationSeconds === undefined
+            ? {}
+            : { propagationSeconds: options.propagationSeconds }),
         },
       ),
     );
@@ -74,7 +83,9 @@ export async function startAlb(options: AlbOptions): Promise<Alb> {
     resolve: options.resolve,
     deadHost,
     timeScale,
-    ...(options.connectTimeoutSeconds === undefined ? {} : { connectTimeoutSeconds: options.connectTimeoutSeconds }),
+    ...(options.connectTimeoutSeconds === undefined
+      ? {}
+      : { connectTimeoutSeconds: options.connectTimeoutSeconds }),
     ...(options.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: options.idleTimeoutSeconds }),
     ...(options.onProxyError === undefined ? {} : { onError: options.onProxyError }),
     routes: options.bindings.map((b) => ({
@@ -87,7 +98,9 @@ export async function startAlb(options: AlbOptions): Promise<Alb> {
     kubeConfig: options.kubeConfig,
     bindings: options.bindings.map((b) => ({ spec: b, targetGroup: groupOf(b.name) })),
     timeScale,
-    ...(options.reconcileDelaySeconds === undefined ? {} : { reconcileDelaySeconds: options.reconcileDelaySeconds }),
+    ...(options.reconcileDelaySeconds === undefined
+      ? {}
+      : { reconcileDelaySeconds: options.reconcileDelaySeconds }),
     ...(options.requeueSeconds === undefined ? {} : { requeueSeconds: options.requeueSeconds }),
     ...(options.failOpen === undefined ? {} : { failOpen: options.failOpen }),
     ...(options.onReconcile === undefined ? {} : { onEvent: options.onReconcile }),

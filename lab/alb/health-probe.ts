@@ -22,7 +22,11 @@ export function httpHealthProbe(options: HttpProbeOptions): HealthProbe {
           ? { ok: false, reason: "Target.FailedHealthChecks", detail: "connection refused (no listener)" }
           : { ok: false, reason: "Target.Timeout", detail: "no answer (host gone)" };
       if (where.behaviour === "refuse") return Promise.resolve(result);
-      return new Promise((resolve) => setTimeout(() => { resolve(result); }, timeoutMs).unref());
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          resolve(result);
+        }, timeoutMs).unref(),
+      );
     }
     return new Promise<ProbeResult>((resolve) => {
       let settled = false;
@@ -34,20 +38,34 @@ export function httpHealthProbe(options: HttpProbeOptions): HealthProbe {
         resolve(result);
       };
       const req = http.request(
-        { host: where.host, port: where.port, path, method: "GET", agent: false, headers: { "user-agent": "ELB-HealthChecker/2.0" } },
+        {
+          host: where.host,
+          port: where.port,
+          path,
+          method: "GET",
+          agent: false,
+          headers: { "user-agent": "ELB-HealthChecker/2.0" },
+        },
         (res) => {
           res.resume();
           const status = res.statusCode ?? 0;
           settle(
             isSuccess(status)
               ? { ok: true }
-              : { ok: false, reason: "Target.ResponseCodeMismatch", detail: `health check answered ${status}` },
+              : {
+                  ok: false,
+                  reason: "Target.ResponseCodeMismatch",
+                  detail: `health check answered ${status}`,
+                },
           );
         },
       );
-      const timer = setTimeout(() => { settle({ ok: false, reason: "Target.Timeout", detail: `no response within ${timeoutMs} ms` }); }, timeoutMs);
-      req.on("error", (error: NodeJS.ErrnoException) => { settle({ ok: false, reason: "Target.FailedHealthChecks", detail: error.code ?? error.message }); },
-      );
+      const timer = setTimeout(() => {
+        settle({ ok: false, reason: "Target.Timeout", detail: `no response within ${timeoutMs} ms` });
+      }, timeoutMs);
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        settle({ ok: false, reason: "Target.FailedHealthChecks", detail: error.code ?? error.message });
+      });
       req.end();
     });
   };

@@ -51,7 +51,12 @@ export interface LbcParams {
   timeScale: number;
 }
 
-export const defaultLbcParams: LbcParams = { reconcileDelaySeconds: 1, requeueSeconds: 15, failOpen: true, timeScale: 1 };
+export const defaultLbcParams: LbcParams = {
+  reconcileDelaySeconds: 1,
+  requeueSeconds: 15,
+  failOpen: true,
+  timeScale: 1,
+};
 
 export interface LbcBinding {
   spec: BindingSpec;
@@ -112,21 +117,36 @@ export class LoadBalancerController {
     };
     this.#scheduler = options.scheduler ?? realScheduler;
     this.#onEvent = options.onEvent ?? (() => undefined);
-    this.#bindings = options.bindings.map((binding) => ({ binding, timer: undefined, running: false, again: false }));
+    this.#bindings = options.bindings.map((binding) => ({
+      binding,
+      timer: undefined,
+      running: false,
+      again: false,
+    }));
     const kc = options.kubeConfig;
     this.#core = kc.makeApiClient(CoreV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
     const core = this.#core;
-    this.#nodes = this.#watch(makeInformer(kc, "/api/v1/nodes", () => core.listNode()), undefined);
+    this.#nodes = this.#watch(
+      makeInformer(kc, "/api/v1/nodes", () => core.listNode()),
+      undefined,
+    );
     for (const namespace of new Set(options.bindings.map((b) => b.spec.namespace))) {
       this.#pods.set(
         namespace,
-        this.#watch(makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace })), namespace),
+        this.#watch(
+          makeInformer(kc, `/api/v1/namespaces/${namespace}/pods`, () =>
+            core.listNamespacedPod({ namespace }),
+          ),
+          namespace,
+        ),
       );
       this.#services.set(
         namespace,
         this.#watch(
-          makeInformer(kc, `/api/v1/namespaces/${namespace}/services`, () => core.listNamespacedService({ namespace })),
+          makeInformer(kc, `/api/v1/namespaces/${namespace}/services`, () =>
+            core.listNamespacedService({ namespace }),
+          ),
           namespace,
         ),
       );
@@ -163,7 +183,12 @@ export class LoadBalancerController {
     const ns = spec.namespace;
     const service = this.#services.get(ns)?.get(spec.serviceName, ns);
     if (spec.targetType === "instance") {
-      return desiredInstanceTargets({ binding: spec, service, nodes: this.#nodes.list(), failOpen: this.params.failOpen });
+      return desiredInstanceTargets({
+        binding: spec,
+        service,
+        nodes: this.#nodes.list(),
+        failOpen: this.params.failOpen,
+      });
     }
     const pods = new Map<string, V1Pod>();
     for (const pod of this.#pods.get(ns)?.list(ns) ?? []) pods.set(`${ns}/${pod.metadata?.name ?? ""}`, pod);
@@ -221,7 +246,12 @@ export class LoadBalancerController {
     try {
       requeue = await this.#reconcile(runtime.binding);
     } catch (error) {
-      this.#onEvent({ kind: "error", at: this.#scheduler.now(), binding: runtime.binding.spec.name, reason: String(error) });
+      this.#onEvent({
+        kind: "error",
+        at: this.#scheduler.now(),
+        binding: runtime.binding.spec.name,
+        reason: String(error),
+      });
     } finally {
       runtime.running = false;
     }
@@ -251,7 +281,13 @@ export class LoadBalancerController {
     const notHealthy = targetGroup.registeredTargets().some((t) => targetGroup.stateOf(t) !== "healthy");
     const requeue = notHealthy || desired.potentiallyReady;
     if (diff.unchanged) {
-      this.#onEvent({ kind: "skipped", at, binding: spec.name, reason: "the desired target set is unchanged", requeue });
+      this.#onEvent({
+        kind: "skipped",
+        at,
+        binding: spec.name,
+        reason: "the desired target set is unchanged",
+        requeue,
+      });
     } else {
       this.#onEvent({
         kind: "reconciled",
@@ -268,7 +304,11 @@ export class LoadBalancerController {
     return requeue;
   }
 
-  async #updateGates(spec: BindingSpec, podTargets: ReadonlyMap<string, string>, targetGroup: TargetGroup): Promise<void> {
+  async #updateGates(
+    spec: BindingSpec,
+    podTargets: ReadonlyMap<string, string>,
+    targetGroup: TargetGroup,
+  ): Promise<void> {
     const conditionType = readinessGateConditionType(spec.name);
     const pods = this.#pods.get(spec.namespace)?.list(spec.namespace) ?? [];
     const updates = readinessGateUpdates(pods, conditionType, podTargets, (key) => {

@@ -21,7 +21,11 @@ async function backend(handler: http.RequestListener): Promise<Backend> {
     port: (server.address() as AddressInfo).port,
     [Symbol.asyncDispose]: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }
@@ -30,34 +34,49 @@ async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return port;
 }
 
 /** A target group on real timers whose targets are routable at once (no propagation, checks always pass). */
 async function group(targets: TargetRef[], options: TargetGroupOptions = {}): Promise<TargetGroup> {
-  const tg = new TargetGroup("web", { scheduler: realScheduler, probe: () => Promise.resolve({ ok: true }) }, { propagationSeconds: 0, timeScale, ...options });
+  const tg = new TargetGroup(
+    "web",
+    { scheduler: realScheduler, probe: () => Promise.resolve({ ok: true }) },
+    { propagationSeconds: 0, timeScale, ...options },
+  );
   tg.register(targets);
   while (targets.some((t) => tg.stateOf(t) !== "healthy")) await new Promise((r) => setTimeout(r, 5));
   return tg;
 }
 
-const loopback = (ports: Record<string, number>): Resolver => (ip) => {
-  const port = ports[ip];
-  return port === undefined ? null : { host: "127.0.0.1", port };
-};
+const loopback =
+  (ports: Record<string, number>): Resolver =>
+  (ip) => {
+    const port = ports[ip];
+    return port === undefined ? null : { host: "127.0.0.1", port };
+  };
 
 async function proxyFor(tg: TargetGroup, options: Partial<AlbProxyOptions> & { resolve: Resolver }) {
   return startAlbProxy({ timeScale, routes: [{ targetGroup: tg }], ...options });
 }
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+async function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body }); });
+      res.on("end", () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      });
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -67,8 +86,13 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<{
 test("forwards to the target, names it in a header, and round-robins over targets", async () => {
   await using one = await backend((_req, res) => res.end("one"));
   await using two = await backend((_req, res) => res.end("two"));
-  const tg = await group([{ ip: "10.1.0.1", port: 8080, name: "shop/a" }, { ip: "10.1.0.2", port: 8080 }]);
-  await using proxy = await proxyFor(tg, { resolve: loopback({ "10.1.0.1": one.port, "10.1.0.2": two.port }) });
+  const tg = await group([
+    { ip: "10.1.0.1", port: 8080, name: "shop/a" },
+    { ip: "10.1.0.2", port: 8080 },
+  ]);
+  await using proxy = await proxyFor(tg, {
+    resolve: loopback({ "10.1.0.1": one.port, "10.1.0.2": two.port }),
+  });
   const first = await get(`${proxy.url}/x`);
   const second = await get(`${proxy.url}/x`);
   assert.deepEqual([first.body, second.body].sort(), ["one", "two"]);

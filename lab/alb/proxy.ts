@@ -38,7 +38,11 @@ export interface ProxyParams {
   timeScale: number;
 }
 
-export const defaultProxyParams: ProxyParams = { connectTimeoutSeconds: 10, idleTimeoutSeconds: 60, timeScale: 1 };
+export const defaultProxyParams: ProxyParams = {
+  connectTimeoutSeconds: 10,
+  idleTimeoutSeconds: 60,
+  timeScale: 1,
+};
 
 /** Why the load balancer answered an error itself. */
 export type ProxyErrorCode =
@@ -81,7 +85,15 @@ export interface AlbProxy extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"]);
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+]);
 
 export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy> {
   const params: ProxyParams = {
@@ -103,7 +115,11 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
         res.destroy();
         return;
       }
-      const headers: http.OutgoingHttpHeaders = { "content-type": "text/plain", server: "awselb/2.0", [errorHeader]: code };
+      const headers: http.OutgoingHttpHeaders = {
+        "content-type": "text/plain",
+        server: "awselb/2.0",
+        [errorHeader]: code,
+      };
       if (target !== undefined) headers[targetHeader] = target;
       if (route !== undefined) headers[targetGroupHeader] = route.targetGroup.name;
       res.writeHead(status, headers);
@@ -138,7 +154,13 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
       upstream.req?.destroy();
       sendError(status, code, detail, target);
     };
-    lease.signal.addEventListener("abort", () => { fail(502, "DrainExpired", "deregistration delay expired"); }, { once: true });
+    lease.signal.addEventListener(
+      "abort",
+      () => {
+        fail(502, "DrainExpired", "deregistration delay expired");
+      },
+      { once: true },
+    );
     res.on("close", () => {
       if (!res.writableFinished && !settled) {
         settle();
@@ -157,7 +179,10 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
     if (where.kind === "dead") {
       req.resume();
       if (where.behaviour === "refuse") fail(502, "ECONNREFUSED", "connection refused (no listener)");
-      else connectTimer = setTimeout(() => { fail(504, "ConnectTimeout", "host gone: no answer to connect"); }, connectMs);
+      else
+        connectTimer = setTimeout(() => {
+          fail(504, "ConnectTimeout", "host gone: no answer to connect");
+        }, connectMs);
       return;
     }
 
@@ -172,11 +197,19 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
     upstream.req = up;
     up.on("socket", (socket) => {
       if (!socket.connecting) return;
-      connectTimer = setTimeout(() => { fail(504, "ConnectTimeout", `no connection within ${connectMs} ms`); }, connectMs);
-      socket.once("connect", () => { clearTimeout(connectTimer); });
+      connectTimer = setTimeout(() => {
+        fail(504, "ConnectTimeout", `no connection within ${connectMs} ms`);
+      }, connectMs);
+      socket.once("connect", () => {
+        clearTimeout(connectTimer);
+      });
     });
-    up.setTimeout(idleMs, () => { fail(504, "IdleTimeout", `no data from the target within ${idleMs} ms`); });
-    up.on("error", (error: NodeJS.ErrnoException) => { fail(502, errorCode(error), error.message); });
+    up.setTimeout(idleMs, () => {
+      fail(504, "IdleTimeout", `no data from the target within ${idleMs} ms`);
+    });
+    up.on("error", (error: NodeJS.ErrnoException) => {
+      fail(502, errorCode(error), error.message);
+    });
     up.on("response", (upRes) => {
       if (settled) {
         upRes.resume();
@@ -190,8 +223,12 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
       headers[targetGroupHeader] = route.targetGroup.name;
       if (lease.target.name !== undefined) headers[targetNameHeader] = lease.target.name;
       res.writeHead(upRes.statusCode ?? 502, headers);
-      upRes.on("error", () => { fail(502, "ECONNRESET", "target reset during the response body"); });
-      upRes.on("aborted", () => { fail(502, "ECONNRESET", "target closed during the response body"); });
+      upRes.on("error", () => {
+        fail(502, "ECONNRESET", "target reset during the response body");
+      });
+      upRes.on("aborted", () => {
+        fail(502, "ECONNRESET", "target closed during the response body");
+      });
       upRes.on("end", () => {
         if (!settled) res.end(settle);
       });
@@ -214,7 +251,11 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
   const close = async (): Promise<void> => {
     server.closeAllConnections();
     agent.destroy();
-    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      server.close(() => {
+        resolve();
+      }),
+    );
   };
   return {
     url: `http://${listenHost}:${port}`,
@@ -230,7 +271,9 @@ function matchRoute(routes: readonly Route[], req: http.IncomingMessage): Route 
   const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
   const path = req.url ?? "/";
   return routes.find(
-    (r) => (r.host === undefined || r.host.toLowerCase() === host) && (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)),
+    (r) =>
+      (r.host === undefined || r.host.toLowerCase() === host) &&
+      (r.pathPrefix === undefined || path.startsWith(r.pathPrefix)),
   );
 }
 

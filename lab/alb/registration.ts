@@ -74,9 +74,11 @@ export interface IpModeInput {
 /** ip mode: endpoints of the Service port, per resolvePodEndpointsWithEndpointsData. */
 export function desiredIpTargets(input: IpModeInput): DesiredResult {
   const { binding, service } = input;
-  if (service === undefined) return { kind: "error", reason: `service ${binding.namespace}/${binding.serviceName} not found` };
+  if (service === undefined)
+    return { kind: "error", reason: `service ${binding.namespace}/${binding.serviceName} not found` };
   const svcPort = lookupServicePort(service, binding.servicePort);
-  if (svcPort === undefined) return { kind: "error", reason: `service port ${binding.servicePort} not found` };
+  if (svcPort === undefined)
+    return { kind: "error", reason: `service port ${binding.servicePort} not found` };
   const gate = readinessGateConditionType(binding.name);
   const ready: Candidate[] = [];
   const unknown: Candidate[] = [];
@@ -90,46 +92,87 @@ export function desiredIpTargets(input: IpModeInput): DesiredResult {
       if (port.port === undefined) continue;
       for (const ep of slice.endpoints ?? []) {
         const address = ep.addresses[0];
-        if (ep.targetRef?.kind !== "Pod" || ep.targetRef.name === undefined || address === undefined) continue;
+        if (ep.targetRef?.kind !== "Pod" || ep.targetRef.name === undefined || address === undefined)
+          continue;
         const subject = `${binding.namespace}/${ep.targetRef.name}`;
         const target: TargetRef = { ip: address, port: port.port, name: subject };
         const pod = input.pods.get(subject);
         if (pod === undefined) {
           potentiallyReady = true;
-          decisions.push({ subject, target, included: false, reason: "pod not in the cache yet: retry later" });
+          decisions.push({
+            subject,
+            target,
+            included: false,
+            reason: "pod not in the cache yet: retry later",
+          });
           continue;
         }
         const epReady = ep.conditions?.ready;
         if (epReady === true || epReady === undefined) {
-          ready.push({ subject, target, reason: epReady === true ? "endpoint ready" : "endpoint ready unset (counts as ready)" });
+          ready.push({
+            subject,
+            target,
+            reason: epReady === true ? "endpoint ready" : "endpoint ready unset (counts as ready)",
+          });
           continue;
         }
         if (!podConditionTrue(pod, "ContainersReady")) {
           if ((pod.spec?.readinessGates ?? []).some((g) => g.conditionType === gate)) potentiallyReady = true;
-          decisions.push({ subject, target, included: false, reason: "endpoint not ready and containers not ready" });
+          decisions.push({
+            subject,
+            target,
+            included: false,
+            reason: "endpoint not ready and containers not ready",
+          });
           continue;
         }
         const node = input.nodes.get(pod.spec?.nodeName ?? "");
         if (node === undefined) {
-          decisions.push({ subject, target, included: false, reason: `node ${pod.spec?.nodeName ?? "(none)"} not found` });
+          decisions.push({
+            subject,
+            target,
+            included: false,
+            reason: `node ${pod.spec?.nodeName ?? "(none)"} not found`,
+          });
           continue;
         }
         const nodeReady = nodeReadyStatus(node);
         if (nodeReady === "True") {
           if (ep.conditions?.terminating === true) {
-            decisions.push({ subject, target, included: false, reason: "endpoint terminating on a Ready node" });
+            decisions.push({
+              subject,
+              target,
+              included: false,
+              reason: "endpoint terminating on a Ready node",
+            });
           } else {
-            ready.push({ subject, target, reason: "endpoint not ready but containers ready on a Ready node (readiness-gate bootstrap)" });
+            ready.push({
+              subject,
+              target,
+              reason: "endpoint not ready but containers ready on a Ready node (readiness-gate bootstrap)",
+            });
           }
         } else if (nodeReady === "Unknown") {
-          unknown.push({ subject, target, reason: "containers ready on a node in Unknown state (fail-open candidate)" });
+          unknown.push({
+            subject,
+            target,
+            reason: "containers ready on a node in Unknown state (fail-open candidate)",
+          });
         } else {
-          decisions.push({ subject, target, included: false, reason: `node ${node.metadata?.name ?? ""} Ready=${nodeReady}` });
+          decisions.push({
+            subject,
+            target,
+            included: false,
+            reason: `node ${node.metadata?.name ?? ""} Ready=${nodeReady}`,
+          });
         }
       }
     }
   }
-  return { kind: "targets", desired: choose(ready, unknown, decisions, input.failOpen ?? true, potentiallyReady) };
+  return {
+    kind: "targets",
+    desired: choose(ready, unknown, decisions, input.failOpen ?? true, potentiallyReady),
+  };
 }
 
 export interface InstanceModeInput {
@@ -143,20 +186,26 @@ export interface InstanceModeInput {
 /** instance mode: every suitable node on the Service's NodePort, per ResolveNodePortEndpoints. */
 export function desiredInstanceTargets(input: InstanceModeInput): DesiredResult {
   const { binding, service } = input;
-  if (service === undefined) return { kind: "error", reason: `service ${binding.namespace}/${binding.serviceName} not found` };
+  if (service === undefined)
+    return { kind: "error", reason: `service ${binding.namespace}/${binding.serviceName} not found` };
   const type = service.spec?.type;
   if (type !== "NodePort" && type !== "LoadBalancer") {
-    return { kind: "error", reason: `service type must be NodePort or LoadBalancer, not ${type ?? "ClusterIP"}` };
+    return {
+      kind: "error",
+      reason: `service type must be NodePort or LoadBalancer, not ${type ?? "ClusterIP"}`,
+    };
   }
   const svcPort = lookupServicePort(service, binding.servicePort);
-  if (svcPort?.nodePort === undefined) return { kind: "error", reason: `service port ${binding.servicePort} has no nodePort` };
+  if (svcPort?.nodePort === undefined)
+    return { kind: "error", reason: `service port ${binding.servicePort} has no nodePort` };
   const ready: Candidate[] = [];
   const unknown: Candidate[] = [];
   const decisions: TargetDecision[] = [];
   for (const node of input.nodes) {
     const subject = node.metadata?.name ?? "";
     const ip = node.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-    const target: TargetRef | undefined = ip === undefined ? undefined : { ip, port: svcPort.nodePort, name: subject };
+    const target: TargetRef | undefined =
+      ip === undefined ? undefined : { ip, port: svcPort.nodePort, name: subject };
     const unsuitable = nodeUnsuitableReason(node);
     if (unsuitable !== undefined) {
       decisions.push({ subject, target, included: false, reason: unsuitable });
@@ -167,9 +216,11 @@ export function desiredInstanceTargets(input: InstanceModeInput): DesiredResult 
       continue;
     }
     const status = nodeReadyStatus(node);
-    const cordon = node.spec?.unschedulable === true ? " (cordoned: a cordon alone does not remove a node)" : "";
+    const cordon =
+      node.spec?.unschedulable === true ? " (cordoned: a cordon alone does not remove a node)" : "";
     if (status === "True") ready.push({ subject, target, reason: `node Ready${cordon}` });
-    else if (status === "Unknown") unknown.push({ subject, target, reason: "node in Unknown state (fail-open candidate)" });
+    else if (status === "Unknown")
+      unknown.push({ subject, target, reason: "node in Unknown state (fail-open candidate)" });
     else decisions.push({ subject, target, included: false, reason: `node Ready=${status}` });
   }
   return { kind: "targets", desired: choose(ready, unknown, decisions, input.failOpen ?? true, false) };
@@ -184,7 +235,8 @@ export function nodeUnsuitableReason(node: V1Node): string | undefined {
   if (labels[computeTypeLabel] === "fargate") return "node is a Fargate node";
   for (const taint of node.spec?.taints ?? []) {
     if (taint.key === clusterAutoscalerTaint) return `node has taint ${clusterAutoscalerTaint}`;
-    if (taint.key === karpenterDisruptedTaint && taint.effect === "NoSchedule") return `node has taint ${karpenterDisruptedTaint}:NoSchedule`;
+    if (taint.key === karpenterDisruptedTaint && taint.effect === "NoSchedule")
+      return `node has taint ${karpenterDisruptedTaint}:NoSchedule`;
   }
   return undefined;
 }
@@ -280,13 +332,16 @@ function choose(
 ): DesiredTargets {
   const failOpen = failOpenEnabled && ready.length === 0 && unknown.length > 0;
   const chosen = ready.length > 0 || !failOpenEnabled ? ready : unknown;
-  for (const c of ready) decisions.push({ subject: c.subject, target: c.target, included: true, reason: c.reason });
+  for (const c of ready)
+    decisions.push({ subject: c.subject, target: c.target, included: true, reason: c.reason });
   for (const c of unknown) {
     decisions.push({
       subject: c.subject,
       target: c.target,
       included: failOpen,
-      reason: failOpen ? `${c.reason}: used, no ready target (fail-open)` : `${c.reason}: unused, ready targets exist`,
+      reason: failOpen
+        ? `${c.reason}: used, no ready target (fail-open)`
+        : `${c.reason}: unused, ready targets exist`,
     });
   }
   const targets = new Map<string, TargetRef>();

@@ -15,10 +15,14 @@ export type DeadHost = "refuse" | "blackhole";
 export type DeadHostPolicy = DeadHost | ((ip: string, port: number) => DeadHost);
 
 export type Resolution =
-  | { kind: "loopback"; host: string; port: number }
-  | { kind: "dead"; behaviour: DeadHost };
+  { kind: "loopback"; host: string; port: number } | { kind: "dead"; behaviour: DeadHost };
 
-export function resolveTarget(resolve: Resolver, deadHost: DeadHostPolicy, ip: string, port: number): Resolution {
+export function resolveTarget(
+  resolve: Resolver,
+  deadHost: DeadHostPolicy,
+  ip: string,
+  port: number,
+): Resolution {
   const found = resolve(ip, port);
   if (found !== null) {
     if (!isLoopback(found.host)) throw new NonLoopbackTargetError(ip, port, found.host);

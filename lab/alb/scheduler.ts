@@ -18,7 +18,11 @@ export const realScheduler: Scheduler = {
   setTimer(ms, fn) {
     const handle = setTimeout(fn, Math.max(0, ms));
     handle.unref();
-    return { cancel: () => { clearTimeout(handle); } };
+    return {
+      cancel: () => {
+        clearTimeout(handle);
+      },
+    };
   },
 };
 

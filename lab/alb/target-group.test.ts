@@ -1,7 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualScheduler } from "./scheduler.ts";
-import { DrainExpiredError, TargetGroup, type Pick, type ProbeResult, type TargetGroupEvent, type TargetGroupOptions } from "./target-group.ts";
+import {
+  DrainExpiredError,
+  TargetGroup,
+  type Pick,
+  type ProbeResult,
+  type TargetGroupEvent,
+  type TargetGroupOptions,
+} from "./target-group.ts";
 
 const a = { ip: "10.1.0.1", port: 8080, name: "shop/a" };
 const b = { ip: "10.1.0.2", port: 8080, name: "shop/b" };
@@ -20,7 +27,10 @@ function fixture(options: TargetGroupOptions = {}) {
       probe: (target) => {
         const key = `${target.ip}:${target.port}`;
         probes.push(key);
-        const result: ProbeResult = (health.get(key) ?? true) ? { ok: true } : { ok: false, reason: "Target.FailedHealthChecks", detail: "refused" };
+        const result: ProbeResult =
+          (health.get(key) ?? true)
+            ? { ok: true }
+            : { ok: false, reason: "Target.FailedHealthChecks", detail: "refused" };
         return Promise.resolve(result);
       },
       onEvent: (e) => events.push(e),
@@ -28,7 +38,15 @@ function fixture(options: TargetGroupOptions = {}) {
     options,
   );
   const start = scheduler.now();
-  return { scheduler, tg, health, events, probes, start, at: (sec: number) => scheduler.advance(start + sec * s - scheduler.now()) };
+  return {
+    scheduler,
+    tg,
+    health,
+    events,
+    probes,
+    start,
+    at: (sec: number) => scheduler.advance(start + sec * s - scheduler.now()),
+  };
 }
 
 function picked(pick: Pick): string {
@@ -65,10 +83,18 @@ test("health checks run every interval; two failures make a target unhealthy, tw
   await f.at(48);
   assert.equal(f.tg.stateOf(a), "unhealthy");
   assert.equal(f.probes.filter((p) => p === "10.1.0.1:8080").length, 3);
-  assert.deepEqual([picked(f.tg.pick()), picked(f.tg.pick())], ["10.1.0.2:8080", "10.1.0.2:8080"], "only healthy targets get traffic");
+  assert.deepEqual(
+    [picked(f.tg.pick()), picked(f.tg.pick())],
+    ["10.1.0.2:8080", "10.1.0.2:8080"],
+    "only healthy targets get traffic",
+  );
   f.health.set("10.1.0.1:8080", true);
   await f.at(63);
-  assert.equal(f.tg.stateOf(a), "unhealthy", "an unhealthy target needs the healthy threshold (2), not one pass");
+  assert.equal(
+    f.tg.stateOf(a),
+    "unhealthy",
+    "an unhealthy target needs the healthy threshold (2), not one pass",
+  );
   await f.at(78);
   assert.equal(f.tg.stateOf(a), "healthy");
 });

@@ -19,7 +19,8 @@ export interface TargetRef {
   name?: string;
 }
 
-export type HealthFailureReason = "Target.FailedHealthChecks" | "Target.Timeout" | "Target.ResponseCodeMismatch";
+export type HealthFailureReason =
+  "Target.FailedHealthChecks" | "Target.Timeout" | "Target.ResponseCodeMismatch";
 
 export type ProbeResult = { ok: true } | { ok: false; reason: HealthFailureReason; detail: string };
 
@@ -92,14 +93,23 @@ export function targetGroupParams(options: TargetGroupOptions = {}): TargetGroup
   return {
     healthCheck: { ...defaultHealthCheck, ...options.healthCheck },
     propagationSeconds: options.propagationSeconds ?? defaultTargetGroupParams.propagationSeconds,
-    deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? defaultTargetGroupParams.deregistrationDelaySeconds,
+    deregistrationDelaySeconds:
+      options.deregistrationDelaySeconds ?? defaultTargetGroupParams.deregistrationDelaySeconds,
     timeScale: options.timeScale ?? defaultTargetGroupParams.timeScale,
   };
 }
 
 /** Something that happened to a target, for timelines and logs. `at` is the scheduler's epoch ms. */
 export type TargetGroupEvent =
-  | { kind: "state"; at: number; targetGroup: string; target: string; from: TargetState | "none"; to: TargetState; reason: string }
+  | {
+      kind: "state";
+      at: number;
+      targetGroup: string;
+      target: string;
+      from: TargetState | "none";
+      to: TargetState;
+      reason: string;
+    }
   | { kind: "routing"; at: number; targetGroup: string; target: string; routable: boolean; reason: string }
   | { kind: "drain-expired"; at: number; targetGroup: string; target: string; inFlight: number };
 
@@ -122,9 +132,7 @@ export interface Lease {
   release(): void;
 }
 
-export type Pick =
-  | { kind: "target"; lease: Lease; failOpen: boolean }
-  | { kind: "none"; reason: string };
+export type Pick = { kind: "target"; lease: Lease; failOpen: boolean } | { kind: "none"; reason: string };
 
 /** Thrown into a lease's signal when the deregistration delay expires with the request still in flight. */
 export class DrainExpiredError extends Error {
@@ -209,7 +217,11 @@ export class TargetGroup {
       };
       this.#targets.set(key, record);
       this.#emitState(record, existing === undefined ? "none" : "unused", "registered");
-      record.timers.push(this.#after(this.params.propagationSeconds, () => { this.#learn(record); }));
+      record.timers.push(
+        this.#after(this.params.propagationSeconds, () => {
+          this.#learn(record);
+        }),
+      );
     }
   }
 
@@ -223,7 +235,15 @@ export class TargetGroup {
       record.reason = "Target.DeregistrationInProgress";
       record.checkTimer?.cancel();
       record.checkTimer = undefined;
-      this.#emit({ kind: "state", at: this.#now(), targetGroup: this.name, target: record.key, from, to: "draining", reason: "deregistered" });
+      this.#emit({
+        kind: "state",
+        at: this.#now(),
+        targetGroup: this.name,
+        target: record.key,
+        from,
+        to: "draining",
+        reason: "deregistered",
+      });
       const propagation = this.params.propagationSeconds;
       const expiry = Math.max(this.params.deregistrationDelaySeconds, propagation);
       record.timers.push(
@@ -231,7 +251,9 @@ export class TargetGroup {
           this.#setRoutable(record, false, "deregistration propagated to the data plane");
           if (record.inFlight.size === 0) this.#finishDrain(record, "no request in flight");
         }),
-        this.#after(expiry, () => { this.#expireDrain(record); }),
+        this.#after(expiry, () => {
+          this.#expireDrain(record);
+        }),
       );
     }
   }
@@ -243,7 +265,9 @@ export class TargetGroup {
       const registered = [...this.#targets.values()].some((r) => !r.unused);
       return {
         kind: "none",
-        reason: registered ? "no target is in the data plane yet or any more" : "the target group has no registered targets",
+        reason: registered
+          ? "no target is in the data plane yet or any more"
+          : "the target group has no registered targets",
       };
     }
     const healthy = routable.filter((r) => r.health === "healthy");
@@ -292,7 +316,12 @@ export class TargetGroup {
     record.failures = 0;
     this.#emitState(record, "draining", "registered again while draining");
     if (record.known) this.#scheduleCheck(record, this.params.healthCheck.firstCheckDelaySeconds);
-    else record.timers.push(this.#after(this.params.propagationSeconds, () => { this.#learn(record); }));
+    else
+      record.timers.push(
+        this.#after(this.params.propagationSeconds, () => {
+          this.#learn(record);
+        }),
+      );
     if (record.known && !record.routable) this.#setRoutable(record, true, "registered again while draining");
   }
 
@@ -376,7 +405,13 @@ export class TargetGroup {
     if (record.unused) return;
     const inFlight = [...record.inFlight];
     if (inFlight.length > 0) {
-      this.#emit({ kind: "drain-expired", at: this.#now(), targetGroup: this.name, target: record.key, inFlight: inFlight.length });
+      this.#emit({
+        kind: "drain-expired",
+        at: this.#now(),
+        targetGroup: this.name,
+        target: record.key,
+        inFlight: inFlight.length,
+      });
     }
     record.inFlight.clear();
     for (const controller of inFlight) controller.abort(new DrainExpiredError(record.key));
@@ -390,13 +425,28 @@ export class TargetGroup {
     record.unused = true;
     record.known = false;
     record.reason = "Target.NotRegistered";
-    this.#emit({ kind: "state", at: this.#now(), targetGroup: this.name, target: record.key, from: "draining", to: "unused", reason });
+    this.#emit({
+      kind: "state",
+      at: this.#now(),
+      targetGroup: this.name,
+      target: record.key,
+      from: "draining",
+      to: "unused",
+      reason,
+    });
   }
 
   #setRoutable(record: TargetRecord, routable: boolean, reason: string): void {
     if (record.routable === routable) return;
     record.routable = routable;
-    this.#emit({ kind: "routing", at: this.#now(), targetGroup: this.name, target: record.key, routable, reason });
+    this.#emit({
+      kind: "routing",
+      at: this.#now(),
+      targetGroup: this.name,
+      target: record.key,
+      routable,
+      reason,
+    });
   }
 
   #state(record: TargetRecord): TargetState {
@@ -406,7 +456,15 @@ export class TargetGroup {
   }
 
   #emitState(record: TargetRecord, from: TargetState | "none", reason: string): void {
-    this.#emit({ kind: "state", at: this.#now(), targetGroup: this.name, target: record.key, from, to: this.#state(record), reason });
+    this.#emit({
+      kind: "state",
+      at: this.#now(),
+      targetGroup: this.name,
+      target: record.key,
+      from,
+      to: this.#state(record),
+      reason,
+    });
   }
 
   #emit(event: TargetGroupEvent): void {

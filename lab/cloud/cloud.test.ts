@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { EksNodeSpec } from "../cluster/eks-node.ts";
@@ -77,7 +76,10 @@ function harness(opts: {
 }): Harness {
   const groups = opts.groups ?? [group("spot-a", "us-east-1a", 2), group("spot-b", "us-east-1b", 2)];
   const lab = new FakeLab(
-    opts.nodes ?? groups.flatMap((g) => Array.from({ length: g.count }, (_, i) => node(`${g.name}-${i}`, g.name, g.zone))),
+    opts.nodes ??
+      groups.flatMap((g) =>
+        Array.from({ length: g.count }, (_, i) => node(`${g.name}-${i}`, g.name, g.zone)),
+      ),
   );
   const sent: Record<string, unknown>[] = [];
   const kills: { name: string; mode: DeadHostMode }[] = [];
@@ -134,7 +136,17 @@ test("a spot reclaim: warning into SQS after the delivery delay, death at the de
   ]);
   // The warning, exactly as EventBridge shapes it.
   const warning = h.sent[0]!;
-  assert.deepEqual(Object.keys(warning), ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"]);
+  assert.deepEqual(Object.keys(warning), [
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+  ]);
   assert.equal(warning["detail-type"], "EC2 Spot Instance Interruption Warning");
   assert.equal(warning["source"], "aws.ec2");
   assert.equal(warning["region"], "us-east-1");
@@ -163,12 +175,26 @@ test("a spot reclaim: warning into SQS after the delivery delay, death at the de
   assert.ok(first(cloud.timeline, "node-killed", victim).at >= 130 - SLACK);
   assert.ok(first(cloud.timeline, "node-silent", victim).at >= 135 - SLACK);
   // The group keeps its desired capacity: one replacement, launched at the death, joined 70 s later.
-  assert.deepEqual(h.lab.added, [{ nodeGroup: "spot-b", zone: "us-east-1b", instanceType: "m5.xlarge", capacityType: "SPOT" }]);
+  assert.deepEqual(h.lab.added, [
+    { nodeGroup: "spot-b", zone: "us-east-1b", instanceType: "m5.xlarge", capacityType: "SPOT" },
+  ]);
   assert.ok(first(cloud.timeline, "node-joined").at >= 200 - SLACK);
   assert.match(first(cloud.timeline, "node-launched").detail, /asg-replacement/);
-  assert.deepEqual(cloud.reclaims.map((r) => ({ ...r, diedAt: r.diedAt !== null })), [
-    { node: victim, instanceId, nodeGroup: "spot-b", zone: "us-east-1b", rebalanceAt: null, noticeAt: 10, deadline: 130, diedAt: true },
-  ]);
+  assert.deepEqual(
+    cloud.reclaims.map((r) => ({ ...r, diedAt: r.diedAt !== null })),
+    [
+      {
+        node: victim,
+        instanceId,
+        nodeGroup: "spot-b",
+        zone: "us-east-1b",
+        rebalanceAt: null,
+        noticeAt: 10,
+        deadline: 130,
+        diedAt: true,
+      },
+    ],
+  );
   assert.deepEqual(cloud.liveNodes.map((n) => n.name).sort(), ["new-1", "spot-a-0", "spot-a-1", "spot-b-1"]);
 });
 
@@ -176,17 +202,26 @@ test("the victim chooser picks among the matching nodes", async () => {
   const h = harness({
     events: [{ at: 1, kind: "spot-reclaim", nodes: { count: 1 } }],
     settings: { noticeLeadSeconds: 10, nodeJoinSeconds: 1, terminatedAfterSeconds: 1 },
-    chooseVictims: preferNodesHoldingPods(() => Promise.resolve([{ nodeName: "spot-b-1" }, { nodeName: "spot-b-1" }, { nodeName: undefined }])),
+    chooseVictims: preferNodesHoldingPods(() =>
+      Promise.resolve([{ nodeName: "spot-b-1" }, { nodeName: "spot-b-1" }, { nodeName: undefined }]),
+    ),
   });
   await using cloud = h.cloud;
   cloud.start();
   await cloud.settled();
-  assert.deepEqual(cloud.reclaims.map((r) => r.node), ["spot-b-1"]);
+  assert.deepEqual(
+    cloud.reclaims.map((r) => r.node),
+    ["spot-b-1"],
+  );
 });
 
 test("an AZ reclaim warns a share of one zone's nodes (rounded up) at once", async () => {
   const groups = [group("spot-a", "us-east-1a", 4), group("spot-b", "us-east-1b", 4)];
-  const h = harness({ groups, events: [{ at: 1, kind: "az-reclaim", zone: "us-east-1a", share: 0.3 }], settings: { noticeLeadSeconds: 10, nodeJoinSeconds: 1, terminatedAfterSeconds: 1 } });
+  const h = harness({
+    groups,
+    events: [{ at: 1, kind: "az-reclaim", zone: "us-east-1a", share: 0.3 }],
+    settings: { noticeLeadSeconds: 10, nodeJoinSeconds: 1, terminatedAfterSeconds: 1 },
+  });
   await using cloud = h.cloud;
   cloud.start();
   await cloud.settled();
@@ -213,13 +248,18 @@ test("a rebalance recommendation comes first, then the reclaim of the same node"
       "EC2 Instance State-change Notification",
     ],
   );
-  assert.deepEqual(h.sent[0]!["detail"], { "instance-id": node("spot-a-0", "spot-a", "us-east-1a").instanceId });
+  assert.deepEqual(h.sent[0]!["detail"], {
+    "instance-id": node("spot-a-0", "spot-a", "us-east-1a").instanceId,
+  });
   const r = cloud.reclaims[0]!;
   assert.deepEqual([r.node, r.rebalanceAt, r.noticeAt, r.deadline], ["spot-a-0", 5, 65, 85]);
 });
 
 test("too few matching nodes is recorded as an error and settled() reports it", async () => {
-  const h = harness({ events: [{ at: 1, kind: "spot-reclaim", nodes: { group: "spot-a", count: 3 } }], settings: { noticeLeadSeconds: 5, nodeJoinSeconds: 1, terminatedAfterSeconds: 1 } });
+  const h = harness({
+    events: [{ at: 1, kind: "spot-reclaim", nodes: { group: "spot-a", count: 3 } }],
+    settings: { noticeLeadSeconds: 5, nodeJoinSeconds: 1, terminatedAfterSeconds: 1 },
+  });
   await using cloud = h.cloud;
   cloud.start();
   await assert.rejects(cloud.settled(), /wanted 3 nodes of group spot-a, only 2 available/);
@@ -270,7 +310,10 @@ test("the autoscaler adds one node per pod that cannot share, after reactSeconds
   const scaleUps = cloud.timeline.filter((e) => e.kind === "autoscaler-scale-up");
   assert.equal(scaleUps.length, 2);
   assert.ok(scaleUps.every((e) => e.at >= 10 - SLACK && /\+1 node in spot-a/.test(e.detail)));
-  assert.deepEqual(h.lab.added.map((s) => s.nodeGroup), ["spot-a", "spot-a"]);
+  assert.deepEqual(
+    h.lab.added.map((s) => s.nodeGroup),
+    ["spot-a", "spot-a"],
+  );
 });
 
 test("the autoscaler packs small pods onto one new node and counts nodes already on their way", async () => {
@@ -295,21 +338,48 @@ test("pendingPodOf reads groups, CPU and one-per-node from an unschedulable pod"
   const p = pendingPodOf({
     metadata: { name: "app-x", namespace: "default", labels: { app: "app" } },
     spec: {
-      containers: [{ name: "app", resources: { requests: { cpu: "250m" } } }, { name: "side", resources: { requests: { cpu: "1" } } }],
+      containers: [
+        { name: "app", resources: { requests: { cpu: "250m" } } },
+        { name: "side", resources: { requests: { cpu: "1" } } },
+      ],
       affinity: {
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [{ key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["spot-a", "spot-b"] }] }],
+            nodeSelectorTerms: [
+              {
+                matchExpressions: [
+                  { key: "eks.amazonaws.com/nodegroup", operator: "In", values: ["spot-a", "spot-b"] },
+                ],
+              },
+            ],
           },
         },
         podAntiAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: "app" } }, topologyKey: "kubernetes.io/hostname" }],
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchLabels: { app: "app" } }, topologyKey: "kubernetes.io/hostname" },
+          ],
         },
       },
     },
-    status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }] },
+    status: {
+      phase: "Pending",
+      conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }],
+    },
   });
-  assert.deepEqual(p, { name: "default/app-x", workload: "app", groups: ["spot-a", "spot-b"], cpuMilli: 1250, onePerNode: true });
+  assert.deepEqual(p, {
+    name: "default/app-x",
+    workload: "app",
+    groups: ["spot-a", "spot-b"],
+    cpuMilli: 1250,
+    onePerNode: true,
+  });
   assert.equal(pendingPodOf({ metadata: { name: "x" }, spec: { containers: [], nodeName: "n" } }), null);
-  assert.equal(pendingPodOf({ metadata: { name: "x" }, spec: { containers: [] }, status: { conditions: [{ type: "PodScheduled", status: "False", reason: "SchedulingGated" }] } }), null);
+  assert.equal(
+    pendingPodOf({
+      metadata: { name: "x" },
+      spec: { containers: [] },
+      status: { conditions: [{ type: "PodScheduled", status: "False", reason: "SchedulingGated" }] },
+    }),
+    null,
+  );
 });

@@ -64,7 +64,10 @@ export interface CloudHooks {
   /** The runner wires this to the pod runtime's `killNode(name, mode)`. */
   killNode(name: string, mode: DeadHostMode): Promise<void> | void;
   /** Picks `count` victims among `candidates` (e.g. nodes that hold pods of the workload). Default: by name. */
-  chooseVictims?(candidates: readonly CloudNode[], count: number): Promise<readonly CloudNode[]> | readonly CloudNode[];
+  chooseVictims?(
+    candidates: readonly CloudNode[],
+    count: number,
+  ): Promise<readonly CloudNode[]> | readonly CloudNode[];
   /** Pods Pending/Unschedulable now; without it the autoscaler does nothing. */
   pendingPods?(): Promise<readonly PendingPod[]>;
 }
@@ -116,7 +119,9 @@ export class CloudEventError extends Error {
   override readonly name = "CloudEventError";
   readonly entries: readonly TimelineEntry[];
   constructor(entries: readonly TimelineEntry[]) {
-    super(`cloud simulator: ${entries.length} step(s) failed:\n${entries.map((e) => `  at ${e.at.toFixed(1)} s ${e.node ?? ""}: ${e.detail}`).join("\n")}`);
+    super(
+      `cloud simulator: ${entries.length} step(s) failed:\n${entries.map((e) => `  at ${e.at.toFixed(1)} s ${e.node ?? ""}: ${e.detail}`).join("\n")}`,
+    );
     this.entries = entries;
   }
 }
@@ -275,7 +280,11 @@ export class CloudSimulator implements AsyncDisposable {
       }
       case "az-reclaim": {
         const inZone = this.liveNodes.filter((n) => n.zone === e.zone);
-        const victims = await this.#choose(inZone.filter((n) => !this.#doomed.has(n.name)), Math.ceil(e.share * inZone.length), `az-reclaim of ${e.zone}`);
+        const victims = await this.#choose(
+          inZone.filter((n) => !this.#doomed.has(n.name)),
+          Math.ceil(e.share * inZone.length),
+          `az-reclaim of ${e.zone}`,
+        );
         for (const v of victims) this.#reclaim(v, e.at, null);
         return;
       }
@@ -300,11 +309,17 @@ export class CloudSimulator implements AsyncDisposable {
 
   async #pick(sel: NodeSelector): Promise<readonly CloudNode[]> {
     const matching = this.liveNodes.filter(
-      (n) => (sel.group === undefined || n.nodeGroup === sel.group) && (sel.zone === undefined || n.zone === sel.zone),
+      (n) =>
+        (sel.group === undefined || n.nodeGroup === sel.group) &&
+        (sel.zone === undefined || n.zone === sel.zone),
     );
     const count = sel.count ?? (sel.share === undefined ? 1 : Math.ceil(sel.share * matching.length));
     const what = `nodes${sel.group === undefined ? "" : ` of group ${sel.group}`}${sel.zone === undefined ? "" : ` in ${sel.zone}`}`;
-    return this.#choose(matching.filter((n) => !this.#doomed.has(n.name)), count, what);
+    return this.#choose(
+      matching.filter((n) => !this.#doomed.has(n.name)),
+      count,
+      what,
+    );
   }
 
   async #choose(candidates: CloudNode[], count: number, what: string): Promise<readonly CloudNode[]> {
@@ -313,11 +328,16 @@ export class CloudSimulator implements AsyncDisposable {
       count = candidates.length;
     }
     const sorted = [...candidates].sort((a, b) => a.name.localeCompare(b.name));
-    const chosen = this.#opts.hooks.chooseVictims === undefined ? sorted.slice(0, count) : await this.#opts.hooks.chooseVictims(sorted, count);
+    const chosen =
+      this.#opts.hooks.chooseVictims === undefined
+        ? sorted.slice(0, count)
+        : await this.#opts.hooks.chooseVictims(sorted, count);
     const names = new Set(candidates.map((c) => c.name));
     const bad = chosen.filter((c) => !names.has(c.name));
     if (bad.length > 0 || chosen.length !== count) {
-      throw new Error(`chooseVictims returned ${chosen.map((c) => c.name).join(", ")}: need ${count} of ${[...names].join(", ")}`);
+      throw new Error(
+        `chooseVictims returned ${chosen.map((c) => c.name).join(", ")}: need ${count} of ${[...names].join(", ")}`,
+      );
     }
     return chosen;
   }
@@ -349,7 +369,11 @@ export class CloudSimulator implements AsyncDisposable {
       deadline: round(deadline),
       diedAt: null,
     });
-    this.#record("notice-issued", n.name, `spot interruption warning for ${n.instanceId}, deadline at ${round(deadline)} s`);
+    this.#record(
+      "notice-issued",
+      n.name,
+      `spot interruption warning for ${n.instanceId}, deadline at ${round(deadline)} s`,
+    );
     this.#deliver(n, noticeAt, spotInterruptionWarning(this.#ref(n), this.#messageTime(noticeAt)));
     this.#spawn("reclaim", n.name, async () => {
       await this.#sleepUntil(deadline);
@@ -377,9 +401,17 @@ export class CloudSimulator implements AsyncDisposable {
     this.#spawn("terminated notification", n.name, async () => {
       await this.#sleepUntil(deadline + s.terminatedAfterSeconds);
       this.#record("instance-terminated", n.name, `${n.instanceId} terminated`);
-      this.#deliver(n, deadline + s.terminatedAfterSeconds, stateChange(this.#ref(n), this.#messageTime(deadline + s.terminatedAfterSeconds), "terminated"));
+      this.#deliver(
+        n,
+        deadline + s.terminatedAfterSeconds,
+        stateChange(this.#ref(n), this.#messageTime(deadline + s.terminatedAfterSeconds), "terminated"),
+      );
     });
-    if (s.deleteTerminatedNodes && this.#opts.lab.deleteNode !== undefined && this.#opts.lab.nodeReady !== undefined) {
+    if (
+      s.deleteTerminatedNodes &&
+      this.#opts.lab.deleteNode !== undefined &&
+      this.#opts.lab.nodeReady !== undefined
+    ) {
       this.#spawn("cloud node lifecycle", n.name, () => this.#deleteWhenNotReady(n));
     }
   }
@@ -394,7 +426,11 @@ export class CloudSimulator implements AsyncDisposable {
       if (ready === null) return;
       if (ready === false) {
         await lab.deleteNode?.(n.name);
-        this.#record("node-deleted", n.name, "Node deleted: instance terminated and node not Ready (cloud node-lifecycle controller)");
+        this.#record(
+          "node-deleted",
+          n.name,
+          "Node deleted: instance terminated and node not Ready (cloud node-lifecycle controller)",
+        );
         return;
       }
     }
@@ -420,11 +456,20 @@ export class CloudSimulator implements AsyncDisposable {
     }
     const upcoming: UpcomingNode = { group, reason };
     this.#upcoming.add(upcoming);
-    this.#record("node-launched", null, `${reason}: instance launched in ${group}, joins in ${this.#opts.settings.nodeJoinSeconds} s`);
+    this.#record(
+      "node-launched",
+      null,
+      `${reason}: instance launched in ${group}, joins in ${this.#opts.settings.nodeJoinSeconds} s`,
+    );
     this.#spawn(`${reason} in ${group}`, null, async () => {
       try {
         await this.#sleepFor(this.#opts.settings.nodeJoinSeconds);
-        const node = await this.#opts.lab.addNode({ nodeGroup: g.name, zone: g.zone, instanceType: g.instanceType, capacityType: g.capacityType });
+        const node = await this.#opts.lab.addNode({
+          nodeGroup: g.name,
+          zone: g.zone,
+          instanceType: g.instanceType,
+          capacityType: g.capacityType,
+        });
         this.#live.set(node.name, node);
         this.#recentlyJoined.set(node.name, { group, joinedAt: this.now() });
         this.#record("node-joined", node.name, `${reason}: joined ${group} as ${node.instanceId}`);
@@ -442,7 +487,8 @@ export class CloudSimulator implements AsyncDisposable {
     const pending = (await this.#opts.hooks.pendingPods?.()) ?? [];
     const now = this.now();
     const names = new Set(pending.map((p) => p.name));
-    for (const name of this.#firstSeenPending.keys()) if (!names.has(name)) this.#firstSeenPending.delete(name);
+    for (const name of this.#firstSeenPending.keys())
+      if (!names.has(name)) this.#firstSeenPending.delete(name);
     for (const p of pending) if (!this.#firstSeenPending.has(p.name)) this.#firstSeenPending.set(p.name, now);
     const settings = this.#opts.settings.autoscaler;
     const matured = pending
@@ -451,8 +497,11 @@ export class CloudSimulator implements AsyncDisposable {
     if (matured.length === 0) return;
     // Nodes on their way, and nodes that joined too recently for the scheduler to have used them, will absorb
     // pending pods: count them before asking for more (the cluster-autoscaler counts upcoming nodes too).
-    for (const [name, j] of this.#recentlyJoined) if (now - j.joinedAt >= settings.reactSeconds) this.#recentlyJoined.delete(name);
-    const bins = [...this.#upcoming, ...this.#recentlyJoined.values()].map((u) => newBin(u.group, this.#allocatableCpu(u.group)));
+    for (const [name, j] of this.#recentlyJoined)
+      if (now - j.joinedAt >= settings.reactSeconds) this.#recentlyJoined.delete(name);
+    const bins = [...this.#upcoming, ...this.#recentlyJoined.values()].map((u) =>
+      newBin(u.group, this.#allocatableCpu(u.group)),
+    );
     const launches: string[] = [];
     for (const pod of matured) {
       const eligible = (g: string): boolean => pod.groups === null || pod.groups.includes(g);
@@ -462,8 +511,16 @@ export class CloudSimulator implements AsyncDisposable {
         continue;
       }
       const group = this.#opts.nodeGroups
-        .filter((g) => eligible(g.name) && this.#groupSize(g.name) + count(launches, g.name) < settings.maxNodesPerGroup)
-        .sort((a, b) => this.#groupSize(a.name) + count(launches, a.name) - (this.#groupSize(b.name) + count(launches, b.name)) || a.name.localeCompare(b.name))[0];
+        .filter(
+          (g) =>
+            eligible(g.name) && this.#groupSize(g.name) + count(launches, g.name) < settings.maxNodesPerGroup,
+        )
+        .sort(
+          (a, b) =>
+            this.#groupSize(a.name) +
+              count(launches, a.name) -
+              (this.#groupSize(b.name) + count(launches, b.name)) || a.name.localeCompare(b.name),
+        )[0];
       if (group === undefined) continue;
       const fresh = newBin(group.name, this.#allocatableCpu(group.name));
       place(fresh, pod);
@@ -472,7 +529,11 @@ export class CloudSimulator implements AsyncDisposable {
     }
     for (const group of launches) {
       this.#desired.set(group, (this.#desired.get(group) ?? 0) + 1);
-      this.#record("autoscaler-scale-up", null, `${matured.length} pod(s) unschedulable for ${settings.reactSeconds} s: +1 node in ${group}`);
+      this.#record(
+        "autoscaler-scale-up",
+        null,
+        `${matured.length} pod(s) unschedulable for ${settings.reactSeconds} s: +1 node in ${group}`,
+      );
       this.#launch(group, "autoscaler");
     }
   }

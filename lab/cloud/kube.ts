@@ -55,9 +55,15 @@ export function sqsSender(client: SQSClient, queueUrl: string): SqsSender {
 }
 
 /** Where the pods matching `labelSelector` run: one entry per pod with its node (or undefined if unscheduled). */
-export async function podsOf(core: CoreV1Api, namespace: string, labelSelector: string): Promise<{ nodeName: string | undefined }[]> {
+export async function podsOf(
+  core: CoreV1Api,
+  namespace: string,
+  labelSelector: string,
+): Promise<{ nodeName: string | undefined }[]> {
   const list = await core.listNamespacedPod({ namespace, labelSelector });
-  return list.items.filter((p) => p.metadata?.deletionTimestamp === undefined).map((p) => ({ nodeName: p.spec?.nodeName }));
+  return list.items
+    .filter((p) => p.metadata?.deletionTimestamp === undefined)
+    .map((p) => ({ nodeName: p.spec?.nodeName }));
 }
 
 /**
@@ -70,7 +76,8 @@ export function preferNodesHoldingPods(
   return async (candidates, count) => {
     const pods = await listPods();
     const perNode = new Map<string, number>();
-    for (const p of pods) if (p.nodeName !== undefined) perNode.set(p.nodeName, (perNode.get(p.nodeName) ?? 0) + 1);
+    for (const p of pods)
+      if (p.nodeName !== undefined) perNode.set(p.nodeName, (perNode.get(p.nodeName) ?? 0) + 1);
     return [...candidates]
       .sort((a, b) => (perNode.get(b.name) ?? 0) - (perNode.get(a.name) ?? 0) || a.name.localeCompare(b.name))
       .slice(0, count);
@@ -90,14 +97,29 @@ export function pendingPodOf(pod: V1Pod): PendingPod | null {
   if (scheduled?.status !== "False" || scheduled.reason !== "Unschedulable") return null;
   const labels = pod.metadata?.labels ?? {};
   const workload = labels["app"] ?? pod.metadata?.ownerReferences?.[0]?.name ?? pod.metadata?.name ?? "";
-  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-  const groups = terms.flatMap((t) => t.matchExpressions ?? []).find((e) => e.key === NODEGROUP_LABEL && e.operator === "In")?.values ?? null;
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const groups =
+    terms
+      .flatMap((t) => t.matchExpressions ?? [])
+      .find((e) => e.key === NODEGROUP_LABEL && e.operator === "In")?.values ?? null;
   const anti = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
   const onePerNode = anti.some(
-    (t) => t.topologyKey === "kubernetes.io/hostname" && Object.entries(t.labelSelector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v),
+    (t) =>
+      t.topologyKey === "kubernetes.io/hostname" &&
+      Object.entries(t.labelSelector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v),
   );
-  const cpuMilli = (pod.spec?.containers ?? []).reduce((sum, c) => sum + cpuToMilli(c.resources?.requests?.["cpu"]), 0);
-  return { name: `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`, workload, groups, cpuMilli, onePerNode };
+  const cpuMilli = (pod.spec?.containers ?? []).reduce(
+    (sum, c) => sum + cpuToMilli(c.resources?.requests?.["cpu"]),
+    0,
+  );
+  return {
+    name: `${pod.metadata?.namespace ?? "default"}/${pod.metadata?.name ?? ""}`,
+    workload,
+    groups,
+    cpuMilli,
+    onePerNode,
+  };
 }
 
 /** "250m" -> 250, "1" -> 1000, "1.5" -> 1500; absent -> 0. */
@@ -108,6 +130,7 @@ export function cpuToMilli(q: string | undefined): number {
 }
 
 function statusOf(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number")
+    return err.code;
   return undefined;
 }

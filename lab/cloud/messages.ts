@@ -53,7 +53,10 @@ function envelope<D>(detailType: DetailType, ref: InstanceRef, at: Date, detail:
 }
 
 /** The two-minute warning; `at` is when EC2 issued it (the instance goes away about 120 s later). */
-export function spotInterruptionWarning(ref: InstanceRef, at: Date): Ec2Event<{ "instance-id": string; "instance-action": "terminate" }> {
+export function spotInterruptionWarning(
+  ref: InstanceRef,
+  at: Date,
+): Ec2Event<{ "instance-id": string; "instance-action": "terminate" }> {
   return envelope(SPOT_WARNING, ref, at, { "instance-id": ref.instanceId, "instance-action": "terminate" });
 }
 
@@ -63,6 +66,10 @@ export function rebalanceRecommendation(ref: InstanceRef, at: Date): Ec2Event<{ 
 
 export type Ec2State = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
 
-export function stateChange(ref: InstanceRef, at: Date, state: Ec2State): Ec2Event<{ "instance-id": string; state: Ec2State }> {
+export function stateChange(
+  ref: InstanceRef,
+  at: Date,
+  state: Ec2State,
+): Ec2Event<{ "instance-id": string; state: Ec2State }> {
   return envelope(STATE_CHANGE, ref, at, { "instance-id": ref.instanceId, state });
 }

@@ -18,9 +18,30 @@ export interface InstanceType {
 
 /** A few instance types with the allocatable an EKS AL2023 node reports for them. */
 export const INSTANCE_TYPES: Record<string, InstanceType> = {
-  "m5.large": { name: "m5.large", cpuMilli: 1930, memoryMi: 7134, pods: 29, capacityCpu: 2, capacityMemoryMi: 7850 },
-  "m5.xlarge": { name: "m5.xlarge", cpuMilli: 3920, memoryMi: 14_783, pods: 58, capacityCpu: 4, capacityMemoryMi: 15_743 },
-  "c5.xlarge": { name: "c5.xlarge", cpuMilli: 3920, memoryMi: 6_828, pods: 58, capacityCpu: 4, capacityMemoryMi: 7_624 },
+  "m5.large": {
+    name: "m5.large",
+    cpuMilli: 1930,
+    memoryMi: 7134,
+    pods: 29,
+    capacityCpu: 2,
+    capacityMemoryMi: 7850,
+  },
+  "m5.xlarge": {
+    name: "m5.xlarge",
+    cpuMilli: 3920,
+    memoryMi: 14_783,
+    pods: 58,
+    capacityCpu: 4,
+    capacityMemoryMi: 15_743,
+  },
+  "c5.xlarge": {
+    name: "c5.xlarge",
+    cpuMilli: 3920,
+    memoryMi: 6_828,
+    pods: 58,
+    capacityCpu: 4,
+    capacityMemoryMi: 7_624,
+  },
 };
 
 export interface EksNodeSpec {
@@ -76,7 +97,11 @@ export function eksNode(spec: EksNodeSpec): V1Node {
         { type: "InternalIP", address: ip },
         { type: "Hostname", address: name },
       ],
-      capacity: { cpu: String(type.capacityCpu), memory: `${type.capacityMemoryMi}Mi`, pods: String(type.pods) },
+      capacity: {
+        cpu: String(type.capacityCpu),
+        memory: `${type.capacityMemoryMi}Mi`,
+        pods: String(type.pods),
+      },
       allocatable: { cpu: `${type.cpuMilli}m`, memory: `${type.memoryMi}Mi`, pods: String(type.pods) },
     },
   };

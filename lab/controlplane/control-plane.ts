@@ -115,7 +115,10 @@ export class ControlPlane implements AsyncDisposable {
       join(dir, "etcd.log"),
     );
     processes.push(etcd);
-    await etcd.waitUntil("etcd healthy", async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
+    await etcd.waitUntil(
+      "etcd healthy",
+      async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok,
+    );
 
     const apiserver = new LabProcess(
       "kube-apiserver",
@@ -144,12 +147,19 @@ export class ControlPlane implements AsyncDisposable {
     );
     processes.push(apiserver);
     const server = `https://127.0.0.1:${apiPort}`;
-    await apiserver.waitUntil("kube-apiserver /readyz", () => httpsOk(`${server}/readyz`, tokens.admin), 90_000);
+    await apiserver.waitUntil(
+      "kube-apiserver /readyz",
+      () => httpsOk(`${server}/readyz`, tokens.admin),
+      90_000,
+    );
 
     const caPath = join(pki, "apiserver.crt");
     const kubeconfigPath = join(dir, "kubeconfig");
     await writeFile(kubeconfigPath, kubeconfigYaml(server, caPath, tokens.admin, "lab-admin"));
-    await writeFile(join(dir, "kubeconfig-limited"), kubeconfigYaml(server, caPath, tokens.limited, "lab-limited"));
+    await writeFile(
+      join(dir, "kubeconfig-limited"),
+      kubeconfigYaml(server, caPath, tokens.limited, "lab-limited"),
+    );
     // The self-signed serving cert must verify as its own CA for 127.0.0.1; fail early and clearly if not.
     await readFile(caPath);
 
@@ -255,10 +265,14 @@ function kubeconfigYaml(server: string, caPath: string, token: string, user: str
 /** GET over TLS without verifying (the serving cert does not exist until the apiserver made it). */
 function httpsOk(url: string, token: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(url, { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = request(
+      url,
+      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on("error", () => {
       resolve(false);
     });

@@ -10,7 +10,13 @@ export class LabProcess implements AsyncDisposable {
   #exited: Promise<number | null>;
   #exitCode: number | null | undefined = undefined;
 
-  constructor(name: string, command: string, args: readonly string[], logPath: string, env?: NodeJS.ProcessEnv) {
+  constructor(
+    name: string,
+    command: string,
+    args: readonly string[],
+    logPath: string,
+    env?: NodeJS.ProcessEnv,
+  ) {
     this.name = name;
     this.logPath = logPath;
     const log = createWriteStream(logPath, { flags: "a" });
@@ -48,7 +54,9 @@ export class LabProcess implements AsyncDisposable {
     const start = performance.now();
     for (;;) {
       if (!this.running) {
-        throw new Error(`${this.name} exited (code ${String(this.#exitCode)}) before ${what}:\n${this.tail()}`);
+        throw new Error(
+          `${this.name} exited (code ${String(this.#exitCode)}) before ${what}:\n${this.tail()}`,
+        );
       }
       if (await probe().catch(() => false)) return;
       if (performance.now() - start > timeoutMs) {

@@ -1,28 +1,47 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { rebalanceRecommendation, spotInterruptionWarning, stateChange } from "../cloud/messages.ts";
 import { classify, DrainHandler, jsonLinesLog, skipReason } from "./drain-handler.ts";
-import type { DrainKube, DrainLog, DrainQueue, EvictionResult, PodRef, QueueMessage } from "./drain-handler.ts";
+import type {
+  DrainKube,
+  DrainLog,
+  DrainQueue,
+  EvictionResult,
+  PodRef,
+  QueueMessage,
+} from "./drain-handler.ts";
 
 /** Lab seconds run 1000 times faster: the 5 s eviction retry takes 5 ms, the 120 s grace 120 ms. */
 const TIME_SCALE = 0.001;
 const AT = new Date("2026-01-01T00:00:00Z");
-const ref = (instanceId: string): { instanceId: string; region: string } => ({ instanceId, region: "us-east-1" });
+const ref = (instanceId: string): { instanceId: string; region: string } => ({
+  instanceId,
+  region: "us-east-1",
+});
 
 function nodeFixture(name: string, instanceId: string): V1Node {
   return { metadata: { name }, spec: { providerID: `aws:///us-east-1a/${instanceId}` } };
 }
 
-function podFixture(name: string, nodeName: string, extra: { daemonSet?: boolean; mirror?: boolean } = {}): V1Pod {
+function podFixture(
+  name: string,
+  nodeName: string,
+  extra: { daemonSet?: boolean; mirror?: boolean } = {},
+): V1Pod {
   return {
     metadata: {
       name,
       namespace: "default",
       uid: `uid-${name}`,
       ...(extra.mirror === true ? { annotations: { "kubernetes.io/config.mirror": "x" } } : {}),
-      ...(extra.daemonSet === true ? { ownerReferences: [{ apiVersion: "apps/v1", kind: "DaemonSet", name: "ds", uid: "ds", controller: true }] } : {}),
+      ...(extra.daemonSet === true
+        ? {
+            ownerReferences: [
+              { apiVersion: "apps/v1", kind: "DaemonSet", name: "ds", uid: "ds", controller: true },
+            ],
+          }
+        : {}),
     },
     spec: { nodeName, containers: [] },
   };
@@ -53,14 +72,19 @@ class FakeKube implements DrainKube {
     const blocked = this.blockedFor.get(pod.name) ?? 0;
     if (blocked > 0) {
       this.blockedFor.set(pod.name, blocked - 1);
-      return Promise.resolve({ kind: "blocked", message: "Cannot evict pod as it would violate the pod's disruption budget." });
+      return Promise.resolve({
+        kind: "blocked",
+        message: "Cannot evict pod as it would violate the pod's disruption budget.",
+      });
     }
     if (!this.pods.some((p) => p.metadata?.name === pod.name)) return Promise.resolve({ kind: "gone" });
     this.pods = this.pods.filter((p) => p.metadata?.name !== pod.name);
     return Promise.resolve({ kind: "evicted" });
   }
   podExists(pod: PodRef): Promise<boolean> {
-    return Promise.resolve(this.pods.some((p) => p.metadata?.name === pod.name && p.metadata.uid === pod.uid));
+    return Promise.resolve(
+      this.pods.some((p) => p.metadata?.name === pod.name && p.metadata.uid === pod.uid),
+    );
   }
 }
 
@@ -82,7 +106,10 @@ class FakeQueue implements DrainQueue {
   }
 }
 
-function recordingLog(): { log: DrainLog; lines: { level: string; msg: string; fields: Record<string, unknown> }[] } {
+function recordingLog(): {
+  log: DrainLog;
+  lines: { level: string; msg: string; fields: Record<string, unknown> }[];
+} {
   const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
   return { log: (level, msg, fields = {}) => lines.push({ level, msg, fields }), lines };
 }
@@ -97,7 +124,10 @@ test("classify: spot warning and leaving states drain, rebalance cordons, the re
   assert.equal(classify(JSON.stringify(stateChange(ref("i-0abc"), AT, "terminated"))).action, "drain");
   assert.equal(classify(JSON.stringify(rebalanceRecommendation(ref("i-0abc"), AT))).action, "cordon");
   const pending = classify(JSON.stringify(stateChange(ref("i-0abc"), AT, "pending")));
-  assert.deepEqual(pending, { action: "ignore", reason: "instance i-0abc entered state pending, which does not take it away" });
+  assert.deepEqual(pending, {
+    action: "ignore",
+    reason: "instance i-0abc entered state pending, which does not take it away",
+  });
   assert.equal(classify("not json").action, "ignore");
   assert.equal(classify(JSON.stringify({ hello: 1 })).action, "ignore");
 });
@@ -111,14 +141,23 @@ test("skipReason keeps DaemonSet and mirror pods on the node", () => {
 test("a spot warning: cordon, evict every pod but DaemonSet and mirror pods, then delete the message", async () => {
   const kube = new FakeKube(
     [nodeFixture("node-1", "i-0001"), nodeFixture("node-2", "i-0002")],
-    [podFixture("app-1", "node-1"), podFixture("app-2", "node-1"), podFixture("ds-1", "node-1", { daemonSet: true }), podFixture("mirror-1", "node-1", { mirror: true }), podFixture("app-3", "node-2")],
+    [
+      podFixture("app-1", "node-1"),
+      podFixture("app-2", "node-1"),
+      podFixture("ds-1", "node-1", { daemonSet: true }),
+      podFixture("mirror-1", "node-1", { mirror: true }),
+      podFixture("app-3", "node-2"),
+    ],
   );
   const queue = new FakeQueue();
   const rh = queue.put(spotInterruptionWarning(ref("i-0001"), AT));
   const { log, lines } = recordingLog();
   await handler(kube, queue, log).handleMessage(queue.pending.shift()!);
   assert.deepEqual(kube.calls, ["cordon node-1", "evict app-1", "evict app-2"]);
-  assert.deepEqual(kube.pods.map((p) => p.metadata?.name), ["ds-1", "mirror-1", "app-3"]);
+  assert.deepEqual(
+    kube.pods.map((p) => p.metadata?.name),
+    ["ds-1", "mirror-1", "app-3"],
+  );
   assert.deepEqual(queue.deleted, [rh]);
   assert.ok(lines.some((l) => l.msg === "node drained" && l.fields["evicted"] === 2));
 });
@@ -166,7 +205,13 @@ test("an instance that is not a node of the cluster, and unhandled kinds, are dr
   const kube = new FakeKube([nodeFixture("node-1", "i-0001")], []);
   const queue = new FakeQueue();
   const a = queue.put(spotInterruptionWarning(ref("i-0fff"), AT));
-  const b = queue.put({ version: "0", id: "x", "detail-type": "AWS Health Event", source: "aws.health", detail: {} });
+  const b = queue.put({
+    version: "0",
+    id: "x",
+    "detail-type": "AWS Health Event",
+    source: "aws.health",
+    detail: {},
+  });
   const h = handler(kube, queue, recordingLog().log);
   for (const m of queue.pending.splice(0)) await h.handleMessage(m);
   assert.deepEqual(kube.calls, []);
@@ -174,7 +219,10 @@ test("an instance that is not a node of the cluster, and unhandled kinds, are dr
 });
 
 test("run() polls, handles messages concurrently and stops on abort", async () => {
-  const kube = new FakeKube([nodeFixture("node-1", "i-0001"), nodeFixture("node-2", "i-0002")], [podFixture("app-1", "node-1"), podFixture("app-2", "node-2")]);
+  const kube = new FakeKube(
+    [nodeFixture("node-1", "i-0001"), nodeFixture("node-2", "i-0002")],
+    [podFixture("app-1", "node-1"), podFixture("app-2", "node-2")],
+  );
   const queue = new FakeQueue();
   queue.put(spotInterruptionWarning(ref("i-0001"), AT));
   queue.put(spotInterruptionWarning(ref("i-0002"), AT));
@@ -185,14 +233,22 @@ test("run() polls, handles messages concurrently and stops on abort", async () =
   stop.abort();
   await running;
   assert.deepEqual(kube.pods, []);
-  assert.deepEqual(kube.calls.filter((c) => c.startsWith("cordon")).sort(), ["cordon node-1", "cordon node-2"]);
+  assert.deepEqual(kube.calls.filter((c) => c.startsWith("cordon")).sort(), [
+    "cordon node-1",
+    "cordon node-2",
+  ]);
 });
 
 test("jsonLinesLog writes one JSON object per line", () => {
   const out: string[] = [];
-  jsonLinesLog({ write: (s: string) => out.push(s) }, { handler: "drain" })("info", "node cordoned", { node: "n1" });
+  jsonLinesLog({ write: (s: string) => out.push(s) }, { handler: "drain" })("info", "node cordoned", {
+    node: "n1",
+  });
   assert.equal(out.length, 1);
   assert.ok(out[0]!.endsWith("\n"));
   const line = JSON.parse(out[0]!) as Record<string, unknown>;
-  assert.deepEqual({ ...line, time: typeof line["time"] }, { time: "string", level: "info", msg: "node cordoned", handler: "drain", node: "n1" });
+  assert.deepEqual(
+    { ...line, time: typeof line["time"] },
+    { time: "string", level: "info", msg: "node cordoned", handler: "drain", node: "n1" },
+  );
 });

@@ -24,7 +24,11 @@ import type { V1Node, V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
 
 /** One structured log line. */
-export type DrainLog = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+export type DrainLog = (
+  level: "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 export interface PodRef {
   namespace: string;
@@ -115,14 +119,33 @@ export function classify(body: string): Interruption {
   const instanceId = detail.data["instance-id"];
   switch (event["detail-type"]) {
     case "EC2 Spot Instance Interruption Warning":
-      return { action: "drain", instanceId, eventId: event.id, reason: "spot interruption warning: cordon and drain" };
+      return {
+        action: "drain",
+        instanceId,
+        eventId: event.id,
+        reason: "spot interruption warning: cordon and drain",
+      };
     case "EC2 Instance State-change Notification": {
       const state = typeof event.detail["state"] === "string" ? event.detail["state"] : "";
-      if (!LEAVING.has(state)) return { action: "ignore", reason: `instance ${instanceId} entered state ${state}, which does not take it away` };
-      return { action: "drain", instanceId, eventId: event.id, reason: `instance ${state}: cordon and drain` };
+      if (!LEAVING.has(state))
+        return {
+          action: "ignore",
+          reason: `instance ${instanceId} entered state ${state}, which does not take it away`,
+        };
+      return {
+        action: "drain",
+        instanceId,
+        eventId: event.id,
+        reason: `instance ${state}: cordon and drain`,
+      };
     }
     case "EC2 Instance Rebalance Recommendation":
-      return { action: "cordon", instanceId, eventId: event.id, reason: "rebalance recommendation: cordon only (enableRebalanceDraining is off by default)" };
+      return {
+        action: "cordon",
+        instanceId,
+        eventId: event.id,
+        reason: "rebalance recommendation: cordon only (enableRebalanceDraining is off by default)",
+      };
     default:
       return { action: "ignore", reason: `aws.ec2 "${event["detail-type"]}" is not handled` };
   }
@@ -131,7 +154,8 @@ export function classify(body: string): Interruption {
 /** kubectl drain's filter: DaemonSet pods and mirror (static) pods stay. Returns the reason to skip, or null. */
 export function skipReason(pod: V1Pod): string | null {
   if (pod.metadata?.annotations?.["kubernetes.io/config.mirror"] !== undefined) return "mirror pod";
-  if (pod.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller === true)) return "DaemonSet pod";
+  if (pod.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet" && o.controller === true))
+    return "DaemonSet pod";
   return null;
 }
 
@@ -147,7 +171,12 @@ export class DrainHandler {
   readonly #s: DrainSettings;
   readonly #inFlight = new Set<Promise<void>>();
 
-  constructor(opts: { kube: DrainKube; queue: DrainQueue; log: DrainLog; settings?: Partial<DrainSettings> }) {
+  constructor(opts: {
+    kube: DrainKube;
+    queue: DrainQueue;
+    log: DrainLog;
+    settings?: Partial<DrainSettings>;
+  }) {
     this.#kube = opts.kube;
     this.#queue = opts.queue;
     this.#log = opts.log;
@@ -192,11 +221,20 @@ export class DrainHandler {
       }
       const node = await this.#findNode(what.instanceId);
       if (node === null) {
-        this.#log("info", "instance is not a node of this cluster: message dropped", { instanceId: what.instanceId, eventId: what.eventId });
+        this.#log("info", "instance is not a node of this cluster: message dropped", {
+          instanceId: what.instanceId,
+          eventId: what.eventId,
+        });
         await this.#queue.delete(m.receiptHandle);
         return;
       }
-      this.#log("info", "interruption received", { node, instanceId: what.instanceId, eventId: what.eventId, action: what.action, reason: what.reason });
+      this.#log("info", "interruption received", {
+        node,
+        instanceId: what.instanceId,
+        eventId: what.eventId,
+        action: what.action,
+        reason: what.reason,
+      });
       await this.#kube.cordon(node);
       this.#log("info", "node cordoned", { node });
       if (what.action === "cordon") {
@@ -212,7 +250,10 @@ export class DrainHandler {
         this.#log("error", "drain did not complete: message left for redelivery", { node, ...outcome });
       }
     } catch (err) {
-      this.#log("error", "handling failed: message left for redelivery", { error: errorText(err), reason: what.reason });
+      this.#log("error", "handling failed: message left for redelivery", {
+        error: errorText(err),
+        reason: what.reason,
+      });
     }
   }
 
@@ -248,14 +289,27 @@ export class DrainHandler {
       remaining = remaining.filter((_, i) => exists[i] === true);
       if (remaining.length === 0) return { kind: "drained", evicted: pods.length, seconds: seconds() };
       if (performance.now() >= deadline || signal?.aborted === true) {
-        return { kind: "timeout", remaining: remaining.map((p) => `${p.namespace}/${p.name}`), seconds: seconds() };
+        return {
+          kind: "timeout",
+          remaining: remaining.map((p) => `${p.namespace}/${p.name}`),
+          seconds: seconds(),
+        };
       }
-      await sleep(Math.min(this.#ms(this.#s.deletePollSeconds), Math.max(0, deadline - performance.now())), undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
+      await sleep(
+        Math.min(this.#ms(this.#s.deletePollSeconds), Math.max(0, deadline - performance.now())),
+        undefined,
+        signal === undefined ? {} : { signal },
+      ).catch(() => undefined);
     }
   }
 
   /** Returns null when accepted (or gone), "timeout" when 429s lasted until the deadline, else the error. */
-  async #evictUntilAccepted(node: string, pod: PodRef, deadline: number, signal?: AbortSignal): Promise<string | null> {
+  async #evictUntilAccepted(
+    node: string,
+    pod: PodRef,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<string | null> {
     const name = `${pod.namespace}/${pod.name}`;
     for (;;) {
       let result: EvictionResult;
@@ -266,22 +320,42 @@ export class DrainHandler {
         return `${name}: ${errorText(err)}`;
       }
       if (result.kind !== "blocked") {
-        this.#log("info", result.kind === "evicted" ? "pod evicted" : "pod already gone", { node, pod: name });
+        this.#log("info", result.kind === "evicted" ? "pod evicted" : "pod already gone", {
+          node,
+          pod: name,
+        });
         return null;
       }
       const retryAt = performance.now() + this.#ms(this.#s.evictionRetrySeconds);
       if (retryAt >= deadline || signal?.aborted === true) {
-        this.#log("warn", "eviction still blocked at the drain timeout", { node, pod: name, message: result.message });
+        this.#log("warn", "eviction still blocked at the drain timeout", {
+          node,
+          pod: name,
+          message: result.message,
+        });
         return "timeout";
       }
-      this.#log("warn", "eviction blocked: retrying", { node, pod: name, message: result.message, retryInSeconds: this.#s.evictionRetrySeconds });
-      await sleep(this.#ms(this.#s.evictionRetrySeconds), undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
+      this.#log("warn", "eviction blocked: retrying", {
+        node,
+        pod: name,
+        message: result.message,
+        retryInSeconds: this.#s.evictionRetrySeconds,
+      });
+      await sleep(
+        this.#ms(this.#s.evictionRetrySeconds),
+        undefined,
+        signal === undefined ? {} : { signal },
+      ).catch(() => undefined);
     }
   }
 }
 
 function refOf(pod: V1Pod): PodRef {
-  return { namespace: pod.metadata?.namespace ?? "default", name: pod.metadata?.name ?? "", uid: pod.metadata?.uid ?? "" };
+  return {
+    namespace: pod.metadata?.namespace ?? "default",
+    name: pod.metadata?.name ?? "",
+    uid: pod.metadata?.uid ?? "",
+  };
 }
 
 export function errorText(err: unknown): string {
@@ -289,7 +363,10 @@ export function errorText(err: unknown): string {
 }
 
 /** JSON lines to a stream: `{"time":..., "level":..., "msg":..., ...fields}`. */
-export function jsonLinesLog(out: { write(s: string): unknown }, base: Record<string, unknown> = {}): DrainLog {
+export function jsonLinesLog(
+  out: { write(s: string): unknown },
+  base: Record<string, unknown> = {},
+): DrainLog {
   return (level, msg, fields = {}) => {
     out.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields })}\n`);
   };

@@ -8,7 +8,8 @@ import type { DrainKube, DrainQueue } from "./drain-handler.ts";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
 function statusOf(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number") return err.code;
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number")
+    return err.code;
   return undefined;
 }
 
@@ -19,19 +20,25 @@ export function kubeForDrain(kc: KubeConfig): DrainKube {
     cordon: async (name) => {
       await core.patchNode({ name, body: { spec: { unschedulable: true } } }, mergePatch);
     },
-    podsOnNode: async (nodeName) => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` })).items,
+    podsOnNode: async (nodeName) =>
+      (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` })).items,
     evict: async (pod) => {
       try {
         await core.createNamespacedPodEviction({
           name: pod.name,
           namespace: pod.namespace,
-          // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes
-          body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: pod.name, namespace: pod.namespace } },
+
+          body: {
+            apiVersion: "policy/v1",
+            kind: "Eviction",
+            metadata: { name: pod.name, namespace: pod.namespace },
+          },
         });
         return { kind: "evicted" };
       } catch (err) {
         const code = statusOf(err);
-        if (code === 429) return { kind: "blocked", message: err instanceof Error ? err.message.slice(0, 300) : "429" };
+        if (code === 429)
+          return { kind: "blocked", message: err instanceof Error ? err.message.slice(0, 300) : "429" };
         if (code === 404) return { kind: "gone" };
         throw err;
       }
@@ -53,11 +60,18 @@ export function sqsQueue(client: SQSClient, queueUrl: string): DrainQueue {
   return {
     receive: async (signal) => {
       const out = await client.send(
-        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, VisibilityTimeout: 20 }),
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 20,
+          VisibilityTimeout: 20,
+        }),
         { abortSignal: signal },
       );
       return (out.Messages ?? []).flatMap((m) =>
-        m.Body === undefined || m.ReceiptHandle === undefined ? [] : [{ body: m.Body, receiptHandle: m.ReceiptHandle }],
+        m.Body === undefined || m.ReceiptHandle === undefined
+          ? []
+          : [{ body: m.Body, receiptHandle: m.ReceiptHandle }],
       );
     },
     delete: async (receiptHandle) => {

@@ -41,13 +41,20 @@ interface Options {
 }
 
 const program = new Command("drain-handler")
-  .description("cordon and drain a node on a spot interruption warning, like aws-node-termination-handler's queue mode defaults")
+  .description(
+    "cordon and drain a node on a spot interruption warning, like aws-node-termination-handler's queue mode defaults",
+  )
   .requiredOption("--kubeconfig <path>", "kubeconfig of the cluster")
   .requiredOption("--queue-url <url>", "SQS queue URL the EventBridge rules deliver to")
   .requiredOption("--aws-endpoint <url>", "AWS endpoint (moto), loopback only", loopbackUrl)
   .option("--region <region>", "AWS region", "us-east-1")
   .option("--time-scale <n>", "real seconds per lab second (every timing is multiplied by it)", positive, 1)
-  .option("--node-termination-grace-seconds <n>", "drain timeout", positive, NTH_DEFAULTS.nodeTerminationGraceSeconds)
+  .option(
+    "--node-termination-grace-seconds <n>",
+    "drain timeout",
+    positive,
+    NTH_DEFAULTS.nodeTerminationGraceSeconds,
+  )
   .action(async (opts: Options) => {
     const kc = new KubeConfig();
     kc.loadFromFile(opts.kubeconfig);

@@ -6,7 +6,9 @@ import type { AddressInfo } from "node:net";
 import { NonLoopbackUrlError, runLoad, UnboundedLoadError, type ResponseRecord } from "./loadgen.ts";
 import { summarize } from "./summary.ts";
 
-async function server(handler: http.RequestListener): Promise<{ url: string; sockets: Set<net.Socket> } & AsyncDisposable> {
+async function server(
+  handler: http.RequestListener,
+): Promise<{ url: string; sockets: Set<net.Socket> } & AsyncDisposable> {
   const sockets = new Set<net.Socket>();
   const srv = http.createServer((req, res) => {
     sockets.add(req.socket);
@@ -18,7 +20,11 @@ async function server(handler: http.RequestListener): Promise<{ url: string; soc
     sockets,
     [Symbol.asyncDispose]: async () => {
       srv.closeAllConnections();
-      await new Promise<void>((resolve) => srv.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        srv.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }
@@ -38,7 +44,10 @@ test("sends the requested count at a steady rate, records status and target, ove
   assert.equal(summary.errors5xx, 4);
   assert.deepEqual(Object.keys(summary.byTarget).sort(), ["10.1.0.0:8080", "10.1.0.1:8080"]);
   const sendTimes = result.records.map((r) => r.at);
-  assert.ok(sendTimes.at(-1)! - sendTimes[0]! >= 19 * 5 - 5, "19 intervals of 5 ms between the first and last send");
+  assert.ok(
+    sendTimes.at(-1)! - sendTimes[0]! >= 19 * 5 - 5,
+    "19 intervals of 5 ms between the first and last send",
+  );
 });
 
 test("open loop: requests keep leaving while earlier ones are unanswered", async () => {
@@ -56,21 +65,39 @@ test("client-side failures are recorded as status 0 with the error code", async 
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
   const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    probe.close(() => {
+      resolve();
+    }),
+  );
   const refused = await runLoad({ url: `http://127.0.0.1:${port}/`, rps: 100, maxRequests: 2 });
-  assert.deepEqual(refused.records.map((r) => [r.status, r.error]), [[0, "ECONNREFUSED"], [0, "ECONNREFUSED"]]);
+  assert.deepEqual(
+    refused.records.map((r) => [r.status, r.error]),
+    [
+      [0, "ECONNREFUSED"],
+      [0, "ECONNREFUSED"],
+    ],
+  );
 
   await using hangs = await server(() => undefined);
   const timedOut = await runLoad({ url: hangs.url, rps: 100, maxRequests: 1, requestTimeoutSeconds: 0.05 });
-  assert.deepEqual(timedOut.records.map((r) => [r.status, r.error]), [[0, "ClientTimeout"]]);
+  assert.deepEqual(
+    timedOut.records.map((r) => [r.status, r.error]),
+    [[0, "ClientTimeout"]],
+  );
 });
 
 test("stops by itself after the duration, and early on abort", async () => {
   await using ok = await server((_req, res) => res.end("ok"));
   const controller = new AbortController();
-  setTimeout(() => { controller.abort(); }, 30);
+  setTimeout(() => {
+    controller.abort();
+  }, 30);
   const result = await runLoad({ url: ok.url, rps: 100, durationSeconds: 60, signal: controller.signal });
-  assert.ok(result.records.length > 0 && result.records.length < 6000, `sent ${result.records.length}, not the 6000 of the full minute`);
+  assert.ok(
+    result.records.length > 0 && result.records.length < 6000,
+    `sent ${result.records.length}, not the 6000 of the full minute`,
+  );
 });
 
 test("refuses to run unbounded or towards a non-loopback address", async () => {
@@ -87,7 +114,10 @@ test("summary: per-second timeline by status in simulated seconds from the origi
     target: status === 0 ? undefined : "10.1.0.1:8080",
     ...(error === undefined ? {} : { error }),
   });
-  const summary = summarize([rec(0, 200), rec(0.5, 200), rec(2.2, 502), rec(2.9, 0, "ECONNRESET")], { originMs: origin, timeScale: 0.25 });
+  const summary = summarize([rec(0, 200), rec(0.5, 200), rec(2.2, 502), rec(2.9, 0, "ECONNRESET")], {
+    originMs: origin,
+    timeScale: 0.25,
+  });
   assert.deepEqual(summary.timeline, [
     { second: 0, byStatus: { "200": 2 } },
     { second: 1, byStatus: {} },

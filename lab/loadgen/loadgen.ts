@@ -68,9 +68,11 @@ export class NonLoopbackUrlError extends Error {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  if (options.maxRequests === undefined && options.durationSeconds === undefined) throw new UnboundedLoadError();
+  if (options.maxRequests === undefined && options.durationSeconds === undefined)
+    throw new UnboundedLoadError();
   const url = new URL(options.url);
-  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) && url.hostname !== "localhost") throw new NonLoopbackUrlError(options.url);
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname) && url.hostname !== "localhost")
+    throw new NonLoopbackUrlError(options.url);
   const timeScale = options.timeScale ?? 1;
   const intervalMs = (1000 * timeScale) / options.rps;
   const maxRequests = options.maxRequests ?? Infinity;
@@ -91,7 +93,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const record = (status: number, target: string | undefined, error?: string): void => {
         if (recorded) return;
         recorded = true;
-        const entry: ResponseRecord = { at, status, latencyMs: performance.now() - t0, target, ...(error === undefined ? {} : { error }) };
+        const entry: ResponseRecord = {
+          at,
+          status,
+          latencyMs: performance.now() - t0,
+          target,
+          ...(error === undefined ? {} : { error }),
+        };
         records.push(entry);
         options.onRecord?.(entry);
         resolve();
@@ -100,15 +108,23 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const value = res.headers[targetHeader];
         const target = Array.isArray(value) ? value[0] : value;
         res.on("data", () => undefined);
-        res.on("end", () => { record(res.statusCode ?? 0, target); });
-        res.on("aborted", () => { record(0, target, "ECONNRESET"); });
-        res.on("error", (error: NodeJS.ErrnoException) => { record(0, target, error.code ?? "ResponseError"); });
+        res.on("end", () => {
+          record(res.statusCode ?? 0, target);
+        });
+        res.on("aborted", () => {
+          record(0, target, "ECONNRESET");
+        });
+        res.on("error", (error: NodeJS.ErrnoException) => {
+          record(0, target, error.code ?? "ResponseError");
+        });
       });
       req.setTimeout(timeoutMs, () => {
         record(0, undefined, "ClientTimeout");
         req.destroy();
       });
-      req.on("error", (error: NodeJS.ErrnoException) => { record(0, undefined, error.code ?? error.message); });
+      req.on("error", (error: NodeJS.ErrnoException) => {
+        record(0, undefined, error.code ?? error.message);
+      });
       req.end();
     });
     inFlight.add(done);

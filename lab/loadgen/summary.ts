@@ -50,7 +50,8 @@ export function summarize(records: readonly ResponseRecord[], options: SummaryOp
   }
   const last = Math.max(-1, ...buckets.keys());
   const timeline: TimelineBucket[] = [];
-  for (let i = 0; i <= last; i++) timeline.push({ second: i * (options.bucketSeconds ?? 1), byStatus: buckets.get(i) ?? {} });
+  for (let i = 0; i <= last; i++)
+    timeline.push({ second: i * (options.bucketSeconds ?? 1), byStatus: buckets.get(i) ?? {} });
   const latencies = records.map((r) => r.latencyMs).sort((a, b) => a - b);
   return {
     requests: records.length,

@@ -22,7 +22,8 @@ const RPS = 40;
 /** `RPS` responses per second; `status(t, i)` decides each one. */
 function responses(status: (t: number, i: number) => number | "error"): ResponseSample[] {
   const out: ResponseSample[] = [];
-  for (let t = 0; t < DURATION; t++) for (let i = 0; i < RPS; i++) out.push({ at: t + i / RPS, status: status(t, i) });
+  for (let t = 0; t < DURATION; t++)
+    for (let i = 0; i < RPS; i++) out.push({ at: t + i / RPS, status: status(t, i) });
   return out;
 }
 
@@ -42,7 +43,14 @@ function lanes(victimMarks: LaneMark[], victimTo: number): NodeLane[] {
       to: node === VICTIM ? victimTo : null,
       marks: node === VICTIM ? victimMarks : [],
     })),
-    { node: REPLACEMENT, group: "spot-a", zone: "us-east-1a", from: 220, to: null, marks: [{ at: 220, kind: "joined" as const, detail: "asg-replacement" }] },
+    {
+      node: REPLACEMENT,
+      group: "spot-a",
+      zone: "us-east-1a",
+      from: 220,
+      to: null,
+      marks: [{ at: 220, kind: "joined" as const, detail: "asg-replacement" }],
+    },
   ];
 }
 
@@ -54,9 +62,21 @@ export function sampleObservations(): HandlerObservations[] {
       handler: "none",
       durationSeconds: DURATION,
       // One pod in four is on the dead node: its share fails until the health checks take it out.
-      responses: responses((t, i) => (t >= 150 && t < 156 && i % 4 === 0 ? 502 : t >= 156 && t < 182 && i % 4 === 0 ? 504 : 200)),
+      responses: responses((t, i) =>
+        t >= 150 && t < 156 && i % 4 === 0 ? 502 : t >= 156 && t < 182 && i % 4 === 0 ? 504 : 200,
+      ),
       ready: ready((t) => (t >= 190 && t < 300 ? 3 : 4)),
-      evacuations: [{ node: VICTIM, noticeAt: 30, deadline: 150, cordonedAt: null, replacementsReadyAt: 300, retiredAt: null, nodeDiedAt: 150 }],
+      evacuations: [
+        {
+          node: VICTIM,
+          noticeAt: 30,
+          deadline: 150,
+          cordonedAt: null,
+          replacementsReadyAt: 300,
+          retiredAt: null,
+          nodeDiedAt: 150,
+        },
+      ],
       nodes: lanes([base.notice, base.death, { at: 196, kind: "deleted" }], 196),
     },
     {
@@ -64,17 +84,54 @@ export function sampleObservations(): HandlerObservations[] {
       durationSeconds: DURATION,
       responses: responses((t, i) => (t >= 33 && t < 35 && i % 8 === 0 ? 502 : 200)),
       ready: ready((t) => (t >= 33 && t < 104 ? 3 : 4)),
-      evacuations: [{ node: VICTIM, noticeAt: 30, deadline: 150, cordonedAt: 33, replacementsReadyAt: 104, retiredAt: 54, nodeDiedAt: 150 }],
-      nodes: lanes([base.notice, { at: 33, kind: "cordon" }, { at: 34, kind: "surge", detail: "ReplicaSet replaced the evicted pod" }, { at: 54, kind: "retired" }, { at: 104, kind: "replacements-ready" }, base.death], 150),
+      evacuations: [
+        {
+          node: VICTIM,
+          noticeAt: 30,
+          deadline: 150,
+          cordonedAt: 33,
+          replacementsReadyAt: 104,
+          retiredAt: 54,
+          nodeDiedAt: 150,
+        },
+      ],
+      nodes: lanes(
+        [
+          base.notice,
+          { at: 33, kind: "cordon" },
+          { at: 34, kind: "surge", detail: "ReplicaSet replaced the evicted pod" },
+          { at: 54, kind: "retired" },
+          { at: 104, kind: "replacements-ready" },
+          base.death,
+        ],
+        150,
+      ),
     },
     {
       handler: "lifeboat",
       durationSeconds: DURATION,
       responses: responses(() => 200),
       ready: ready((t) => (t >= 104 && t < 128 ? 5 : 4)),
-      evacuations: [{ node: VICTIM, noticeAt: 30, deadline: 150, cordonedAt: 33, replacementsReadyAt: 104, retiredAt: 128, nodeDiedAt: 150 }],
+      evacuations: [
+        {
+          node: VICTIM,
+          noticeAt: 30,
+          deadline: 150,
+          cordonedAt: 33,
+          replacementsReadyAt: 104,
+          retiredAt: 128,
+          nodeDiedAt: 150,
+        },
+      ],
       nodes: lanes(
-        [base.notice, { at: 33, kind: "cordon" }, { at: 33, kind: "surge" }, { at: 104, kind: "replacements-ready" }, { at: 128, kind: "retired" }, base.death],
+        [
+          base.notice,
+          { at: 33, kind: "cordon" },
+          { at: 33, kind: "surge" },
+          { at: 104, kind: "replacements-ready" },
+          { at: 128, kind: "retired" },
+          base.death,
+        ],
         150,
       ),
     },

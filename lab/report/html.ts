@@ -16,7 +16,15 @@ const READY_HEIGHT = 110;
 const LANE_HEIGHT = 24;
 const AXIS = 22;
 
-const COLORS = { ok: "#2e9e44", other: "#e0a020", error: "#d03030", ready: "#2563eb", desired: "#6b7280", notice: "#f97316", deadline: "#b91c1c" };
+const COLORS = {
+  ok: "#2e9e44",
+  other: "#e0a020",
+  error: "#d03030",
+  ready: "#2563eb",
+  desired: "#6b7280",
+  notice: "#f97316",
+  deadline: "#b91c1c",
+};
 
 interface MarkStyle {
   label: string;
@@ -38,7 +46,12 @@ export const MARK_STYLES: Record<LaneMarkKind, MarkStyle> = {
 };
 
 export function escapeHtml(s: string): string {
-  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+  return s
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
 }
 
 function num(n: number): string {
@@ -72,7 +85,10 @@ function timeAxis(ax: Axis, y: number): string {
   const parts = [`<line x1="${LEFT}" y1="${y}" x2="${LEFT + PLOT}" y2="${y}" class="axis"/>`];
   for (let t = 0; t <= ax.duration + 1e-9; t += step) {
     const x = num(ax.x(t));
-    parts.push(`<line x1="${x}" y1="${y}" x2="${x}" y2="${y + 4}" class="axis"/>`, `<text x="${x}" y="${y + 15}" class="tick" text-anchor="middle">${num(t)} s</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${y}" x2="${x}" y2="${y + 4}" class="axis"/>`,
+      `<text x="${x}" y="${y + 15}" class="tick" text-anchor="middle">${num(t)} s</text>`,
+    );
   }
   return parts.join("");
 }
@@ -115,10 +131,15 @@ function requestsChart(h: HandlerReport, ax: Axis): string {
   const height = RPS_HEIGHT + 10 + AXIS;
   const grid: string[] = [];
   for (let v = 0; v <= top + 1e-9; v += step) {
-    grid.push(`<line x1="${LEFT}" y1="${num(y(v))}" x2="${LEFT + PLOT}" y2="${num(y(v))}" class="grid"/><text x="${LEFT - 6}" y="${num(y(v) + 4)}" class="tick" text-anchor="end">${num(v)}</text>`);
+    grid.push(
+      `<line x1="${LEFT}" y1="${num(y(v))}" x2="${LEFT + PLOT}" y2="${num(y(v))}" class="grid"/><text x="${LEFT - 6}" y="${num(y(v) + 4)}" class="tick" text-anchor="end">${num(v)}</text>`,
+    );
   }
   const errorSeconds = stacks.filter((s) => s.error > 0).map((s) => s.t);
-  const caption = errorSeconds.length === 0 ? "no 5xx" : `5xx from ${errorSeconds[0]} s to ${errorSeconds[errorSeconds.length - 1]} s`;
+  const caption =
+    errorSeconds.length === 0
+      ? "no 5xx"
+      : `5xx from ${errorSeconds[0]} s to ${errorSeconds[errorSeconds.length - 1]} s`;
   return `<svg class="chart rps" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="requests per second by status for ${escapeHtml(h.handler)}">
 <text x="10" y="24" class="label">requests/s</text><text x="10" y="40" class="sub">${escapeHtml(caption)}</text>
 ${grid.join("")}
@@ -141,7 +162,8 @@ function readyChart(h: HandlerReport, ax: Axis): string {
     samples.forEach((s, i) => {
       const prev = samples[i - 1];
       if (prev === undefined) pts.push(`${num(ax.x(s.t))},${num(y(s[key]))}`);
-      else if (prev[key] !== s[key]) pts.push(`${num(ax.x(s.t))},${num(y(prev[key]))}`, `${num(ax.x(s.t))},${num(y(s[key]))}`);
+      else if (prev[key] !== s[key])
+        pts.push(`${num(ax.x(s.t))},${num(y(prev[key]))}`, `${num(ax.x(s.t))},${num(y(s[key]))}`);
     });
     const last = samples[samples.length - 1];
     if (last !== undefined) pts.push(`${num(ax.x(last.t + 1))},${num(y(last[key]))}`);
@@ -151,7 +173,9 @@ function readyChart(h: HandlerReport, ax: Axis): string {
   const grid: string[] = [];
   const tick = niceStep(top, 4);
   for (let v = 0; v <= top + 1e-9; v += tick) {
-    grid.push(`<line x1="${LEFT}" y1="${num(y(v))}" x2="${LEFT + PLOT}" y2="${num(y(v))}" class="grid"/><text x="${LEFT - 6}" y="${num(y(v) + 4)}" class="tick" text-anchor="end">${num(v)}</text>`);
+    grid.push(
+      `<line x1="${LEFT}" y1="${num(y(v))}" x2="${LEFT + PLOT}" y2="${num(y(v))}" class="grid"/><text x="${LEFT - 6}" y="${num(y(v) + 4)}" class="tick" text-anchor="end">${num(v)}</text>`,
+    );
   }
   return `<svg class="chart ready" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="ready replicas against desired for ${escapeHtml(h.handler)}">
 <text x="10" y="24" class="label">Ready replicas</text><text x="10" y="40" class="sub">min ratio ${h.minReadyRatio.toFixed(2)}</text>
@@ -186,7 +210,14 @@ function lane(l: NodeLane, ax: Axis, y: number): string {
   const label = `${shortNode(l.node)}${l.group === null ? "" : ` (${l.group})`}`;
   const marks = [...l.marks]
     .sort((a, b) => a.at - b.at)
-    .map((m) => marker(m.kind, ax.x(m.at), y, `${MARK_STYLES[m.kind].label} at ${num(m.at)} s${m.detail === undefined ? "" : `: ${m.detail}`}`))
+    .map((m) =>
+      marker(
+        m.kind,
+        ax.x(m.at),
+        y,
+        `${MARK_STYLES[m.kind].label} at ${num(m.at)} s${m.detail === undefined ? "" : `: ${m.detail}`}`,
+      ),
+    )
     .join("");
   return `<g class="lane" data-node="${escapeHtml(l.node)}"><title>${escapeHtml(l.node)}${l.zone === null ? "" : ` in ${escapeHtml(l.zone)}`}</title>
 <text x="${LEFT - 8}" y="${y + 4}" class="tick" text-anchor="end">${escapeHtml(label)}</text>
@@ -225,7 +256,18 @@ function legend(): string {
 }
 
 function summaryTable(report: Report): string {
-  const head = ["handler", "requests", "2xx", "5xx", "502", "503", "504", "min ready ratio", "evacuations", "min slack"];
+  const head = [
+    "handler",
+    "requests",
+    "2xx",
+    "5xx",
+    "502",
+    "503",
+    "504",
+    "min ready ratio",
+    "evacuations",
+    "min slack",
+  ];
   const rows = report.handlers.map((h) => {
     const cells = summaryRow(h);
     const cls = h.errors5xx > 0 ? "bad" : "good";

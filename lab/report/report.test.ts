@@ -4,7 +4,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sampleReport, SAMPLE_NODES } from "./fixtures.ts";
-import { countResponses, evacuation, formatProgress, formatSummaryTable, minReadyRatio, renderReportHtml, requestsPerSecond, writeReport } from "./write.ts";
+import {
+  countResponses,
+  evacuation,
+  formatProgress,
+  formatSummaryTable,
+  minReadyRatio,
+  renderReportHtml,
+  requestsPerSecond,
+  writeReport,
+} from "./write.ts";
 import type { Report } from "./write.ts";
 
 /** Checks that every non-void tag is closed in order; returns the count of each opened tag. */
@@ -31,22 +40,46 @@ test("the report JSON has the issue's shape", () => {
   const report = sampleReport();
   assert.deepEqual(Object.keys(report), ["scenario", "timeScale", "handlers"]);
   const none = report.handlers[0]!;
-  assert.deepEqual(Object.keys(none), ["handler", "requests", "responses", "errors5xx", "minReadyRatio", "evacuations", "series"]);
-  assert.deepEqual(Object.keys(none.evacuations[0]!), ["node", "noticeAt", "deadline", "cordonedAt", "replacementsReadyAt", "retiredAt", "nodeDiedAt", "slackSeconds"]);
+  assert.deepEqual(Object.keys(none), [
+    "handler",
+    "requests",
+    "responses",
+    "errors5xx",
+    "minReadyRatio",
+    "evacuations",
+    "series",
+  ]);
+  assert.deepEqual(Object.keys(none.evacuations[0]!), [
+    "node",
+    "noticeAt",
+    "deadline",
+    "cordonedAt",
+    "replacementsReadyAt",
+    "retiredAt",
+    "nodeDiedAt",
+    "slackSeconds",
+  ]);
   assert.equal(none.requests, 330 * 40);
   assert.deepEqual(none.responses, { "200": 13_200 - 60 - 260, "502": 60, "504": 260 });
   assert.equal(none.errors5xx, 320);
   assert.equal(none.minReadyRatio, 0.75);
   assert.equal(none.evacuations[0]!.slackSeconds, null);
   const lifeboat = report.handlers[2]!;
-  assert.deepEqual([lifeboat.errors5xx, lifeboat.minReadyRatio, lifeboat.evacuations[0]!.slackSeconds], [0, 1, 22]);
+  assert.deepEqual(
+    [lifeboat.errors5xx, lifeboat.minReadyRatio, lifeboat.evacuations[0]!.slackSeconds],
+    [0, 1, 22],
+  );
   assert.equal(lifeboat.series.requestsPerSecond.length, 330);
   assert.equal(lifeboat.series.readyReplicas.length, 330);
   assert.equal(lifeboat.series.nodes.length, 7);
 });
 
 test("building blocks: counts, per-second buckets, ready ratio, slack", () => {
-  assert.deepEqual(countResponses([{ status: 200 }, { status: 502 }, { status: 200 }, { status: "error" }]), { "200": 2, "502": 1, error: 1 });
+  assert.deepEqual(countResponses([{ status: 200 }, { status: 502 }, { status: 200 }, { status: "error" }]), {
+    "200": 2,
+    "502": 1,
+    error: 1,
+  });
   assert.deepEqual(
     requestsPerSecond(
       [
@@ -64,9 +97,24 @@ test("building blocks: counts, per-second buckets, ready ratio, slack", () => {
       { t: 2, counts: { "200": 1 } },
     ],
   );
-  assert.equal(minReadyRatio([{ t: 0, ready: 4, desired: 4 }, { t: 1, ready: 2, desired: 3 }, { t: 2, ready: 0, desired: 0 }]), 0.667);
+  assert.equal(
+    minReadyRatio([
+      { t: 0, ready: 4, desired: 4 },
+      { t: 1, ready: 2, desired: 3 },
+      { t: 2, ready: 0, desired: 0 },
+    ]),
+    0.667,
+  );
   assert.equal(minReadyRatio([]), 1);
-  const late = evacuation({ node: "n", noticeAt: 0, deadline: 120, cordonedAt: 1, replacementsReadyAt: null, retiredAt: 125.04, nodeDiedAt: 120 });
+  const late = evacuation({
+    node: "n",
+    noticeAt: 0,
+    deadline: 120,
+    cordonedAt: 1,
+    replacementsReadyAt: null,
+    retiredAt: 125.04,
+    nodeDiedAt: 120,
+  });
   assert.equal(late.slackSeconds, -5);
 });
 
@@ -74,7 +122,10 @@ test("the summary table puts the handlers side by side under the issue's columns
   const table = formatSummaryTable(sampleReport());
   const lines = table.split("\n");
   assert.equal(lines[0], "scenario seed (time scale 1)");
-  assert.match(lines[1]!, /^handler\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+evacuations\s+min slack$/);
+  assert.match(
+    lines[1]!,
+    /^handler\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+evacuations\s+min slack$/,
+  );
   assert.deepEqual(
     lines.slice(2).map((l) => l.split(/\s{2,}/)),
     [
@@ -89,8 +140,14 @@ test("the summary table puts the handlers side by side under the issue's columns
 });
 
 test("the progress line", () => {
-  assert.equal(formatProgress({ handler: "lifeboat", elapsed: 165, total: 330, rps: 39.6, errors: 0 }), "[lifeboat] ##########---------- 165/330 s   40 rps     0 errors");
-  assert.equal(formatProgress({ handler: "none", elapsed: 400, total: 330, rps: 40, errors: 1 }), "[none] #################### 400/330 s   40 rps     1 error");
+  assert.equal(
+    formatProgress({ handler: "lifeboat", elapsed: 165, total: 330, rps: 39.6, errors: 0 }),
+    "[lifeboat] ##########---------- 165/330 s   40 rps     0 errors",
+  );
+  assert.equal(
+    formatProgress({ handler: "none", elapsed: 400, total: 330, rps: 40, errors: 1 }),
+    "[none] #################### 400/330 s   40 rps     1 error",
+  );
 });
 
 test("the HTML: one lane per node per handler, three charts per handler, balanced tags, no scripts or external assets", () => {
@@ -100,8 +157,12 @@ test("the HTML: one lane per node per handler, three charts per handler, balance
   // legend + 3 charts per handler.
   assert.equal(counts.get("svg"), 1 + 3 * report.handlers.length);
   const lanes = [...html.matchAll(/<g class="lane" data-node="([^"]+)">/g)].map((m) => m[1]);
-  assert.equal(lanes.length, report.handlers.reduce((n, h) => n + h.series.nodes.length, 0));
-  for (const node of SAMPLE_NODES) assert.equal(lanes.filter((l) => l === node).length, report.handlers.length);
+  assert.equal(
+    lanes.length,
+    report.handlers.reduce((n, h) => n + h.series.nodes.length, 0),
+  );
+  for (const node of SAMPLE_NODES)
+    assert.equal(lanes.filter((l) => l === node).length, report.handlers.length);
   assert.equal(counts.get("script"), undefined);
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
   // The summary table at the top has a row per handler.

@@ -1,5 +1,13 @@
 /** Building a report from observations, and the text the CLI prints: the summary table and the progress line. */
-import type { Evacuation, HandlerReport, HandlerSeries, NodeLane, ReadySample, Report, RequestsPerSecond } from "./types.ts";
+import type {
+  Evacuation,
+  HandlerReport,
+  HandlerSeries,
+  NodeLane,
+  ReadySample,
+  Report,
+  RequestsPerSecond,
+} from "./types.ts";
 
 /** One load-generator result: when it was answered (scenario seconds) and its status (or "error" without one). */
 export interface ResponseSample {
@@ -25,8 +33,14 @@ export function countInRange(responses: Record<string, number>, lo: number, hi: 
 }
 
 /** Per-second buckets [t, t+1) for t in 0..durationSeconds-1 (samples outside are dropped). */
-export function requestsPerSecond(samples: Iterable<ResponseSample>, durationSeconds: number): RequestsPerSecond[] {
-  const buckets: RequestsPerSecond[] = Array.from({ length: Math.ceil(durationSeconds) }, (_, t) => ({ t, counts: {} }));
+export function requestsPerSecond(
+  samples: Iterable<ResponseSample>,
+  durationSeconds: number,
+): RequestsPerSecond[] {
+  const buckets: RequestsPerSecond[] = Array.from({ length: Math.ceil(durationSeconds) }, (_, t) => ({
+    t,
+    counts: {},
+  }));
   for (const s of samples) {
     const b = buckets[Math.floor(s.at)];
     if (b === undefined || s.at < 0) continue;
@@ -44,7 +58,10 @@ export function minReadyRatio(samples: readonly ReadySample[]): number {
 
 /** An evacuation row with its slack computed: deadline - retiredAt, null when never retired. */
 export function evacuation(e: Omit<Evacuation, "slackSeconds">): Evacuation {
-  return { ...e, slackSeconds: e.retiredAt === null ? null : Math.round((e.deadline - e.retiredAt) * 10) / 10 };
+  return {
+    ...e,
+    slackSeconds: e.retiredAt === null ? null : Math.round((e.deadline - e.retiredAt) * 10) / 10,
+  };
 }
 
 export interface HandlerObservations {
@@ -82,7 +99,18 @@ export function minSlack(h: HandlerReport): number | null {
   return slacks.length === 0 ? null : Math.min(...slacks);
 }
 
-const COLUMNS = ["handler", "requests", "2xx", "5xx", "502", "503", "504", "min ready ratio", "evacuations", "min slack"] as const;
+const COLUMNS = [
+  "handler",
+  "requests",
+  "2xx",
+  "5xx",
+  "502",
+  "503",
+  "504",
+  "min ready ratio",
+  "evacuations",
+  "min slack",
+] as const;
 
 /** One row of the summary table, as strings. */
 export function summaryRow(h: HandlerReport): string[] {

@@ -4,7 +4,17 @@ import { renderReportHtml } from "./html.ts";
 import type { Report } from "./types.ts";
 
 export type * from "./types.ts";
-export { countInRange, countResponses, evacuation, formatProgress, formatSummaryTable, handlerReport, minReadyRatio, minSlack, requestsPerSecond } from "./summary.ts";
+export {
+  countInRange,
+  countResponses,
+  evacuation,
+  formatProgress,
+  formatSummaryTable,
+  handlerReport,
+  minReadyRatio,
+  minSlack,
+  requestsPerSecond,
+} from "./summary.ts";
 export type { HandlerObservations, Progress, ResponseSample } from "./summary.ts";
 export { renderReportHtml } from "./html.ts";
 

@@ -82,13 +82,18 @@ export async function startHandler(name: HandlerName, ctx: HandlerContext): Prom
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   await sleep(300);
-  if (child.exitCode !== null) throw new Error(`handler ${name} exited at once (code ${child.exitCode}); see ${ctx.logPath}`);
+  if (child.exitCode !== null)
+    throw new Error(`handler ${name} exited at once (code ${child.exitCode}); see ${ctx.logPath}`);
   return { name, command: [process.execPath, ...args], [Symbol.asyncDispose]: () => stopChild(child) };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      resolve();
+    }),
+  );
   child.kill("SIGTERM");
   const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
   if (timedOut) {

@@ -33,7 +33,8 @@ export interface ObserverOptions {
 }
 
 const key = (p: V1Pod): string => `${p.metadata?.namespace ?? ""}/${p.metadata?.name ?? ""}`;
-const isReady = (p: V1Pod): boolean => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+const isReady = (p: V1Pod): boolean =>
+  p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 const appOf = (p: V1Pod): string => p.metadata?.labels?.["app"] ?? "";
 
 export class ClusterObserver {
@@ -57,7 +58,8 @@ export class ClusterObserver {
     this.#pods = pods.items;
     this.#observeNodes(nodes.items, t);
     const serving = pods.items.filter(
-      (p) => isReady(p) && p.metadata?.deletionTimestamp == null && !this.#o.isNodeDead(p.spec?.nodeName ?? ""),
+      (p) =>
+        isReady(p) && p.metadata?.deletionTimestamp == null && !this.#o.isNodeDead(p.spec?.nodeName ?? ""),
     );
     let ready = 0;
     let desired = 0;
@@ -66,13 +68,17 @@ export class ClusterObserver {
       desired += want;
     }
     const last = this.ready.at(-1);
-    if (last === undefined || Math.floor(t) > Math.floor(last.t) || ready < last.ready) this.ready.push({ t: round(t), ready, desired });
+    if (last === undefined || Math.floor(t) > Math.floor(last.t) || ready < last.ready)
+      this.ready.push({ t: round(t), ready, desired });
     for (const d of this.#doomed.values()) this.#observeEvacuation(d, nodes.items, pods.items, serving, t);
   }
 
   /** The cloud issued a notice for `node`: remember which pods it holds now. */
   noticed(node: string, noticeAt: number, deadline: number): void {
-    const pods = this.#pods.filter((p) => p.spec?.nodeName === node && this.#o.desired.has(appOf(p)) && p.metadata?.deletionTimestamp == null);
+    const pods = this.#pods.filter(
+      (p) =>
+        p.spec?.nodeName === node && this.#o.desired.has(appOf(p)) && p.metadata?.deletionTimestamp == null,
+    );
     this.#doomed.set(node, {
       node,
       noticeAt,
@@ -84,7 +90,11 @@ export class ClusterObserver {
       retiredAt: null,
       nodeDiedAt: null,
     });
-    this.mark(node, { at: noticeAt, kind: "notice", detail: `spot interruption warning; ${pods.length} pods; deadline ${round(deadline)} s` });
+    this.mark(node, {
+      at: noticeAt,
+      kind: "notice",
+      detail: `spot interruption warning; ${pods.length} pods; deadline ${round(deadline)} s`,
+    });
   }
 
   died(node: string, at: number): void {
@@ -149,7 +159,8 @@ export class ClusterObserver {
       this.mark(d.node, { at: t, kind: "cordon" });
     }
     if (d.replacementsReadyAt === null) {
-      const elsewhere = (app: string): number => serving.filter((p) => appOf(p) === app && p.spec?.nodeName !== d.node).length;
+      const elsewhere = (app: string): number =>
+        serving.filter((p) => appOf(p) === app && p.spec?.nodeName !== d.node).length;
       if ([...d.workloads].every((app) => elsewhere(app) >= (this.#o.desired.get(app) ?? 0))) {
         d.replacementsReadyAt = t;
         this.mark(d.node, { at: t, kind: "replacements-ready" });
@@ -160,7 +171,11 @@ export class ClusterObserver {
       const left = pods.filter((p) => d.pods.has(key(p)));
       if (left.length === 0) {
         d.retiredAt = t;
-        this.mark(d.node, { at: t, kind: "retired", detail: "every pod that was on the node at the notice is gone" });
+        this.mark(d.node, {
+          at: t,
+          kind: "retired",
+          detail: "every pod that was on the node at the notice is gone",
+        });
       }
     }
   }

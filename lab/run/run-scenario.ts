@@ -45,7 +45,9 @@ export async function runScenario(opts: RunOptions): Promise<Report> {
   const report: Report = { scenario: opts.scenario.name, timeScale, handlers: [] };
   await mkdir(opts.outDir, { recursive: true });
   for (const handler of opts.handlers) {
-    report.handlers.push(await runHandler(opts.scenario, handler, timeScale, opts.outDir, opts.progress ?? (() => undefined)));
+    report.handlers.push(
+      await runHandler(opts.scenario, handler, timeScale, opts.outDir, opts.progress ?? (() => undefined)),
+    );
     await writeReport(opts.outDir, report);
   }
   opts.progress?.(formatSummaryTable(report));
@@ -66,10 +68,13 @@ export function scaledFixture(f: DeploymentFixture, timeScale: number): Deployme
       initialDelaySeconds: whole(f.readiness.initialDelaySeconds, 0),
       periodSeconds: whole(f.readiness.periodSeconds, 1),
       failureThreshold: f.readiness.failureThreshold,
-      ...(f.readiness.timeoutSeconds === undefined ? {} : { timeoutSeconds: whole(f.readiness.timeoutSeconds, 1) }),
+      ...(f.readiness.timeoutSeconds === undefined
+        ? {}
+        : { timeoutSeconds: whole(f.readiness.timeoutSeconds, 1) }),
     };
   }
-  if (f.terminationGracePeriodSeconds !== undefined) out.terminationGracePeriodSeconds = whole(f.terminationGracePeriodSeconds, 1);
+  if (f.terminationGracePeriodSeconds !== undefined)
+    out.terminationGracePeriodSeconds = whole(f.terminationGracePeriodSeconds, 1);
   if (f.timings !== undefined) {
     out.timings = {
       ...(f.timings.pullSeconds === undefined ? {} : { pullSeconds: s(f.timings.pullSeconds) }),
@@ -96,7 +101,8 @@ async function installCrd(lab: Lab): Promise<void> {
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const start = performance.now();
   while (!(await check())) {
-    if (performance.now() - start > timeoutMs) throw new Error(`${what}: not reached within ${Math.round(timeoutMs / 1000)} s`);
+    if (performance.now() - start > timeoutMs)
+      throw new Error(`${what}: not reached within ${Math.round(timeoutMs / 1000)} s`);
     await sleep(200);
   }
 }
@@ -108,10 +114,16 @@ async function runHandler(
   outDir: string,
   progress: (line: string) => void,
 ): Promise<HandlerReport> {
-  progress(`[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`);
+  progress(
+    `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
+  );
   // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
   // that reads a pod's preStop or probe sees exactly what will happen.
-  await using lab = await startLab({ nodeGroups: nodeGroupSpecs(scenario), timeScale, runtime: { timeScale: 1 } });
+  await using lab = await startLab({
+    nodeGroups: nodeGroupSpecs(scenario),
+    timeScale,
+    runtime: { timeScale: 1 },
+  });
   await using moto = await startMoto({ region: REGION });
   const sqs = moto.sqsClient();
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
@@ -121,7 +133,10 @@ async function runHandler(
   const desired = new Map<string, number>();
   for (const w of scenario.workloads) {
     desired.set(w.name, w.replicas);
-    await lab.apps.createNamespacedDeployment({ namespace: NAMESPACE, body: deployment(scaledFixture(deploymentFixture(w), timeScale)) });
+    await lab.apps.createNamespacedDeployment({
+      namespace: NAMESPACE,
+      body: deployment(scaledFixture(deploymentFixture(w), timeScale)),
+    });
     await lab.core.createNamespacedService({ namespace: NAMESPACE, body: service(w.name) });
     if (w.pdb !== undefined) {
       const spec: { minAvailable?: number; maxUnavailable?: number } = {};
@@ -131,9 +146,16 @@ async function runHandler(
     }
   }
   const startupSeconds = Math.max(
-    ...scenario.workloads.map((w) => w.pullSeconds + w.startSeconds + (w.readiness === null ? 0 : w.readiness.initialDelaySeconds + 3 * w.readiness.periodSeconds)),
+    ...scenario.workloads.map(
+      (w) =>
+        w.pullSeconds +
+        w.startSeconds +
+        (w.readiness === null ? 0 : w.readiness.initialDelaySeconds + 3 * w.readiness.periodSeconds),
+    ),
   );
-  progress(`[${handler}] waiting for ${[...desired.values()].reduce((a, b) => a + b, 0)} pods to become Ready (about ${Math.round(startupSeconds * timeScale)} s)`);
+  progress(
+    `[${handler}] waiting for ${[...desired.values()].reduce((a, b) => a + b, 0)} pods to become Ready (about ${Math.round(startupSeconds * timeScale)} s)`,
+  );
   await waitFor("workloads Ready", (startupSeconds * timeScale + 60) * 1000, async () => {
     for (const [name, want] of desired) {
       const d = await lab.apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
@@ -179,7 +201,7 @@ async function runHandler(
     ),
   );
 
-  await using running = await startHandler(handler, {
+  await using _handler = await startHandler(handler, {
     kubeconfigPath: lab.kubeconfigPath,
     queueUrl,
     awsEndpoint: moto.endpoint,
@@ -187,7 +209,6 @@ async function runHandler(
     timeScale,
     logPath: join(outDir, `${handler}.log`),
   });
-  void running;
 
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -207,7 +228,9 @@ async function runHandler(
       killNode: (name, mode) => {
         lab.runtime.killNode(name, mode);
       },
-      ...(first === undefined ? {} : { chooseVictims: preferNodesHoldingPods(() => podsOf(lab.core, NAMESPACE, `app=${first.name}`)) }),
+      ...(first === undefined
+        ? {}
+        : { chooseVictims: preferNodesHoldingPods(() => podsOf(lab.core, NAMESPACE, `app=${first.name}`)) }),
       pendingPods: () => pendingPods(lab.core),
     },
     settings: scenario.cloud,
@@ -222,7 +245,8 @@ async function runHandler(
       if (e.node === null) return;
       if (e.kind === "notice-issued") observer.noticed(e.node, e.at, e.at + scenario.cloud.noticeLeadSeconds);
       else if (e.kind === "node-killed") observer.died(e.node, e.at);
-      else if (e.kind === "rebalance-issued") observer.mark(e.node, { at: e.at, kind: "rebalance", detail: e.detail });
+      else if (e.kind === "rebalance-issued")
+        observer.mark(e.node, { at: e.at, kind: "rebalance", detail: e.detail });
     },
   });
 
@@ -236,7 +260,15 @@ async function runHandler(
       const t = now();
       if (t - lastProgress >= 10) {
         lastProgress = t;
-        progress(formatProgress({ handler, elapsed: t, total: scenario.traffic.durationSeconds, rps: scenario.traffic.rps, errors }));
+        progress(
+          formatProgress({
+            handler,
+            elapsed: t,
+            total: scenario.traffic.durationSeconds,
+            rps: scenario.traffic.rps,
+            errors,
+          }),
+        );
       }
       await sleep(200);
     }

@@ -16,7 +16,11 @@ test("a pod is refused until it listens, then reaches its loopback port on decla
   const map = mapWithPod();
   assert.equal(map.resolve("10.244.1.2", 8080)?.kind, "refused");
   map.listen("10.244.1.2", 40001);
-  assert.deepEqual(map.resolve("10.244.1.2", 8080), { kind: "listener", port: 40001, reason: "default/web-1 listens" });
+  assert.deepEqual(map.resolve("10.244.1.2", 8080), {
+    kind: "listener",
+    port: 40001,
+    reason: "default/web-1 listens",
+  });
   assert.equal(map.resolve("10.244.1.2", 9090)?.kind, "refused");
   map.close("10.244.1.2");
   assert.equal(map.resolve("10.244.1.2", 8080)?.kind, "refused");

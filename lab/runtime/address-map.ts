@@ -34,7 +34,12 @@ export class AddressMap {
 
   /** A pod got this IP: it exists on the host but nothing listens yet. Replaces whatever held the IP before. */
   assign(ip: string, owner: { node: string; pod: string; ports: Iterable<number> }): void {
-    this.#entries.set(ip, { node: owner.node, pod: owner.pod, ports: new Set(owner.ports), state: { kind: "starting" } });
+    this.#entries.set(ip, {
+      node: owner.node,
+      pod: owner.pod,
+      ports: new Set(owner.ports),
+      state: { kind: "starting" },
+    });
   }
 
   /** The pod's app listens on this loopback port. Ignored once the node is dead. */
@@ -81,7 +86,8 @@ export class AddressMap {
       case "closed":
         return { kind: "refused", reason: `${entry.pod} no longer accepts connections` };
       case "listening":
-        if (!entry.ports.has(port)) return { kind: "refused", reason: `${entry.pod} does not listen on port ${port}` };
+        if (!entry.ports.has(port))
+          return { kind: "refused", reason: `${entry.pod} does not listen on port ${port}` };
         return { kind: "listener", port: state.port, reason: `${entry.pod} listens` };
     }
   }

@@ -47,7 +47,14 @@ test("every request gets 200 and a body naming the pod; health paths answer at o
     assert.equal(health.status, 200);
     const reply = await get(app.port, "/orders?delay=5");
     assert.equal(reply.status, 200);
-    assert.deepEqual(JSON.parse(reply.body), { pod: "web-1", namespace: "default", node: "node-a", podIP: "10.244.1.2", path: "/orders", delayMs: 5 });
+    assert.deepEqual(JSON.parse(reply.body), {
+      pod: "web-1",
+      namespace: "default",
+      node: "node-a",
+      podIP: "10.244.1.2",
+      path: "/orders",
+      delayMs: 5,
+    });
   } finally {
     app.kill();
   }

@@ -23,7 +23,8 @@ export interface PodAppOptions {
 }
 
 /** How a shutdown ended: every in-flight request finished, or the grace period ran out and sockets were reset. */
-export type ShutdownOutcome = { kind: "drained"; inFlightAtSigterm: number } | { kind: "killed"; inFlightAtKill: number };
+export type ShutdownOutcome =
+  { kind: "drained"; inFlightAtSigterm: number } | { kind: "killed"; inFlightAtKill: number };
 
 const MAX_DELAY_MS = 15 * 60_000;
 
@@ -67,7 +68,8 @@ export class PodApp {
     app.#server.listen(0, "127.0.0.1");
     await once(app.#server, "listening");
     const address = app.#server.address();
-    if (address === null || typeof address === "string") throw new Error("the pod app could not read its port");
+    if (address === null || typeof address === "string")
+      throw new Error("the pod app could not read its port");
     app.#port = address.port;
     return app;
   }
@@ -156,7 +158,10 @@ export class PodApp {
       return;
     }
     const asked = Number(url.searchParams.get("delay"));
-    const delayMs = url.searchParams.has("delay") && Number.isFinite(asked) && asked >= 0 ? Math.min(asked, MAX_DELAY_MS) : this.#options.requestDelayMs;
+    const delayMs =
+      url.searchParams.has("delay") && Number.isFinite(asked) && asked >= 0
+        ? Math.min(asked, MAX_DELAY_MS)
+        : this.#options.requestDelayMs;
     if (delayMs <= 0) {
       this.#respond(res, 200, { path: url.pathname });
       return;
@@ -175,7 +180,13 @@ export class PodApp {
   #respond(res: ServerResponse, status: number, extra: Record<string, unknown>): void {
     if (res.destroyed || res.writableEnded) return;
     const { identity } = this.#options;
-    const body = JSON.stringify({ pod: identity.name, namespace: identity.namespace, node: identity.node, podIP: identity.podIP, ...extra });
+    const body = JSON.stringify({
+      pod: identity.name,
+      namespace: identity.namespace,
+      node: identity.node,
+      podIP: identity.podIP,
+      ...extra,
+    });
     const headers: Record<string, string | number> = {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),

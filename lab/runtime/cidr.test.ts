@@ -42,26 +42,30 @@ test("ip <-> number round-trips", () => {
 
 test("allocated addresses are distinct and inside the range until exhaustion", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 24, max: 30 }), fc.array(fc.boolean(), { maxLength: 300 }), (prefix, releases) => {
-      const cidr = new CidrAllocator(`10.1.0.0/${prefix}`);
-      const live = new Set<string>();
-      for (const release of releases) {
-        if (release && live.size > 0) {
-          const ip = [...live][0] ?? "";
-          live.delete(ip);
-          cidr.release(ip);
-          continue;
+    fc.property(
+      fc.integer({ min: 24, max: 30 }),
+      fc.array(fc.boolean(), { maxLength: 300 }),
+      (prefix, releases) => {
+        const cidr = new CidrAllocator(`10.1.0.0/${prefix}`);
+        const live = new Set<string>();
+        for (const release of releases) {
+          if (release && live.size > 0) {
+            const ip = [...live][0] ?? "";
+            live.delete(ip);
+            cidr.release(ip);
+            continue;
+          }
+          if (live.size === cidr.capacity) {
+            assert.throws(() => cidr.allocate(), CidrExhaustedError);
+            continue;
+          }
+          const ip = cidr.allocate();
+          assert.equal(live.has(ip), false);
+          assert.equal(cidr.contains(ip), true);
+          live.add(ip);
         }
-        if (live.size === cidr.capacity) {
-          assert.throws(() => cidr.allocate(), CidrExhaustedError);
-          continue;
-        }
-        const ip = cidr.allocate();
-        assert.equal(live.has(ip), false);
-        assert.equal(cidr.contains(ip), true);
-        live.add(ip);
-      }
-      assert.equal(cidr.inUse, live.size);
-    }),
+        assert.equal(cidr.inUse, live.size);
+      },
+    ),
   );
 });

@@ -54,7 +54,8 @@ export class CidrAllocator {
     const base = address === undefined ? null : ipToNumber(address);
     const prefix = Number(prefixText);
     if (base === null) throw new InvalidCidrError(cidr, "not an IPv4 address");
-    if (!Number.isInteger(prefix) || prefix < 8 || prefix > 30) throw new InvalidCidrError(cidr, "prefix must be /8 to /30");
+    if (!Number.isInteger(prefix) || prefix < 8 || prefix > 30)
+      throw new InvalidCidrError(cidr, "prefix must be /8 to /30");
     const size = 2 ** (32 - prefix);
     const network = base - (base % size);
     this.#first = network + 2;

@@ -21,7 +21,11 @@ export interface PodRef {
  * - node-killed: every listener of the node died (`refuse`) or went silent (`blackhole`).
  */
 export type RuntimeEvent =
-  | ({ kind: "pod-running" | "pod-serving" | "pod-terminating" | "pod-terminated"; at: number; reason: string } & PodRef)
+  | ({
+      kind: "pod-running" | "pod-serving" | "pod-terminating" | "pod-terminated";
+      at: number;
+      reason: string;
+    } & PodRef)
   | ({ kind: "pod-ready" | "pod-not-ready"; at: number; reason: string } & PodRef)
   | ({ kind: "pod-sigterm"; at: number; reason: string; inFlight: number } & PodRef)
   | ({ kind: "pod-killed"; at: number; reason: string; inFlight: number } & PodRef)

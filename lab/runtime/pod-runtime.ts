@@ -1,6 +1,13 @@
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  ListWatch,
+  Watch,
+  type KubeConfig,
+  type V1Node,
+  type V1Pod,
+} from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../../src/domain/clock.ts";
 import { AddressMap, type DeadHostMode, type Resolution } from "./address-map.ts";
 import { CidrAllocator } from "./cidr.ts";
@@ -201,7 +208,14 @@ export class PodRuntime implements AsyncDisposable {
     for (const [uid, pod] of this.#waiting) {
       if (pod.spec?.nodeName === nodeName) this.#waiting.delete(uid);
     }
-    this.#emit({ kind: "node-killed", at: this.#clock.now(), node: nodeName, mode, pods, reason: `killNode(${mode})` });
+    this.#emit({
+      kind: "node-killed",
+      at: this.#clock.now(),
+      node: nodeName,
+      mode,
+      pods,
+      reason: `killNode(${mode})`,
+    });
     this.#log.info({ node: nodeName, mode, pods }, "node killed");
   }
 
@@ -326,8 +340,15 @@ export class PodRuntime implements AsyncDisposable {
       podIP,
     );
     this.#workers.set(uid, created);
-    this.#addresses.assign(podIP, { node: nodeName, pod: `${created.ref.namespace}/${created.ref.name}`, ports: created.ports });
-    this.#log.debug({ pod: `${created.ref.namespace}/${created.ref.name}`, node: nodeName, podIP }, "pod picked up");
+    this.#addresses.assign(podIP, {
+      node: nodeName,
+      pod: `${created.ref.namespace}/${created.ref.name}`,
+      ports: created.ports,
+    });
+    this.#log.debug(
+      { pod: `${created.ref.namespace}/${created.ref.name}`, node: nodeName, podIP },
+      "pod picked up",
+    );
     created.start();
   }
 
@@ -337,7 +358,10 @@ export class PodRuntime implements AsyncDisposable {
     try {
       return allocator.allocate();
     } catch (err) {
-      this.#log.warn({ pod: pod.metadata?.name, cidr: allocator.cidr, err: String(err) }, "no pod IP left; the pod stays Pending");
+      this.#log.warn(
+        { pod: pod.metadata?.name, cidr: allocator.cidr, err: String(err) },
+        "no pod IP left; the pod stays Pending",
+      );
       return null;
     }
   }
@@ -355,7 +379,8 @@ export class PodRuntime implements AsyncDisposable {
 
 function serverPort(server: Server | undefined): number {
   const address = server?.address();
-  if (address === null || address === undefined || typeof address === "string") throw new Error("PodRuntime.start() has not run");
+  if (address === null || address === undefined || typeof address === "string")
+    throw new Error("PodRuntime.start() has not run");
   return address.port;
 }
 

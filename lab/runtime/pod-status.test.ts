@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment, @typescript-eslint/no-misused-spread -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -9,11 +8,22 @@ const NOW = new Date("2026-11-24T12:00:00Z");
 const GATE = "target-health.elbv2.k8s.aws/web-tgb";
 
 function view(ready: boolean, name = "app"): ContainerView {
-  return { name, image: "lab/app:1", state: { kind: "running", startedAt: new Date("2026-11-24T11:59:00Z") }, ready };
+  return {
+    name,
+    image: "lab/app:1",
+    state: { kind: "running", startedAt: new Date("2026-11-24T11:59:00Z") },
+    ready,
+  };
 }
 
 function owned(containers: ContainerView[]): OwnedStatus {
-  return { phase: "Running", hostIP: "10.0.1.10", podIP: "10.244.1.2", startTime: new Date("2026-11-24T11:58:00Z"), containers };
+  return {
+    phase: "Running",
+    hostIP: "10.0.1.10",
+    podIP: "10.244.1.2",
+    startTime: new Date("2026-11-24T11:58:00Z"),
+    containers,
+  };
 }
 
 type PatchedCondition = { type: string; status: string; reason: string | null; lastTransitionTime: string };
@@ -28,7 +38,12 @@ function applied(before: V1Pod, patch: ReturnType<typeof statusPatch>): V1Pod {
   assert.ok(patch !== null);
   const merged = new Map((before.status?.conditions ?? []).map((c) => [c.type, c]));
   for (const c of conditionsOf(patch)) {
-    merged.set(c.type, { type: c.type, status: c.status, ...(c.reason === null ? {} : { reason: c.reason }), lastTransitionTime: new Date(c.lastTransitionTime) });
+    merged.set(c.type, {
+      type: c.type,
+      status: c.status,
+      ...(c.reason === null ? {} : { reason: c.reason }),
+      lastTransitionTime: new Date(c.lastTransitionTime),
+    });
   }
   const status = patch.status as NonNullable<V1Pod["status"]>;
   return { ...before, status: { ...status, conditions: [...merged.values()] } };
@@ -48,14 +63,26 @@ test("Ready waits for every readiness gate condition to be True", () => {
   assert.equal(missing.ready, false);
   assert.match(missing.ready ? "" : missing.message, /does not exist/);
 
-  const falseGate = podReadiness(pod({ readinessGates: [GATE], conditions: [condition(GATE, "False")] }), [view(true)]);
+  const falseGate = podReadiness(pod({ readinessGates: [GATE], conditions: [condition(GATE, "False")] }), [
+    view(true),
+  ]);
   assert.equal(falseGate.ready ? "" : falseGate.reason, "ReadinessGatesNotReady");
 
-  assert.deepEqual(podReadiness(pod({ readinessGates: [GATE], conditions: [condition(GATE, "True")] }), [view(true)]), { ready: true });
+  assert.deepEqual(
+    podReadiness(pod({ readinessGates: [GATE], conditions: [condition(GATE, "True")] }), [view(true)]),
+    { ready: true },
+  );
 });
 
 test("the patch writes only the runtime's conditions, never a readiness gate's", () => {
-  const patch = statusPatch(pod({ readinessGates: [GATE], conditions: [condition("PodScheduled", "True"), condition(GATE, "False")] }), owned([view(true)]), NOW);
+  const patch = statusPatch(
+    pod({
+      readinessGates: [GATE],
+      conditions: [condition("PodScheduled", "True"), condition(GATE, "False")],
+    }),
+    owned([view(true)]),
+    NOW,
+  );
   const types = conditionsOf(patch).map((c) => c.type);
   assert.deepEqual(types, ["Initialized", "ContainersReady", "Ready"]);
   const ready = conditionsOf(patch).find((c) => c.type === "Ready");
@@ -64,7 +91,9 @@ test("the patch writes only the runtime's conditions, never a readiness gate's",
 });
 
 test("PodScheduled is filled in only when the scheduler's is missing", () => {
-  const types = conditionsOf(statusPatch(pod({ conditions: [] }), owned([view(false)]), NOW)).map((c) => c.type);
+  const types = conditionsOf(statusPatch(pod({ conditions: [] }), owned([view(false)]), NOW)).map(
+    (c) => c.type,
+  );
   assert.deepEqual(types, ["PodScheduled", "Initialized", "ContainersReady", "Ready"]);
 });
 
@@ -78,24 +107,53 @@ test("no patch once the API status matches; a new patch when readiness changes",
   assert.equal(ready?.status, "True");
   assert.equal(ready?.lastTransitionTime, "2026-11-24T12:00:30Z");
   const initialized = conditionsOf(second).find((c) => c.type === "Initialized");
-  assert.equal(initialized?.lastTransitionTime, "2026-11-24T12:00:00Z", "an unchanged condition keeps its transition time");
+  assert.equal(
+    initialized?.lastTransitionTime,
+    "2026-11-24T12:00:00Z",
+    "an unchanged condition keeps its transition time",
+  );
 });
 
 test("a gate turning True makes the next patch set Ready True", () => {
-  const gated = pod({ readinessGates: [GATE], conditions: [condition("PodScheduled", "True"), condition(GATE, "False")] });
+  const gated = pod({
+    readinessGates: [GATE],
+    conditions: [condition("PodScheduled", "True"), condition(GATE, "False")],
+  });
   const notYet = applied(gated, statusPatch(gated, owned([view(true)]), NOW));
   assert.equal(statusPatch(notYet, owned([view(true)]), NOW), null);
   const gateTrue: V1Pod = {
     ...notYet,
-    status: { ...notYet.status, conditions: (notYet.status?.conditions ?? []).map((c) => (c.type === GATE ? { ...c, status: "True" } : c)) },
+    status: {
+      ...notYet.status,
+      conditions: (notYet.status?.conditions ?? []).map((c) =>
+        c.type === GATE ? { ...c, status: "True" } : c,
+      ),
+    },
   };
   const ready = conditionsOf(statusPatch(gateTrue, owned([view(true)]), NOW)).find((c) => c.type === "Ready");
   assert.equal(ready?.status, "True");
 });
 
 test("container statuses follow the container's state", () => {
-  const patch = statusPatch(pod(), { ...owned([]), phase: "Pending", containers: [{ name: "app", image: "lab/app:1", state: { kind: "waiting", reason: "ContainerCreating" }, ready: false }] }, NOW);
+  const patch = statusPatch(
+    pod(),
+    {
+      ...owned([]),
+      phase: "Pending",
+      containers: [
+        {
+          name: "app",
+          image: "lab/app:1",
+          state: { kind: "waiting", reason: "ContainerCreating" },
+          ready: false,
+        },
+      ],
+    },
+    NOW,
+  );
   assert.ok(patch !== null);
   assert.equal(patch.status["phase"], "Pending");
-  assert.deepEqual((patch.status["containerStatuses"] as { state: unknown; started: boolean }[])[0]?.state, { waiting: { reason: "ContainerCreating" } });
+  assert.deepEqual((patch.status["containerStatuses"] as { state: unknown; started: boolean }[])[0]?.state, {
+    waiting: { reason: "ContainerCreating" },
+  });
 });

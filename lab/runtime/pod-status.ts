@@ -23,7 +23,9 @@ export interface OwnedStatus {
 }
 
 /** The pod's Ready condition as the kubelet computes it (pkg/kubelet/status/generate.go), with its reason. */
-export type PodReadiness = { ready: true } | { ready: false; reason: "ContainersNotReady" | "ReadinessGatesNotReady"; message: string };
+export type PodReadiness =
+  | { ready: true }
+  | { ready: false; reason: "ContainersNotReady" | "ReadinessGatesNotReady"; message: string };
 
 /** Conditions the runtime writes; all others (readiness gates, DisruptionTarget, ...) belong to someone else. */
 export const OWNED_CONDITIONS = ["Initialized", "ContainersReady", "Ready"] as const;
@@ -36,13 +38,21 @@ export function containersReady(containers: readonly ContainerView[]): boolean {
 export function podReadiness(pod: V1Pod, containers: readonly ContainerView[]): PodReadiness {
   const unready = containers.filter((c) => !c.ready).map((c) => c.name);
   if (containers.length === 0 || unready.length > 0) {
-    return { ready: false, reason: "ContainersNotReady", message: `containers with unready status: [${unready.join(" ")}]` };
+    return {
+      ready: false,
+      reason: "ContainersNotReady",
+      message: `containers with unready status: [${unready.join(" ")}]`,
+    };
   }
   const conditions = pod.status?.conditions ?? [];
   for (const gate of pod.spec?.readinessGates ?? []) {
     const condition = conditions.find((c) => c.type === gate.conditionType);
     if (condition === undefined) {
-      return { ready: false, reason: "ReadinessGatesNotReady", message: `corresponding condition of pod readiness gate "${gate.conditionType}" does not exist.` };
+      return {
+        ready: false,
+        reason: "ReadinessGatesNotReady",
+        message: `corresponding condition of pod readiness gate "${gate.conditionType}" does not exist.`,
+      };
     }
     if (condition.status !== "True") {
       return {
@@ -67,7 +77,11 @@ interface DesiredCondition {
  * knows, or null when it already matches. Conditions merge by type, so conditions the runtime does not own are
  * never touched; containerStatuses is an atomic list and is replaced whole.
  */
-export function statusPatch(pod: V1Pod, owned: OwnedStatus, now: Date): { status: Record<string, unknown> } | null {
+export function statusPatch(
+  pod: V1Pod,
+  owned: OwnedStatus,
+  now: Date,
+): { status: Record<string, unknown> } | null {
   const readiness = podReadiness(pod, owned.containers);
   const allReady = containersReady(owned.containers);
   const unready = owned.containers.filter((c) => !c.ready).map((c) => c.name);
@@ -75,11 +89,19 @@ export function statusPatch(pod: V1Pod, owned: OwnedStatus, now: Date): { status
     { type: "Initialized", status: "True" },
     allReady
       ? { type: "ContainersReady", status: "True" }
-      : { type: "ContainersReady", status: "False", reason: "ContainersNotReady", message: `containers with unready status: [${unready.join(" ")}]` },
-    readiness.ready ? { type: "Ready", status: "True" } : { type: "Ready", status: "False", reason: readiness.reason, message: readiness.message },
+      : {
+          type: "ContainersReady",
+          status: "False",
+          reason: "ContainersNotReady",
+          message: `containers with unready status: [${unready.join(" ")}]`,
+        },
+    readiness.ready
+      ? { type: "Ready", status: "True" }
+      : { type: "Ready", status: "False", reason: readiness.reason, message: readiness.message },
   ];
   const current = pod.status?.conditions ?? [];
-  if (!current.some((c) => c.type === "PodScheduled")) desired.unshift({ type: "PodScheduled", status: "True" });
+  if (!current.some((c) => c.type === "PodScheduled"))
+    desired.unshift({ type: "PodScheduled", status: "True" });
 
   const containerStatuses = owned.containers.map((c) => containerStatus(pod, c));
   const status = pod.status;
@@ -89,14 +111,29 @@ export function statusPatch(pod: V1Pod, owned: OwnedStatus, now: Date): { status
     status.hostIP === owned.hostIP &&
     status.podIP === owned.podIP &&
     status.startTime !== undefined &&
-    desired.every((d) => conditionMatches(current.find((c) => c.type === d.type), d)) &&
+    desired.every((d) =>
+      conditionMatches(
+        current.find((c) => c.type === d.type),
+        d,
+      ),
+    ) &&
     sameContainers(status.containerStatuses ?? [], containerStatuses);
   if (same) return null;
 
   const conditions = desired.map((d) => {
     const existing = current.find((c) => c.type === d.type);
-    const lastTransitionTime = existing?.status === d.status && existing.lastTransitionTime !== undefined ? existing.lastTransitionTime : now;
-    return { type: d.type, status: d.status, reason: d.reason ?? null, message: d.message ?? null, lastProbeTime: null, lastTransitionTime: iso(lastTransitionTime) };
+    const lastTransitionTime =
+      existing?.status === d.status && existing.lastTransitionTime !== undefined
+        ? existing.lastTransitionTime
+        : now;
+    return {
+      type: d.type,
+      status: d.status,
+      reason: d.reason ?? null,
+      message: d.message ?? null,
+      lastProbeTime: null,
+      lastTransitionTime: iso(lastTransitionTime),
+    };
   });
   return {
     status: {
@@ -113,7 +150,11 @@ export function statusPatch(pod: V1Pod, owned: OwnedStatus, now: Date): { status
 }
 
 function conditionMatches(existing: V1PodCondition | undefined, desired: DesiredCondition): boolean {
-  return existing !== undefined && existing.status === desired.status && (existing.reason ?? undefined) === desired.reason;
+  return (
+    existing !== undefined &&
+    existing.status === desired.status &&
+    (existing.reason ?? undefined) === desired.reason
+  );
 }
 
 /** A containerStatuses entry as sent to the API server (plain JSON, dates as RFC 3339 strings). */
@@ -167,11 +208,19 @@ function wireStateKind(s: WireContainerStatus): string {
   return Object.keys(s.state)[0] ?? "waiting";
 }
 
-function sameContainers(current: readonly V1ContainerStatus[], desired: readonly WireContainerStatus[]): boolean {
+function sameContainers(
+  current: readonly V1ContainerStatus[],
+  desired: readonly WireContainerStatus[],
+): boolean {
   if (current.length !== desired.length) return false;
   return desired.every((d) => {
     const c = current.find((x) => x.name === d.name);
-    return c !== undefined && c.ready === d.ready && (c.started ?? false) === d.started && currentStateKind(c) === wireStateKind(d);
+    return (
+      c !== undefined &&
+      c.ready === d.ready &&
+      (c.started ?? false) === d.started &&
+      currentStateKind(c) === wireStateKind(d)
+    );
   });
 }
 

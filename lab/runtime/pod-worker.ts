@@ -13,7 +13,13 @@ import { PodApp } from "./app.ts";
 import type { PodRef, RuntimeEvent, RuntimeLogger } from "./events.ts";
 import { planPreStop } from "./prestop.ts";
 import { httpCheck, probeSettings, runProber, tcpCheck } from "./probe.ts";
-import { podReadiness, statusPatch, type ContainerState, type ContainerView, type OwnedStatus } from "./pod-status.ts";
+import {
+  podReadiness,
+  statusPatch,
+  type ContainerState,
+  type ContainerView,
+  type OwnedStatus,
+} from "./pod-status.ts";
 
 /** Pod annotations the runtime reads. Seconds and milliseconds are multiplied by the time scale. */
 export const ANNOTATIONS = {
@@ -102,7 +108,11 @@ export class PodWorker {
     this.#hostIP = node.hostIP;
     this.#startTime = new Date(ctx.clock.now());
     const specs = pod.spec?.containers ?? [];
-    this.#containers = specs.map((spec) => ({ spec, state: { kind: "waiting", reason: "ContainerCreating" }, probeReady: false }));
+    this.#containers = specs.map((spec) => ({
+      spec,
+      state: { kind: "waiting", reason: "ContainerCreating" },
+      probeReady: false,
+    }));
     this.#appContainer = specs.find((c) => (c.ports ?? []).length > 0) ?? specs[0];
   }
 
@@ -149,7 +159,11 @@ export class PodWorker {
     this.#stopEverything();
     this.#ctx.addresses.close(this.ref.podIP);
     this.#ctx.releaseIP(this.ref.podIP);
-    if (deletedByOthers) this.#ctx.log.info({ pod: this.#key }, "pod object deleted (forced) before the runtime finished with it");
+    if (deletedByOthers)
+      this.#ctx.log.info(
+        { pod: this.#key },
+        "pod object deleted (forced) before the runtime finished with it",
+      );
   }
 
   /** The node died: the app's sockets are reset and the worker never talks to the API again. */
@@ -173,7 +187,11 @@ export class PodWorker {
     this.#app?.kill();
   }
 
-  #emit(kind: "pod-running" | "pod-serving" | "pod-terminating" | "pod-terminated" | "pod-ready" | "pod-not-ready", reason: string): void {
+  #emit(
+    kind:
+      "pod-running" | "pod-serving" | "pod-terminating" | "pod-terminated" | "pod-ready" | "pod-not-ready",
+    reason: string,
+  ): void {
     this.#ctx.emit({ kind, at: this.#ctx.clock.now(), reason, ...this.ref });
   }
 
@@ -207,8 +225,14 @@ export class PodWorker {
       return;
     }
     const app = await PodApp.start({
-      identity: { namespace: this.ref.namespace, name: this.ref.name, node: this.ref.node, podIP: this.ref.podIP },
-      requestDelayMs: this.#annotationNumber(ANNOTATIONS.requestMs, settings.defaultRequestMs) * settings.timeScale,
+      identity: {
+        namespace: this.ref.namespace,
+        name: this.ref.name,
+        node: this.ref.node,
+        podIP: this.ref.podIP,
+      },
+      requestDelayMs:
+        this.#annotationNumber(ANNOTATIONS.requestMs, settings.defaultRequestMs) * settings.timeScale,
       healthPaths: this.#healthPaths(),
       keepAliveTimeoutMs: this.#scaledMs(settings.appKeepAliveSeconds),
       ignoreSigterm: this.#pod.metadata?.annotations?.[ANNOTATIONS.ignoreSigterm] === "true",
@@ -219,7 +243,10 @@ export class PodWorker {
     }
     this.#app = app;
     this.#ctx.addresses.listen(this.ref.podIP, app.port);
-    this.#emit("pod-serving", `app listens on 127.0.0.1:${app.port} after ${startSeconds} s (scaled by ${settings.timeScale})`);
+    this.#emit(
+      "pod-serving",
+      `app listens on 127.0.0.1:${app.port} after ${startSeconds} s (scaled by ${settings.timeScale})`,
+    );
     this.#requestSync();
   }
 
@@ -244,7 +271,9 @@ export class PodWorker {
         clock,
         settings: probeTimes,
         signal: AbortSignal.any([this.#probes.signal, this.#halt.signal]),
-        due: () => container.state.kind === "running" && clock.now() - container.state.startedAt.getTime() >= probeTimes.initialDelayMs,
+        due: () =>
+          container.state.kind === "running" &&
+          clock.now() - container.state.startedAt.getTime() >= probeTimes.initialDelayMs,
         check: (timeoutMs) => {
           const app = this.#app;
           if (app === undefined) return Promise.resolve(false);
@@ -254,7 +283,10 @@ export class PodWorker {
         },
         onChange: (ready) => {
           container.probeReady = ready;
-          this.#ctx.log.debug({ pod: this.#key, container: container.spec.name, ready }, "readiness probe result changed");
+          this.#ctx.log.debug(
+            { pod: this.#key, container: container.spec.name, ready },
+            "readiness probe result changed",
+          );
           this.#requestSync();
         },
       });
@@ -267,10 +299,17 @@ export class PodWorker {
       name: c.spec.name,
       image: c.spec.image ?? "lab",
       state: c.state,
-      ready: c.state.kind === "running" && (c.spec.readinessProbe !== undefined ? c.probeReady : appListening),
+      ready:
+        c.state.kind === "running" && (c.spec.readinessProbe !== undefined ? c.probeReady : appListening),
     }));
     const running = this.#containers.some((c) => c.state.kind !== "waiting");
-    return { phase: running ? "Running" : "Pending", hostIP: this.#hostIP, podIP: this.ref.podIP, startTime: this.#startTime, containers };
+    return {
+      phase: running ? "Running" : "Pending",
+      hostIP: this.#hostIP,
+      podIP: this.ref.podIP,
+      startTime: this.#startTime,
+      containers,
+    };
   }
 
   /** Asks the status manager to bring the API status up to date; coalesces while a write is in flight. */
@@ -311,7 +350,11 @@ export class PodWorker {
     }
     try {
       const updated = await this.#ctx.core.patchNamespacedPodStatus(
-        { name: this.ref.name, namespace: this.ref.namespace, body: { metadata: { uid: this.ref.uid }, ...patch } },
+        {
+          name: this.ref.name,
+          namespace: this.ref.namespace,
+          body: { metadata: { uid: this.ref.uid }, ...patch },
+        },
         setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
       );
       if (this.halted) return true;
@@ -322,7 +365,10 @@ export class PodWorker {
       if (this.halted) return true;
       const code = statusCode(err);
       if (code === 404 || code === 409 || code === 422) {
-        this.#ctx.log.info({ pod: this.#key, code }, "pod status not written: the pod is gone or was replaced");
+        this.#ctx.log.info(
+          { pod: this.#key, code },
+          "pod status not written: the pod is gone or was replaced",
+        );
         return true;
       }
       this.#ctx.log.warn({ pod: this.#key, code, err: String(err) }, "pod status write failed; retrying");
@@ -337,14 +383,21 @@ export class PodWorker {
     this.#lastReady = ready;
     if (!ready && !wasKnown) return;
     const readiness = podReadiness(pod, this.#owned().containers);
-    this.#emit(ready ? "pod-ready" : "pod-not-ready", readiness.ready ? "containers ready and readiness gates True" : `${readiness.reason}: ${readiness.message}`);
+    this.#emit(
+      ready ? "pod-ready" : "pod-not-ready",
+      readiness.ready
+        ? "containers ready and readiness gates True"
+        : `${readiness.reason}: ${readiness.message}`,
+    );
   }
 
   async #terminate(): Promise<void> {
     const { clock, addresses } = this.#ctx;
     this.#startup.abort();
     const graceSeconds =
-      this.#pod.metadata?.deletionGracePeriodSeconds ?? this.#pod.spec?.terminationGracePeriodSeconds ?? KUBERNETES_DEFAULT_GRACE_SECONDS;
+      this.#pod.metadata?.deletionGracePeriodSeconds ??
+      this.#pod.spec?.terminationGracePeriodSeconds ??
+      KUBERNETES_DEFAULT_GRACE_SECONDS;
     const graceMs = this.#scaledMs(graceSeconds);
     const deadline = clock.now() + graceMs;
     this.#emit("pod-terminating", `deletionTimestamp set; grace ${graceSeconds} s`);
@@ -372,12 +425,20 @@ export class PodWorker {
       if (app !== undefined) {
         if (!ignoreSigterm) addresses.close(this.ref.podIP);
         // Like the kubelet, SIGTERM always gets at least 2 s, even when preStop used up the grace period.
-        const outcome = await app.shutdown(Math.max(this.#scaledMs(MIN_SIGTERM_GRACE_SECONDS), deadline - clock.now()));
+        const outcome = await app.shutdown(
+          Math.max(this.#scaledMs(MIN_SIGTERM_GRACE_SECONDS), deadline - clock.now()),
+        );
         if (this.halted) return;
         addresses.close(this.ref.podIP);
         if (outcome.kind === "killed") {
           killed = true;
-          this.#ctx.emit({ kind: "pod-killed", at: clock.now(), inFlight: outcome.inFlightAtKill, reason: "grace period over: SIGKILL", ...this.ref });
+          this.#ctx.emit({
+            kind: "pod-killed",
+            at: clock.now(),
+            inFlight: outcome.inFlightAtKill,
+            reason: "grace period over: SIGKILL",
+            ...this.ref,
+          });
         }
       }
       const finishedAt = new Date(clock.now());
@@ -410,7 +471,10 @@ export class PodWorker {
         if (this.halted) return;
         const code = statusCode(err);
         if (code === 404 || code === 409) break;
-        this.#ctx.log.warn({ pod: this.#key, code, attempt, err: String(err) }, "pod delete failed; retrying");
+        this.#ctx.log.warn(
+          { pod: this.#key, code, attempt, err: String(err) },
+          "pod delete failed; retrying",
+        );
         try {
           await this.#ctx.clock.sleep(Math.min(5000, 250 * 2 ** attempt), this.#halt.signal);
         } catch {

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { planPreStop, sleepSecondsOfCommand, sleepSecondsOfScript } from "./prestop.ts";
@@ -26,8 +25,13 @@ test("commands without a sleep, or with an unparsable one, are not emulated", ()
 });
 
 test("planPreStop reads exec, the native sleep action, and reports why it skips", () => {
-  const exec = planPreStop(container({ lifecycle: { preStop: { exec: { command: ["sh", "-c", "sleep 20"] } } } }));
-  assert.deepEqual({ kind: exec.kind, seconds: exec.kind === "sleep" ? exec.seconds : -1 }, { kind: "sleep", seconds: 20 });
+  const exec = planPreStop(
+    container({ lifecycle: { preStop: { exec: { command: ["sh", "-c", "sleep 20"] } } } }),
+  );
+  assert.deepEqual(
+    { kind: exec.kind, seconds: exec.kind === "sleep" ? exec.seconds : -1 },
+    { kind: "sleep", seconds: 20 },
+  );
 
   const native = planPreStop(container({ lifecycle: { preStop: { sleep: { seconds: 15 } } } }));
   assert.equal(native.kind === "sleep" ? native.seconds : -1, 15);

@@ -5,7 +5,8 @@ import type { V1Container } from "@kubernetes/client-node";
  * The lab cannot run commands in a container, so only the time a hook takes matters: `sleep N` commands
  * (alone or inside `sh -c "..."`) and the native `lifecycle.preStop.sleep` action become a wait of N seconds.
  */
-export type PreStopPlan = { kind: "sleep"; seconds: number; reason: string } | { kind: "none"; reason: string };
+export type PreStopPlan =
+  { kind: "sleep"; seconds: number; reason: string } | { kind: "none"; reason: string };
 
 const SHELLS = new Set(["sh", "bash", "ash", "dash", "zsh"]);
 const SLEEP_IN_SCRIPT = /(?:^|[\s;&|(])(?:\/\w+)*\/?sleep\s+(\d+(?:\.\d+)?)([smhd]?)(?=$|[\s;&|)])/g;
@@ -13,18 +14,23 @@ const SLEEP_IN_SCRIPT = /(?:^|[\s;&|(])(?:\/\w+)*\/?sleep\s+(\d+(?:\.\d+)?)([smh
 /** The preStop plan for one container. */
 export function planPreStop(container: Pick<V1Container, "name" | "lifecycle">): PreStopPlan {
   const handler = container.lifecycle?.preStop;
-  if (handler === undefined) return { kind: "none", reason: `container ${container.name} has no preStop hook` };
+  if (handler === undefined)
+    return { kind: "none", reason: `container ${container.name} has no preStop hook` };
   if (handler.sleep !== undefined) {
     return { kind: "sleep", seconds: handler.sleep.seconds, reason: "lifecycle.preStop.sleep" };
   }
   if (handler.exec?.command !== undefined) {
     const seconds = sleepSecondsOfCommand(handler.exec.command);
     if (seconds === null) {
-      return { kind: "none", reason: `preStop exec ${JSON.stringify(handler.exec.command)} has no sleep the lab can emulate` };
+      return {
+        kind: "none",
+        reason: `preStop exec ${JSON.stringify(handler.exec.command)} has no sleep the lab can emulate`,
+      };
     }
     return { kind: "sleep", seconds, reason: `preStop exec ${JSON.stringify(handler.exec.command)}` };
   }
-  if (handler.httpGet !== undefined) return { kind: "none", reason: "preStop httpGet is treated as instantaneous" };
+  if (handler.httpGet !== undefined)
+    return { kind: "none", reason: "preStop httpGet is treated as instantaneous" };
   return { kind: "none", reason: "preStop handler of an unsupported kind" };
 }
 
@@ -41,7 +47,9 @@ export function sleepSecondsOfCommand(command: readonly string[]): number | null
     return arg === undefined ? null : parseDuration(arg);
   }
   if (SHELLS.has(base)) {
-    const cIndex = args.findIndex((a) => a === "-c" || (a.startsWith("-") && !a.startsWith("--") && a.includes("c")));
+    const cIndex = args.findIndex(
+      (a) => a === "-c" || (a.startsWith("-") && !a.startsWith("--") && a.includes("c")),
+    );
     const script = cIndex === -1 ? undefined : args[cIndex + 1];
     return script === undefined ? null : sleepSecondsOfScript(script);
   }

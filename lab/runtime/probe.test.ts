@@ -1,20 +1,38 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { FakeClock } from "../../src/domain/clock.ts";
-import { httpCheck, probeSettings, ProbeStateMachine, runProber, tcpCheck, type ProbeSettings } from "./probe.ts";
+import {
+  httpCheck,
+  probeSettings,
+  ProbeStateMachine,
+  runProber,
+  tcpCheck,
+  type ProbeSettings,
+} from "./probe.ts";
 
 test("probe settings take Kubernetes defaults and the time scale", () => {
-  assert.deepEqual(probeSettings({}, 1), { initialDelayMs: 0, periodMs: 10_000, timeoutMs: 1000, successThreshold: 1, failureThreshold: 3 });
-  assert.deepEqual(probeSettings({ initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 2, timeoutSeconds: 10 }, 0.25), {
-    initialDelayMs: 15_000,
-    periodMs: 2500,
-    timeoutMs: 2500,
+  assert.deepEqual(probeSettings({}, 1), {
+    initialDelayMs: 0,
+    periodMs: 10_000,
+    timeoutMs: 1000,
     successThreshold: 1,
-    failureThreshold: 2,
+    failureThreshold: 3,
   });
+  assert.deepEqual(
+    probeSettings(
+      { initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 2, timeoutSeconds: 10 },
+      0.25,
+    ),
+    {
+      initialDelayMs: 15_000,
+      periodMs: 2500,
+      timeoutMs: 2500,
+      successThreshold: 1,
+      failureThreshold: 2,
+    },
+  );
 });
 
 test("readiness starts false and needs successThreshold consecutive successes", () => {
@@ -39,7 +57,11 @@ test("readiness drops only after failureThreshold consecutive failures", () => {
 });
 
 /** Runs a prober on a FakeClock against a scripted sequence of results; returns when readiness flipped, in ms. */
-async function scriptedProber(settings: ProbeSettings, results: (elapsedMs: number) => boolean, runForMs: number): Promise<{ changes: [number, boolean][]; probesAt: number[] }> {
+async function scriptedProber(
+  settings: ProbeSettings,
+  results: (elapsedMs: number) => boolean,
+  runForMs: number,
+): Promise<{ changes: [number, boolean][]; probesAt: number[] }> {
   const clock = new FakeClock();
   const start = clock.now();
   const changes: [number, boolean][] = [];

@@ -27,9 +27,11 @@ export const PROBE_DEFAULTS = {
 } as const;
 
 export function probeSettings(probe: V1Probe, timeScale: number): ProbeSettings {
-  const seconds = (value: number | undefined, fallback: number, min: number): number => Math.max(min, value ?? fallback);
+  const seconds = (value: number | undefined, fallback: number, min: number): number =>
+    Math.max(min, value ?? fallback);
   return {
-    initialDelayMs: seconds(probe.initialDelaySeconds, PROBE_DEFAULTS.initialDelaySeconds, 0) * 1000 * timeScale,
+    initialDelayMs:
+      seconds(probe.initialDelaySeconds, PROBE_DEFAULTS.initialDelaySeconds, 0) * 1000 * timeScale,
     periodMs: seconds(probe.periodSeconds, PROBE_DEFAULTS.periodSeconds, 1) * 1000 * timeScale,
     timeoutMs: seconds(probe.timeoutSeconds, PROBE_DEFAULTS.timeoutSeconds, 1) * 1000 * timeScale,
     successThreshold: seconds(probe.successThreshold, PROBE_DEFAULTS.successThreshold, 1),
@@ -103,11 +105,14 @@ export async function runProber(options: ProberOptions): Promise<void> {
 /** An HTTP GET to 127.0.0.1:port on a fresh connection: success on 200..399, like the kubelet's httpGet probe. */
 export function httpCheck(port: number, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path, method: "GET", agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 400);
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, method: "GET", agent: false, timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        resolve(status >= 200 && status < 400);
+      },
+    );
     req.on("timeout", () => {
       req.destroy();
       resolve(false);

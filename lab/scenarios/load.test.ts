@@ -1,7 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
-import { deploymentFixture, listScenarios, loadScenario, nodeGroupSpecs, parseScenario, ScenarioError } from "./load.ts";
+import {
+  deploymentFixture,
+  listScenarios,
+  loadScenario,
+  nodeGroupSpecs,
+  parseScenario,
+  ScenarioError,
+} from "./load.ts";
 import type { ScenarioInput } from "./load.ts";
 import { deployment } from "../workloads.ts";
 
@@ -43,7 +50,12 @@ test("seed carries the seed's Deployment and cloud timings", async () => {
   const s = await loadScenario("seed");
   const app = s.workloads[0]!;
   assert.equal(app.preStopSeconds, 20);
-  assert.deepEqual(app.readiness, { initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 2, timeoutSeconds: 10 });
+  assert.deepEqual(app.readiness, {
+    initialDelaySeconds: 60,
+    periodSeconds: 10,
+    failureThreshold: 2,
+    timeoutSeconds: 10,
+  });
   assert.equal(app.terminationGracePeriodSeconds, 120);
   assert.equal(app.pullSeconds, 10);
   assert.equal(s.cloud.nodeJoinSeconds, 70);
@@ -83,20 +95,35 @@ test("defaults are filled in: the seed's timings, GUESS defaults for the cloud",
 
 test("a bad field is reported with its path", () => {
   const input = scenarioInput({
-    workloads: [{ name: "app", replicas: 2, readiness: { initialDelaySeconds: 1, periodSeconds: -1, failureThreshold: 2 } }],
+    workloads: [
+      {
+        name: "app",
+        replicas: 2,
+        readiness: { initialDelaySeconds: 1, periodSeconds: -1, failureThreshold: 2 },
+      },
+    ],
   });
   const issues = issuesOf(input);
-  assert.deepEqual(issues.map((i) => i.path), ["workloads[0].readiness.periodSeconds"]);
+  assert.deepEqual(
+    issues.map((i) => i.path),
+    ["workloads[0].readiness.periodSeconds"],
+  );
 });
 
 test("unknown fields, unknown event kinds and missing fields are named", () => {
-  assert.deepEqual(issuesOf({ ...scenarioInput(), trafic: {} }).map((i) => i.path), ["(root)"]);
+  assert.deepEqual(
+    issuesOf({ ...scenarioInput(), trafic: {} }).map((i) => i.path),
+    ["(root)"],
+  );
   assert.match(issuesOf({ ...scenarioInput(), trafic: {} })[0]!.message, /trafic/);
   const badKind = issuesOf(scenarioInput({ events: [{ at: 20, kind: "meteor" } as never] }));
   assert.equal(badKind[0]!.path, "events[0].kind");
   const noDescription: Record<string, unknown> = { ...scenarioInput() };
   delete noDescription["description"];
-  assert.deepEqual(issuesOf(noDescription).map((i) => i.path), ["description"]);
+  assert.deepEqual(
+    issuesOf(noDescription).map((i) => i.path),
+    ["description"],
+  );
 });
 
 test("references to node groups and zones must exist", () => {
@@ -124,19 +151,27 @@ test("event times must fit between the warmup and the end of traffic", () => {
 });
 
 test("count and share are exclusive; a PDB sets exactly one bound", () => {
-  const both = issuesOf(scenarioInput({ events: [{ at: 20, kind: "spot-reclaim", nodes: { count: 1, share: 0.5 } }] }));
+  const both = issuesOf(
+    scenarioInput({ events: [{ at: 20, kind: "spot-reclaim", nodes: { count: 1, share: 0.5 } }] }),
+  );
   assert.equal(both[0]!.path, "events[0].nodes");
   const pdb = issuesOf(scenarioInput({ workloads: [{ name: "app", replicas: 2, pdb: {} }] }));
   assert.equal(pdb[0]!.path, "workloads[0].pdb");
 });
 
 test("YAML syntax errors and duplicate keys are ScenarioErrors", () => {
-  assert.throws(() => parseScenario("name: [unclosed", "broken.yaml"), (err: unknown) => err instanceof ScenarioError && err.issues[0]!.path === "(yaml)");
+  assert.throws(
+    () => parseScenario("name: [unclosed", "broken.yaml"),
+    (err: unknown) => err instanceof ScenarioError && err.issues[0]!.path === "(yaml)",
+  );
   assert.throws(() => parseScenario("name: a\nname: b\n", "dup.yaml"), ScenarioError);
 });
 
 test("a missing file is a ScenarioError naming the path", async () => {
-  await assert.rejects(loadScenario("no-such-scenario"), (err: unknown) => err instanceof ScenarioError && err.source.endsWith("no-such-scenario.yaml"));
+  await assert.rejects(
+    loadScenario("no-such-scenario"),
+    (err: unknown) => err instanceof ScenarioError && err.source.endsWith("no-such-scenario.yaml"),
+  );
 });
 
 test("a workload maps onto the lab's deployment() fixture", async () => {

@@ -84,7 +84,9 @@ export async function loadScenario(nameOrPath: string): Promise<Scenario> {
   const scenario = parseScenario(text, path);
   const fileName = basename(path, extname(path));
   if (scenario.name !== fileName && !nameOrPath.includes("/")) {
-    throw new ScenarioError(path, [{ path: "name", message: `is ${scenario.name}, but the file is ${fileName}.yaml` }]);
+    throw new ScenarioError(path, [
+      { path: "name", message: `is ${scenario.name}, but the file is ${fileName}.yaml` },
+    ]);
   }
   return scenario;
 }
@@ -126,7 +128,9 @@ export function deploymentFixture(w: Workload, extra: Partial<DeploymentFixture>
   return fixture;
 }
 
-function readinessFixture(r: NonNullable<Workload["readiness"]>): NonNullable<DeploymentFixture["readiness"]> {
+function readinessFixture(
+  r: NonNullable<Workload["readiness"]>,
+): NonNullable<DeploymentFixture["readiness"]> {
   const out: NonNullable<DeploymentFixture["readiness"]> = {
     initialDelaySeconds: r.initialDelaySeconds,
     periodSeconds: r.periodSeconds,

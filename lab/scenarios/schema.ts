@@ -9,7 +9,9 @@ import { z } from "zod";
 
 const seconds = z.number().nonnegative();
 const positiveSeconds = z.number().positive();
-const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
+const name = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label (lowercase letters, digits, '-')");
 
 /** One EKS managed node group: a fixed desired capacity in one availability zone. */
 export const nodeGroupSchema = z.strictObject({
@@ -39,8 +41,14 @@ export const readinessSchema = z.strictObject({
 });
 
 export const pdbSchema = z
-  .strictObject({ minAvailable: z.number().int().nonnegative().optional(), maxUnavailable: z.number().int().nonnegative().optional() })
-  .refine((p) => (p.minAvailable === undefined) !== (p.maxUnavailable === undefined), "set exactly one of minAvailable, maxUnavailable");
+  .strictObject({
+    minAvailable: z.number().int().nonnegative().optional(),
+    maxUnavailable: z.number().int().nonnegative().optional(),
+  })
+  .refine(
+    (p) => (p.minAvailable === undefined) !== (p.maxUnavailable === undefined),
+    "set exactly one of minAvailable, maxUnavailable",
+  );
 
 /** A Deployment behind a Service behind the ALB. Defaults are the seed's Deployment. */
 export const workloadSchema = z.strictObject({
@@ -49,7 +57,9 @@ export const workloadSchema = z.strictObject({
   /** preStop `sleep N`; null for no preStop hook. Default 20 (the seed). */
   preStopSeconds: seconds.nullable().default(20),
   /** Readiness probe; null for none. Default the seed's: initialDelay 60, period 10, failureThreshold 2. */
-  readiness: readinessSchema.nullable().default({ initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 2, timeoutSeconds: 10 }),
+  readiness: readinessSchema
+    .nullable()
+    .default({ initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 2, timeoutSeconds: 10 }),
   /** Default 120 (the seed). */
   terminationGracePeriodSeconds: seconds.default(120),
   /** Image pull delay. Default 10 (the seed). */
@@ -63,7 +73,10 @@ export const workloadSchema = z.strictObject({
   /** Required anti-affinity on kubernetes.io/hostname: at most one pod per node. Default false. */
   onePerNode: z.boolean().default(false),
   /** CPU request, Kubernetes quantity. Default 250m. */
-  cpuRequest: z.string().regex(/^\d+(\.\d+)?m?$/, "must be a CPU quantity like 500m or 1").default("250m"),
+  cpuRequest: z
+    .string()
+    .regex(/^\d+(\.\d+)?m?$/, "must be a CPU quantity like 500m or 1")
+    .default("250m"),
   pdb: pdbSchema.optional(),
 });
 
@@ -138,7 +151,11 @@ export const azReclaimEventSchema = z.strictObject({
   share: z.number().gt(0).lte(1),
 });
 
-export const eventSchema = z.discriminatedUnion("kind", [spotReclaimEventSchema, rebalanceEventSchema, azReclaimEventSchema]);
+export const eventSchema = z.discriminatedUnion("kind", [
+  spotReclaimEventSchema,
+  rebalanceEventSchema,
+  azReclaimEventSchema,
+]);
 
 /** What the end-to-end test may assert for one handler. */
 export const expectationSchema = z.strictObject({
@@ -172,17 +189,30 @@ export const scenarioSchema = z
     const groups = new Map(s.cluster.nodeGroups.map((g) => [g.name, g]));
     const zones = new Set(s.cluster.nodeGroups.map((g) => g.zone));
     if (groups.size !== s.cluster.nodeGroups.length) {
-      ctx.addIssue({ code: "custom", path: ["cluster", "nodeGroups"], message: "node group names must be unique" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["cluster", "nodeGroups"],
+        message: "node group names must be unique",
+      });
     }
     s.workloads.forEach((w, i) => {
       w.nodeGroups?.forEach((g, j) => {
-        if (!groups.has(g)) ctx.addIssue({ code: "custom", path: ["workloads", i, "nodeGroups", j], message: `no node group named ${g}` });
+        if (!groups.has(g))
+          ctx.addIssue({
+            code: "custom",
+            path: ["workloads", i, "nodeGroups", j],
+            message: `no node group named ${g}`,
+          });
       });
     });
     s.events.forEach((e, i) => {
       const deadline = lastMomentOf(e, s.cloud.noticeLeadSeconds);
       if (e.at < s.traffic.warmupSeconds) {
-        ctx.addIssue({ code: "custom", path: ["events", i, "at"], message: `must be at or after traffic.warmupSeconds (${s.traffic.warmupSeconds})` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["events", i, "at"],
+          message: `must be at or after traffic.warmupSeconds (${s.traffic.warmupSeconds})`,
+        });
       }
       if (deadline > s.traffic.durationSeconds) {
         ctx.addIssue({
@@ -192,13 +222,26 @@ export const scenarioSchema = z
         });
       }
       if (e.kind === "az-reclaim") {
-        if (!zones.has(e.zone)) ctx.addIssue({ code: "custom", path: ["events", i, "zone"], message: `no node group in zone ${e.zone}` });
+        if (!zones.has(e.zone))
+          ctx.addIssue({
+            code: "custom",
+            path: ["events", i, "zone"],
+            message: `no node group in zone ${e.zone}`,
+          });
       } else {
         if (e.nodes.group !== undefined && !groups.has(e.nodes.group)) {
-          ctx.addIssue({ code: "custom", path: ["events", i, "nodes", "group"], message: `no node group named ${e.nodes.group}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["events", i, "nodes", "group"],
+            message: `no node group named ${e.nodes.group}`,
+          });
         }
         if (e.nodes.zone !== undefined && !zones.has(e.nodes.zone)) {
-          ctx.addIssue({ code: "custom", path: ["events", i, "nodes", "zone"], message: `no node group in zone ${e.nodes.zone}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["events", i, "nodes", "zone"],
+            message: `no node group in zone ${e.nodes.zone}`,
+          });
         }
       }
     });

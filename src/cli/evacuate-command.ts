@@ -12,9 +12,15 @@ import { loadKubeConfig } from "./kube.ts";
 export function registerEvacuateCommand(program: Command): void {
   program
     .command("evacuate")
-    .description("evacuate a node make-before-break (planned maintenance, tests): annotates it for the controller")
+    .description(
+      "evacuate a node make-before-break (planned maintenance, tests): annotates it for the controller",
+    )
     .argument("<node>", "node name")
-    .option("--deadline <when>", 'when the node goes away: "now", a duration ("2m", "90s", "1h30m") or an RFC 3339 time', "2m")
+    .option(
+      "--deadline <when>",
+      'when the node goes away: "now", a duration ("2m", "90s", "1h30m") or an RFC 3339 time',
+      "2m",
+    )
     .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .action(async (node: string, opts: { deadline: string; kubeconfig?: string }) => {
       const deadline = new Date(parseDeadline(opts.deadline, systemClock.now())).toISOString();
@@ -23,6 +29,8 @@ export function registerEvacuateCommand(program: Command): void {
         { name: node, body: { metadata: { annotations: { [EVACUATE_ANNOTATION]: deadline } } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
-      console.log(`node/${node} annotated ${EVACUATE_ANNOTATION}=${deadline}; the controller evacuates it (kubectl get evacuations)`);
+      console.log(
+        `node/${node} annotated ${EVACUATE_ANNOTATION}=${deadline}; the controller evacuates it (kubectl get evacuations)`,
+      );
     });
 }

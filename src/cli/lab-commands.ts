@@ -2,7 +2,9 @@ import { Option, type Command } from "commander";
 
 /** `lifeboat lab ...`: the lab (a local control plane with simulated spot nodes) as a user drives it. */
 export function registerLabCommands(program: Command): void {
-  const lab = program.command("lab").description("the lab: a local control plane with simulated EKS spot nodes, an ALB simulator and load");
+  const lab = program
+    .command("lab")
+    .description("the lab: a local control plane with simulated EKS spot nodes, an ALB simulator and load");
   lab
     .command("demo")
     .description("start the lab, create a sample Deployment, print its nodes and pods, tear down")
@@ -14,20 +16,27 @@ export function registerLabCommands(program: Command): void {
   lab
     .command("run")
     .description("run a scenario once per handler and write DIR/report.json and DIR/report.html")
-    .argument("<scenario>", "a scenario name (seed, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path")
+    .argument(
+      "<scenario>",
+      "a scenario name (seed, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path",
+    )
     .addOption(
       new Option("--handler <name>", "handler to run (repeatable): none, drain, lifeboat")
         .choices(["none", "drain", "lifeboat"])
         .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
     .option("--out <dir>", "where to write report.json, report.html and the handlers' logs", "out/lab")
-    .option("--time-scale <s>", "real seconds per scenario second (default: the scenario's; 1.0 is the benchmark)")
+    .option(
+      "--time-scale <s>",
+      "real seconds per scenario second (default: the scenario's; 1.0 is the benchmark)",
+    )
     .action(async (name: string, opts: { handler?: string[]; out: string; timeScale?: string }) => {
       const { loadScenario } = await import("../../lab/scenarios/load.ts");
       const { runScenario } = await import("../../lab/run/run-scenario.ts");
       const scenario = await loadScenario(name);
       const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
-      if (timeScale !== undefined && !(timeScale > 0)) throw new Error(`--time-scale must be a number > 0, got '${String(opts.timeScale)}'`);
+      if (timeScale !== undefined && !(timeScale > 0))
+        throw new Error(`--time-scale must be a number > 0, got '${String(opts.timeScale)}'`);
       const handlers = (opts.handler ?? ["none", "drain", "lifeboat"]) as ("none" | "drain" | "lifeboat")[];
       await runScenario({
         scenario,

@@ -26,14 +26,36 @@ interface PlanOptions {
 export function registerPlanCommand(program: Command): void {
   program
     .command("plan")
-    .description("print what lifeboat would do, step by step and why, if NODE got an interruption notice now (read-only)")
+    .description(
+      "print what lifeboat would do, step by step and why, if NODE got an interruption notice now (read-only)",
+    )
     .argument("<node>", "node name")
-    .option("--deadline <when>", 'the hypothetical deadline: "now", a duration ("2m") or an RFC 3339 time', "2m")
+    .option(
+      "--deadline <when>",
+      'the hypothetical deadline: "now", a duration ("2m") or an RFC 3339 time',
+      "2m",
+    )
     .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
-    .option("--lb-propagation-seconds <s>", "load balancer deregistration propagation budget", String(DEFAULT_BUDGETS.lbPropagationSeconds))
-    .option("--safety-margin-seconds <s>", "slack kept before the deadline", String(DEFAULT_BUDGETS.safetyMarginSeconds))
-    .option("--in-flight-seconds <s>", "time for in-flight requests to finish", String(DEFAULT_BUDGETS.inFlightSeconds))
-    .option("--default-ready-seconds <s>", "expected time to Ready when not learned", String(DEFAULT_BUDGETS.defaultReadySeconds))
+    .option(
+      "--lb-propagation-seconds <s>",
+      "load balancer deregistration propagation budget",
+      String(DEFAULT_BUDGETS.lbPropagationSeconds),
+    )
+    .option(
+      "--safety-margin-seconds <s>",
+      "slack kept before the deadline",
+      String(DEFAULT_BUDGETS.safetyMarginSeconds),
+    )
+    .option(
+      "--in-flight-seconds <s>",
+      "time for in-flight requests to finish",
+      String(DEFAULT_BUDGETS.inFlightSeconds),
+    )
+    .option(
+      "--default-ready-seconds <s>",
+      "expected time to Ready when not learned",
+      String(DEFAULT_BUDGETS.defaultReadySeconds),
+    )
     .action(async (node: string, opts: PlanOptions) => {
       const lines = await planLines(node, opts);
       for (const line of lines) console.log(line);
@@ -65,15 +87,22 @@ async function planLines(nodeName: string, opts: PlanOptions): Promise<string[]>
   await cache.synced;
   const node = cache.nodeByName(nodeName);
   if (node === null) throw new Error(`node ${nodeName} not found`);
-  let existing: StoredEvacuation[] = [];
-  try {
-    existing = await new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), systemClock).list();
-  } catch {
-    existing = []; // no CRD installed or no permission: plan as if nothing were running
-  }
+  // No CRD installed or no permission to read it: plan as if nothing were running.
+  const existing: StoredEvacuation[] = await new EvacuationStore(
+    kubeConfig.makeApiClient(CustomObjectsApi),
+    systemClock,
+  )
+    .list()
+    .catch(() => []);
   const active = existing.find((s) => s.evacuation.nodeName === nodeName && isActive(s.evacuation)) ?? null;
   const notice = manualNotice({ nodeName, deadlineMs: deadline, now, requestId: "plan" });
-  const folded = foldNotice(active, notice, { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup }, { rebalancePolicy: "prewarm", rebalancePolicyByNodeGroup: {} }, now);
+  const folded = foldNotice(
+    active,
+    notice,
+    { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
+    { rebalancePolicy: "prewarm", rebalancePolicyByNodeGroup: {} },
+    now,
+  );
   const evacuations = existing.filter((s) => s !== active).map((s) => s.evacuation);
   if (folded.kind === "create" || folded.kind === "update") evacuations.push(folded.stored.evacuation);
   else if (active !== null) evacuations.push(active.evacuation);

@@ -13,7 +13,10 @@ export function registerRunCommand(program: Command): void {
   const run = program
     .command("run")
     .description("run the controller: consume interruption notices and evacuate nodes make-before-break")
-    .addHelpText("after", "\nEvery flag can also be set as an environment variable LIFEBOAT_<FLAG_IN_UPPER_SNAKE_CASE>; see docs/flags.md.");
+    .addHelpText(
+      "after",
+      "\nEvery flag can also be set as an environment variable LIFEBOAT_<FLAG_IN_UPPER_SNAKE_CASE>; see docs/flags.md.",
+    );
   registerRunFlags(run);
   run.action(async (opts: Record<string, unknown>) => {
     const config = loadConfig(opts, process.env);

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type {

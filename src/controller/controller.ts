@@ -6,7 +6,13 @@
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { CoordinationV1Api, CoreV1Api, AppsV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  AppsV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+} from "@kubernetes/client-node";
 import { withDryRun } from "../actuators/dry-run.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
 import { LifecycleActuator } from "../actuators/aws/lifecycle.ts";
@@ -21,7 +27,12 @@ import type { EventSink } from "../executor/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import { assessHealth, startObservabilityServer, type Leadership, type ObservabilityServer } from "../observability/server.ts";
+import {
+  assessHealth,
+  startObservabilityServer,
+  type Leadership,
+  type ObservabilityServer,
+} from "../observability/server.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { NoticeDeduper } from "../signals/dedupe.ts";
 import { isForeignInstanceError } from "../signals/errors.ts";
@@ -135,7 +146,10 @@ export class Controller implements AsyncDisposable {
           log.child({ component: "leader-election" }),
         )
       : null;
-    this.#leadership = this.#elector === null ? { kind: "disabled" } : { kind: "standby", healthy: true, reason: "not elected yet" };
+    this.#leadership =
+      this.#elector === null
+        ? { kind: "disabled" }
+        : { kind: "standby", healthy: true, reason: "not elected yet" };
   }
 
   /** The notice handler the signal sources call: resolves once the evacuation is durably recorded. */
@@ -153,7 +167,9 @@ export class Controller implements AsyncDisposable {
         informersSynced: this.#synced,
         leadership: this.#leadership,
       });
-    const sameAddress = config.metricsAddr.host === config.healthAddr.host && config.metricsAddr.port === config.healthAddr.port;
+    const sameAddress =
+      config.metricsAddr.host === config.healthAddr.host &&
+      config.metricsAddr.port === config.healthAddr.port;
     const metricsServer = await startObservabilityServer({
       host: config.metricsAddr.host,
       port: config.metricsAddr.port,
@@ -162,9 +178,17 @@ export class Controller implements AsyncDisposable {
       logger: log,
     });
     this.#servers.push(metricsServer);
-    log.info({ address: metricsServer.url }, sameAddress ? "serving /metrics, /healthz and /readyz" : "serving /metrics");
+    log.info(
+      { address: metricsServer.url },
+      sameAddress ? "serving /metrics, /healthz and /readyz" : "serving /metrics",
+    );
     if (!sameAddress) {
-      const healthServer = await startObservabilityServer({ host: config.healthAddr.host, port: config.healthAddr.port, health, logger: log });
+      const healthServer = await startObservabilityServer({
+        host: config.healthAddr.host,
+        port: config.healthAddr.port,
+        health,
+        logger: log,
+      });
       this.#servers.push(healthServer);
       log.info({ address: healthServer.url }, "serving /healthz and /readyz");
     }
@@ -252,12 +276,11 @@ export class Controller implements AsyncDisposable {
           unknown: config.unknownMessagePolicy,
           foreign: config.foreignInstancePolicy,
           hooks: {
-            onOutcome: (kind, outcome, detail) => {
+            onOutcome: (_kind, outcome, detail) => {
               metrics.sqsMessageHandled(detail.action === "delete-failed" ? "failed" : detail.action);
               if (outcome === "malformed" || outcome === "unknown") {
                 metrics.noticeReceived({ kind: "unknown", source: "sqs", outcome });
               }
-              void kind;
             },
           },
         },
@@ -268,7 +291,11 @@ export class Controller implements AsyncDisposable {
       log.info({ queueUrl: config.queueUrl }, "consuming interruption notices from SQS");
     }
     if (config.imdsEnabled && config.nodeName !== undefined) {
-      const agent = new ImdsAgent({ endpoint: config.imdsEndpoint, pollIntervalMs: config.imdsPollSeconds * 1000 }, clock, log.child({ component: "imds" }));
+      const agent = new ImdsAgent(
+        { endpoint: config.imdsEndpoint, pollIntervalMs: config.imdsPollSeconds * 1000 },
+        clock,
+        log.child({ component: "imds" }),
+      );
       const nodeName = config.nodeName;
       work.push(
         agent.run(async (notice) => {
@@ -290,12 +317,18 @@ export class Controller implements AsyncDisposable {
     try {
       notice = annotationNotice({ nodeName, value, now: clock.now() });
     } catch (err) {
-      log.warn({ node: nodeName, value, err: err instanceof Error ? err.message : String(err) }, `ignoring annotation ${EVACUATE_ANNOTATION}`);
+      log.warn(
+        { node: nodeName, value, err: err instanceof Error ? err.message : String(err) },
+        `ignoring annotation ${EVACUATE_ANNOTATION}`,
+      );
       return;
     }
     this.#intake.handle(notice).catch((err: unknown) => {
       this.#seenAnnotations.delete(nodeName);
-      log.error({ node: nodeName, err: err instanceof Error ? err.message : String(err) }, "could not record the evacuation asked for by the annotation");
+      log.error(
+        { node: nodeName, err: err instanceof Error ? err.message : String(err) },
+        "could not record the evacuation asked for by the annotation",
+      );
     });
   }
 
@@ -324,7 +357,9 @@ export class Controller implements AsyncDisposable {
         continue;
       }
       this.#waker = new AbortController();
-      await clock.sleep(Math.max(0, next - clock.now()), AbortSignal.any([signal, this.#waker.signal])).catch(() => undefined);
+      await clock
+        .sleep(Math.max(0, next - clock.now()), AbortSignal.any([signal, this.#waker.signal]))
+        .catch(() => undefined);
       this.#waker = null;
     }
   }
@@ -344,7 +379,10 @@ export class Controller implements AsyncDisposable {
 
 /** AWS SDK client settings from the config: region, and an endpoint override (moto in the lab). */
 export function awsClientConfig(config: Config): { region: string; endpoint?: string } {
-  return { region: config.awsRegion, ...(config.awsEndpoint === undefined ? {} : { endpoint: config.awsEndpoint }) };
+  return {
+    region: config.awsRegion,
+    ...(config.awsEndpoint === undefined ? {} : { endpoint: config.awsEndpoint }),
+  };
 }
 
 export { isForeignInstanceError };

@@ -1,11 +1,21 @@
 import type { CoreV1Api } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
 import type { EventSink } from "../executor/ports.ts";
-import { EVENT_REASONS, EventRecorder, type EventReason, type InvolvedObject } from "../observability/events.ts";
+import {
+  EVENT_REASONS,
+  EventRecorder,
+  type EventReason,
+  type InvolvedObject,
+} from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /** The executor's EventSink written as Kubernetes Events (errors are logged by the recorder, never thrown). */
-export function makeEventSink(core: CoreV1Api, clock: Clock, logger: Logger, instance: string): EventSink & { flush(): Promise<void> } {
+export function makeEventSink(
+  core: CoreV1Api,
+  clock: Clock,
+  logger: Logger,
+  instance: string,
+): EventSink & { flush(): Promise<void> } {
   const recorder = new EventRecorder({ client: core, clock, logger, instance });
   return {
     emit: (event) => {

@@ -55,7 +55,10 @@ export class NoticeIntake {
     if (notice.target.kind === "instance") {
       const node = cluster.nodeByInstanceId(notice.target.instanceId);
       if (node === null) {
-        throw new ForeignInstanceError(notice, `no node has providerID with instance ${notice.target.instanceId}`);
+        throw new ForeignInstanceError(
+          notice,
+          `no node has providerID with instance ${notice.target.instanceId}`,
+        );
       }
       return node;
     }
@@ -80,20 +83,35 @@ export class NoticeIntake {
       const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
       const decision =
         seen !== undefined && seen !== active
-          ? ({ kind: "duplicate", reason: `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}` } as const)
-          : foldNotice(active, notice, { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup }, policy, clock.now());
+          ? ({
+              kind: "duplicate",
+              reason: `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}`,
+            } as const)
+          : foldNotice(
+              active,
+              notice,
+              { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
+              policy,
+              clock.now(),
+            );
       try {
         switch (decision.kind) {
           case "duplicate":
           case "ignore":
-            metrics.noticeReceived({ ...label, outcome: decision.kind === "duplicate" ? "duplicate" : "ignored" });
+            metrics.noticeReceived({
+              ...label,
+              outcome: decision.kind === "duplicate" ? "duplicate" : "ignored",
+            });
             log.info({ notice: notice.id, node: node.name }, decision.reason);
             return;
           case "create": {
             await store.create(decision.stored);
             metrics.noticeReceived({ ...label, outcome: "accepted" });
             metrics.evacuationStarted(notice.kind);
-            log.info({ notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name }, decision.reason);
+            log.info(
+              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name },
+              decision.reason,
+            );
             emitStarted(events, decision.stored, decision.reason);
             this.#d.onRecorded();
             return;
@@ -102,15 +120,30 @@ export class NoticeIntake {
             const spec = await store.updateSpec(decision.stored);
             await store.updateStatus(spec);
             metrics.noticeReceived({ ...label, outcome: "accepted" });
-            log.info({ notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name }, decision.reason);
-            events.emit({ object: { kind: "Evacuation", name: decision.stored.evacuation.name }, type: "Normal", reason: "NoticeAdded", message: decision.reason });
+            log.info(
+              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name },
+              decision.reason,
+            );
+            events.emit({
+              object: { kind: "Evacuation", name: decision.stored.evacuation.name },
+              type: "Normal",
+              reason: "NoticeAdded",
+              message: decision.reason,
+            });
             this.#d.onRecorded();
             return;
           }
         }
       } catch (err) {
         // A concurrent writer (the reconciler updating status) changed the resource: read again and refold.
-        if (attempt < 5 && typeof err === "object" && err !== null && "isConflict" in err && err.isConflict === true) continue;
+        if (
+          attempt < 5 &&
+          typeof err === "object" &&
+          err !== null &&
+          "isConflict" in err &&
+          err.isConflict === true
+        )
+          continue;
         metrics.noticeReceived({ ...label, outcome: "failed" });
         throw err;
       }
@@ -120,6 +153,16 @@ export class NoticeIntake {
 
 function emitStarted(events: EventSink, stored: StoredEvacuation, reason: string): void {
   const e = stored.evacuation;
-  events.emit({ object: { kind: "Evacuation", name: e.name }, type: "Normal", reason: "EvacuationStarted", message: reason });
-  events.emit({ object: { kind: "Node", name: e.nodeName }, type: "Warning", reason: "EvacuationStarted", message: reason });
+  events.emit({
+    object: { kind: "Evacuation", name: e.name },
+    type: "Normal",
+    reason: "EvacuationStarted",
+    message: reason,
+  });
+  events.emit({
+    object: { kind: "Node", name: e.nodeName },
+    type: "Warning",
+    reason: "EvacuationStarted",
+    message: reason,
+  });
 }

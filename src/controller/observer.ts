@@ -2,7 +2,14 @@ import type { WorkloadKind } from "../domain/snapshot.ts";
 import type { EvacuationObserver } from "../executor/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
-const WORKLOAD_KINDS = new Set<string>(["Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "Other"]);
+const WORKLOAD_KINDS = new Set<string>([
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "Job",
+  "ReplicaSet",
+  "Other",
+]);
 
 /** The executor's timeline observations, recorded as Prometheus metrics. */
 export function makeObserver(metrics: Metrics): EvacuationObserver {

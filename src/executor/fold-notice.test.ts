@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
 import { evacuationName, foldNotice, type FoldPolicy, type NodeIdentity } from "./fold-notice.ts";
 
-const node: NodeIdentity = { name: "ip-10-0-1-5.us-east-1.compute.internal", instanceId: "i-0aaaaaaaaaaaaaaaa", nodeGroup: "spot-a" };
+const node: NodeIdentity = {
+  name: "ip-10-0-1-5.us-east-1.compute.internal",
+  instanceId: "i-0aaaaaaaaaaaaaaaa",
+  nodeGroup: "spot-a",
+};
 const policy: FoldPolicy = { rebalancePolicy: "prewarm", rebalancePolicyByNodeGroup: { "spot-b": "ignore" } };
 const now = NOTICE_T0 + 2_000;
 
@@ -52,23 +56,47 @@ test("a spot warning after a rebalance recommendation continues the pre-warm as 
 test("a rebalance recommendation never downgrades an evacuation, and the earlier deadline wins", () => {
   const first = foldNotice(null, aNotice(), node, policy, now);
   assert.ok(first.kind === "create");
-  const later = foldNotice(first.stored, aNotice({ id: "rb", kind: "rebalance-recommendation", deadline: null }), node, policy, now);
+  const later = foldNotice(
+    first.stored,
+    aNotice({ id: "rb", kind: "rebalance-recommendation", deadline: null }),
+    node,
+    policy,
+    now,
+  );
   assert.ok(later.kind === "update");
   assert.equal(later.stored.evacuation.mode, "evacuate");
   assert.equal(later.stored.evacuation.deadline, NOTICE_T0 + 120_000);
-  const earlier = foldNotice(first.stored, aNotice({ id: "evt-3", deadline: NOTICE_T0 + 60_000 }), node, policy, now);
+  const earlier = foldNotice(
+    first.stored,
+    aNotice({ id: "evt-3", deadline: NOTICE_T0 + 60_000 }),
+    node,
+    policy,
+    now,
+  );
   assert.ok(earlier.kind === "update");
   assert.equal(earlier.stored.evacuation.deadline, NOTICE_T0 + 60_000);
 });
 
 test("rebalance policy per node group: ignore creates nothing, and says why", () => {
-  const d = foldNotice(null, aNotice({ kind: "rebalance-recommendation", deadline: null }), { ...node, nodeGroup: "spot-b" }, policy, now);
+  const d = foldNotice(
+    null,
+    aNotice({ kind: "rebalance-recommendation", deadline: null }),
+    { ...node, nodeGroup: "spot-b" },
+    policy,
+    now,
+  );
   assert.equal(d.kind, "ignore");
   assert.match(d.reason, /"ignore"/);
 });
 
 test("rebalance policy taint gives a taint-only evacuation", () => {
-  const d = foldNotice(null, aNotice({ kind: "rebalance-recommendation", deadline: null }), node, { ...policy, rebalancePolicy: "taint" }, now);
+  const d = foldNotice(
+    null,
+    aNotice({ kind: "rebalance-recommendation", deadline: null }),
+    node,
+    { ...policy, rebalancePolicy: "taint" },
+    now,
+  );
   assert.ok(d.kind === "create");
   assert.equal(d.stored.evacuation.mode, "taint-only");
 });
@@ -76,16 +104,37 @@ test("rebalance policy taint gives a taint-only evacuation", () => {
 test("a state-change notice marks the instance gone on the running evacuation", () => {
   const first = foldNotice(null, aNotice(), node, policy, now);
   assert.ok(first.kind === "create");
-  const d = foldNotice(first.stored, aNotice({ id: "sc", kind: "instance-state-change", instanceState: "shutting-down", deadline: now }), node, policy, now);
+  const d = foldNotice(
+    first.stored,
+    aNotice({ id: "sc", kind: "instance-state-change", instanceState: "shutting-down", deadline: now }),
+    node,
+    policy,
+    now,
+  );
   assert.ok(d.kind === "update");
   assert.equal(d.stored.evacuation.instanceGone, true);
-  assert.equal(d.stored.evacuation.deadline, NOTICE_T0 + 120_000, "the warning's deadline stays the one slack is measured against");
+  assert.equal(
+    d.stored.evacuation.deadline,
+    NOTICE_T0 + 120_000,
+    "the warning's deadline stays the one slack is measured against",
+  );
   assert.match(d.reason, /instance is going away now/);
 });
 
 test("an ASG lifecycle notice carries its hook to the stored evacuation", () => {
-  const hook = { autoScalingGroupName: "asg", lifecycleHookName: "drain", lifecycleActionToken: "tok", instanceId: "i-0aaaaaaaaaaaaaaaa" };
-  const d = foldNotice(null, aNotice({ kind: "asg-lifecycle-terminate", lifecycleHook: hook }), node, policy, now);
+  const hook = {
+    autoScalingGroupName: "asg",
+    lifecycleHookName: "drain",
+    lifecycleActionToken: "tok",
+    instanceId: "i-0aaaaaaaaaaaaaaaa",
+  };
+  const d = foldNotice(
+    null,
+    aNotice({ kind: "asg-lifecycle-terminate", lifecycleHook: hook }),
+    node,
+    policy,
+    now,
+  );
   assert.ok(d.kind === "create");
   assert.deepEqual(d.stored.lifecycleHook, hook);
 });

@@ -31,7 +31,10 @@ export type FoldDecision =
 const MODE_RANK: Record<EvacuationMode, number> = { "taint-only": 0, prewarm: 1, evacuate: 2 };
 
 export function rebalancePolicyFor(node: NodeIdentity, policy: FoldPolicy): RebalancePolicy {
-  return (node.nodeGroup !== null ? policy.rebalancePolicyByNodeGroup[node.nodeGroup] : undefined) ?? policy.rebalancePolicy;
+  return (
+    (node.nodeGroup !== null ? policy.rebalancePolicyByNodeGroup[node.nodeGroup] : undefined) ??
+    policy.rebalancePolicy
+  );
 }
 
 /** The mode a notice asks for on its own, or null when policy says to ignore it. */
@@ -52,7 +55,10 @@ export function modeFor(notice: Notice, node: NodeIdentity, policy: FoldPolicy):
 /** A stable, valid resource name for the evacuation of `node` started by `noticeId`. */
 export function evacuationName(nodeName: string, noticeId: string): string {
   const hash = createHash("sha256").update(noticeId).digest("hex").slice(0, 8);
-  return `${nodeName.slice(0, 200).toLowerCase().replace(/[^a-z0-9.-]/g, "-")}-${hash}`;
+  return `${nodeName
+    .slice(0, 200)
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, "-")}-${hash}`;
 }
 
 const gone = (n: Notice): boolean => n.kind === "instance-state-change";
@@ -67,7 +73,10 @@ export function foldNotice(
   const mode = modeFor(notice, node, policy);
   if (active === null) {
     if (mode === null) {
-      return { kind: "ignore", reason: `rebalance policy for node ${node.name} is "ignore": ${notice.summary}` };
+      return {
+        kind: "ignore",
+        reason: `rebalance policy for node ${node.name} is "ignore": ${notice.summary}`,
+      };
     }
     const evacuation: Evacuation = {
       name: evacuationName(node.name, notice.id),
@@ -86,7 +95,12 @@ export function foldNotice(
     };
     return {
       kind: "create",
-      stored: { evacuation, lifecycleHook: notice.lifecycleHook ?? null, message: notice.summary, resourceVersion: undefined },
+      stored: {
+        evacuation,
+        lifecycleHook: notice.lifecycleHook ?? null,
+        message: notice.summary,
+        resourceVersion: undefined,
+      },
       reason: `${mode} node ${node.name}: ${notice.summary}`,
     };
   }
@@ -99,7 +113,11 @@ export function foldNotice(
   // evacuation was planned (and its slack is measured) against.
   const noticeDeadline = gone(notice) && e.deadline !== null ? null : notice.deadline;
   const deadline =
-    noticeDeadline === null ? e.deadline : e.deadline === null ? noticeDeadline : Math.min(e.deadline, noticeDeadline);
+    noticeDeadline === null
+      ? e.deadline
+      : e.deadline === null
+        ? noticeDeadline
+        : Math.min(e.deadline, noticeDeadline);
   const instanceGone = e.instanceGone || gone(notice);
   const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
   const updated: Evacuation = {
@@ -108,7 +126,8 @@ export function foldNotice(
     deadline,
     instanceGone,
     noticeIds: [...e.noticeIds, notice.id],
-    noticeKind: MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
+    noticeKind:
+      MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
   };
   const what: string[] = [];
   if (nextMode !== e.mode) what.push(`mode ${e.mode} -> ${nextMode}`);

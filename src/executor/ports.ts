@@ -16,7 +16,11 @@ export interface ClusterView {
 /** An Event about an object: a node, a pod (namespace/name) or an Evacuation. */
 export interface EventSink {
   emit(event: {
-    object: { kind: "Node" | "Pod" | "Evacuation" | "Deployment" | "StatefulSet"; name: string; namespace?: string };
+    object: {
+      kind: "Node" | "Pod" | "Evacuation" | "Deployment" | "StatefulSet";
+      name: string;
+      namespace?: string;
+    };
     type: "Normal" | "Warning";
     reason: string;
     message: string;

@@ -18,7 +18,14 @@ import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";
-import type { ClusterView, EvacuationObserver, EventSink, ExecutorLogger, KubeActuator, LifecycleActuatorLike } from "./ports.ts";
+import type {
+  ClusterView,
+  EvacuationObserver,
+  EventSink,
+  ExecutorLogger,
+  KubeActuator,
+  LifecycleActuatorLike,
+} from "./ports.ts";
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
@@ -89,7 +96,11 @@ export class Reconciler {
     return { plan, failures, nextReviewAt: plan.nextReviewAt };
   }
 
-  async #persist(byName: Map<string, StoredEvacuation>, names: Iterable<string>, dirty: Set<string>): Promise<void> {
+  async #persist(
+    byName: Map<string, StoredEvacuation>,
+    names: Iterable<string>,
+    dirty: Set<string>,
+  ): Promise<void> {
     for (const name of names) {
       const s = byName.get(name);
       if (s === undefined || !dirty.has(name)) continue;
@@ -113,24 +124,50 @@ export class Reconciler {
     };
     switch (step.kind) {
       case "cordon": {
-        await actuator.cordon(step.node, { taintKey: this.#d.taintKey, excludeFromLb: this.#d.excludeFromLb });
-        update(step.evacuation, (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase, timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? now } }), step.reason);
+        await actuator.cordon(step.node, {
+          taintKey: this.#d.taintKey,
+          excludeFromLb: this.#d.excludeFromLb,
+        });
+        update(
+          step.evacuation,
+          (e) => ({
+            ...e,
+            phase: e.phase === "Pending" ? "Cordoned" : e.phase,
+            timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? now },
+          }),
+          step.reason,
+        );
         const e = rec(step.evacuation).evacuation;
         observer.noticeToCordon(secondsBetween(e.noticedAt, now));
         log.info({ node: step.node, evacuation: step.evacuation }, `cordoned: ${step.reason}`);
-        events.emit({ object: { kind: "Node", name: step.node }, type: "Normal", reason: "Cordoned", message: step.reason });
+        events.emit({
+          object: { kind: "Node", name: step.node },
+          type: "Normal",
+          reason: "Cordoned",
+          message: step.reason,
+        });
         return [step.evacuation];
       }
       case "taint-prefer-no-schedule": {
         await actuator.taintPreferNoSchedule(step.node, this.#d.taintKey);
-        update(step.evacuation, (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase }), step.reason);
+        update(
+          step.evacuation,
+          (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase }),
+          step.reason,
+        );
         log.info({ node: step.node }, `tainted PreferNoSchedule: ${step.reason}`);
-        events.emit({ object: { kind: "Node", name: step.node }, type: "Normal", reason: "TaintedPreferNoSchedule", message: step.reason });
+        events.emit({
+          object: { kind: "Node", name: step.node },
+          type: "Normal",
+          reason: "TaintedPreferNoSchedule",
+          message: step.reason,
+        });
         return [step.evacuation];
       }
       case "surge": {
         const ns = step.workload.namespace;
-        for (const pod of step.pods) await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
+        for (const pod of step.pods)
+          await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
         expectScaled(await actuator.scaleBy(step.workload, step.by), step.workload);
         for (const r of step.records) {
           update(
@@ -138,7 +175,10 @@ export class Reconciler {
             (e) => ({
               ...e,
               phase: "Surging",
-              surges: [...e.surges, { workload: step.workload, pods: r.pods, by: r.pods.length, issuedAt: now, retiredAt: null }],
+              surges: [
+                ...e.surges,
+                { workload: step.workload, pods: r.pods, by: r.pods.length, issuedAt: now, retiredAt: null },
+              ],
               timeline: { ...e.timeline, surgeCreatedAt: e.timeline.surgeCreatedAt ?? now },
             }),
             step.reason,
@@ -146,8 +186,16 @@ export class Reconciler {
           observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
         }
         observer.podsMoved(step.workload.kind, "surge", step.pods.length);
-        log.info({ workload: workloadKey(step.workload), by: step.by, pods: step.pods }, `surged: ${step.reason}`);
-        events.emit({ object: workloadObject(step.workload), type: "Normal", reason: "SurgeCreated", message: step.reason });
+        log.info(
+          { workload: workloadKey(step.workload), by: step.by, pods: step.pods },
+          `surged: ${step.reason}`,
+        );
+        events.emit({
+          object: workloadObject(step.workload),
+          type: "Normal",
+          reason: "SurgeCreated",
+          message: step.reason,
+        });
         return step.records.map((r) => r.evacuation);
       }
       case "retire": {
@@ -171,8 +219,16 @@ export class Reconciler {
           );
           observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
         }
-        log.info({ workload: workloadKey(step.workload), by: step.by, pods: step.pods }, `retired: ${step.reason}`);
-        events.emit({ object: workloadObject(step.workload), type: "Normal", reason: "Retired", message: step.reason });
+        log.info(
+          { workload: workloadKey(step.workload), by: step.by, pods: step.pods },
+          `retired: ${step.reason}`,
+        );
+        events.emit({
+          object: workloadObject(step.workload),
+          type: "Normal",
+          reason: "Retired",
+          message: step.reason,
+        });
         return [...touched];
       }
       case "evict": {
@@ -182,28 +238,51 @@ export class Reconciler {
           throw result.error;
         }
         if (result.kind === "throttled" || result.kind === "conflict") {
-          log.info({ pod: podKey(step.pod), result: result.kind }, `eviction not done yet (${result.message}); will retry`);
+          log.info(
+            { pod: podKey(step.pod), result: result.kind },
+            `eviction not done yet (${result.message}); will retry`,
+          );
           return [];
         }
         const outcome = result.kind;
-        observer.eviction(outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found");
+        observer.eviction(
+          outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
+        );
         update(
           step.evacuation,
           (e) => ({
             ...e,
-            phase: e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
-            evictions: [...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)), { pod: step.pod, at: now, outcome }],
-            timeline: outcome === "evicted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
+            phase:
+              e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
+            evictions: [
+              ...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)),
+              { pod: step.pod, at: now, outcome },
+            ],
+            timeline:
+              outcome === "evicted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
           }),
           step.reason,
         );
         if (result.kind === "blocked-by-pdb") {
-          log.warn({ pod: podKey(step.pod) }, `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`);
-          events.emit({ object: { kind: "Pod", ...step.pod }, type: "Warning", reason: "EvictionBlocked", message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}` });
+          log.warn(
+            { pod: podKey(step.pod) },
+            `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`,
+          );
+          events.emit({
+            object: { kind: "Pod", ...step.pod },
+            type: "Warning",
+            reason: "EvictionBlocked",
+            message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}`,
+          });
         } else {
           if (outcome === "evicted") observer.podsMoved("Pod", "evict", 1);
           log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
-          events.emit({ object: { kind: "Pod", ...step.pod }, type: "Normal", reason: "Evicted", message: step.reason });
+          events.emit({
+            object: { kind: "Pod", ...step.pod },
+            type: "Normal",
+            reason: "Evicted",
+            message: step.reason,
+          });
         }
         return [step.evacuation];
       }
@@ -213,13 +292,21 @@ export class Reconciler {
           step.evacuation,
           (e) => ({
             ...e,
-            evictions: [...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)), { pod: step.pod, at: now, outcome: result.kind === "deleted" ? "force-deleted" : "not-found" }],
+            evictions: [
+              ...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)),
+              { pod: step.pod, at: now, outcome: result.kind === "deleted" ? "force-deleted" : "not-found" },
+            ],
           }),
           step.reason,
         );
         if (result.kind === "deleted") observer.podsMoved("Pod", "force_delete", 1);
         log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
-        events.emit({ object: { kind: "Pod", ...step.pod }, type: "Warning", reason: "ForceDeleted", message: step.reason });
+        events.emit({
+          object: { kind: "Pod", ...step.pod },
+          type: "Warning",
+          reason: "ForceDeleted",
+          message: step.reason,
+        });
         return [step.evacuation];
       }
       case "warn": {
@@ -227,7 +314,12 @@ export class Reconciler {
         if (this.#warned.has(key)) return [];
         this.#warned.add(key);
         log.warn({ code: step.code, subject: step.subject }, step.reason);
-        events.emit({ object: subjectObject(step.subject), type: "Warning", reason: step.code, message: step.reason });
+        events.emit({
+          object: subjectObject(step.subject),
+          type: "Warning",
+          reason: step.code,
+          message: step.reason,
+        });
         return [];
       }
       case "wait": {
@@ -247,16 +339,27 @@ export class Reconciler {
         observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
         if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
           await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
-          log.info({ hook: s.lifecycleHook.lifecycleHookName }, "completed the ASG lifecycle action with CONTINUE");
+          log.info(
+            { hook: s.lifecycleHook.lifecycleHookName },
+            "completed the ASG lifecycle action with CONTINUE",
+          );
         }
-        log.info({ evacuation: e.name, node: e.nodeName, slackSeconds: slack }, `evacuation done: ${step.reason}`);
+        log.info(
+          { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
+          `evacuation done: ${step.reason}`,
+        );
         events.emit({
           object: { kind: "Evacuation", name: e.name },
           type: missed ? "Warning" : "Normal",
           reason: missed ? "DeadlineMissed" : "EvacuationDone",
           message: `${step.reason}${slack === null ? "" : `; slack to the deadline ${slack} s`}`,
         });
-        events.emit({ object: { kind: "Node", name: e.nodeName }, type: "Normal", reason: "EvacuationDone", message: step.reason });
+        events.emit({
+          object: { kind: "Node", name: e.nodeName },
+          type: "Normal",
+          reason: "EvacuationDone",
+          message: step.reason,
+        });
         return [step.evacuation];
       }
     }
@@ -274,7 +377,10 @@ export class Reconciler {
         this.#lastHeartbeat.set(s.evacuation.name, now);
       } catch (err) {
         this.#d.observer.actuatorError("asg-heartbeat");
-        this.#d.log.warn({ err: err instanceof Error ? err.message : String(err) }, "ASG lifecycle heartbeat failed; will retry");
+        this.#d.log.warn(
+          { err: err instanceof Error ? err.message : String(err) },
+          "ASG lifecycle heartbeat failed; will retry",
+        );
       }
     }
   }
@@ -291,14 +397,27 @@ function secondsBetween(from: number, to: number): number {
   return Math.max(0, (to - from) / 1000);
 }
 
-function workloadObject(ref: { kind: string; namespace: string; name: string }): { kind: "Deployment" | "StatefulSet"; name: string; namespace: string } {
-  return { kind: ref.kind === "StatefulSet" ? "StatefulSet" : "Deployment", name: ref.name, namespace: ref.namespace };
+function workloadObject(ref: { kind: string; namespace: string; name: string }): {
+  kind: "Deployment" | "StatefulSet";
+  name: string;
+  namespace: string;
+} {
+  return {
+    kind: ref.kind === "StatefulSet" ? "StatefulSet" : "Deployment",
+    name: ref.name,
+    namespace: ref.namespace,
+  };
 }
 
 /** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
 function subjectObject(subject: string): Parameters<EventSink["emit"]>[0]["object"] {
   const parts = subject.split("/");
-  if (parts.length === 3) return { kind: parts[0] === "StatefulSet" ? "StatefulSet" : "Deployment", namespace: parts[1] ?? "", name: parts[2] ?? "" };
+  if (parts.length === 3)
+    return {
+      kind: parts[0] === "StatefulSet" ? "StatefulSet" : "Deployment",
+      namespace: parts[1] ?? "",
+      name: parts[2] ?? "",
+    };
   if (parts.length === 2) return { kind: "Pod", namespace: parts[0] ?? "", name: parts[1] ?? "" };
   return { kind: "Node", name: subject };
 }

@@ -44,7 +44,10 @@ export function decide(
   if (holder === identity) return { kind: "renew", reason: "we hold the lease" };
   if (holder === "") return { kind: "acquire", reason: "the lease was released" };
   if (now - observedChangeAt >= leaseDurationMs) {
-    return { kind: "acquire", reason: `holder ${holder} has not renewed for ${Math.round((now - observedChangeAt) / 1000)} s` };
+    return {
+      kind: "acquire",
+      reason: `holder ${holder} has not renewed for ${Math.round((now - observedChangeAt) / 1000)} s`,
+    };
   }
   return { kind: "standby", holder, reason: `${holder} holds the lease` };
 }
@@ -92,7 +95,10 @@ export class LeaderElector {
     const now = this.#clock.now();
     let lease: V1Lease | null;
     try {
-      lease = await this.#api.readNamespacedLease({ name: this.#opts.leaseName, namespace: this.#opts.namespace });
+      lease = await this.#api.readNamespacedLease({
+        name: this.#opts.leaseName,
+        namespace: this.#opts.namespace,
+      });
     } catch (err) {
       if (statusOf(err) === 404) lease = null;
       else {
@@ -105,7 +111,13 @@ export class LeaderElector {
       this.#lastRecord = record;
       this.#observedChangeAt = now;
     }
-    const decision = decide(lease, this.#opts.identity, this.#observedChangeAt, now, this.#opts.leaseDurationSeconds * 1000);
+    const decision = decide(
+      lease,
+      this.#opts.identity,
+      this.#observedChangeAt,
+      now,
+      this.#opts.leaseDurationSeconds * 1000,
+    );
     if (decision.kind === "standby") {
       if (this.#leading !== null) this.#stepDown(callbacks, decision.reason);
       if (decision.holder !== this.#lastHolder) {
@@ -132,7 +144,10 @@ export class LeaderElector {
   #onFailure(callbacks: LeaderCallbacks, now: number, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (this.#leading !== null && now - this.#lastRenewAt >= this.#opts.renewDeadlineSeconds * 1000) {
-      this.#stepDown(callbacks, `could not renew the lease within ${this.#opts.renewDeadlineSeconds} s: ${message}`);
+      this.#stepDown(
+        callbacks,
+        `could not renew the lease within ${this.#opts.renewDeadlineSeconds} s: ${message}`,
+      );
     } else {
       this.#log.warn({ err: message }, "leader election round failed; retrying");
     }
@@ -159,7 +174,11 @@ export class LeaderElector {
       await this.#api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } });
     } else {
       // replace with the read resourceVersion: a concurrent writer makes this fail with 409 (optimistic lock).
-      await this.#api.replaceNamespacedLease({ name, namespace, body: { metadata: { ...lease.metadata }, spec } });
+      await this.#api.replaceNamespacedLease({
+        name,
+        namespace,
+        body: { metadata: { ...lease.metadata }, spec },
+      });
     }
     this.#lastRecord = JSON.stringify(spec);
     this.#observedChangeAt = now;
@@ -167,19 +186,30 @@ export class LeaderElector {
 
   async #release(): Promise<void> {
     try {
-      const lease = await this.#api.readNamespacedLease({ name: this.#opts.leaseName, namespace: this.#opts.namespace });
+      const lease = await this.#api.readNamespacedLease({
+        name: this.#opts.leaseName,
+        namespace: this.#opts.namespace,
+      });
       if (lease.spec?.holderIdentity !== this.#opts.identity) return;
       await this.#api.replaceNamespacedLease({
         name: this.#opts.leaseName,
         namespace: this.#opts.namespace,
-        body: { metadata: { ...lease.metadata }, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1 } },
+        body: {
+          metadata: { ...lease.metadata },
+          spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1 },
+        },
       });
     } catch (err) {
-      this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, "could not release the lease");
+      this.#log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        "could not release the lease",
+      );
     }
   }
 }
 
 function statusOf(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number" ? err.code : undefined;
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
+    ? err.code
+    : undefined;
 }

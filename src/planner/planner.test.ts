@@ -179,9 +179,13 @@ describe("planEvacuations: Deployments surge then retire", () => {
     const base = surged([true, true]);
     const snapshot = {
       ...base,
-      pods: base.pods.map((p) => (p.name === "web-4" || p.name === "web-5" ? { ...p, createdAt: T0 + 12 * SECOND } : p)),
+      pods: base.pods.map((p) =>
+        p.name === "web-4" || p.name === "web-5" ? { ...p, createdAt: T0 + 12 * SECOND } : p,
+      ),
     };
-    const evacuation = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0", "web-1"], issuedAt: T0 + 12_619 })] });
+    const evacuation = anEvacuation({
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"], issuedAt: T0 + 12_619 })],
+    });
 
     const steps = plan(snapshot, [evacuation], T0 + 40 * SECOND).steps;
 

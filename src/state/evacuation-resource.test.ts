@@ -15,9 +15,27 @@ test("an evacuation survives the round trip through its resource unchanged", () 
     evacuation: {
       ...d.stored.evacuation,
       phase: "Surging" as const,
-      surges: [{ workload: { kind: "Deployment" as const, namespace: "shop", name: "web" }, pods: ["web-1"], by: 1, issuedAt: NOTICE_T0 + 2_000, retiredAt: null }],
-      evictions: [{ pod: { namespace: "shop", name: "db-0" }, at: NOTICE_T0 + 3_000, outcome: "blocked-by-pdb" as const }],
-      timeline: { noticedAt: NOTICE_T0 + 1_000, cordonedAt: NOTICE_T0 + 1_200, surgeCreatedAt: NOTICE_T0 + 2_000 },
+      surges: [
+        {
+          workload: { kind: "Deployment" as const, namespace: "shop", name: "web" },
+          pods: ["web-1"],
+          by: 1,
+          issuedAt: NOTICE_T0 + 2_000,
+          retiredAt: null,
+        },
+      ],
+      evictions: [
+        {
+          pod: { namespace: "shop", name: "db-0" },
+          at: NOTICE_T0 + 3_000,
+          outcome: "blocked-by-pdb" as const,
+        },
+      ],
+      timeline: {
+        noticedAt: NOTICE_T0 + 1_000,
+        cordonedAt: NOTICE_T0 + 1_200,
+        surgeCreatedAt: NOTICE_T0 + 2_000,
+      },
     },
     resourceVersion: "42",
   };

@@ -2,7 +2,13 @@
  * The `Evacuation` custom resource (lifeboat.dev/v1alpha1, cluster-scoped) <-> the domain `Evacuation`.
  * Pure. Times are RFC 3339 strings in the resource and milliseconds in the domain.
  */
-import type { Evacuation, EvacuationPhase, EvacuationTimeline, EvictionRecord, SurgeRecord } from "../domain/evacuation.ts";
+import type {
+  Evacuation,
+  EvacuationPhase,
+  EvacuationTimeline,
+  EvictionRecord,
+  SurgeRecord,
+} from "../domain/evacuation.ts";
 import type { LifecycleHookRef, NoticeKind } from "../domain/notice.ts";
 
 export const GROUP = "lifeboat.dev";
@@ -15,7 +21,12 @@ export const NODE_LABEL = "lifeboat.dev/node";
 export interface EvacuationResource {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; resourceVersion?: string; labels?: Record<string, string>; creationTimestamp?: string };
+  metadata: {
+    name: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    creationTimestamp?: string;
+  };
   spec: {
     nodeName: string;
     instanceId?: string | undefined;
@@ -31,7 +42,13 @@ export interface EvacuationResource {
     message?: string;
     instanceGone?: boolean;
     slackSeconds?: number;
-    surges?: { workload: SurgeRecord["workload"]; pods: string[]; by: number; issuedAt: string; retiredAt?: string }[];
+    surges?: {
+      workload: SurgeRecord["workload"];
+      pods: string[];
+      by: number;
+      issuedAt: string;
+      retiredAt?: string;
+    }[];
     evictions?: { pod: EvictionRecord["pod"]; at: string; outcome: EvictionRecord["outcome"] }[];
     timeline?: Partial<Record<keyof EvacuationTimeline, string>>;
   };
@@ -105,7 +122,10 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
 export function fromResource(r: EvacuationResource): StoredEvacuation {
   const st = r.status ?? {};
   const timeline: EvacuationTimeline = { noticedAt: ms(st.timeline?.noticedAt ?? r.spec.noticedAt) };
-  for (const [k, v] of Object.entries(st.timeline ?? {}) as [keyof EvacuationTimeline, string | undefined][]) {
+  for (const [k, v] of Object.entries(st.timeline ?? {}) as [
+    keyof EvacuationTimeline,
+    string | undefined,
+  ][]) {
     if (v !== undefined) timeline[k] = ms(v);
   }
   return {

@@ -71,7 +71,13 @@ export class EvacuationStore {
   async updateSpec(s: StoredEvacuation): Promise<StoredEvacuation> {
     const body = toResource(s, this.#clock.now());
     const res = (await this.#call(`update evacuation ${s.evacuation.name}`, () =>
-      this.#api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: s.evacuation.name, body }),
+      this.#api.replaceClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        name: s.evacuation.name,
+        body,
+      }),
     )) as EvacuationResource;
     return { ...s, resourceVersion: res.metadata.resourceVersion };
   }
@@ -108,12 +114,14 @@ export class EvacuationStore {
 }
 
 function statusOf(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number" ? err.code : undefined;
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
+    ? err.code
+    : undefined;
 }
 
 function messageOf(err: unknown): string {
   if (typeof err === "object" && err !== null && "body" in err) {
-    const body = (err as { body: unknown }).body;
+    const body = err.body;
     if (typeof body === "string") {
       try {
         const parsed = JSON.parse(body) as { message?: string };

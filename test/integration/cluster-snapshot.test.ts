@@ -2,7 +2,7 @@
  * The informer cache against the lab's real control plane: what the planner will read. Waits poll real time
  * with a bound; nothing asserts on durations.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes */
+
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -3,7 +3,7 @@
  * bullet 7). Plain client calls only, so these hold independently of lifeboat's own actuators. Waits poll
  * real time with a bound; nothing asserts on durations.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes */
+
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -3,7 +3,7 @@
  * HTTP on loopback, turn Ready through their probe and readiness gates, terminate with preStop and SIGTERM, and
  * die with their node. Waits poll real time with a bound; nothing asserts on durations.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
+
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
@@ -28,18 +28,34 @@ function labPod(spec: LabPodSpec): V1Pod {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: spec.name, namespace: "default", labels: { app: "web" }, annotations: { "lab.lifeboat.dev/pull-seconds": "2" } },
+    metadata: {
+      name: spec.name,
+      namespace: "default",
+      labels: { app: "web" },
+      annotations: { "lab.lifeboat.dev/pull-seconds": "2" },
+    },
     spec: {
       nodeName: spec.node,
       terminationGracePeriodSeconds: spec.graceSeconds ?? 30,
-      ...(spec.readinessGates === undefined ? {} : { readinessGates: spec.readinessGates.map((conditionType) => ({ conditionType })) }),
+      ...(spec.readinessGates === undefined
+        ? {}
+        : { readinessGates: spec.readinessGates.map((conditionType) => ({ conditionType })) }),
       containers: [
         {
           name: "app",
           image: "registry.example/app:1.0",
           ports: [{ name: "http", containerPort: 8080 }],
-          readinessProbe: { httpGet: { path: "/api/health", port: 8080 }, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 2 },
-          ...(spec.preStopSeconds === undefined ? {} : { lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${spec.preStopSeconds}`] } } } }),
+          readinessProbe: {
+            httpGet: { path: "/api/health", port: 8080 },
+            initialDelaySeconds: 2,
+            periodSeconds: 1,
+            failureThreshold: 2,
+          },
+          ...(spec.preStopSeconds === undefined
+            ? {}
+            : {
+                lifecycle: { preStop: { exec: { command: ["sh", "-c", `sleep ${spec.preStopSeconds}`] } } },
+              }),
         },
       ],
     },
@@ -104,7 +120,11 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
     info: (fields, message) => infos.push(`${message} ${JSON.stringify(fields)}`),
     warn: (fields, message) => warnings.push(`${message} ${JSON.stringify(fields)}`),
   };
-  await using lab = await startLab({ nodeGroups: [{ name: "ng-a", zone: "us-east-1a", count: 2 }], timeScale: 0.25, runtime: { log } });
+  await using lab = await startLab({
+    nodeGroups: [{ name: "ng-a", zone: "us-east-1a", count: 2 }],
+    timeScale: 0.25,
+    runtime: { log },
+  });
   const runtime = lab.runtime;
   const events: RuntimeEvent[] = [];
   runtime.on("*", (event) => events.push(event));
@@ -116,16 +136,26 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
   });
 
   await t.test("a pod gets an IP from its node's CIDR, serves HTTP on loopback and turns Ready", async () => {
-    await lab.core.createNamespacedPod({ namespace: "default", body: labPod({ name: "web-1", node: nodeA }) });
+    await lab.core.createNamespacedPod({
+      namespace: "default",
+      body: labPod({ name: "web-1", node: nodeA }),
+    });
     const pod = await podWhere(lab.core, "web-1", (p) => conditionOf(p, "Ready") === "True");
     const node = await lab.getNode(nodeA);
     const cidrPrefix = (node.spec?.podCIDR ?? "").split(".").slice(0, 3).join(".");
     assert.equal(pod.status?.phase, "Running");
-    assert.ok(pod.status?.podIP?.startsWith(`${cidrPrefix}.`), `${String(pod.status?.podIP)} in ${String(node.spec?.podCIDR)}`);
+    assert.ok(
+      pod.status?.podIP?.startsWith(`${cidrPrefix}.`),
+      `${String(pod.status?.podIP)} in ${String(node.spec?.podCIDR)}`,
+    );
     assert.equal(pod.status?.hostIP, node.status?.addresses?.find((a) => a.type === "InternalIP")?.address);
     assert.equal(pod.status?.containerStatuses?.[0]?.ready, true);
     assert.ok(pod.status?.containerStatuses?.[0]?.state?.running !== undefined);
-    assert.equal(pod.status?.containerStatuses?.[0]?.state?.waiting, undefined, "the container status list is replaced, not merged");
+    assert.equal(
+      pod.status?.containerStatuses?.[0]?.state?.waiting,
+      undefined,
+      "the container status list is replaced, not merged",
+    );
     const target = runtime.resolve(pod.status?.podIP ?? "", 8080);
     assert.ok(target !== null);
     const reply = await httpGet(target.host, target.port);
@@ -144,7 +174,10 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
     });
     await lab.apps.createNamespacedDeployment({ namespace: "default", body });
     const ready = await waitFor("two Ready pods of the Deployment", async () => {
-      const pods = await lab.core.listNamespacedPod({ namespace: "default", labelSelector: "app=web-deploy" });
+      const pods = await lab.core.listNamespacedPod({
+        namespace: "default",
+        labelSelector: "app=web-deploy",
+      });
       const readyPods = pods.items.filter((p) => conditionOf(p, "Ready") === "True");
       return readyPods.length === 2 ? readyPods : undefined;
     });
@@ -152,28 +185,61 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
     await lab.apps.deleteNamespacedDeployment({ name: "web-deploy", namespace: "default" });
   });
 
-  await t.test("Ready waits for the readiness gate, and the gate's condition survives the runtime's writes", async () => {
-    await lab.core.createNamespacedPod({ namespace: "default", body: labPod({ name: "web-gated", node: nodeA, readinessGates: [GATE] }) });
-    const waiting = await podWhere(lab.core, "web-gated", (p) => conditionOf(p, "ContainersReady") === "True");
-    assert.equal(conditionOf(waiting, "Ready"), "False");
-    await lab.core.patchNamespacedPodStatus(
-      { name: "web-gated", namespace: "default", body: { status: { conditions: [{ type: GATE, status: "True", lastTransitionTime: new Date().toISOString() }] } } },
-      smp,
-    );
-    const ready = await podWhere(lab.core, "web-gated", (p) => conditionOf(p, "Ready") === "True");
-    assert.equal(conditionOf(ready, GATE), "True");
-  });
+  await t.test(
+    "Ready waits for the readiness gate, and the gate's condition survives the runtime's writes",
+    async () => {
+      await lab.core.createNamespacedPod({
+        namespace: "default",
+        body: labPod({ name: "web-gated", node: nodeA, readinessGates: [GATE] }),
+      });
+      const waiting = await podWhere(
+        lab.core,
+        "web-gated",
+        (p) => conditionOf(p, "ContainersReady") === "True",
+      );
+      assert.equal(conditionOf(waiting, "Ready"), "False");
+      await lab.core.patchNamespacedPodStatus(
+        {
+          name: "web-gated",
+          namespace: "default",
+          body: {
+            status: {
+              conditions: [{ type: GATE, status: "True", lastTransitionTime: new Date().toISOString() }],
+            },
+          },
+        },
+        smp,
+      );
+      const ready = await podWhere(lab.core, "web-gated", (p) => conditionOf(p, "Ready") === "True");
+      assert.equal(conditionOf(ready, GATE), "True");
+    },
+  );
 
   await t.test("deletion: preStop while serving, then SIGTERM, then the object is deleted", async () => {
-    await lab.core.createNamespacedPod({ namespace: "default", body: labPod({ name: "web-term", node: nodeB, preStopSeconds: 8 }) });
+    await lab.core.createNamespacedPod({
+      namespace: "default",
+      body: labPod({ name: "web-term", node: nodeB, preStopSeconds: 8 }),
+    });
     const pod = await podWhere(lab.core, "web-term", (p) => conditionOf(p, "Ready") === "True");
     const ip = pod.status?.podIP ?? "";
     await lab.core.deleteNamespacedPod({ name: "web-term", namespace: "default" });
-    await waitFor("preStop to start", () => Promise.resolve(events.some((e) => e.kind === "pod-terminating" && "name" in e && e.name === "web-term") ? true : undefined));
+    await waitFor("preStop to start", () =>
+      Promise.resolve(
+        events.some((e) => e.kind === "pod-terminating" && "name" in e && e.name === "web-term")
+          ? true
+          : undefined,
+      ),
+    );
     const during = runtime.resolve(ip, 8080);
     assert.ok(during !== null);
     assert.equal((await httpGet(during.host, during.port)).status, 200, "still serving during preStop");
-    await waitFor("the runtime to finish the pod", () => Promise.resolve(events.some((e) => e.kind === "pod-terminated" && "name" in e && e.name === "web-term") ? true : undefined));
+    await waitFor("the runtime to finish the pod", () =>
+      Promise.resolve(
+        events.some((e) => e.kind === "pod-terminated" && "name" in e && e.name === "web-term")
+          ? true
+          : undefined,
+      ),
+    );
     await waitFor("the pod object to go", async () => {
       const found = await lab.core.readNamespacedPod({ name: "web-term", namespace: "default" }).then(
         () => true,
@@ -190,7 +256,10 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
   });
 
   await t.test("a dead node refuses, then swallows connections, and its pods stay Terminating", async () => {
-    await lab.core.createNamespacedPod({ namespace: "default", body: labPod({ name: "web-doomed", node: nodeB }) });
+    await lab.core.createNamespacedPod({
+      namespace: "default",
+      body: labPod({ name: "web-doomed", node: nodeB }),
+    });
     const pod = await podWhere(lab.core, "web-doomed", (p) => conditionOf(p, "Ready") === "True");
     const ip = pod.status?.podIP ?? "";
     runtime.killNode(nodeB, "refuse");
@@ -200,14 +269,24 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
     runtime.killNode(nodeB, "blackhole");
     const silent = runtime.resolve(ip, 8080);
     assert.ok(silent !== null);
-    await assert.rejects(httpGet(silent.host, silent.port, 300), (err: NodeJS.ErrnoException) => err.code === "TIMEOUT");
+    await assert.rejects(
+      httpGet(silent.host, silent.port, 300),
+      (err: NodeJS.ErrnoException) => err.code === "TIMEOUT",
+    );
     await lab.core.deleteNamespacedPod({ name: "web-doomed", namespace: "default" });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const stuck = await lab.core.readNamespacedPod({ name: "web-doomed", namespace: "default" });
-    assert.ok(stuck.metadata?.deletionTimestamp !== undefined, "the pod is Terminating and nobody finishes it");
+    assert.ok(
+      stuck.metadata?.deletionTimestamp !== undefined,
+      "the pod is Terminating and nobody finishes it",
+    );
     assert.equal(conditionOf(stuck, "Ready"), "True", "a dead kubelet writes no status");
   });
 
   assert.deepEqual(warnings, [], "no API write failed");
-  assert.deepEqual(infos.filter((line) => line.includes("forced")), [], "no pod was deleted behind the runtime's back");
+  assert.deepEqual(
+    infos.filter((line) => line.includes("forced")),
+    [],
+    "no pod was deleted behind the runtime's back",
+  );
 });

@@ -22,7 +22,11 @@ export function node(f: NodeFixture): V1Node {
   const ready = f.ready ?? "True";
   return plain<V1Node>({
     metadata: { name: f.name, labels: f.labels ?? {} },
-    spec: { unschedulable: f.unschedulable ?? false, taints: f.taints ?? [], providerID: `aws:///eu-west-1a/i-${f.name}` },
+    spec: {
+      unschedulable: f.unschedulable ?? false,
+      taints: f.taints ?? [],
+      providerID: `aws:///eu-west-1a/i-${f.name}`,
+    },
     status: {
       addresses: f.ip === undefined ? [] : [{ type: "InternalIP", address: f.ip }],
       conditions: ready === "missing" ? [] : [{ type: "Ready", status: ready }],
@@ -43,7 +47,11 @@ export function pod(f: PodFixture): V1Pod {
   for (const [type, status] of Object.entries(f.conditions ?? {})) conditions.push({ type, status });
   return plain<V1Pod>({
     metadata: { name: f.name, namespace },
-    spec: { nodeName: f.node, containers: [{ name: "app" }], readinessGates: (f.gates ?? []).map((conditionType) => ({ conditionType })) },
+    spec: {
+      nodeName: f.node,
+      containers: [{ name: "app" }],
+      readinessGates: (f.gates ?? []).map((conditionType) => ({ conditionType })),
+    },
     status: { conditions },
   });
 }
@@ -79,14 +87,28 @@ export function endpointSlice(
 
 export function service(
   name: string,
-  opts: { type?: "ClusterIP" | "NodePort" | "LoadBalancer"; ports?: { name?: string; port: number; nodePort?: number }[] } = {},
+  opts: {
+    type?: "ClusterIP" | "NodePort" | "LoadBalancer";
+    ports?: { name?: string; port: number; nodePort?: number }[];
+  } = {},
 ): V1Service {
   return plain<V1Service>({
     metadata: { name, namespace },
-    spec: { type: opts.type ?? "ClusterIP", ports: opts.ports ?? [{ name: "http", port: 80, nodePort: 30080 }] },
+    spec: {
+      type: opts.type ?? "ClusterIP",
+      ports: opts.ports ?? [{ name: "http", port: 80, nodePort: 30080 }],
+    },
   });
 }
 
-export function byKey<T extends { metadata?: { name?: string; namespace?: string } }>(objects: T[], withNamespace: boolean): Map<string, T> {
-  return new Map(objects.map((o) => [withNamespace ? `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}` : (o.metadata?.name ?? ""), o]));
+export function byKey<T extends { metadata?: { name?: string; namespace?: string } }>(
+  objects: T[],
+  withNamespace: boolean,
+): Map<string, T> {
+  return new Map(
+    objects.map((o) => [
+      withNamespace ? `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}` : (o.metadata?.name ?? ""),
+      o,
+    ]),
+  );
 }

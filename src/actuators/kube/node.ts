@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 /**
  * Node writes: cordon (+ taint + exclude label), PreferNoSchedule taint, uncordon. Each is a read-modify-write:
  * read the node, compute the whole new taint list (keeping every other taint), and write it with a JSON merge

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 /**
  * Pod writes: deletion-cost annotation, eviction through the Eviction API, deletion (normal and forced).
  */

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node models are plain JSON shapes; the API client never needs their prototypes */
 /**
  * Relative scaling through the scale subresource. We read the Scale, write replicas + by with the
  * resourceVersion we read, and on 409 read again: a change made meanwhile by an HPA or a user is kept and our
