@@ -285,7 +285,7 @@ export const FIELDS = {
     value: "<seconds>",
     expect: "a number > 0",
     defaultText: "1800",
-    help: "A prewarm that sees no interruption warning within this time is undone (surge scaled back, taint removed).",
+    help: "A prewarm that sees no interruption warning within this time is finished without a deadline: its surge is retired, which removes the pre-warmed (lowest deletion cost) pods from the node; the node stays cordoned.",
   }),
   lbPropagationSeconds: field(seconds({ min: 0, default: 20 }), {
     group: G.budgets,

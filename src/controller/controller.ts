@@ -112,6 +112,7 @@ export class Controller implements AsyncDisposable {
       clock,
       budgets: budgetsFrom(config),
       asgHeartbeatSeconds: config.asgHeartbeatSeconds,
+      prewarmTimeoutSeconds: config.prewarmTimeoutSeconds,
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
     });

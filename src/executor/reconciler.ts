@@ -16,6 +16,7 @@ import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
 import type { ScaleOutcome } from "../actuators/kube-actuator.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
+import { expirePrewarm } from "./prewarm-expiry.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";
 import type {
@@ -29,7 +30,7 @@ import type {
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
-  store: Pick<EvacuationStore, "list" | "updateStatus">;
+  store: Pick<EvacuationStore, "list" | "updateSpec" | "updateStatus">;
   actuator: KubeActuator;
   lifecycle: LifecycleActuatorLike | null;
   /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
@@ -43,6 +44,8 @@ export interface ReconcilerDeps {
   budgets: Budgets;
   /** Seconds between ASG lifecycle heartbeats while an evacuation is active. */
   asgHeartbeatSeconds: number;
+  /** A pre-warm without a warning for this long is finished as a deadline-less evacuation. */
+  prewarmTimeoutSeconds: number;
 }
 
 export interface ReconcileResult {
@@ -70,9 +73,17 @@ export class Reconciler {
     if (!stored.some((s) => isActive(s.evacuation))) {
       return { plan: { steps: [], skipped: [], nextReviewAt: null }, failures: [], nextReviewAt: null };
     }
+    for (const s of stored) {
+      const expiry = expirePrewarm(s.evacuation, now, this.#d.prewarmTimeoutSeconds);
+      if (expiry === null) continue;
+      const saved = await this.#d.store.updateSpec({ ...s, evacuation: expiry.evacuation, message: expiry.reason });
+      byName.set(s.evacuation.name, saved);
+      this.#d.log.info({ evacuation: s.evacuation.name }, expiry.reason);
+      this.#d.events.emit({ object: { kind: "Evacuation", name: s.evacuation.name }, type: "Normal", reason: "PrewarmExpired", message: expiry.reason });
+    }
     const plan = planEvacuations({
       snapshot: cluster.snapshot(now),
-      evacuations: stored.map((s) => s.evacuation),
+      evacuations: [...byName.values()].map((s) => s.evacuation),
       now,
       budgets: this.#d.budgets,
     });
