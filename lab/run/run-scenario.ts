@@ -29,6 +29,12 @@ const REGION = "us-east-1";
 const CRD_PATH = join(import.meta.dirname, "..", "..", "deploy", "crds", "lifeboat.dev_evacuations.yaml");
 /** The EventBridge notice says "2 minutes"; consumers compute the deadline as the event's time + 120 s. */
 const NOTICE_LEAD_MS = 120_000;
+/**
+ * Client connections of the load generator. Open loop means a stuck request never delays the next one: at
+ * 40 rps with requests hanging up to the ALB's 60 s idle timeout on a dead target, a few hundred can be
+ * outstanding at once, and a small pool would queue the rest behind them (and hide the errors).
+ */
+const LOAD_CONNECTIONS = 2048;
 
 export interface RunOptions {
   scenario: Scenario;
@@ -282,6 +288,8 @@ async function runHandler(
       durationSeconds: scenario.traffic.durationSeconds,
       timeScale,
       headers: { host: `${w.name}.lab` },
+      // Many independent clients: requests stuck on a dead target must not hold back everyone else's.
+      connections: LOAD_CONNECTIONS,
       onRecord: (r: ResponseRecord) => {
         const status = r.status === 0 ? "error" : r.status;
         if (status === "error" || status >= 500) errors++;
