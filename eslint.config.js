@@ -45,7 +45,7 @@ export default defineConfig(
     },
   },
   {
-    files: ["src/domain/clock.ts", "lab/**/*.ts", "test/**/*.ts", "**/*.test.ts"],
+    files: ["src/domain/clock.ts", "lab/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "**/*.test.ts"],
     rules: { "no-restricted-properties": "off", "no-restricted-globals": "off" },
   },
   {

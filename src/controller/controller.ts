@@ -41,6 +41,7 @@ import { annotationNotice, EVACUATE_ANNOTATION } from "../signals/manual/manual.
 import { SqsConsumer } from "../signals/sqs/consumer.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
 import { NoticeIntake } from "./intake.ts";
+import { Serial } from "./serial.ts";
 import { makeEventSink } from "./event-sink.ts";
 import { makeObserver } from "./observer.ts";
 
@@ -51,6 +52,11 @@ export interface ControllerDeps {
   log: Logger;
   metrics: Metrics;
 }
+
+/** Quiet time after the latest notice before planning (batches notices that arrive together). */
+const NOTICE_SETTLE_MS = 150;
+/** Longest wait after the first notice of a batch before planning anyway. */
+const NOTICE_SETTLE_MAX_MS = 1_000;
 
 export function budgetsFrom(config: Config): Budgets {
   return {
@@ -80,6 +86,11 @@ export class Controller implements AsyncDisposable {
   #leadership: Leadership;
   #activeEvacuations = 0;
   #dirty = false;
+  /** Intake and reconciler take turns (see serial.ts). */
+  readonly #serial = new Serial();
+  /** When the latest / the first not yet planned notice was recorded: notices that come together are planned together. */
+  #lastNoticeAt: number | null = null;
+  #firstUnplannedNoticeAt: number | null = null;
   #waker: AbortController | null = null;
   #tasks: Promise<unknown>[] = [];
   /** Annotation values already turned into notices, per node (so each is handled once per process). */
@@ -129,8 +140,11 @@ export class Controller implements AsyncDisposable {
       events: this.#events,
       onRecorded: () => {
         this.#activeEvacuations++;
+        this.#lastNoticeAt = this.#d.clock.now();
+        this.#firstUnplannedNoticeAt ??= this.#lastNoticeAt;
         this.wake();
       },
+      serial: this.#serial,
     });
     this.#elector = config.leaderElect
       ? new LeaderElector(
@@ -258,6 +272,7 @@ export class Controller implements AsyncDisposable {
     const deduper = new NoticeDeduper(clock);
     const handler = deduper.wrap(this.handleNotice, (n) => {
       metrics.noticeReceived({ kind: n.kind, source: n.source, outcome: "duplicate" });
+      log.info({ notice: n.id, kind: n.kind }, `duplicate notice dropped (seen recently): ${n.summary}`);
     });
     const work: Promise<unknown>[] = [this.#reconcileLoop(signal)];
     if (config.watchNodeAnnotation) {
@@ -337,11 +352,12 @@ export class Controller implements AsyncDisposable {
     const { clock, config, log, metrics } = this.#d;
     const interval = config.reconcileIntervalSeconds * 1000;
     while (!signal.aborted) {
+      await this.#settleNotices(signal);
       this.#dirty = false;
       const now = clock.now();
       let next = now + interval;
       try {
-        const result = await this.#reconciler.reconcileOnce();
+        const result = await this.#serial.run(() => this.#reconciler.reconcileOnce());
         if (result.nextReviewAt !== null) next = Math.min(next, result.nextReviewAt);
         const stored = await this.#store.list();
         this.#activeEvacuations = stored.filter((s) => isActive(s.evacuation)).length;
@@ -363,6 +379,23 @@ export class Controller implements AsyncDisposable {
         .catch(() => undefined);
       this.#waker = null;
     }
+  }
+
+  /**
+   * Notices that arrive together (an AZ-wide reclaim: many messages in one SQS receive) are planned together,
+   * so every affected node is cordoned before any surge and each workload is surged once: wait until no
+   * new notice came for NOTICE_SETTLE_MS, at most NOTICE_SETTLE_MAX_MS after the first.
+   */
+  async #settleNotices(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#d;
+    while (this.#lastNoticeAt !== null && this.#firstUnplannedNoticeAt !== null && !signal.aborted) {
+      const quietAt = this.#lastNoticeAt + NOTICE_SETTLE_MS;
+      const capAt = this.#firstUnplannedNoticeAt + NOTICE_SETTLE_MAX_MS;
+      const until = Math.min(quietAt, capAt);
+      if (clock.now() >= until) break;
+      await clock.sleep(until - clock.now(), signal).catch(() => undefined);
+    }
+    this.#firstUnplannedNoticeAt = null;
   }
 
   async stop(): Promise<void> {

@@ -12,6 +12,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
+import type { Serial } from "./serial.ts";
 
 export interface IntakeDeps {
   cluster: ClusterView;
@@ -23,6 +24,8 @@ export interface IntakeDeps {
   events: EventSink;
   /** Called after an evacuation was created or changed: wakes the reconciler. */
   onRecorded: () => void;
+  /** Shared with the reconciler: notices and reconciles never interleave their writes. */
+  serial: Serial;
 }
 
 /** The notice names a node that is not (or no longer) in the cluster. */
@@ -37,17 +40,14 @@ export class UnknownNodeError extends Error {
 
 export class NoticeIntake {
   readonly #d: IntakeDeps;
-  /** One notice at a time: two notices for one node must not both create an evacuation. */
-  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(deps: IntakeDeps) {
     this.#d = deps;
   }
 
+  /** One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile. */
   handle(notice: Notice): Promise<void> {
-    const run = this.#queue.then(() => this.#handle(notice));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#d.serial.run(() => this.#handle(notice));
   }
 
   #resolve(notice: Notice): NodeView {

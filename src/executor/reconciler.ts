@@ -18,7 +18,7 @@ import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import { expirePrewarm } from "./prewarm-expiry.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
-import type { EvacuationStore } from "../state/evacuation-store.ts";
+import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
 import type {
   ClusterView,
   EvacuationObserver,
@@ -30,7 +30,7 @@ import type {
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
-  store: Pick<EvacuationStore, "list" | "updateSpec" | "updateStatus">;
+  store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus">;
   actuator: KubeActuator;
   lifecycle: LifecycleActuatorLike | null;
   /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
@@ -46,6 +46,12 @@ export interface ReconcilerDeps {
   asgHeartbeatSeconds: number;
   /** A pre-warm without a warning for this long is finished as a deadline-less evacuation. */
   prewarmTimeoutSeconds: number;
+}
+
+/** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
+interface Change {
+  apply: (e: Evacuation) => Evacuation;
+  message: string;
 }
 
 export interface ReconcileResult {
@@ -76,10 +82,19 @@ export class Reconciler {
     for (const s of stored) {
       const expiry = expirePrewarm(s.evacuation, now, this.#d.prewarmTimeoutSeconds);
       if (expiry === null) continue;
-      const saved = await this.#d.store.updateSpec({ ...s, evacuation: expiry.evacuation, message: expiry.reason });
+      const saved = await this.#d.store.updateSpec({
+        ...s,
+        evacuation: expiry.evacuation,
+        message: expiry.reason,
+      });
       byName.set(s.evacuation.name, saved);
       this.#d.log.info({ evacuation: s.evacuation.name }, expiry.reason);
-      this.#d.events.emit({ object: { kind: "Evacuation", name: s.evacuation.name }, type: "Normal", reason: "PrewarmExpired", message: expiry.reason });
+      this.#d.events.emit({
+        object: { kind: "Evacuation", name: s.evacuation.name },
+        type: "Normal",
+        reason: "PrewarmExpired",
+        message: expiry.reason,
+      });
     }
     const plan = planEvacuations({
       snapshot: cluster.snapshot(now),
@@ -89,12 +104,15 @@ export class Reconciler {
     });
     const dirty = new Set<string>();
     const failures: ReconcileResult["failures"] = [];
+    /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
+    const changes = new Map<string, Change[]>();
     for (const step of plan.steps) {
       try {
-        const touched = await this.#execute(step, byName, clock.now());
+        const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
-        if (step.kind === "surge" || step.kind === "retire") await this.#persist(byName, touched, dirty);
+        if (step.kind === "surge" || step.kind === "retire")
+          await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
         failures.push({ step, error });
@@ -103,26 +121,58 @@ export class Reconciler {
       }
     }
     await this.#heartbeats(stored, clock.now());
-    await this.#persist(byName, [...dirty], dirty);
+    await this.#persist(byName, changes, [...dirty], dirty);
     return { plan, failures, nextReviewAt: plan.nextReviewAt };
   }
 
+  /**
+   * Writes the changed evacuations' status. A conflict (someone wrote the resource since it was read) must
+   * not lose what was done: the step already happened in the cluster. So the fresh copy is read and every
+   * change of this reconcile re-applied to it, then written again.
+   */
   async #persist(
     byName: Map<string, StoredEvacuation>,
+    changes: Map<string, Change[]>,
     names: Iterable<string>,
     dirty: Set<string>,
   ): Promise<void> {
-    for (const name of names) {
-      const s = byName.get(name);
+    const { store, log } = this.#d;
+    for (const name of [...names]) {
+      let s = byName.get(name);
       if (s === undefined || !dirty.has(name)) continue;
-      const saved = await this.#d.store.updateStatus(s);
-      byName.set(name, saved);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          s = await store.updateStatus(s);
+          break;
+        } catch (err) {
+          if (!(err instanceof EvacuationStoreError && err.isConflict) || attempt >= 5) throw err;
+          const fresh = await store.get(name);
+          if (fresh === null) throw err;
+          const replay = changes.get(name) ?? [];
+          log.info(
+            { evacuation: name, attempt, changes: replay.length },
+            "status write conflicted; re-applying this reconcile's changes to the fresh copy",
+          );
+          s = {
+            ...fresh,
+            evacuation: replay.reduce((e, c) => c.apply(e), fresh.evacuation),
+            message: replay.at(-1)?.message ?? fresh.message,
+          };
+        }
+      }
+      byName.set(name, s);
+      changes.delete(name);
       dirty.delete(name);
     }
   }
 
   /** Carries out one step; returns the evacuations whose record changed. */
-  async #execute(step: Step, byName: Map<string, StoredEvacuation>, now: number): Promise<string[]> {
+  async #execute(
+    step: Step,
+    byName: Map<string, StoredEvacuation>,
+    changes: Map<string, Change[]>,
+    now: number,
+  ): Promise<string[]> {
     const { actuator, events, observer, log } = this.#d;
     const rec = (name: string): StoredEvacuation => {
       const s = byName.get(name);
@@ -132,6 +182,7 @@ export class Reconciler {
     const update = (name: string, fn: (e: Evacuation) => Evacuation, message: string): void => {
       const s = rec(name);
       byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
+      changes.set(name, [...(changes.get(name) ?? []), { apply: fn, message }]);
     };
     switch (step.kind) {
       case "cordon": {
