@@ -1,0 +1,138 @@
+/**
+ * The reconciler's bookkeeping under failure injection no real part can do on cue: a status write that
+ * conflicts right after a surge. Fakes stand in for the cluster, the actuator and the store.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { KubeActuator, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import { FakeClock } from "../domain/clock.ts";
+import type { WorkloadRef } from "../domain/snapshot.ts";
+import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
+import type { StoredEvacuation } from "../state/evacuation-resource.ts";
+import { EvacuationStoreError } from "../state/evacuation-store.ts";
+import {
+  aCordonedNode,
+  aDeployment,
+  aNode,
+  aPod,
+  aSnapshot,
+  anEvacuation,
+  T0,
+} from "../../test/fixtures/snapshot-builders.ts";
+import { Reconciler } from "./reconciler.ts";
+import type { ClusterView, EvacuationObserver } from "./ports.ts";
+
+const silent = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+};
+const noObserver: EvacuationObserver = {
+  noticeToCordon: () => undefined,
+  noticeToSurge: () => undefined,
+  noticeToReplacementsReady: () => undefined,
+  noticeToDone: () => undefined,
+  podsMoved: () => undefined,
+  eviction: () => undefined,
+  actuatorError: () => undefined,
+};
+
+/** Records scale calls; everything else succeeds. */
+function recordingActuator(scales: { workload: WorkloadRef; by: number }[]): KubeActuator {
+  return {
+    cordon: () => Promise.resolve({ kind: "done", changed: true }),
+    taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+    uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+    setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+    scaleBy: (workload, by): Promise<ScaleOutcome> => {
+      scales.push({ workload, by });
+      return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 });
+    },
+    evict: () => Promise.resolve({ kind: "evicted" }),
+    forceDelete: () => Promise.resolve({ kind: "deleted" }),
+    deletePod: () => Promise.resolve({ kind: "deleted" }),
+  };
+}
+
+/** A store holding one evacuation whose first status write conflicts (someone wrote it since it was read). */
+class ConflictingOnceStore {
+  stored: StoredEvacuation;
+  writes = 0;
+  #conflicted = false;
+  constructor(initial: StoredEvacuation) {
+    this.stored = initial;
+  }
+  list(): Promise<StoredEvacuation[]> {
+    return Promise.resolve([this.stored]);
+  }
+  get(): Promise<StoredEvacuation | null> {
+    // The other writer's version: same record, newer resourceVersion.
+    return Promise.resolve({ ...this.stored, resourceVersion: "2" });
+  }
+  updateSpec(s: StoredEvacuation): Promise<StoredEvacuation> {
+    this.stored = s;
+    return Promise.resolve(s);
+  }
+  updateStatus(s: StoredEvacuation): Promise<StoredEvacuation> {
+    this.writes++;
+    if (!this.#conflicted) {
+      this.#conflicted = true;
+      return Promise.reject(new EvacuationStoreError("update evacuation status: conflict", 409));
+    }
+    this.stored = { ...s, resourceVersion: String(Number(s.resourceVersion ?? "0") + 1) };
+    return Promise.resolve(this.stored);
+  }
+}
+
+test("a status write that conflicts after a surge keeps the surge record, so the next reconcile does not surge again", async () => {
+  const snapshot = aSnapshot({
+    nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+    pods: [aPod({ name: "web-0" }), aPod({ name: "web-1", nodeName: "node-b" })],
+    workloads: [aDeployment({ specReplicas: 2, readyReplicas: 2 })],
+  });
+  const cluster: ClusterView = {
+    snapshot: () => snapshot,
+    nodeByInstanceId: () => null,
+    nodeByName: () => null,
+  };
+  const store = new ConflictingOnceStore({
+    evacuation: anEvacuation(),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  });
+  const scales: { workload: WorkloadRef; by: number }[] = [];
+  const reconciler = new Reconciler({
+    cluster,
+    store,
+    actuator: recordingActuator(scales),
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 2_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+  });
+
+  const first = await reconciler.reconcileOnce();
+  assert.deepEqual(first.failures, [], "the surge is not reported as a failed step");
+  assert.deepEqual(
+    scales.map((s) => s.by),
+    [1],
+  );
+  assert.equal(store.stored.evacuation.surges.length, 1, "the surge record survived the conflict");
+  assert.deepEqual(store.stored.evacuation.surges[0]?.pods, ["web-0"]);
+  assert.equal(store.stored.evacuation.phase, "Surging");
+
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    scales.map((s) => s.by),
+    [1],
+    "no second surge",
+  );
+});
