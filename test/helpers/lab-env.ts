@@ -126,14 +126,12 @@ export async function startControllerLab(options: ControllerLabOptions): Promise
   let moto: Moto | undefined;
   try {
     moto = await startMoto({ region: REGION });
-    const queue = await moto
-      .sqsClient()
-      .send(
-        new CreateQueueCommand({
-          QueueName: "lifeboat-interruptions",
-          Attributes: options.queueAttributes ?? {},
-        }),
-      );
+    const queue = await moto.sqsClient().send(
+      new CreateQueueCommand({
+        QueueName: "lifeboat-interruptions",
+        Attributes: options.queueAttributes ?? {},
+      }),
+    );
     if (queue.QueueUrl === undefined) throw new Error("moto returned no queue URL");
     await installCrd(lab);
     return new ControllerLab(lab, moto, queue.QueueUrl, timeScale, dir);
