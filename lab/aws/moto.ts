@@ -9,6 +9,7 @@
  * the version is read from lab/versions.env). SDK clients get the endpoint, region and fake credentials explicitly:
  * nothing depends on AWS_* environment variables or ~/.aws.
  */
+import { reapOnExit } from "../controlplane/reaper.ts";
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -117,6 +118,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
       MOTO_ALLOW_NONEXISTENT_REGION: "true",
     },
   });
+  reapOnExit(child);
   let output = "";
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-8000);

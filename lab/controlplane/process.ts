@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { reapOnExit } from "./reaper.ts";
 
 /** A child process of the lab with its output in a log file; stopped (TERM, then KILL) on dispose. */
 export class LabProcess implements AsyncDisposable {
@@ -21,6 +22,7 @@ export class LabProcess implements AsyncDisposable {
     this.logPath = logPath;
     const log = createWriteStream(logPath, { flags: "a" });
     this.child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
+    reapOnExit(this.child);
     this.child.stdout?.pipe(log);
     this.child.stderr?.pipe(log);
     this.#exited = new Promise((resolve) => {
