@@ -20,6 +20,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Lab } from "../lab.ts";
 import { conditionStatus } from "../lab.ts";
 import type { CloudLab, CloudNode, PendingPod, SqsSender } from "./cloud.ts";
+import { statusOf } from "../../src/actuators/kube/errors.ts";
 
 export const NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup";
 
@@ -127,10 +128,4 @@ export function cpuToMilli(q: string | undefined): number {
   if (q === undefined) return 0;
   if (q.endsWith("m")) return Number(q.slice(0, -1));
   return Math.round(Number(q) * 1000);
-}
-
-function statusOf(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number")
-    return err.code;
-  return undefined;
 }

@@ -4,14 +4,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { DrainKube, DrainQueue } from "./drain-handler.ts";
+import { statusOf } from "../../src/actuators/kube/errors.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-
-function statusOf(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "number")
-    return err.code;
-  return undefined;
-}
 
 export function kubeForDrain(kc: KubeConfig): DrainKube {
   const core = kc.makeApiClient(CoreV1Api);

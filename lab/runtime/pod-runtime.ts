@@ -9,13 +9,14 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { systemClock, type Clock } from "../../src/domain/clock.ts";
+import { LAB_NODE_LABEL } from "../cluster/eks-node.ts";
 import { AddressMap, type DeadHostMode, type Resolution } from "./address-map.ts";
 import { CidrAllocator } from "./cidr.ts";
 import { silentLogger, type RuntimeEvent, type RuntimeEventKind, type RuntimeLogger } from "./events.ts";
 import { PodWorker, type WorkerSettings } from "./pod-worker.ts";
 
 /** Nodes carrying this label (value "true") are the lab's: the runtime plays their kubelet for pods on them. */
-export const LAB_NODE_LABEL = "lifeboat.dev/lab-node";
+export { LAB_NODE_LABEL } from "../cluster/eks-node.ts";
 
 /**
  * A connection to an unknown-to-the-host port is refused by connecting here: nothing can listen on this

@@ -1,5 +1,6 @@
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
+import { statusOf } from "../actuators/kube/errors.ts";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -206,10 +207,4 @@ export class LeaderElector {
       );
     }
   }
-}
-
-function statusOf(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
-    ? err.code
-    : undefined;
 }

@@ -1,5 +1,6 @@
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
+import { statusOf } from "../actuators/kube/errors.ts";
 import {
   GROUP,
   PLURAL,
@@ -108,15 +109,11 @@ export class EvacuationStore {
           : status === 403
             ? " (RBAC: the controller needs evacuations and evacuations/status in lifeboat.dev)"
             : "";
-      throw new EvacuationStoreError(`${what}: ${messageOf(err)}${hint}`, status, { cause: err });
+      throw new EvacuationStoreError(`${what}: ${messageOf(err)}${hint}`, status ?? undefined, {
+        cause: err,
+      });
     }
   }
-}
-
-function statusOf(err: unknown): number | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number"
-    ? err.code
-    : undefined;
 }
 
 function messageOf(err: unknown): string {
