@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Lease } from "@kubernetes/client-node";
-import { decide } from "./leader-elector.ts";
+import { decide, MicroTime } from "./leader-elector.ts";
 
 function lease(holder: string): V1Lease {
   return { metadata: { name: "lifeboat" }, spec: { holderIdentity: holder, leaseDurationSeconds: 15 } };
@@ -28,4 +28,12 @@ test("takes over once the other holder has not renewed for a whole lease duratio
 
 test("acquires a released lease at once", () => {
   assert.equal(decide(lease(""), "a", 10_000, 10_001, 15_000).kind, "acquire");
+});
+
+test("lease times are written with microseconds, as the API server's MicroTime requires", () => {
+  assert.equal(
+    new MicroTime(Date.parse("2026-11-24T16:02:10.790Z")).toISOString(),
+    "2026-11-24T16:02:10.790000Z",
+  );
+  assert.equal(JSON.stringify({ t: new MicroTime(0) }), '{"t":"1970-01-01T00:00:00.000000Z"}');
 });

@@ -162,7 +162,7 @@ export class LeaderElector {
   }
 
   async #write(lease: V1Lease | null, now: number, acquire: boolean): Promise<void> {
-    const nowTime = new Date(now);
+    const nowTime = new MicroTime(now);
     const spec = {
       holderIdentity: this.#opts.identity,
       leaseDurationSeconds: this.#opts.leaseDurationSeconds,
@@ -206,5 +206,16 @@ export class LeaderElector {
         "could not release the lease",
       );
     }
+  }
+}
+
+/**
+ * A Lease's renewTime and acquireTime are MicroTime: the API server parses them with six fractional digits
+ * and refuses the three that Date#toISOString writes ("cannot parse .790Z as .000000"). client-node
+ * serializes a Date with toISOString, so this Date writes microseconds.
+ */
+export class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
   }
 }
