@@ -128,13 +128,17 @@ export function deployment(f: DeploymentFixture): V1Deployment {
   };
 }
 
-/** A ClusterIP Service in front of a Deployment fixture's pods. */
-export function service(name: string, namespace = "default"): V1Service {
+/** A Service in front of a Deployment fixture's pods: ClusterIP, or NodePort for instance-mode target groups. */
+export function service(
+  name: string,
+  namespace = "default",
+  type: "ClusterIP" | "NodePort" = "ClusterIP",
+): V1Service {
   return {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name, namespace },
-    spec: { selector: { app: name }, ports: [{ name: "http", port: 80, targetPort: HTTP_PORT }] },
+    spec: { type, selector: { app: name }, ports: [{ name: "http", port: 80, targetPort: HTTP_PORT }] },
   };
 }
 

@@ -23,6 +23,7 @@ import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/l
 import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
 import { startHandler, type HandlerName } from "./handlers.ts";
 import { ClusterObserver } from "./observer.ts";
+import { LabKubeProxy } from "./kube-proxy.ts";
 
 const NAMESPACE = "default";
 const REGION = "us-east-1";
@@ -143,7 +144,14 @@ async function runHandler(
       namespace: NAMESPACE,
       body: deployment(scaledFixture(deploymentFixture(w), timeScale)),
     });
-    await lab.core.createNamespacedService({ namespace: NAMESPACE, body: service(w.name) });
+    await lab.core.createNamespacedService({
+      namespace: NAMESPACE,
+      body: service(
+        w.name,
+        NAMESPACE,
+        scenario.cluster.albTargetType === "instance" ? "NodePort" : "ClusterIP",
+      ),
+    });
     if (w.pdb !== undefined) {
       const spec: { minAvailable?: number; maxUnavailable?: number } = {};
       if (w.pdb.minAvailable !== undefined) spec.minAvailable = w.pdb.minAvailable;
@@ -180,12 +188,20 @@ async function runHandler(
   lab.runtime.on("*", (e) => {
     record("pod", e);
   });
+  // Instance-mode targets are node IP + NodePort: the lab's kube-proxy forwards them to the Service's pods.
+  await using proxy = new LabKubeProxy({
+    kubeConfig: lab.kubeConfig,
+    core: lab.core,
+    resolvePod: (ip, port) => lab.runtime.resolve(ip, port),
+    isNodeDead: (n) => lab.runtime.isNodeDead(n),
+  });
+  await proxy.start();
   await using alb = await startAlb({
     onTargetEvent: (e) => {
       record("alb", e);
     },
     kubeConfig: lab.kubeConfig,
-    resolve: (ip, port) => lab.runtime.resolve(ip, port),
+    resolve: proxy.resolve,
     bindings: scenario.workloads.map((w) => ({
       name: w.name,
       namespace: NAMESPACE,

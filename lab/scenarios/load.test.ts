@@ -38,12 +38,28 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
 
 test("every shipped scenario validates", async () => {
   const names = await listScenarios();
-  assert.deepEqual(names, ["az-reclaim", "capacity-starved", "rebalance", "seed", "single-reclaim"]);
+  assert.deepEqual(names, [
+    "az-reclaim",
+    "capacity-starved",
+    "rebalance",
+    "seed",
+    "single-reclaim",
+    "single-reclaim-instance",
+  ]);
   for (const name of names) {
     const s = await loadScenario(name);
     assert.equal(s.name, name);
     assert.ok(s.events.length > 0);
   }
+});
+
+test("single-reclaim-instance is single-reclaim with instance-mode target groups", async () => {
+  const instance = await loadScenario("single-reclaim-instance");
+  const ip = await loadScenario("single-reclaim");
+  assert.equal(instance.cluster.albTargetType, "instance");
+  assert.equal(ip.cluster.albTargetType, "ip");
+  assert.deepEqual(instance.workloads, ip.workloads);
+  assert.deepEqual(instance.events, ip.events);
 });
 
 test("seed carries the seed's Deployment and cloud timings", async () => {
