@@ -5,7 +5,7 @@
  * and death. Notice and deadline of every evacuation are drawn across the charts as vertical guides.
  */
 import type { Evacuation, HandlerReport, LaneMarkKind, NodeLane, Report } from "./types.ts";
-import { countInRange, summaryRow } from "./summary.ts";
+import { countInRange, SUMMARY_COLUMNS, summaryRow } from "./summary.ts";
 
 const WIDTH = 960;
 const LEFT = 190;
@@ -256,18 +256,7 @@ function legend(): string {
 }
 
 function summaryTable(report: Report): string {
-  const head = [
-    "handler",
-    "requests",
-    "2xx",
-    "5xx",
-    "502",
-    "503",
-    "504",
-    "min ready ratio",
-    "evacuations",
-    "min slack",
-  ];
+  const head = SUMMARY_COLUMNS;
   const rows = report.handlers.map((h) => {
     const cells = summaryRow(h);
     const cls = h.errors5xx > 0 ? "bad" : "good";

@@ -99,7 +99,8 @@ export function minSlack(h: HandlerReport): number | null {
   return slacks.length === 0 ? null : Math.min(...slacks);
 }
 
-const COLUMNS = [
+/** The columns of the summary table (text and HTML). */
+export const SUMMARY_COLUMNS = [
   "handler",
   "requests",
   "2xx",
@@ -137,8 +138,8 @@ export function summaryRow(h: HandlerReport): string[] {
  *   none      13200     13041  159  159  0    0    0.75             0/1          -
  */
 export function formatSummaryTable(report: Report): string {
-  const rows = [COLUMNS.map(String), ...report.handlers.map(summaryRow)];
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const rows = [SUMMARY_COLUMNS.map(String), ...report.handlers.map(summaryRow)];
+  const widths = SUMMARY_COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]): string =>
     r
       .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))

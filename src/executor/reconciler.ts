@@ -9,7 +9,7 @@
  * double a surge; docs/design.md states it.
  */
 import type { Clock } from "../domain/clock.ts";
-import type { Evacuation } from "../domain/evacuation.ts";
+import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
@@ -316,10 +316,7 @@ export class Reconciler {
             ...e,
             phase:
               e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
-            evictions: [
-              ...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)),
-              { pod: step.pod, at: now, outcome },
-            ],
+            evictions: withEviction(e.evictions, { pod: step.pod, at: now, outcome }),
             timeline:
               outcome === "evicted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
           }),
@@ -354,10 +351,11 @@ export class Reconciler {
           step.evacuation,
           (e) => ({
             ...e,
-            evictions: [
-              ...e.evictions.filter((x) => podKey(x.pod) !== podKey(step.pod)),
-              { pod: step.pod, at: now, outcome: result.kind === "deleted" ? "force-deleted" : "not-found" },
-            ],
+            evictions: withEviction(e.evictions, {
+              pod: step.pod,
+              at: now,
+              outcome: result.kind === "deleted" ? "force-deleted" : "not-found",
+            }),
           }),
           step.reason,
         );
@@ -446,6 +444,11 @@ export class Reconciler {
       }
     }
   }
+}
+
+/** The evictions with `record` as the latest word on its pod (one record per pod). */
+function withEviction(evictions: EvictionRecord[], record: EvictionRecord): EvictionRecord[] {
+  return [...evictions.filter((x) => podKey(x.pod) !== podKey(record.pod)), record];
 }
 
 /** A scale that did not happen is a failed step: the plan is recomputed and retried on the next reconcile. */
