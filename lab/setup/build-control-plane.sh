@@ -44,7 +44,7 @@ build_kubernetes() {
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
-  log "kubernetes $KUBERNETES_VERSION: building (cold: 10-30 min on 2 cores)"
+  log "kubernetes $KUBERNETES_VERSION: building (cold: about 3.5 min on 2 cores)"
   mkdir -p "$out.tmp"
   (cd "$mod" && go build -ldflags "$ldflags" -o "$out.tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
