@@ -4,7 +4,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   KubeConfig,
   PatchStrategy,
@@ -25,6 +24,7 @@ import { ApiKubeActuator } from "../../src/actuators/kube/api-actuator.ts";
 import { isForbidden, KubeApiError } from "../../src/actuators/kube/errors.ts";
 import { scaleBy, type ScaleClient } from "../../src/actuators/kube/scale.ts";
 import { RecordingLogger } from "../../src/cluster/logger.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const NS = "default";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -39,16 +39,6 @@ function fastDeployment(name: string, replicas: number): ReturnType<typeof deplo
     readiness: { initialDelaySeconds: 1, periodSeconds: 1, failureThreshold: 2 },
     timings: { pullSeconds: 1 },
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 const isReady = (p: V1Pod): boolean =>

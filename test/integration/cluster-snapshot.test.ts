@@ -5,7 +5,6 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   AutoscalingV2Api,
   PatchStrategy,
@@ -18,6 +17,10 @@ import { systemClock } from "../../src/domain/clock.ts";
 import { EXPECTED_READY_ANNOTATION, type ClusterSnapshot, type PodView } from "../../src/domain/snapshot.ts";
 import { ClusterCache, type ClusterChange } from "../../src/cluster/cluster-cache.ts";
 import { RecordingLogger } from "../../src/cluster/logger.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/** Waits in this file: bounded as before, polled as before. */
+const WAIT = { intervalMs: 100 };
 
 const NS = "default";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -51,20 +54,6 @@ function statefulSet(name: string, replicas: number): V1StatefulSet {
     metadata: { name, namespace: NS },
     spec: { serviceName: name, replicas, selector: template.selector, template: template.template },
   };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 const podsOwnedBy = (s: ClusterSnapshot, kind: string, name: string): PodView[] =>
@@ -133,16 +122,20 @@ describe("ClusterCache on the lab's control plane", { timeout: 240_000 }, () => 
       },
     });
 
-    const snapshot = await waitFor("6 Ready web pods, 2 Ready db pods and the HPA in the snapshot", () => {
-      const s = cache.snapshot(systemClock.now());
-      const web = s.workloads.find((w) => w.ref.name === "web");
-      const ok =
-        podsOwnedBy(s, "Deployment", "web").filter((p) => p.ready).length === 6 &&
-        podsOwnedBy(s, "StatefulSet", "db").filter((p) => p.ready).length === 2 &&
-        web?.readyReplicas === 6 &&
-        web.hpa !== null;
-      return ok ? s : undefined;
-    });
+    const snapshot = await waitFor(
+      "6 Ready web pods, 2 Ready db pods and the HPA in the snapshot",
+      () => {
+        const s = cache.snapshot(systemClock.now());
+        const web = s.workloads.find((w) => w.ref.name === "web");
+        const ok =
+          podsOwnedBy(s, "Deployment", "web").filter((p) => p.ready).length === 6 &&
+          podsOwnedBy(s, "StatefulSet", "db").filter((p) => p.ready).length === 2 &&
+          web?.readyReplicas === 6 &&
+          web.hpa !== null;
+        return ok ? s : undefined;
+      },
+      WAIT,
+    );
 
     const labNodes = new Set(lab.nodes.map((n) => n.name));
     for (const pod of podsOwnedBy(snapshot, "Deployment", "web")) {
@@ -178,18 +171,25 @@ describe("ClusterCache on the lab's control plane", { timeout: 240_000 }, () => 
     if (expressions.spec !== undefined)
       expressions.spec.selector = { matchExpressions: [{ key: "app", operator: "In", values: ["db"] }] };
     await lab.policy.createNamespacedPodDisruptionBudget({ namespace: NS, body: expressions });
-    const view = await waitFor("the web PDB with its status", () => {
-      const s = cache.snapshot(systemClock.now());
-      return s.pdbs.find((p) => p.name === "web" && p.disruptionsAllowed === 1);
-    });
+    const view = await waitFor(
+      "the web PDB with its status",
+      () => {
+        const s = cache.snapshot(systemClock.now());
+        return s.pdbs.find((p) => p.name === "web" && p.disruptionsAllowed === 1);
+      },
+      WAIT,
+    );
     assert.deepEqual(view, {
       namespace: NS,
       name: "web",
       matchLabels: { app: "web" },
       disruptionsAllowed: 1,
     });
-    await waitFor("the db-expr PDB to reach the cache", () =>
-      changes.some((c) => c.resource === "poddisruptionbudgets" && c.name === "db-expr") ? true : undefined,
+    await waitFor(
+      "the db-expr PDB to reach the cache",
+      () =>
+        changes.some((c) => c.resource === "poddisruptionbudgets" && c.name === "db-expr") ? true : undefined,
+      WAIT,
     );
     assert.equal(
       cache.snapshot(systemClock.now()).pdbs.some((p) => p.name === "db-expr"),
@@ -205,18 +205,23 @@ describe("ClusterCache on the lab's control plane", { timeout: 240_000 }, () => 
     const view = await waitFor(
       "the new node in the index",
       () => cache.nodeByInstanceId(added.instanceId) ?? undefined,
+      WAIT,
     );
     assert.equal(view.name, added.name);
     assert.ok(changes.some((c) => c.resource === "nodes" && c.type === "add" && c.name === added.name));
 
     await lab.core.patchNode({ name: added.name, body: { spec: { unschedulable: true } } }, mergePatch);
-    await waitFor("the cordon in the snapshot", () =>
-      cache.nodeByName(added.name)?.unschedulable === true ? true : undefined,
+    await waitFor(
+      "the cordon in the snapshot",
+      () => (cache.nodeByName(added.name)?.unschedulable === true ? true : undefined),
+      WAIT,
     );
 
     await lab.core.deleteNode({ name: added.name });
-    await waitFor("the deleted node out of the index", () =>
-      cache.nodeByInstanceId(added.instanceId) === null ? true : undefined,
+    await waitFor(
+      "the deleted node out of the index",
+      () => (cache.nodeByInstanceId(added.instanceId) === null ? true : undefined),
+      WAIT,
     );
     assert.ok(changes.some((c) => c.resource === "nodes" && c.type === "delete" && c.name === added.name));
     assert.deepEqual(cache.failures(), {

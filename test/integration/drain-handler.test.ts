@@ -10,7 +10,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { V1Pod } from "@kubernetes/client-node";
 import { startMoto } from "../../lab/aws/moto.ts";
@@ -19,27 +18,13 @@ import { deployment } from "../../lab/workloads.ts";
 import { CloudSimulator } from "../../lab/cloud/cloud.ts";
 import { cloudLabOf, podsOf, preferNodesHoldingPods, sqsSender } from "../../lab/cloud/kube.ts";
 import type { NodeGroup } from "../../lab/scenarios/schema.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/** Waits in this file: bounded as before, polled as before. */
+const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
 
 const TIME_SCALE = 0.2;
 const NS = "default";
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const start = performance.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() - start > timeoutMs)
-      throw new Error(
-        `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
-      );
-    await sleep(250);
-  }
-}
 
 const isReady = (p: V1Pod): boolean =>
   p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -72,8 +57,10 @@ await test(
     });
     const listWeb = async (): Promise<V1Pod[]> =>
       (await lab.core.listNamespacedPod({ namespace: NS, labelSelector: "app=web" })).items;
-    await waitFor("3 Ready pods", async () =>
-      (await listWeb()).filter(isReady).length === 3 ? true : undefined,
+    await waitFor(
+      "3 Ready pods",
+      async () => ((await listWeb()).filter(isReady).length === 3 ? true : undefined),
+      WAIT,
     );
 
     const out: string[] = [];
@@ -121,40 +108,50 @@ await test(
         timeScale: TIME_SCALE,
       });
       cloud.start();
-      const victim = await waitFor("the reclaim", () => Promise.resolve(cloud.reclaims[0]?.node));
+      const victim = await waitFor("the reclaim", () => Promise.resolve(cloud.reclaims[0]?.node), WAIT);
       const victimPods = (await listWeb())
         .filter((p) => p.spec?.nodeName === victim)
         .map((p) => p.metadata?.name);
       assert.equal(victimPods.length, 1, "the chooser picked a node holding a pod");
 
-      await waitFor("the victim cordoned", async () =>
-        (await lab.getNode(victim)).spec?.unschedulable === true ? true : undefined,
+      await waitFor(
+        "the victim cordoned",
+        async () => ((await lab.getNode(victim)).spec?.unschedulable === true ? true : undefined),
+        WAIT,
       );
-      await waitFor("its pod gone and 3 Ready pods elsewhere", async () => {
-        const pods = await listWeb();
-        const ok =
-          !pods.some((p) => victimPods.includes(p.metadata?.name)) &&
-          pods.filter(isReady).length === 3 &&
-          pods.every((p) => p.spec?.nodeName !== victim);
-        return ok ? true : undefined;
-      });
+      await waitFor(
+        "its pod gone and 3 Ready pods elsewhere",
+        async () => {
+          const pods = await listWeb();
+          const ok =
+            !pods.some((p) => victimPods.includes(p.metadata?.name)) &&
+            pods.filter(isReady).length === 3 &&
+            pods.every((p) => p.spec?.nodeName !== victim);
+          return ok ? true : undefined;
+        },
+        WAIT,
+      );
       await cloud.settled();
       assert.ok(
         cloud.timeline.some((e) => e.kind === "node-joined"),
         "the group replaced the dead instance",
       );
-      await waitFor("every message deleted", async () => {
-        const a = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: queueUrl,
-            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-          }),
-        );
-        return a.Attributes?.["ApproximateNumberOfMessages"] === "0" &&
-          a.Attributes["ApproximateNumberOfMessagesNotVisible"] === "0"
-          ? true
-          : undefined;
-      });
+      await waitFor(
+        "every message deleted",
+        async () => {
+          const a = await sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: queueUrl,
+              AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            }),
+          );
+          return a.Attributes?.["ApproximateNumberOfMessages"] === "0" &&
+            a.Attributes["ApproximateNumberOfMessagesNotVisible"] === "0"
+            ? true
+            : undefined;
+        },
+        WAIT,
+      );
     } finally {
       child.kill("SIGTERM");
       const code = await exited;

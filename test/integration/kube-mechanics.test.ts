@@ -6,7 +6,6 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   ApiException,
   DiscoveryV1Api,
@@ -16,6 +15,7 @@ import {
 } from "@kubernetes/client-node";
 import { startLab, type Lab } from "../../lab/lab.ts";
 import { deployment, pdb, service } from "../../lab/workloads.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const NS = "default";
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -36,24 +36,6 @@ function fastDeployment(
     timings: { pullSeconds: 1, startSeconds: 0 },
     ...extra,
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const start = performance.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() - start > timeoutMs)
-      throw new Error(
-        `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
-      );
-    await sleep(200);
-  }
 }
 
 const isReady = (p: V1Pod): boolean =>

@@ -12,6 +12,10 @@ import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from "@ku
 import { startLab } from "../../lab/lab.ts";
 import type { RuntimeEvent, RuntimeLogger } from "../../lab/runtime/events.ts";
 import { deployment } from "../../lab/workloads.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/** Waits in this file: bounded as before, polled as before. */
+const WAIT = { timeoutMs: 30_000, intervalMs: 100 };
 
 const GATE = "target-health.elbv2.k8s.aws/web-tgb";
 const smp = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
@@ -62,25 +66,19 @@ function labPod(spec: LabPodSpec): V1Pod {
   };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const start = performance.now();
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function conditionOf(pod: V1Pod, type: string): string | undefined {
   return pod.status?.conditions?.find((c) => c.type === type)?.status;
 }
 
 async function podWhere(core: CoreV1Api, name: string, predicate: (pod: V1Pod) => boolean): Promise<V1Pod> {
-  return waitFor(`pod ${name}`, async () => {
-    const pod = await core.readNamespacedPod({ name, namespace: "default" });
-    return predicate(pod) ? pod : undefined;
-  });
+  return waitFor(
+    `pod ${name}`,
+    async () => {
+      const pod = await core.readNamespacedPod({ name, namespace: "default" });
+      return predicate(pod) ? pod : undefined;
+    },
+    WAIT,
+  );
 }
 
 function httpGet(host: string, port: number, timeoutMs = 2000): Promise<{ status: number; body: string }> {
@@ -130,10 +128,14 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
   runtime.on("*", (event) => events.push(event));
   const [nodeA, nodeB] = lab.nodes.map((n) => n.name);
   assert.ok(nodeA !== undefined && nodeB !== undefined);
-  await waitFor("pod CIDRs on the nodes", async () => {
-    const nodes = await Promise.all([lab.getNode(nodeA), lab.getNode(nodeB)]);
-    return nodes.every((n) => n.spec?.podCIDR !== undefined) ? true : undefined;
-  });
+  await waitFor(
+    "pod CIDRs on the nodes",
+    async () => {
+      const nodes = await Promise.all([lab.getNode(nodeA), lab.getNode(nodeB)]);
+      return nodes.every((n) => n.spec?.podCIDR !== undefined) ? true : undefined;
+    },
+    WAIT,
+  );
 
   await t.test("a pod gets an IP from its node's CIDR, serves HTTP on loopback and turns Ready", async () => {
     await lab.core.createNamespacedPod({
@@ -173,14 +175,18 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
       timings: { pullSeconds: 1 },
     });
     await lab.apps.createNamespacedDeployment({ namespace: "default", body });
-    const ready = await waitFor("two Ready pods of the Deployment", async () => {
-      const pods = await lab.core.listNamespacedPod({
-        namespace: "default",
-        labelSelector: "app=web-deploy",
-      });
-      const readyPods = pods.items.filter((p) => conditionOf(p, "Ready") === "True");
-      return readyPods.length === 2 ? readyPods : undefined;
-    });
+    const ready = await waitFor(
+      "two Ready pods of the Deployment",
+      async () => {
+        const pods = await lab.core.listNamespacedPod({
+          namespace: "default",
+          labelSelector: "app=web-deploy",
+        });
+        const readyPods = pods.items.filter((p) => conditionOf(p, "Ready") === "True");
+        return readyPods.length === 2 ? readyPods : undefined;
+      },
+      WAIT,
+    );
     for (const pod of ready) assert.ok(runtime.explain(pod.status?.podIP ?? "", 8080)?.kind === "listener");
     await lab.apps.deleteNamespacedDeployment({ name: "web-deploy", namespace: "default" });
   });
@@ -223,30 +229,40 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
     const pod = await podWhere(lab.core, "web-term", (p) => conditionOf(p, "Ready") === "True");
     const ip = pod.status?.podIP ?? "";
     await lab.core.deleteNamespacedPod({ name: "web-term", namespace: "default" });
-    await waitFor("preStop to start", () =>
-      Promise.resolve(
-        events.some((e) => e.kind === "pod-terminating" && "name" in e && e.name === "web-term")
-          ? true
-          : undefined,
-      ),
+    await waitFor(
+      "preStop to start",
+      () =>
+        Promise.resolve(
+          events.some((e) => e.kind === "pod-terminating" && "name" in e && e.name === "web-term")
+            ? true
+            : undefined,
+        ),
+      WAIT,
     );
     const during = runtime.resolve(ip, 8080);
     assert.ok(during !== null);
     assert.equal((await httpGet(during.host, during.port)).status, 200, "still serving during preStop");
-    await waitFor("the runtime to finish the pod", () =>
-      Promise.resolve(
-        events.some((e) => e.kind === "pod-terminated" && "name" in e && e.name === "web-term")
-          ? true
-          : undefined,
-      ),
+    await waitFor(
+      "the runtime to finish the pod",
+      () =>
+        Promise.resolve(
+          events.some((e) => e.kind === "pod-terminated" && "name" in e && e.name === "web-term")
+            ? true
+            : undefined,
+        ),
+      WAIT,
     );
-    await waitFor("the pod object to go", async () => {
-      const found = await lab.core.readNamespacedPod({ name: "web-term", namespace: "default" }).then(
-        () => true,
-        () => false,
-      );
-      return found ? undefined : true;
-    });
+    await waitFor(
+      "the pod object to go",
+      async () => {
+        const found = await lab.core.readNamespacedPod({ name: "web-term", namespace: "default" }).then(
+          () => true,
+          () => false,
+        );
+        return found ? undefined : true;
+      },
+      WAIT,
+    );
     const kinds = events.filter((e) => "name" in e && e.name === "web-term").map((e) => e.kind);
     assert.deepEqual(
       kinds.filter((k) => k === "pod-terminating" || k === "pod-sigterm" || k === "pod-terminated"),

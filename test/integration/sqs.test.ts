@@ -20,6 +20,10 @@ import type { Notice } from "../../src/domain/notice.ts";
 import { silentLogger } from "../../src/signals/logger.ts";
 import type { NoticeHandler, Outcome, SqsConsumerOptions } from "../../src/signals/sqs/consumer.ts";
 import { SqsConsumer } from "../../src/signals/sqs/consumer.ts";
+import { waitUntil } from "../helpers/wait.ts";
+
+/** Waits in this file: bounded and polled as before. */
+const SQS_WAIT = { timeoutMs: 15_000, intervalMs: 50 };
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/events");
 
@@ -60,18 +64,6 @@ async function depth(sqs: SQSClient, queueUrl: string): Promise<{ visible: numbe
     visible: Number(out.Attributes?.ApproximateNumberOfMessages ?? NaN),
     inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? NaN),
   };
-}
-
-async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  limitMs = 15_000,
-): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > limitMs) assert.fail(`gave up waiting (${limitMs} ms) for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 interface Seen {
@@ -154,7 +146,7 @@ test("consumer: a good message is deleted only after the handler resolves", asyn
     await recorded;
   });
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: spotWarning() }));
-  await waitFor(() => notices.length === 1, "handler called");
+  await waitUntil("handler called", () => notices.length === 1, SQS_WAIT);
   assert.equal(notices[0]?.kind, "spot-interruption");
   assert.deepEqual(
     await depth(sqs, queueUrl),
@@ -162,7 +154,7 @@ test("consumer: a good message is deleted only after the handler resolves", asyn
     "still in the queue while the handler runs",
   );
   release();
-  await waitFor(() => consumer.outcomes.length === 1, "outcome");
+  await waitUntil("outcome", () => consumer.outcomes.length === 1, SQS_WAIT);
   assert.deepEqual(consumer.outcomes[0], {
     label: "spot-interruption",
     outcome: "handled",
@@ -182,7 +174,7 @@ test("consumer: a handler that throws leaves the message; it is received again a
     return seen.length === 1 ? Promise.reject(new Error("apiserver unavailable")) : Promise.resolve();
   });
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: spotWarning() }));
-  await waitFor(() => consumer.outcomes.length === 2, "failure, then redelivery handled");
+  await waitUntil("failure, then redelivery handled", () => consumer.outcomes.length === 2, SQS_WAIT);
   assert.deepEqual(
     consumer.outcomes.map((o) => [o.outcome, o.action, o.receiveCount]),
     [
@@ -218,17 +210,25 @@ test("consumer: a malformed message is kept (and reaches the DLQ by redrive); an
   });
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: unknown }));
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "{not json" }));
-  await waitFor(() => consumer.outcomes.length >= 2, "both outcomes");
+  await waitUntil("both outcomes", () => consumer.outcomes.length >= 2, SQS_WAIT);
   const byOutcome = Object.fromEntries(consumer.outcomes.map((o) => [o.outcome, o.action]));
   assert.deepEqual(byOutcome, { unknown: "deleted", malformed: "kept" });
   assert.equal(handled.length, 0);
 
   // Kept, the malformed message comes back after the visibility timeout and redrive moves it to the DLQ.
-  await waitFor(async () => (await depth(sqs, dlqUrl)).visible === 1, "malformed message in the DLQ");
+  await waitUntil(
+    "malformed message in the DLQ",
+    async () => (await depth(sqs, dlqUrl)).visible === 1,
+    SQS_WAIT,
+  );
   const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 0 }));
   assert.equal(dead.Messages?.[0]?.Body, "{not json");
-  await waitFor(async () => {
-    const d = await depth(sqs, queueUrl);
-    return d.visible === 0 && d.inFlight === 0;
-  }, "main queue empty");
+  await waitUntil(
+    "main queue empty",
+    async () => {
+      const d = await depth(sqs, queueUrl);
+      return d.visible === 0 && d.inFlight === 0;
+    },
+    SQS_WAIT,
+  );
 });
