@@ -1,4 +1,5 @@
 import {
+  ApiextensionsV1Api,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -7,8 +8,12 @@ import {
   PatchStrategy,
   PolicyV1Api,
   setHeaderOptions,
+  type V1CustomResourceDefinition,
   type V1Node,
 } from "@kubernetes/client-node";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane, HEARTBEAT_LABEL, type ControlPlaneOptions } from "./controlplane/control-plane.ts";
 import { eksNode, instanceIdOf, type EksNodeSpec } from "./cluster/eks-node.ts";
@@ -39,6 +44,15 @@ export interface LabNode {
   nodeGroup: string;
   zone: string;
 }
+
+/** The CRD as shipped to users. */
+const EVACUATION_CRD_FILE = join(
+  import.meta.dirname,
+  "..",
+  "deploy",
+  "crds",
+  "lifeboat.dev_evacuations.yaml",
+);
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -138,6 +152,24 @@ export class Lab implements AsyncDisposable {
   async killNode(name: string, mode: "refuse" | "blackhole" = "refuse"): Promise<void> {
     this.runtime.killNode(name, mode);
     await this.stopHeartbeats(name);
+  }
+
+  /**
+   * Installs the Evacuation CRD from deploy/crds (as a user would `kubectl apply` it) and waits until the
+   * API server serves it.
+   */
+  async installEvacuationCrd(): Promise<void> {
+    const api = this.kubeConfig.makeApiClient(ApiextensionsV1Api);
+    const body = parseYaml(await readFile(EVACUATION_CRD_FILE, "utf8")) as V1CustomResourceDefinition;
+    await api.createCustomResourceDefinition({ body });
+    const name = body.metadata?.name ?? "";
+    const start = performance.now();
+    for (;;) {
+      const crd = await api.readCustomResourceDefinition({ name });
+      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return;
+      if (performance.now() - start > 20_000) throw new Error(`CRD ${name} not Established within 20 s`);
+      await sleep(100);
+    }
   }
 
   async getNode(name: string): Promise<V1Node> {

@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import { errorHeader, startAlbProxy, targetHeader, targetNameHeader, type AlbProxyOptions } from "./proxy.ts";
 import { realScheduler } from "./scheduler.ts";
 import { TargetGroup, type TargetRef, type TargetGroupOptions } from "./target-group.ts";
 import type { Resolver } from "./resolve.ts";
+import { freePort } from "../controlplane/ports.ts";
 
 const timeScale = 0.005; // connect timeout 50 ms, idle timeout 300 ms
 
@@ -28,18 +29,6 @@ async function backend(handler: http.RequestListener): Promise<Backend> {
       );
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  return port;
 }
 
 /** A target group on real timers whose targets are routable at once (no propagation, checks always pass). */

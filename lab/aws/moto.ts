@@ -9,12 +9,12 @@
  * the version is read from lab/versions.env). SDK clients get the endpoint, region and fake credentials explicitly:
  * nothing depends on AWS_* environment variables or ~/.aws.
  */
+import { cacheDir, readVersions } from "../controlplane/binaries.ts";
+import { freePort } from "../controlplane/ports.ts";
 import { reapOnExit } from "../controlplane/reaper.ts";
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { homedir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 
@@ -69,38 +69,10 @@ export class MotoStartError extends Error {
   }
 }
 
-const LAB_DIR = join(import.meta.dirname, "..");
-
-/** Reads KEY=VALUE lines of lab/versions.env. */
-export function readVersions(file = join(LAB_DIR, "versions.env")): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = m[2].replace(/^["']|["']$/g, "");
-  }
-  return out;
-}
-
 export function motoServerPath(options: Pick<MotoOptions, "cacheDir" | "version"> = {}): string {
-  const cache = options.cacheDir ?? process.env["LIFEBOAT_CACHE"] ?? join(homedir(), ".cache", "lifeboat");
-  const version = options.version ?? readVersions()["MOTO_VERSION"];
-  if (version === undefined) throw new Error("MOTO_VERSION is missing from lab/versions.env");
+  const cache = options.cacheDir ?? cacheDir();
+  const version = options.version ?? readVersions().MOTO_VERSION;
   return join(cache, `moto-${version}`, "bin", "moto_server");
-}
-
-/** A port that was free a moment ago: listen on port 0, read it, close. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 export async function startMoto(options: MotoOptions = {}): Promise<Moto> {

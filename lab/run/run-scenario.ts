@@ -4,17 +4,15 @@
  * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock.
  */
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
-import { ApiextensionsV1Api, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parse as parseYaml } from "yaml";
 import { startAlb } from "../alb/alb.ts";
 import { startMoto } from "../aws/moto.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods, sqsSender } from "../cloud/kube.ts";
-import { startLab, type Lab } from "../lab.ts";
+import { startLab } from "../lab.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
 import { handlerReport, formatProgress, formatSummaryTable } from "../report/summary.ts";
 import type { HandlerReport, Report } from "../report/types.ts";
@@ -27,7 +25,6 @@ import { LabKubeProxy } from "./kube-proxy.ts";
 
 const NAMESPACE = "default";
 const REGION = "us-east-1";
-const CRD_PATH = join(import.meta.dirname, "..", "..", "deploy", "crds", "lifeboat.dev_evacuations.yaml");
 /** The EventBridge notice says "2 minutes"; consumers compute the deadline as the event's time + 120 s. */
 const NOTICE_LEAD_MS = 120_000;
 /**
@@ -92,19 +89,6 @@ export function scaledFixture(f: DeploymentFixture, timeScale: number): Deployme
   return out;
 }
 
-async function installCrd(lab: Lab): Promise<void> {
-  const api = lab.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  const body = parseYaml(await readFile(CRD_PATH, "utf8")) as V1CustomResourceDefinition;
-  await api.createCustomResourceDefinition({ body });
-  const name = body.metadata?.name ?? "";
-  for (let i = 0; i < 100; i++) {
-    const crd = await api.readCustomResourceDefinition({ name });
-    if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) return;
-    await sleep(100);
-  }
-  throw new Error(`CRD ${name} not Established`);
-}
-
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const start = performance.now();
   while (!(await check())) {
@@ -135,7 +119,7 @@ async function runHandler(
   const sqs = moto.sqsClient();
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
   const queueUrl = queue.QueueUrl ?? "";
-  await installCrd(lab);
+  await lab.installEvacuationCrd();
 
   const desired = new Map<string, number>();
   for (const w of scenario.workloads) {

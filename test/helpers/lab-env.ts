@@ -12,28 +12,19 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import {
-  ApiextensionsV1Api,
-  type CoreV1Event,
-  type V1CustomResourceDefinition,
-  type V1Node,
-  type V1Pod,
-} from "@kubernetes/client-node";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type { CoreV1Event, V1Node, V1Pod } from "@kubernetes/client-node";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { startMoto, type Moto } from "../../lab/aws/moto.ts";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
 import { startLab, type Lab, type LabNode, type NodeGroupSpec } from "../../lab/lab.ts";
 import type { HandlerContext } from "../../lab/run/handlers.ts";
 import type { EvacuationResource } from "../../src/state/evacuation-resource.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/state/evacuation-resource.ts";
-import { waitUntil } from "./wait.ts";
 
 export const NS = "default";
 export const REGION = "us-east-1";
-const CRD_PATH = join(import.meta.dirname, "..", "..", "deploy", "crds", "lifeboat.dev_evacuations.yaml");
 
 export interface ControllerLabOptions {
   nodeGroups: NodeGroupSpec[];
@@ -133,29 +124,13 @@ export async function startControllerLab(options: ControllerLabOptions): Promise
       }),
     );
     if (queue.QueueUrl === undefined) throw new Error("moto returned no queue URL");
-    await installCrd(lab);
+    await lab.installEvacuationCrd();
     return new ControllerLab(lab, moto, queue.QueueUrl, timeScale, dir);
   } catch (err) {
     await moto?.stop();
     await lab[Symbol.asyncDispose]();
     throw err;
   }
-}
-
-/** Installs deploy/crds/lifeboat.dev_evacuations.yaml and waits until it is Established. */
-export async function installCrd(lab: Lab): Promise<void> {
-  const api = lab.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  const body = parseYaml(await readFile(CRD_PATH, "utf8")) as V1CustomResourceDefinition;
-  await api.createCustomResourceDefinition({ body });
-  const name = body.metadata?.name ?? "";
-  await waitUntil(
-    `CRD ${name} Established`,
-    async () => {
-      const crd = await api.readCustomResourceDefinition({ name });
-      return crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ?? false;
-    },
-    { timeoutMs: 20_000, intervalMs: 100 },
-  );
 }
 
 /** The EventBridge spot warning for a node's instance, as EC2 puts it in the queue. */
