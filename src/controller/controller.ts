@@ -359,10 +359,9 @@ export class Controller implements AsyncDisposable {
       try {
         const result = await this.#serial.run(() => this.#reconciler.reconcileOnce());
         if (result.nextReviewAt !== null) next = Math.min(next, result.nextReviewAt);
-        const stored = await this.#store.list();
-        this.#activeEvacuations = stored.filter((s) => isActive(s.evacuation)).length;
+        this.#activeEvacuations = result.evacuations.filter(isActive).length;
         const phases: Record<string, number> = {};
-        for (const s of stored) phases[s.evacuation.phase] = (phases[s.evacuation.phase] ?? 0) + 1;
+        for (const e of result.evacuations) phases[e.phase] = (phases[e.phase] ?? 0) + 1;
         metrics.setEvacuationPhases(phases);
       } catch (err) {
         log.error({ err: err instanceof Error ? err.message : String(err) }, "reconcile failed; retrying");

@@ -59,6 +59,8 @@ export interface ReconcileResult {
   /** Steps that failed (the next reconcile retries them: the planner recomputes from the cluster). */
   failures: { step: Step; error: string }[];
   nextReviewAt: number | null;
+  /** Every Evacuation as it stands after this reconcile (for phase gauges and the active count). */
+  evacuations: Evacuation[];
 }
 
 export class Reconciler {
@@ -77,7 +79,12 @@ export class Reconciler {
     const byName = new Map(stored.map((s) => [s.evacuation.name, s]));
     const now = clock.now();
     if (!stored.some((s) => isActive(s.evacuation))) {
-      return { plan: { steps: [], skipped: [], nextReviewAt: null }, failures: [], nextReviewAt: null };
+      return {
+        plan: { steps: [], skipped: [], nextReviewAt: null },
+        failures: [],
+        nextReviewAt: null,
+        evacuations: stored.map((s) => s.evacuation),
+      };
     }
     for (const s of stored) {
       const expiry = expirePrewarm(s.evacuation, now, this.#d.prewarmTimeoutSeconds);
@@ -122,7 +129,12 @@ export class Reconciler {
     }
     await this.#heartbeats(stored, clock.now());
     await this.#persist(byName, changes, [...dirty], dirty);
-    return { plan, failures, nextReviewAt: plan.nextReviewAt };
+    return {
+      plan,
+      failures,
+      nextReviewAt: plan.nextReviewAt,
+      evacuations: [...byName.values()].map((s) => s.evacuation),
+    };
   }
 
   /**
