@@ -9,6 +9,7 @@ export interface LabVersions {
   KWOK_VERSION: string;
   MOTO_VERSION: string;
   NODE_VERSION: string;
+  HELM_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -29,6 +30,7 @@ export function readVersions(): LabVersions {
     KWOK_VERSION: get("KWOK_VERSION"),
     MOTO_VERSION: get("MOTO_VERSION"),
     NODE_VERSION: get("NODE_VERSION"),
+    HELM_VERSION: get("HELM_VERSION"),
   };
 }
 
@@ -57,4 +59,9 @@ export function labBinaries(versions = readVersions()): LabBinaries {
     kubectl: join(k8s, "kubectl"),
     kwok: join(bin, `kwok-${versions.KWOK_VERSION}`, "kwok"),
   };
+}
+
+/** Where lab/setup/build-helm.sh put Helm of the pinned version (the chart tests run it). */
+export function helmBinary(versions = readVersions()): string {
+  return join(cacheDir(), "bin", `helm-${versions.HELM_VERSION}`, "helm");
 }

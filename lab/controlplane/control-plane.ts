@@ -37,6 +37,8 @@ export class ControlPlane implements AsyncDisposable {
   readonly kubeconfigPath: string;
   readonly caPath: string;
   readonly tokens: LabCredentials;
+  /** The API server's audit log (JSON lines): every request made by a service account, at Metadata level. */
+  readonly auditLogPath: string;
   readonly #processes: LabProcess[];
   readonly #keepDir: boolean;
 
@@ -49,6 +51,7 @@ export class ControlPlane implements AsyncDisposable {
     processes: LabProcess[];
     keepDir: boolean;
   }) {
+    this.auditLogPath = join(init.dir, AUDIT_LOG);
     this.dir = init.dir;
     this.server = init.server;
     this.kubeconfigPath = init.kubeconfigPath;
@@ -94,6 +97,10 @@ export class ControlPlane implements AsyncDisposable {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     await writeFile(join(pki, "sa.key"), privateKey.export({ type: "pkcs1", format: "pem" }));
     await writeFile(join(pki, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
+
+    // Audit only service accounts: the lab's own components use the admin token, so the log holds exactly
+    // what a controller running under a ServiceAccount asked for (tests prove RBAC grants with it).
+    await writeFile(join(dir, "audit-policy.yaml"), AUDIT_POLICY);
 
     const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
 
@@ -141,6 +148,9 @@ export class ControlPlane implements AsyncDisposable {
         "--profiling=false",
         "--enable-priority-and-fairness=false",
         "--endpoint-reconciler-type=none",
+        `--audit-policy-file=${join(dir, "audit-policy.yaml")}`,
+        `--audit-log-path=${join(dir, AUDIT_LOG)}`,
+        "--audit-log-format=json",
         "-v=1",
       ],
       join(dir, "kube-apiserver.log"),
@@ -231,6 +241,16 @@ export class ControlPlane implements AsyncDisposable {
     await this.stop();
   }
 }
+
+const AUDIT_LOG = "audit.log";
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
 
 /** KWOK manages (renews leases of) only nodes with this label; removing it is how the lab kills a node. */
 export const HEARTBEAT_LABEL = "kwok.lifeboat.dev/heartbeat";

@@ -1,7 +1,7 @@
 /**
  * The scenario file format: cluster shape, workloads, traffic, cloud timings and events. Every timing is in
  * scenario seconds (multiplied by `timeScale` when run); every default is the figure documented in
- * /work/shared/reference/timings.md, and the ones marked GUESS there are marked GUESS here.
+ * docs/reference.md (each with its public source), and the ones marked GUESS there are marked GUESS here.
  *
  * Time zero of a scenario is the moment traffic starts (after the workloads are Ready and healthy).
  */

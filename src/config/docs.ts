@@ -43,11 +43,21 @@ const CHART_OVERRIDES: Partial<Record<ConfigKey, { value: string; note: string }
     value: '""',
     note: "Empty: the release namespace (where the chart's Role for Leases is).",
   },
-  nodeName: {
-    value: "null",
-    note: "Only for IMDS mode, which needs one replica per node (not this Deployment).",
-  },
 };
+
+/**
+ * Settings the chart's Deployment does not offer: IMDS answers only for the node a process runs on, so
+ * polling it needs one process per node (a DaemonSet), never a Deployment of two replicas.
+ */
+export const CHART_EXCLUDED: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "imdsEnabled",
+  "imdsEndpoint",
+  "imdsPollSeconds",
+  "nodeName",
+]);
+
+/** The settings the chart's `config:` block holds, in schema order. */
+export const CHART_CONFIG_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter((k) => !CHART_EXCLUDED.has(k));
 
 function yamlDefault(key: ConfigKey): string {
   const text = FIELDS[key].doc.defaultText;
@@ -59,7 +69,7 @@ function yamlDefault(key: ConfigKey): string {
 
 export function renderValuesConfig(): string {
   const out: string[] = [];
-  for (const key of CONFIG_KEYS) {
+  for (const key of CHART_CONFIG_KEYS) {
     const { doc } = FIELDS[key];
     const override = CHART_OVERRIDES[key];
     out.push(`  # -- ${doc.help}`);
