@@ -48,6 +48,22 @@ test("the chart ships the same CRD as deploy/crds", () => {
   );
 });
 
+test("the lifeboat-crd chart's template is deploy/crds' CRD plus the keep annotation", () => {
+  const template = readFileSync(
+    fileURLToPath(
+      new URL("../../charts/lifeboat-crd/templates/lifeboat.dev_evacuations.yaml", import.meta.url),
+    ),
+    "utf8",
+  );
+  const lines = template.split("\n");
+  const start = lines.indexOf("  annotations:");
+  const end = lines.indexOf("  labels:");
+  assert.ok(start > 0 && end > start, "an annotations block right before the labels");
+  assert.match(lines.slice(start, end).join("\n"), /^ {4}helm\.sh\/resource-policy: keep$/m);
+  const withoutAnnotations = [...lines.slice(1, start), ...lines.slice(end)].join("\n");
+  assert.equal(withoutAnnotations, readFileSync(EVACUATION_CRD_PATH, "utf8"));
+});
+
 test("replaceBetween keeps the markers and refuses a file without them", () => {
   assert.equal(replaceBetween("a\n<b>\nold\n<e>\nz", "<b>", "<e>", "new"), "a\n<b>\nnew\n<e>\nz");
   assert.throws(() => replaceBetween("nothing", "<b>", "<e>", "x"), /markers/);
