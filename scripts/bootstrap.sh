@@ -4,7 +4,8 @@
 #   2. npm ci (skipped when package-lock.json has not changed since the last install);
 #   3. the control plane built from pinned Go modules (lab/setup/build-control-plane.sh, cached by version);
 #   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version);
-#   5. Helm built from its pinned Go module for the chart tests (lab/setup/build-helm.sh, cached by version).
+#   5. for the chart tests: Helm built from its pinned Go module (lab/setup/build-helm.sh) and the Prometheus
+#      Operator's CRDs from its pinned Go module (lab/setup/fetch-prometheus-operator-crds.sh), cached by version.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../lab/versions.env
@@ -32,3 +33,4 @@ fi
 bash "$root/lab/setup/build-control-plane.sh" all
 bash "$root/lab/setup/install-moto.sh"
 bash "$root/lab/setup/build-helm.sh"
+bash "$root/lab/setup/fetch-prometheus-operator-crds.sh"

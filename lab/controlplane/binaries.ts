@@ -10,6 +10,7 @@ export interface LabVersions {
   MOTO_VERSION: string;
   NODE_VERSION: string;
   HELM_VERSION: string;
+  PROMETHEUS_OPERATOR_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -31,6 +32,7 @@ export function readVersions(): LabVersions {
     MOTO_VERSION: get("MOTO_VERSION"),
     NODE_VERSION: get("NODE_VERSION"),
     HELM_VERSION: get("HELM_VERSION"),
+    PROMETHEUS_OPERATOR_VERSION: get("PROMETHEUS_OPERATOR_VERSION"),
   };
 }
 
@@ -64,4 +66,9 @@ export function labBinaries(versions = readVersions()): LabBinaries {
 /** Where lab/setup/build-helm.sh put Helm of the pinned version (the chart tests run it). */
 export function helmBinary(versions = readVersions()): string {
   return join(cacheDir(), "bin", `helm-${versions.HELM_VERSION}`, "helm");
+}
+
+/** Where lab/setup/fetch-prometheus-operator-crds.sh put the ServiceMonitor and PrometheusRule CRDs. */
+export function prometheusOperatorCrdDir(versions = readVersions()): string {
+  return join(cacheDir(), "crds", `prometheus-operator-${versions.PROMETHEUS_OPERATOR_VERSION}`);
 }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { ControlPlane } from "../../lab/controlplane/control-plane.ts";
-import { labBinaries } from "../../lab/controlplane/binaries.ts";
+import { labBinaries, prometheusOperatorCrdDir } from "../../lab/controlplane/binaries.ts";
 import { EVACUATION_CRD_PATH } from "../../src/config/crd-path.ts";
 import {
   chartDir,
@@ -344,18 +344,32 @@ describe("the lifeboat charts", () => {
       cp = await ControlPlane.start();
       await kubectl(["create", "namespace", "lifeboat-system"]);
       await kubectl(["create", "namespace", "monitoring"]);
+      // The Prometheus Operator's own CRDs (lab/setup/fetch-prometheus-operator-crds.sh), so that the
+      // ServiceMonitor and the PrometheusRule are validated against their real schemas too.
+      const dir = prometheusOperatorCrdDir();
+      for (const crd of [
+        "monitoring.coreos.com_servicemonitors.yaml",
+        "monitoring.coreos.com_prometheusrules.yaml",
+      ])
+        await kubectl(["apply", "--server-side", "-f", join(dir, crd)]);
+      await kubectl([
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd/servicemonitors.monitoring.coreos.com",
+        "crd/prometheusrules.monitoring.coreos.com",
+      ]);
     });
     after(async () => {
       await cp?.stop();
     });
 
-    /** Server-side dry run of what the API server serves; the Prometheus Operator's kinds are not served here. */
+    /** Server-side dry run (admission, schema and strict field validation) of every rendered object. */
     async function dryRunServer(text: string): Promise<string[]> {
       const objects = parseManifests(text);
-      const served = objects.filter((o) => !o.apiVersion.startsWith("monitoring.coreos.com/"));
       const { stdout } = await kubectl(
-        ["apply", "--dry-run=server", "-o", "name", "-f", "-"],
-        JSON.stringify({ apiVersion: "v1", kind: "List", items: served }),
+        ["apply", "--dry-run=server", "--validate=strict", "-o", "name", "-f", "-"],
+        JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
       );
       return stdout.trim().split("\n").sort();
     }
@@ -377,8 +391,13 @@ describe("the lifeboat charts", () => {
 
     it("the non-default rendering passes server-side validation", async () => {
       const names = await dryRunServer(await templateChart("lifeboat", { values: CUSTOM }));
-      assert.ok(names.includes("configmap/lifeboat-dashboard"), names.join(" "));
-      assert.ok(names.includes("deployment.apps/lifeboat"), names.join(" "));
+      for (const name of [
+        "configmap/lifeboat-dashboard",
+        "deployment.apps/lifeboat",
+        "prometheusrule.monitoring.coreos.com/lifeboat",
+        "servicemonitor.monitoring.coreos.com/lifeboat",
+      ])
+        assert.ok(names.includes(name), `${name} in ${names.join(" ")}`);
     });
 
     it("the CRD chart, then the main chart with --skip-crds, apply for real and upgrade in place", async () => {
