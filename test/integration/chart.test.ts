@@ -59,8 +59,6 @@ const CLUSTER_GRANTS = [
   "apps/deployments/scale update",
   "apps/replicasets list",
   "apps/replicasets watch",
-  "apps/replicasets/scale get",
-  "apps/replicasets/scale update",
   "apps/statefulsets list",
   "apps/statefulsets watch",
   "autoscaling/horizontalpodautoscalers list",
