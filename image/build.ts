@@ -26,10 +26,11 @@ import {
   readdir,
   rename,
   rm,
+  symlink,
   writeFile,
 } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { writeImage, writeLayer, type Layer, type WrittenImage } from "./oci.ts";
 
@@ -105,6 +106,26 @@ async function debianSources(arch: Arch): Promise<{ file: string; sha256: string
     });
 }
 
+/** What `npm pack` reads (the package's sources and build configuration). */
+const PACKAGE_INPUTS = [
+  "package.json",
+  "package-lock.json",
+  "tsconfig.json",
+  "tsconfig.build.json",
+  "README.md",
+  "CHANGELOG.md",
+  "LICENSE",
+  "bin/*.js",
+  "src/**/*.ts",
+  "shared/**/*.ts",
+];
+
+async function filesOf(patterns: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for await (const f of glob(patterns, { cwd: ROOT })) files.push(f);
+  return files.sort();
+}
+
 /** Hash of every input of the image: what decides whether the cached one is still right. */
 async function inputsKey(
   arch: Arch,
@@ -114,21 +135,8 @@ async function inputsKey(
   const h = createHash("sha256");
   h.update(`arch ${arch}\nnode ${nodeVersion}\n`);
   for (const d of debs) h.update(`deb ${d.file} ${d.sha256}\n`);
-  const patterns = [
-    "package.json",
-    "package-lock.json",
-    "tsconfig.json",
-    "tsconfig.build.json",
-    "README.md",
-    "CHANGELOG.md",
-    "bin/*.js",
-    "src/**/*.ts",
-    "shared/**/*.ts",
-    "image/*.ts",
-  ];
-  const files: string[] = [];
-  for await (const f of glob(patterns, { cwd: ROOT })) files.push(f);
-  for (const f of files.sort()) {
+  const patterns = [...PACKAGE_INPUTS, "image/*.ts"];
+  for (const f of await filesOf(patterns)) {
     h.update(`file ${f}\n`);
     h.update(await readFile(join(ROOT, f)));
   }
@@ -203,11 +211,21 @@ async function stageNode(dir: string, arch: Arch, nodeVersion: string): Promise<
   await copyFile(join(cached, "LICENSE"), join(dir, "usr/share/doc/nodejs/LICENSE"));
 }
 
-/** The app: the `npm pack` tarball (prepack compiles dist/) unpacked as /app, and its production deps. */
+/**
+ * The app: the `npm pack` tarball (prepack compiles dist/) unpacked as /app, and its production deps. The
+ * package is packed from a copy of its inputs (with the checkout's node_modules for tsc), so that a build
+ * never races a `npm pack` or `npm run build` in the checkout over dist/.
+ */
 async function stageApp(dir: string, work: string): Promise<void> {
+  const copy = join(work, "package-src");
+  for (const f of await filesOf(PACKAGE_INPUTS)) {
+    await mkdir(dirname(join(copy, f)), { recursive: true });
+    await copyFile(join(ROOT, f), join(copy, f));
+  }
+  await symlink(join(ROOT, "node_modules"), join(copy, "node_modules"));
   const app = join(dir, "app");
   await mkdir(app, { recursive: true });
-  const out = await run("npm", ["pack", "--json", "--pack-destination", work], ROOT);
+  const out = await run("npm", ["pack", "--json", "--pack-destination", work], copy);
   const [{ filename }] = JSON.parse(out.slice(out.indexOf("["))) as [{ filename: string }];
   await run("tar", ["-xzf", join(work, filename), "--strip-components=1", "--no-same-owner", "-C", app]);
   await copyFile(join(ROOT, "package-lock.json"), join(app, "package-lock.json"));
@@ -311,6 +329,14 @@ export async function buildImage(
     await writeFile(join(layout, "lifeboat-image.json"), JSON.stringify(written, null, 2));
     await rm(layoutDir, { recursive: true, force: true });
     await rename(layout, layoutDir);
+    // Older builds of this architecture are superseded: keep the cache to one image per architecture.
+    for (const old of await readdir(join(cacheDir(), "image")))
+      if (
+        old.startsWith("lifeboat-") &&
+        old.includes(`-${arch}-`) &&
+        join(cacheDir(), "image", old) !== layoutDir
+      )
+        await rm(join(cacheDir(), "image", old), { recursive: true, force: true });
     return {
       ...written,
       layoutDir,

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import { KubeConfig, VersionApi, type Cluster } from "@kubernetes/client-node";
+import { KubeConfig, Observable, VersionApi, type Cluster } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import type { Clock } from "../domain/clock.ts";
 import { httpStatusOf } from "../../shared/kube-status.ts";
@@ -163,9 +163,25 @@ export async function checkReachable(
     () => "timeout" as const,
     () => "aborted" as const,
   );
+  // The request is aborted when the check ends, so a server that never answers leaves no socket behind.
+  const request = new AbortController();
   const answer = loaded.kubeConfig
     .makeApiClient(VersionApi)
-    .getCode()
+    .getCode(
+      {},
+      {
+        middleware: [
+          {
+            pre: (ctx) => {
+              ctx.setSignal(request.signal);
+              return new Observable(Promise.resolve(ctx));
+            },
+            post: (res) => new Observable(Promise.resolve(res)),
+          },
+        ],
+        middlewareMergeStrategy: "append",
+      },
+    )
     .then(
       () => ({ ok: true as const }),
       (err: unknown) => ({ ok: false as const, err }),
@@ -184,6 +200,7 @@ export async function checkReachable(
     });
   } finally {
     abort.abort();
+    request.abort();
   }
 }
 
