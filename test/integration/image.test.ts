@@ -149,3 +149,14 @@ test(
     );
   },
 );
+
+test("the Dockerfile describes the same image: Node version, user, entrypoint and cmd", async () => {
+  const dockerfile = await readFile(join(ROOT, "Dockerfile"), "utf8");
+  const versions = await readFile(join(ROOT, "lab", "versions.env"), "utf8");
+  const instruction = (name: string): string => new RegExp(`^${name} (.+)$`, "m").exec(dockerfile)?.[1] ?? "";
+  assert.equal(/^ARG NODE_VERSION=(\S+)$/m.exec(dockerfile)?.[1], /^NODE_VERSION=(\S+)/m.exec(versions)?.[1]);
+  assert.equal(instruction("USER"), config.config.User);
+  assert.deepEqual(JSON.parse(instruction("ENTRYPOINT")), config.config.Entrypoint);
+  assert.deepEqual(JSON.parse(instruction("CMD")), config.config.Cmd);
+  assert.match(dockerfile, /^FROM gcr\.io\/distroless\/cc-debian12:nonroot$/m);
+});
