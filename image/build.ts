@@ -84,17 +84,45 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
 
 const APT_QUIET = ["-q", "-o", "APT::Sandbox::User=root"];
 
+/**
+ * apt-get options for `arch`: the host's own lists for its architecture; for another one, package lists
+ * of that architecture kept in the cache (the host's apt configuration is left alone).
+ */
+async function aptOptions(arch: Arch): Promise<string[]> {
+  const host = (await run("dpkg", ["--print-architecture"])).trim();
+  if (host === arch) return APT_QUIET;
+  const state = join(cacheDir(), "image", `apt-${arch}`);
+  await mkdir(join(state, "lists", "partial"), { recursive: true });
+  await mkdir(join(state, "cache", "archives", "partial"), { recursive: true });
+  return [
+    ...APT_QUIET,
+    "-o",
+    `APT::Architecture=${arch}`,
+    "-o",
+    `APT::Architectures=${arch}`,
+    "-o",
+    `Dir::State::Lists=${join(state, "lists")}`,
+    "-o",
+    `Dir::Cache=${join(state, "cache")}`,
+    "-o",
+    "Dir::State::status=/dev/null",
+  ];
+}
+
+const debianNames = (arch: Arch): string[] =>
+  DEBIAN_PACKAGES.map((p) => (p === "ca-certificates" || p === "tzdata" ? p : `${p}:${arch}`));
+
 /** `apt-get download --print-uris`: each package's file name and SHA256 (from the apt lists), no download. */
 async function debianSources(arch: Arch): Promise<{ file: string; sha256: string }[]> {
-  const names = DEBIAN_PACKAGES.map((p) => (p === "ca-certificates" || p === "tzdata" ? p : `${p}:${arch}`));
-  const ask = (): Promise<string> => run("apt-get", [...APT_QUIET, "download", "--print-uris", ...names]);
+  const options = await aptOptions(arch);
+  const ask = (): Promise<string> =>
+    run("apt-get", [...options, "download", "--print-uris", ...debianNames(arch)]);
   let out: string;
   try {
     out = await ask();
   } catch {
-    // A fresh machine (or a new architecture) has no package lists yet.
-    if (arch !== "amd64") await run("dpkg", ["--add-architecture", arch]);
-    await run("apt-get", [...APT_QUIET, "update"]);
+    // A fresh machine (or another architecture's first build) has no package lists yet.
+    await run("apt-get", [...options, "update"]);
     out = await ask();
   }
   return out
@@ -148,12 +176,8 @@ async function stageBase(dir: string, arch: Arch, debs: { file: string }[]): Pro
   const debDir = join(cacheDir(), "image", "debs");
   await mkdir(debDir, { recursive: true });
   const missing = debs.filter((d) => !existsSync(join(debDir, d.file)));
-  if (missing.length > 0) {
-    const names = DEBIAN_PACKAGES.map((p) =>
-      p === "ca-certificates" || p === "tzdata" ? p : `${p}:${arch}`,
-    );
-    await run("apt-get", [...APT_QUIET, "download", ...names], debDir);
-  }
+  if (missing.length > 0)
+    await run("apt-get", [...(await aptOptions(arch)), "download", ...debianNames(arch)], debDir);
   for (const d of debs) await run("dpkg-deb", ["-x", join(debDir, d.file), dir]);
   for (const sub of ["usr/share/man", "usr/share/info", "usr/share/lintian", "usr/share/locale"])
     await rm(join(dir, sub), { recursive: true, force: true });
