@@ -5,7 +5,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  { ignores: ["node_modules/", ".cache/", ".lab/", "out/", "charts/"] },
+  { ignores: ["node_modules/", ".cache/", ".lab/", "out/", "charts/", "dist/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -35,18 +35,70 @@ export default defineConfig(
       ],
       "no-restricted-properties": [
         "error",
-        { object: "Date", property: "now", message: "Use the injected Clock (src/domain/clock.ts)." },
+        {
+          object: "Date",
+          property: "now",
+          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+        },
       ],
       "no-restricted-globals": [
         "error",
-        { name: "setTimeout", message: "Use the injected Clock (src/domain/clock.ts)." },
-        { name: "setInterval", message: "Use the injected Clock (src/domain/clock.ts)." },
+        {
+          name: "setTimeout",
+          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+        },
+        {
+          name: "setInterval",
+          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+        },
       ],
     },
   },
   {
-    files: ["src/domain/clock.ts", "lab/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "**/*.test.ts"],
+    files: ["shared/clock.ts", "lab/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "**/*.test.ts"],
     rules: { "no-restricted-properties": "off", "no-restricted-globals": "off" },
+  },
+  // Two programs: the product (src/, shipped) and the lab (lab/, a development tool). Neither imports the
+  // other; what both need lives in shared/.
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "(^|/)(lab|test|bench)/", message: "The product does not import the lab or tests." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["lab/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "(^|/)src/",
+              message:
+                "The lab drives the product as a user does (bin/lifeboat.js); shared code lives in shared/.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["shared/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ regex: "(^|/)(src|lab|test|bench)/", message: "shared/ stands alone." }] },
+      ],
+    },
   },
   {
     files: ["**/*.test.ts", "test/**/*.ts"],

@@ -4,7 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { DrainKube, DrainQueue } from "./drain-handler.ts";
-import { statusOf } from "../../src/actuators/kube/errors.ts";
+import { httpStatusOf as statusOf } from "../../shared/kube-status.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 

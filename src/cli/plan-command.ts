@@ -11,11 +11,12 @@ import { planEvacuations } from "../planner/planner.ts";
 import { manualNotice, parseDeadline } from "../signals/manual/manual.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
-import { loadKubeConfig } from "./kube.ts";
+import { addKubeAccessOptions, checkReachable, loadKubeConfig, type KubeAccessOptions } from "./kube.ts";
+import { addOutputOption, render, type OutputFormat } from "./output.ts";
 
-interface PlanOptions {
+interface PlanOptions extends KubeAccessOptions {
   deadline: string;
-  kubeconfig?: string;
+  output: OutputFormat;
   lbPropagationSeconds: string;
   safetyMarginSeconds: string;
   inFlightSeconds: string;
@@ -24,7 +25,7 @@ interface PlanOptions {
 
 /** `lifeboat plan NODE`: what lifeboat would do for a notice on NODE now, and why. Changes nothing. */
 export function registerPlanCommand(program: Command): void {
-  program
+  const command = program
     .command("plan")
     .description(
       "print what lifeboat would do, step by step and why, if NODE got an interruption notice now (read-only)",
@@ -35,7 +36,6 @@ export function registerPlanCommand(program: Command): void {
       'the hypothetical deadline: "now", a duration ("2m") or an RFC 3339 time',
       "2m",
     )
-    .option("--kubeconfig <path>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     .option(
       "--lb-propagation-seconds <s>",
       "load balancer deregistration propagation budget",
@@ -55,11 +55,13 @@ export function registerPlanCommand(program: Command): void {
       "--default-ready-seconds <s>",
       "expected time to Ready when not learned",
       String(DEFAULT_BUDGETS.defaultReadySeconds),
-    )
-    .action(async (node: string, opts: PlanOptions) => {
-      const lines = await planLines(node, opts);
-      for (const line of lines) console.log(line);
-    });
+    );
+  addKubeAccessOptions(command);
+  addOutputOption(command);
+  command.action(async (node: string, opts: PlanOptions) => {
+    const result = await planFor(node, opts);
+    process.stdout.write(render(opts.output, result.data, () => result.lines));
+  });
 }
 
 function budgetsFromOptions(opts: PlanOptions): Budgets {
@@ -77,11 +79,13 @@ function budgetsFromOptions(opts: PlanOptions): Budgets {
   };
 }
 
-async function planLines(nodeName: string, opts: PlanOptions): Promise<string[]> {
+async function planFor(nodeName: string, opts: PlanOptions): Promise<{ data: unknown; lines: string[] }> {
   const budgets = budgetsFromOptions(opts);
   const now = systemClock.now();
   const deadline = parseDeadline(opts.deadline, now);
-  const kubeConfig = loadKubeConfig(opts.kubeconfig);
+  const loaded = loadKubeConfig(opts);
+  await checkReachable(loaded, systemClock);
+  const { kubeConfig } = loaded;
   await using cache = new ClusterCache({ kubeConfig, clock: systemClock, log: silentLogger() });
   await cache.start();
   await cache.synced;
@@ -111,5 +115,8 @@ async function planLines(nodeName: string, opts: PlanOptions): Promise<string[]>
     `Plan for node ${nodeName} with a deadline ${Math.round((deadline - now) / 1000)} s from now (${new Date(deadline).toISOString()}):`,
     `budgets: lb propagation ${budgets.lbPropagationSeconds} s, in-flight ${budgets.inFlightSeconds} s, margin ${budgets.safetyMarginSeconds} s, default ready ${budgets.defaultReadySeconds} s`,
   ];
-  return [...header, ...describePlan(plan, now)];
+  return {
+    data: { node: nodeName, deadline: new Date(deadline).toISOString(), budgets, plan },
+    lines: [...header, ...describePlan(plan, now)],
+  };
 }

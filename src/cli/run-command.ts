@@ -3,10 +3,10 @@ import { registerRunFlags } from "../config/flags.ts";
 import { configForLog, loadConfig } from "../config/load.ts";
 import { Controller } from "../controller/controller.ts";
 import { systemClock } from "../domain/clock.ts";
-import { createLogger } from "../observability/logger.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { VERSION } from "./version.ts";
-import { loadKubeConfig } from "./kube.ts";
+import { checkReachable, KubeUnreachableError, loadKubeConfig, type LoadedKubeConfig } from "./kube.ts";
 
 /** `lifeboat run`: the controller. Every flag also reads LIFEBOAT_<NAME> from the environment. */
 export function registerRunCommand(program: Command): void {
@@ -22,27 +22,62 @@ export function registerRunCommand(program: Command): void {
     const config = loadConfig(opts, process.env);
     const log = createLogger({ level: config.logLevel, clock: systemClock });
     log.info({ version: VERSION, config: configForLog(config) }, "lifeboat starting");
+    // A missing kubeconfig is fatal at once (exit 2); an API server that does not answer is logged within
+    // seconds and retried, as a controller whose API server restarts must.
+    const kube = loadKubeConfig({ kubeconfig: config.kubeconfig });
+    const stopping = new AbortController();
+    const stopped = new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => {
+        resolve("SIGTERM");
+      });
+      process.once("SIGINT", () => {
+        resolve("SIGINT");
+      });
+    });
+    void stopped.then(() => {
+      stopping.abort(new Error("stopping"));
+    });
+    if (!(await waitUntilReachable(kube, log, stopping.signal))) {
+      log.info({}, "stopped before the API server answered");
+      return;
+    }
     const controller = new Controller({
       config,
-      kubeConfig: loadKubeConfig(config.kubeconfig),
+      kubeConfig: kube.kubeConfig,
       clock: systemClock,
       log,
       metrics: new Metrics({ defaultMetrics: true }),
     });
-    const stopped = new Promise<void>((resolve) => {
-      const stop = (sig: string): void => {
-        log.info({ signal: sig }, "stopping");
-        controller.stop().then(resolve, resolve);
-      };
-      process.once("SIGTERM", () => {
-        stop("SIGTERM");
-      });
-      process.once("SIGINT", () => {
-        stop("SIGINT");
+    const done = stopped.then(async (signal) => {
+      log.info({ signal }, "stopping");
+      await controller.stop().catch((err: unknown) => {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, "stop failed");
       });
     });
     await controller.start();
-    await stopped;
+    await done;
     log.info({}, "stopped");
   });
+}
+
+/** Retries checkReachable with backoff (1 s doubling to 30 s), logging each failure; false when stopped. */
+async function waitUntilReachable(
+  kube: LoadedKubeConfig,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  for (let delay = 1000; ; delay = Math.min(delay * 2, 30_000)) {
+    try {
+      await checkReachable(kube, systemClock);
+      return true;
+    } catch (err) {
+      if (!(err instanceof KubeUnreachableError)) throw err;
+      log.error({ server: err.server, err: err.message, retryInSeconds: delay / 1000 }, err.message);
+    }
+    try {
+      await systemClock.sleep(delay, signal);
+    } catch {
+      return false;
+    }
+  }
 }

@@ -131,8 +131,8 @@ export const FIELDS = {
     group: G.cluster,
     value: "<path>",
     expect: "a file path",
-    defaultText: "$KUBECONFIG, else in-cluster",
-    help: "Kubeconfig file to reach the API server. Unset: $KUBECONFIG when set, else the in-cluster service account.",
+    defaultText: "$KUBECONFIG, ~/.kube/config, in-cluster",
+    help: "Kubeconfig file to reach the API server. Unset: $KUBECONFIG when set, else ~/.kube/config when it exists, else the in-cluster service account; when there is none of them, lifeboat exits with code 2 and names each place it looked. An API server that does not answer is logged with its URL and retried.",
   }),
   identity: field(z.string().min(1).max(128).optional(), {
     group: G.cluster,

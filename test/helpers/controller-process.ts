@@ -23,6 +23,11 @@ export interface ControllerOptions extends HandlerContext {
   extraArgs?: string[];
   /** How long to wait for "informers synced" and the SQS consumer to start. Default 30000. */
   startTimeoutMs?: number;
+  /**
+   * Runs `lifeboat` some other way than `node bin/lifeboat.js` (e.g. inside the container image): the
+   * program, its arguments before `run ...`, and its whole environment (the AWS credentials are added).
+   */
+  executable?: { file: string; args: string[]; env: Record<string, string> };
 }
 
 /** One JSON log line of the controller (pino). */
@@ -125,17 +130,17 @@ export async function startController(options: ControllerOptions): Promise<Contr
   // LIFEBOAT_TEST_LOG_LEVEL=debug shows the planner's waits in the captured log (with LIFEBOAT_KEEP_LOGS=1).
   const level = process.env["LIFEBOAT_TEST_LOG_LEVEL"];
   const args = [
-    LIFEBOAT_BIN,
+    ...(options.executable?.args ?? [LIFEBOAT_BIN]),
     ...lifeboatArgs(options),
     ...(level === undefined ? [] : [`--log-level=${level}`]),
     ...(options.extraArgs ?? []),
   ];
   const log = createWriteStream(options.logPath, { flags: "a" });
-  const child = spawn(process.execPath, args, {
+  const file = options.executable?.file ?? process.execPath;
+  const child = spawn(file, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: {
-      PATH: process.env["PATH"] ?? "",
-      HOME: process.env["HOME"] ?? "",
+      ...(options.executable?.env ?? { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "" }),
       AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
       AWS_REGION: options.awsRegion,
@@ -147,7 +152,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
   const killOnExit = (): void => void child.kill("SIGKILL");
   process.once("exit", killOnExit);
   child.once("exit", () => process.removeListener("exit", killOnExit));
-  const controller = new ControllerProcess(child, options.logPath, [process.execPath, ...args], logDone);
+  const controller = new ControllerProcess(child, options.logPath, [file, ...args], logDone);
   try {
     await waitFor(
       "the controller to sync its informers and consume the queue",

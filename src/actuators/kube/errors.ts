@@ -4,6 +4,7 @@
  * `IsNotFound`/`IsConflict`. A network failure (no status) is `kind: "unreachable"`.
  */
 import { ApiException } from "@kubernetes/client-node";
+import { httpStatusOf } from "../../../shared/kube-status.ts";
 
 export type KubeErrorKind =
   | "not-found"
@@ -76,13 +77,7 @@ function messageFor(e: {
 /** The HTTP status of anything a client-node call may throw; null when there is none (network error). */
 export function statusOf(err: unknown): number | null {
   if (err instanceof KubeApiError) return err.status;
-  if (err instanceof ApiException) return err.code;
-  if (typeof err === "object" && err !== null) {
-    const o = err as { statusCode?: unknown; code?: unknown };
-    if (typeof o.statusCode === "number") return o.statusCode;
-    if (typeof o.code === "number") return o.code;
-  }
-  return null;
+  return httpStatusOf(err);
 }
 
 export const isNotFound = (err: unknown): boolean => statusOf(err) === 404;

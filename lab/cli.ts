@@ -1,16 +1,23 @@
-import { Option, type Command } from "commander";
+/**
+ * `lifeboat-lab`: the lab's own CLI (bin/lifeboat-lab.js), a development tool apart from the product's
+ * `lifeboat` CLI. The lab drives the controller as a user does: it runs `bin/lifeboat.js run` as a process.
+ */
+import { Command, CommanderError, Option } from "commander";
 
-/** `lifeboat lab ...`: the lab (a local control plane with simulated spot nodes) as a user drives it. */
-export function registerLabCommands(program: Command): void {
-  const lab = program
-    .command("lab")
-    .description("the lab: a local control plane with simulated EKS spot nodes, an ALB simulator and load");
+/** Builds the `lifeboat-lab` command tree. */
+export function buildLabProgram(): Command {
+  const lab = new Command("lifeboat-lab")
+    .description(
+      "the lab: a local control plane with simulated EKS spot nodes, an ALB simulator, load and scenarios",
+    )
+    .showHelpAfterError()
+    .exitOverride();
   lab
     .command("demo")
     .description("start the lab, create a sample Deployment, print its nodes and pods, tear down")
     .option("--replicas <n>", "replicas of the sample Deployment", "6")
     .action(async (opts: { replicas: string }) => {
-      const { runDemo } = await import("../../lab/demo.ts");
+      const { runDemo } = await import("./demo.ts");
       await runDemo({ replicas: Number(opts.replicas), out: process.stdout });
     });
   lab
@@ -31,8 +38,8 @@ export function registerLabCommands(program: Command): void {
       "real seconds per scenario second (default: the scenario's; 1.0 is the benchmark)",
     )
     .action(async (name: string, opts: { handler?: string[]; out: string; timeScale?: string }) => {
-      const { loadScenario } = await import("../../lab/scenarios/load.ts");
-      const { runScenario } = await import("../../lab/run/run-scenario.ts");
+      const { loadScenario } = await import("./scenarios/load.ts");
+      const { runScenario } = await import("./run/run-scenario.ts");
       const scenario = await loadScenario(name);
       const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
       if (timeScale !== undefined && !(timeScale > 0))
@@ -49,4 +56,17 @@ export function registerLabCommands(program: Command): void {
       });
       process.stdout.write(`report: ${opts.out}/report.json, ${opts.out}/report.html\n`);
     });
+  return lab;
+}
+
+/** Runs the lab CLI; resolves to the process exit code. */
+export async function labMain(argv: readonly string[]): Promise<number> {
+  try {
+    await buildLabProgram().parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    console.error(`lifeboat-lab: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
 }
