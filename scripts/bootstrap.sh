@@ -3,7 +3,9 @@
 #      put first on PATH, so a machine with only Node 20 runs everything on Node 24;
 #   2. npm ci (skipped when package-lock.json has not changed since the last install);
 #   3. the control plane built from pinned Go modules (lab/setup/build-control-plane.sh, cached by version);
-#   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version).
+#   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version);
+#   5. cfn-lint in its own virtualenv (lab/setup/install-cfn-lint.sh) and amazon-ec2-metadata-mock built from its
+#      pinned Go module (lab/setup/build-metadata-mock.sh), both cached by version.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../lab/versions.env
@@ -30,3 +32,5 @@ fi
 
 bash "$root/lab/setup/build-control-plane.sh" all
 bash "$root/lab/setup/install-moto.sh"
+bash "$root/lab/setup/install-cfn-lint.sh"
+bash "$root/lab/setup/build-metadata-mock.sh"

@@ -9,6 +9,10 @@ export interface LabVersions {
   KWOK_VERSION: string;
   MOTO_VERSION: string;
   NODE_VERSION: string;
+  /** cfn-lint from PyPI (lab/setup/install-cfn-lint.sh). */
+  CFN_LINT_VERSION: string;
+  /** amazon-ec2-metadata-mock (lab/setup/build-metadata-mock.sh). */
+  AEMM_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -29,6 +33,8 @@ export function readVersions(): LabVersions {
     KWOK_VERSION: get("KWOK_VERSION"),
     MOTO_VERSION: get("MOTO_VERSION"),
     NODE_VERSION: get("NODE_VERSION"),
+    CFN_LINT_VERSION: get("CFN_LINT_VERSION"),
+    AEMM_VERSION: get("AEMM_VERSION"),
   };
 }
 

@@ -1,17 +1,19 @@
 /**
  * Runs a scenario once per handler and writes DIR/report.json and DIR/report.html. Each handler gets a
- * fresh lab: control plane, simulated spot nodes, pod runtime, moto (SQS), the ALB simulator in front of
- * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock.
+ * fresh lab: control plane, simulated spot nodes, pod runtime, moto with the shipped CloudFormation stack (queue and
+ * EventBridge rules), the ALB simulator in front of the workloads, the load generator, and the cloud simulator that
+ * reclaims nodes on the scenario's clock and publishes its events with EventBridge PutEvents.
  */
-import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAlb } from "../alb/alb.ts";
+import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { startMoto } from "../aws/moto.ts";
+import { deployInterruptionStack } from "../aws/stack.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
-import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods, sqsSender } from "../cloud/kube.ts";
+import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
 import { handlerReport, formatProgress, formatSummaryTable } from "../report/summary.ts";
@@ -116,9 +118,9 @@ async function runHandler(
     runtime: { timeScale: 1 },
   });
   await using moto = await startMoto({ region: REGION });
-  const sqs = moto.sqsClient();
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
-  const queueUrl = queue.QueueUrl ?? "";
+  // The queue and its rules are the shipped template's (deploy/cloudformation/lifeboat.yaml).
+  const { queueUrl } = await deployInterruptionStack(moto, { clusterName: "lab" });
+  const eventBus = eventBridgeClient(moto);
   await lab.installEvacuationCrd();
 
   const desired = new Map<string, number>();
@@ -229,7 +231,7 @@ async function runHandler(
   const first = scenario.workloads[0];
   const cloud = new CloudSimulator({
     lab: cloudLabOf(lab),
-    send: sqsSender(sqs, queueUrl),
+    send: eventBridgeSender(eventBus),
     hooks: {
       killNode: (name, mode) => {
         lab.runtime.killNode(name, mode);
