@@ -5,6 +5,7 @@ import { registerLabCommands } from "./lab-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { registerEvacuateCommand } from "./evacuate-command.ts";
 import { registerPlanCommand } from "./plan-command.ts";
+import { registerAgentCommand } from "./agent-command.ts";
 
 /** Builds the `lifeboat` command tree. Exported for tests (`--help` output, argument errors). */
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerEvacuateCommand(program);
   registerPlanCommand(program);
+  registerAgentCommand(program);
   registerLabCommands(program);
   return program;
 }

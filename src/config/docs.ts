@@ -43,10 +43,6 @@ const CHART_OVERRIDES: Partial<Record<ConfigKey, { value: string; note: string }
     value: '""',
     note: "Empty: the release namespace (where the chart's Role for Leases is).",
   },
-  nodeName: {
-    value: "null",
-    note: "Only for IMDS mode, which needs one replica per node (not this Deployment).",
-  },
 };
 
 function yamlDefault(key: ConfigKey): string {
