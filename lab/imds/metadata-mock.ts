@@ -37,11 +37,22 @@ export function metadataMockPath(): string {
   return join(cacheDir(), "bin", `ec2-metadata-mock-${version}`, "ec2-metadata-mock");
 }
 
+export interface MetadataMockOptions {
+  /** Default: a free port. */
+  port?: number;
+  /** How long to wait for the first token, ms. Default 15000. */
+  timeoutMs?: number;
+}
+
 /** Starts AEMM with `args` (a command and its flags) and resolves once it hands out IMDSv2 tokens. */
-export async function startMetadataMock(args: readonly string[], timeoutMs = 15_000): Promise<MetadataMock> {
+export async function startMetadataMock(
+  args: readonly string[],
+  options: MetadataMockOptions = {},
+): Promise<MetadataMock> {
   const bin = metadataMockPath();
   if (!existsSync(bin)) throw new MetadataMockNotBuiltError(bin);
-  const port = await freePort();
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const port = options.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   // AEMM reads (and may write) config under $HOME: give it an empty one of its own.
   const home = mkdtempSync(join(tmpdir(), "lifeboat-aemm-"));
