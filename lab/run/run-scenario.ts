@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAlb } from "../alb/alb.ts";
 import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
-import { startMoto } from "../aws/moto.ts";
+import { startMoto, type Moto } from "../aws/moto.ts";
 import { deployInterruptionStack } from "../aws/stack.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
@@ -110,16 +110,25 @@ async function runHandler(
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
   );
+  // moto and the shipped stack (deploy/cloudformation/lifeboat.yaml: the queue and its rules) come up while the
+  // lab starts: moto's first CloudFormation call loads its backends, which takes seconds.
+  const awsSide = startAwsSide();
+  awsSide.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
   // that reads a pod's preStop or probe sees exactly what will happen.
   await using lab = await startLab({
     nodeGroups: nodeGroupSpecs(scenario),
     timeScale,
     runtime: { timeScale: 1 },
+  }).catch(async (err: unknown) => {
+    await awsSide.then(
+      (a) => a.moto.stop(),
+      () => undefined,
+    );
+    throw err;
   });
-  await using moto = await startMoto({ region: REGION });
-  // The queue and its rules are the shipped template's (deploy/cloudformation/lifeboat.yaml).
-  const { queueUrl } = await deployInterruptionStack(moto, { clusterName: "lab" });
+  const { moto: motoServer, queueUrl } = await awsSide;
+  await using moto = motoServer;
   const eventBus = eventBridgeClient(moto);
   await lab.installEvacuationCrd();
 
@@ -316,4 +325,16 @@ async function runHandler(
     evacuations: observer.evacuations,
     nodes: observer.lanes,
   });
+}
+
+/** moto with the shipped CloudFormation stack deployed; moto is stopped again if the deploy fails. */
+async function startAwsSide(): Promise<{ moto: Moto; queueUrl: string }> {
+  const moto = await startMoto({ region: REGION });
+  try {
+    const { queueUrl } = await deployInterruptionStack(moto, { clusterName: "lab" });
+    return { moto, queueUrl };
+  } catch (err) {
+    await moto.stop();
+    throw err;
+  }
 }

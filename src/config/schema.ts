@@ -68,10 +68,10 @@ export const seconds = (opts: { min: number; exclusive?: boolean; max?: number; 
   return z.preprocess(toNumber, inner).default(opts.default);
 };
 
-export const integer = (opts: { min: number; max: number; default: number }) =>
+const integer = (opts: { min: number; max: number; default: number }) =>
   z.preprocess(toNumber, z.number().int().min(opts.min).max(opts.max)).default(opts.default);
 
-export const boolean = (defaultValue: boolean) => z.preprocess(toBoolean, z.boolean()).default(defaultValue);
+const boolean = (defaultValue: boolean) => z.preprocess(toBoolean, z.boolean()).default(defaultValue);
 
 export const httpUrl = () => z.url({ protocol: /^https?$/ });
 
