@@ -83,14 +83,14 @@ test("--help lists the commands, and run --help documents flags with their env v
 });
 
 test("lifeboat agent without a node name is a clear configuration error with exit code 2", async () => {
-  await assert.rejects(run(process.execPath, [CLI, "agent", "--kubeconfig", lab.kubeconfigPath]), (err: {
-    code: number;
-    stderr: string;
-  }) => {
-    assert.equal(err.code, 2);
-    assert.match(err.stderr, /--node-name \(or LIFEBOAT_NODE_NAME, NODE_NAME\) is required/);
-    return true;
-  });
+  await assert.rejects(
+    run(process.execPath, [CLI, "agent", "--kubeconfig", lab.kubeconfigPath]),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /--node-name \(or LIFEBOAT_NODE_NAME, NODE_NAME\) is required/);
+      return true;
+    },
+  );
 });
 
 test("a bad flag value is a clear configuration error with exit code 2", async () => {
