@@ -1,15 +1,18 @@
 /**
  * IMDS mode against amazon-ec2-metadata-mock (AEMM, the IMDS mock from AWS, IMDSv2 only): the agent's poller reads
  * AEMM's spot interruption, rebalance recommendation, scheduled event and ASG target lifecycle state, with the times
- * AEMM's flags set; and `lifeboat agent` as a process, next to `lifeboat run`, evacuates its node in the lab.
+ * AEMM's flags set; and `lifeboat agent` as a process, next to `lifeboat run`, evacuates its node in the lab, with
+ * no other permission than the chart's agent ClusterRole (get and patch on nodes).
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
 import { startMetadataMock } from "../../lab/imds/metadata-mock.ts";
 import { FakeClock } from "../../src/domain/clock.ts";
 import { ImdsAgent } from "../../src/signals/imds/agent.ts";
@@ -126,8 +129,45 @@ describe("the IMDS poller against amazon-ec2-metadata-mock", () => {
   });
 });
 
+/** The rules of the chart's agent ClusterRole (charts/lifeboat/templates/agent-rbac.yaml, template lines dropped). */
+function chartAgentRules(): V1PolicyRule[] {
+  const text = readFileSync(
+    join(import.meta.dirname, "../../charts/lifeboat/templates/agent-rbac.yaml"),
+    "utf8",
+  )
+    .split("\n")
+    .filter((line) => !/^\s*\{\{-?.*\}\}\s*$/.test(line) && !line.includes("{{ include"))
+    .map((line) => line.replace(/\{\{[^}]*\}\}/g, "x"))
+    .join("\n");
+  const role = parseAllDocuments(text)
+    .map((d) => d.toJSON() as { kind?: string; rules?: V1PolicyRule[] } | null)
+    .find((d) => d?.kind === "ClusterRole");
+  assert.ok(role?.rules, "the chart has an agent ClusterRole");
+  return role.rules;
+}
+
+async function grantChartAgentRole(env: ControllerLab, user: string): Promise<void> {
+  const rbac = env.lab.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const rules = chartAgentRules();
+  assert.deepEqual(rules, [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] }]);
+  await rbac.createClusterRole({ body: { metadata: { name: "lifeboat-agent" }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: "lifeboat-agent" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "lifeboat-agent" },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+    },
+  });
+}
+
 /** `lifeboat agent` as its own process, logging to a file. */
-function startAgent(env: ControllerLab, nodeName: string, imdsEndpoint: string, log: string) {
+function startAgent(
+  env: ControllerLab,
+  nodeName: string,
+  imdsEndpoint: string,
+  log: string,
+  kubeconfigPath = env.lab.kubeconfigPath,
+) {
   const out = createWriteStream(join(env.dir, log), { flags: "a" });
   const child: ChildProcess = spawn(
     process.execPath,
@@ -135,7 +175,7 @@ function startAgent(env: ControllerLab, nodeName: string, imdsEndpoint: string, 
       LIFEBOAT_BIN,
       "agent",
       `--node-name=${nodeName}`,
-      `--kubeconfig=${env.lab.kubeconfigPath}`,
+      `--kubeconfig=${kubeconfigPath}`,
       `--imds-endpoint=${imdsEndpoint}`,
       "--imds-poll-seconds=0.5",
       "--health-addr=127.0.0.1:0",
@@ -194,7 +234,15 @@ describe(
         "3600",
       ]);
       {
-        await using agent = startAgent(env, node.name, imds.endpoint, "agent-1.log");
+        // The agent runs as a user that holds only the chart's agent ClusterRole.
+        await grantChartAgentRole(env, "lab-limited");
+        await using agent = startAgent(
+          env,
+          node.name,
+          imds.endpoint,
+          "agent-1.log",
+          env.lab.limitedKubeconfigPath,
+        );
         const evacuation = await waitFor(
           "the Evacuation of the agent's node",
           async () => (await env.evacuationsOf(node.name))[0],
