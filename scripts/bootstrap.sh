@@ -6,6 +6,8 @@
 #   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version);
 #   5. for the chart tests: Helm built from its pinned Go module (lab/setup/build-helm.sh) and the Prometheus
 #      Operator's CRDs from its pinned Go module (lab/setup/fetch-prometheus-operator-crds.sh), cached by version.
+#   5. cfn-lint in its own virtualenv (lab/setup/install-cfn-lint.sh) and amazon-ec2-metadata-mock built from its
+#      pinned Go module (lab/setup/build-metadata-mock.sh), both cached by version.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../lab/versions.env
@@ -34,3 +36,5 @@ bash "$root/lab/setup/build-control-plane.sh" all
 bash "$root/lab/setup/install-moto.sh"
 bash "$root/lab/setup/build-helm.sh"
 bash "$root/lab/setup/fetch-prometheus-operator-crds.sh"
+bash "$root/lab/setup/install-cfn-lint.sh"
+bash "$root/lab/setup/build-metadata-mock.sh"

@@ -11,6 +11,10 @@ export interface LabVersions {
   NODE_VERSION: string;
   HELM_VERSION: string;
   PROMETHEUS_OPERATOR_VERSION: string;
+  /** cfn-lint from PyPI (lab/setup/install-cfn-lint.sh). */
+  CFN_LINT_VERSION: string;
+  /** amazon-ec2-metadata-mock (lab/setup/build-metadata-mock.sh). */
+  AEMM_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -33,6 +37,8 @@ export function readVersions(): LabVersions {
     NODE_VERSION: get("NODE_VERSION"),
     HELM_VERSION: get("HELM_VERSION"),
     PROMETHEUS_OPERATOR_VERSION: get("PROMETHEUS_OPERATOR_VERSION"),
+    CFN_LINT_VERSION: get("CFN_LINT_VERSION"),
+    AEMM_VERSION: get("AEMM_VERSION"),
   };
 }
 

@@ -1,17 +1,19 @@
 /**
  * Runs a scenario once per handler and writes DIR/report.json and DIR/report.html. Each handler gets a
- * fresh lab: control plane, simulated spot nodes, pod runtime, moto (SQS), the ALB simulator in front of
- * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock.
+ * fresh lab: control plane, simulated spot nodes, pod runtime, moto with the shipped CloudFormation stack (queue and
+ * EventBridge rules), the ALB simulator in front of the workloads, the load generator, and the cloud simulator that
+ * reclaims nodes on the scenario's clock and publishes its events with EventBridge PutEvents.
  */
-import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAlb } from "../alb/alb.ts";
-import { startMoto } from "../aws/moto.ts";
+import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
+import { startMoto, type Moto } from "../aws/moto.ts";
+import { deployInterruptionStack } from "../aws/stack.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
-import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods, sqsSender } from "../cloud/kube.ts";
+import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
 import { handlerReport, formatProgress, formatSummaryTable } from "../report/summary.ts";
@@ -108,17 +110,26 @@ async function runHandler(
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
   );
+  // moto and the shipped stack (deploy/cloudformation/lifeboat.yaml: the queue and its rules) come up while the
+  // lab starts: moto's first CloudFormation call loads its backends, which takes seconds.
+  const awsSide = startAwsSide();
+  awsSide.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
   // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
   // that reads a pod's preStop or probe sees exactly what will happen.
   await using lab = await startLab({
     nodeGroups: nodeGroupSpecs(scenario),
     timeScale,
     runtime: { timeScale: 1 },
+  }).catch(async (err: unknown) => {
+    await awsSide.then(
+      (a) => a.moto.stop(),
+      () => undefined,
+    );
+    throw err;
   });
-  await using moto = await startMoto({ region: REGION });
-  const sqs = moto.sqsClient();
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
-  const queueUrl = queue.QueueUrl ?? "";
+  const { moto: motoServer, queueUrl } = await awsSide;
+  await using moto = motoServer;
+  const eventBus = eventBridgeClient(moto);
   await lab.installEvacuationCrd();
 
   const desired = new Map<string, number>();
@@ -229,7 +240,7 @@ async function runHandler(
   const first = scenario.workloads[0];
   const cloud = new CloudSimulator({
     lab: cloudLabOf(lab),
-    send: sqsSender(sqs, queueUrl),
+    send: eventBridgeSender(eventBus),
     hooks: {
       killNode: (name, mode) => {
         lab.runtime.killNode(name, mode);
@@ -314,4 +325,16 @@ async function runHandler(
     evacuations: observer.evacuations,
     nodes: observer.lanes,
   });
+}
+
+/** moto with the shipped CloudFormation stack deployed; moto is stopped again if the deploy fails. */
+async function startAwsSide(): Promise<{ moto: Moto; queueUrl: string }> {
+  const moto = await startMoto({ region: REGION });
+  try {
+    const { queueUrl } = await deployInterruptionStack(moto, { clusterName: "lab" });
+    return { moto, queueUrl };
+  } catch (err) {
+    await moto.stop();
+    throw err;
+  }
 }

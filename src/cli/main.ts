@@ -11,6 +11,7 @@ import { KubeConfigError } from "./kube.ts";
 export interface ProgramOptions {
   name: string;
 }
+import { registerAgentCommand } from "./agent-command.ts";
 
 /** Builds the `lifeboat` command tree. Exported for tests (`--help` output, argument errors). */
 export function buildProgram(options: ProgramOptions = { name: "lifeboat" }): Command {
@@ -26,6 +27,7 @@ export function buildProgram(options: ProgramOptions = { name: "lifeboat" }): Co
   registerEvacuateCommand(program);
   registerPlanCommand(program);
   registerGetCommand(program);
+  registerAgentCommand(program);
   return program;
 }
 

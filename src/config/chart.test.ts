@@ -7,7 +7,6 @@ import { CONFIG_KEYS } from "./schema.ts";
 import { EVACUATION_CRD_PATH } from "./crd-path.ts";
 import {
   BEGIN_MARKER,
-  CHART_CONFIG_KEYS,
   CHART_VALUES_PATH,
   END_MARKER,
   FLAGS_DOC_PATH,
@@ -31,14 +30,9 @@ test("values.yaml holds the config block generated from the schema", () => {
   assert.equal(values, replaceBetween(values, VALUES_BEGIN, VALUES_END, renderValuesConfig()));
 });
 
-test("values.yaml has exactly one config value per setting a Deployment can use", () => {
+test("values.yaml has exactly one config value per controller setting", () => {
   const values = parse(readFileSync(CHART_VALUES_PATH, "utf8")) as { config: Record<string, unknown> };
-  assert.deepEqual(Object.keys(values.config).sort(), [...CHART_CONFIG_KEYS].sort());
-  assert.deepEqual(
-    CONFIG_KEYS.filter((k) => !CHART_CONFIG_KEYS.includes(k)),
-    ["imdsEnabled", "imdsEndpoint", "imdsPollSeconds", "nodeName"],
-    "only the IMDS settings (one process per node: a DaemonSet) stay out of the Deployment's config",
-  );
+  assert.deepEqual(Object.keys(values.config).sort(), [...CONFIG_KEYS].sort());
 });
 
 test("the chart ships the same CRD as deploy/crds", () => {

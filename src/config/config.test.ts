@@ -45,9 +45,6 @@ describe("defaults", () => {
       unknownMessagePolicy: "delete",
       foreignInstancePolicy: "delete",
       watchNodeAnnotation: true,
-      imdsEnabled: false,
-      imdsEndpoint: "http://169.254.169.254",
-      imdsPollSeconds: 5,
       asgHeartbeatSeconds: 30,
       rebalancePolicy: "prewarm",
       rebalancePolicyByNodeGroup: "",
@@ -74,7 +71,6 @@ describe("defaults", () => {
     assert.equal(config.kubeconfig, undefined);
     assert.equal(config.queueUrl, undefined);
     assert.equal(config.awsEndpoint, undefined);
-    assert.equal(config.nodeName, undefined);
   });
 
   test("every documented default, given explicitly, gives the same config as leaving it unset", () => {
@@ -179,10 +175,6 @@ describe("validation errors name the flag or env var, the expectation and the va
     ["unknownMessagePolicy", "drop", "must be one of keep, delete, got 'drop'"],
     ["foreignInstancePolicy", "drop", "must be one of keep, delete, got 'drop'"],
     ["watchNodeAnnotation", "2", "must be true or false, got '2'"],
-    ["imdsEnabled", "y", "must be true or false, got 'y'"],
-    ["imdsEndpoint", "169.254.169.254", "must be an http(s) URL"],
-    ["imdsPollSeconds", "0", "must be a number > 0 and <= 60, got '0'"],
-    ["nodeName", "Node_1", "must be a Kubernetes node name (DNS subdomain), got 'Node_1'"],
     ["asgHeartbeatSeconds", "7201", "must be a number > 0 and <= 7200"],
     ["rebalancePolicy", "panic", "must be one of ignore, taint, prewarm, evacuate, got 'panic'"],
     ["rebalancePolicyByNodeGroup", "a", "entry 'a' is not of the form group=policy"],
@@ -273,21 +265,17 @@ describe("rules between fields", () => {
     assert.equal(load({ leaderElect: "false", renewDeadlineSeconds: "30" }).renewDeadlineSeconds, 30);
   });
 
-  test("IMDS needs the node name", () => {
-    const problems = problemsOf({ imdsEnabled: true });
-    assert.equal(problems.length, 1);
-    assert.match(
-      problems[0]!,
-      /^--node-name \(or LIFEBOAT_NODE_NAME\) is required when --imds-enabled is true/,
-    );
+  test("both cross-field problems are reported together", () => {
     assert.equal(
-      load({ imdsEnabled: true, nodeName: "ip-10-0-1-2.ec2.internal" }).nodeName,
-      "ip-10-0-1-2.ec2.internal",
+      problemsOf({ leaseDurationSeconds: "5" }, { LIFEBOAT_RETRY_PERIOD_SECONDS: "10" }).length,
+      2,
     );
   });
 
-  test("both cross-field problems are reported together", () => {
-    assert.equal(problemsOf({ imdsEnabled: "true", leaseDurationSeconds: "5" }).length, 2);
+  test("the controller has no IMDS flags: IMDS is lifeboat agent's (one per node)", () => {
+    for (const key of ["imdsEnabled", "imdsEndpoint", "imdsPollSeconds", "nodeName"]) {
+      assert.ok(!(CONFIG_KEYS as string[]).includes(key), key);
+    }
   });
 });
 

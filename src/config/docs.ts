@@ -45,19 +45,8 @@ const CHART_OVERRIDES: Partial<Record<ConfigKey, { value: string; note: string }
   },
 };
 
-/**
- * Settings the chart's Deployment does not offer: IMDS answers only for the node a process runs on, so
- * polling it needs one process per node (a DaemonSet), never a Deployment of two replicas.
- */
-export const CHART_EXCLUDED: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
-  "imdsEnabled",
-  "imdsEndpoint",
-  "imdsPollSeconds",
-  "nodeName",
-]);
-
-/** The settings the chart's `config:` block holds, in schema order. */
-export const CHART_CONFIG_KEYS: readonly ConfigKey[] = CONFIG_KEYS.filter((k) => !CHART_EXCLUDED.has(k));
+/** The settings the chart's `config:` block holds, in schema order: every controller setting. */
+export const CHART_CONFIG_KEYS: readonly ConfigKey[] = CONFIG_KEYS;
 
 function yamlDefault(key: ConfigKey): string {
   const text = FIELDS[key].doc.defaultText;

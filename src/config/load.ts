@@ -109,12 +109,6 @@ export function loadConfig(
       );
     }
   }
-  if (config.imdsEnabled && config.nodeName === undefined) {
-    problems.push(
-      `${flagName("nodeName")} (or ${envName("nodeName")}) is required when ${nameOf("imdsEnabled")} is true: ` +
-        "IMDS notices are about the node this replica runs on",
-    );
-  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const identity =

@@ -24,7 +24,7 @@ export interface ListenAddress {
 export const FLAG_GROUPS = {
   cluster: "Cluster and identity:",
   sqs: "Signals: SQS (EventBridge) queue:",
-  otherSignals: "Signals: IMDS, node annotation, ASG lifecycle hooks:",
+  otherSignals: "Signals: node annotation (and lifeboat agent), ASG lifecycle hooks:",
   rebalance: "Rebalance recommendations:",
   budgets: "Evacuation budgets and actions:",
   leader: "Leader election:",
@@ -62,7 +62,7 @@ export function parseListenAddress(text: string): ListenAddress | null {
 
 // ---- schema builders -----------------------------------------------------------------------------------
 
-const seconds = (opts: { min: number; exclusive?: boolean; max?: number; default: number }) => {
+export const seconds = (opts: { min: number; exclusive?: boolean; max?: number; default: number }) => {
   let inner = opts.exclusive === true ? z.number().gt(opts.min) : z.number().min(opts.min);
   if (opts.max !== undefined) inner = inner.max(opts.max);
   return z.preprocess(toNumber, inner).default(opts.default);
@@ -73,9 +73,9 @@ const integer = (opts: { min: number; max: number; default: number }) =>
 
 const boolean = (defaultValue: boolean) => z.preprocess(toBoolean, z.boolean()).default(defaultValue);
 
-const httpUrl = () => z.url({ protocol: /^https?$/ });
+export const httpUrl = () => z.url({ protocol: /^https?$/ });
 
-const listenAddress = (defaultText: string) =>
+export const listenAddress = (defaultText: string) =>
   z
     .string()
     .transform((text, ctx): ListenAddress => {
@@ -103,7 +103,7 @@ const nodeGroupMap = () =>
 
 /** DNS-1123 label (namespaces) and subdomain (lease names). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A label or taint key: optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
 const QUALIFIED_NAME =
   /^(?:(?=.{1,253}\/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -229,35 +229,7 @@ export const FIELDS = {
     value: "[bool]",
     expect: "true or false",
     defaultText: "true",
-    help: "Treat the node annotation lifeboat.dev/evacuate (value: a deadline such as 2m, or an RFC 3339 time) as a manual notice.",
-  }),
-  imdsEnabled: field(boolean(false), {
-    group: G.otherSignals,
-    value: "[bool]",
-    expect: "true or false",
-    defaultText: "false",
-    help: "Poll the instance metadata service for spot/instance-action and rebalance notices (one replica per node, as a DaemonSet; needs --node-name).",
-  }),
-  imdsEndpoint: field(httpUrl().default("http://169.254.169.254"), {
-    group: G.otherSignals,
-    value: "<url>",
-    expect: "an http(s) URL",
-    defaultText: "http://169.254.169.254",
-    help: "Instance metadata service base URL (the lab points it at a simulator).",
-  }),
-  imdsPollSeconds: field(seconds({ min: 0, exclusive: true, max: 60, default: 5 }), {
-    group: G.otherSignals,
-    value: "<seconds>",
-    expect: "a number > 0 and <= 60",
-    defaultText: "5",
-    help: "How often IMDS is polled (AWS recommends every 5 seconds).",
-  }),
-  nodeName: field(z.string().regex(DNS_SUBDOMAIN).optional(), {
-    group: G.otherSignals,
-    value: "<name>",
-    expect: "a Kubernetes node name (DNS subdomain)",
-    defaultText: "unset (required with --imds-enabled)",
-    help: "The node this replica runs on, for IMDS notices (set it from the downward API spec.nodeName).",
+    help: "Treat the node annotation lifeboat.dev/evacuate as a notice: a deadline written by a person (2m, an RFC 3339 time), or the JSON notice that lifeboat agent (IMDS, one per node) hands over.",
   }),
   asgHeartbeatSeconds: field(seconds({ min: 0, exclusive: true, max: 7200, default: 30 }), {
     group: G.otherSignals,

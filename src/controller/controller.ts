@@ -1,7 +1,7 @@
 /**
  * Composes the controller: cluster cache (informers), Evacuation store, notice intake, reconciler, signal
- * sources (SQS, node annotation, IMDS), leader election, metrics, health and Events. Only the leader
- * consumes notices and acts; a standby keeps its caches warm and takes over from the Evacuations in the
+ * sources (SQS; the node annotation, written by a person or handed over from IMDS by `lifeboat agent`), leader
+ * election, metrics, health and Events. Only the leader consumes notices and acts; a standby keeps its caches warm and takes over from the Evacuations in the
  * cluster.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
@@ -36,7 +36,6 @@ import {
 import type { Budgets } from "../planner/budgets.ts";
 import { NoticeDeduper } from "../signals/dedupe.ts";
 import { isForeignInstanceError } from "../signals/errors.ts";
-import { ImdsAgent } from "../signals/imds/agent.ts";
 import { annotationNotice, EVACUATE_ANNOTATION } from "../signals/manual/manual.ts";
 import { SqsConsumer } from "../signals/sqs/consumer.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
@@ -305,19 +304,6 @@ export class Controller implements AsyncDisposable {
       );
       work.push(consumer.run(handler, signal));
       log.info({ queueUrl: config.queueUrl }, "consuming interruption notices from SQS");
-    }
-    if (config.imdsEnabled && config.nodeName !== undefined) {
-      const agent = new ImdsAgent(
-        { endpoint: config.imdsEndpoint, pollIntervalMs: config.imdsPollSeconds * 1000 },
-        clock,
-        log.child({ component: "imds" }),
-      );
-      const nodeName = config.nodeName;
-      work.push(
-        agent.run(async (notice) => {
-          await handler({ ...notice, target: { kind: "node", nodeName } });
-        }, signal),
-      );
     }
     await Promise.allSettled(work);
     log.info({}, "stopped leading");

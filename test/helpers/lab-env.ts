@@ -17,6 +17,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMoto, type Moto } from "../../lab/aws/moto.ts";
+import { deployInterruptionStack } from "../../lab/aws/stack.ts";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
 import { startLab, type Lab, type LabNode, type NodeGroupSpec } from "../../lab/lab.ts";
 import type { HandlerContext } from "../../lab/run/handlers.ts";
@@ -30,8 +31,13 @@ export interface ControllerLabOptions {
   nodeGroups: NodeGroupSpec[];
   /** Scales the lab's node timings and the controller's time budgets (lifeboatArgs). Default 0.2. */
   timeScale?: number;
-  /** SQS queue attributes (e.g. VisibilityTimeout). */
+  /** SQS queue attributes (e.g. VisibilityTimeout) of the plain queue. */
   queueAttributes?: Record<string, string>;
+  /**
+   * "plain" (default): one queue made with CreateQueue, messages sent straight into it. "stack": the shipped
+   * CloudFormation stack (queue, dead-letter queue, EventBridge rules), for notices published with PutEvents.
+   */
+  queue?: "plain" | "stack";
 }
 
 export class ControllerLab implements AsyncDisposable {
@@ -117,15 +123,20 @@ export async function startControllerLab(options: ControllerLabOptions): Promise
   let moto: Moto | undefined;
   try {
     moto = await startMoto({ region: REGION });
-    const queue = await moto.sqsClient().send(
-      new CreateQueueCommand({
-        QueueName: "lifeboat-interruptions",
-        Attributes: options.queueAttributes ?? {},
-      }),
-    );
-    if (queue.QueueUrl === undefined) throw new Error("moto returned no queue URL");
+    const queueUrl =
+      options.queue === "stack"
+        ? (await deployInterruptionStack(moto, { clusterName: "it" })).queueUrl
+        : (
+            await moto.sqsClient().send(
+              new CreateQueueCommand({
+                QueueName: "lifeboat-interruptions",
+                Attributes: options.queueAttributes ?? {},
+              }),
+            )
+          ).QueueUrl;
+    if (queueUrl === undefined) throw new Error("moto returned no queue URL");
     await lab.installEvacuationCrd();
-    return new ControllerLab(lab, moto, queue.QueueUrl, timeScale, dir);
+    return new ControllerLab(lab, moto, queueUrl, timeScale, dir);
   } catch (err) {
     await moto?.stop();
     await lab[Symbol.asyncDispose]();

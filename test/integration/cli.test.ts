@@ -84,7 +84,7 @@ test("lifeboat plan NODE prints cordon, surge and the short-preStop warning with
 
 test("--help lists the commands, and run --help documents flags with their env vars and defaults", async () => {
   const { stdout } = await run(process.execPath, [CLI, "--help"]);
-  for (const command of ["run", "evacuate", "plan", "get"])
+  for (const command of ["run", "evacuate", "plan", "get", "agent"])
     assert.match(stdout, new RegExp(`\\n  ${command} `));
   assert.doesNotMatch(stdout, /\n {2}lab /, "the lab has its own CLI");
   const labHelp = (await run(process.execPath, [LAB_CLI, "--help"])).stdout;
@@ -93,6 +93,21 @@ test("--help lists the commands, and run --help documents flags with their env v
   assert.match(runHelp, /--queue-url/);
   assert.match(runHelp, /LIFEBOAT_LB_PROPAGATION_SECONDS/);
   assert.match(runHelp, /--dry-run/);
+  assert.doesNotMatch(runHelp, /--imds/, "IMDS is lifeboat agent's");
+  const agentHelp = (await run(process.execPath, [CLI, "agent", "--help"])).stdout;
+  assert.match(agentHelp, /--node-name/);
+  assert.match(agentHelp, /LIFEBOAT_IMDS_POLL_SECONDS/);
+});
+
+test("lifeboat agent without a node name is a clear configuration error with exit code 2", async () => {
+  await assert.rejects(
+    run(process.execPath, [CLI, "agent", "--kubeconfig", lab.kubeconfigPath]),
+    (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, /--node-name \(or LIFEBOAT_NODE_NAME, NODE_NAME\) is required/);
+      return true;
+    },
+  );
 });
 
 test("a bad flag value is a clear configuration error with exit code 2", async () => {

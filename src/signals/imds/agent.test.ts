@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { FakeClock } from "../../domain/clock.ts";
 import type { Notice } from "../../domain/notice.ts";
 import { silentLogger } from "../logger.ts";
-import { ImdsAgent } from "./agent.ts";
+import { ImdsAgent, parseImdsEventTime } from "./agent.ts";
 
 const INSTANCE = "i-0123456789abcdef0";
 const SPOT_PAYLOAD = '{"action":"terminate","time":"2026-11-24T12:02:00Z"}';
@@ -17,6 +17,8 @@ async function fakeImds() {
   const state = {
     spot: null as string | null,
     rebalance: null as string | null,
+    scheduled: null as string | null,
+    lifecycle: null as string | null,
     tokensIssued: 0,
     requests: [] as string[],
     rejectTokens: new Set<string>(),
@@ -38,7 +40,11 @@ async function fakeImds() {
           ? state.spot
           : req.url === "/latest/meta-data/events/recommendations/rebalance"
             ? state.rebalance
-            : null;
+            : req.url === "/latest/meta-data/events/maintenance/scheduled"
+              ? state.scheduled
+              : req.url === "/latest/meta-data/autoscaling/target-lifecycle-state"
+                ? state.lifecycle
+                : null;
     if (body === null) return void res.writeHead(404).end("Not Found");
     res.writeHead(200, { "content-type": "text/plain" }).end(body);
   });
@@ -154,4 +160,59 @@ test("run polls every interval on the clock and delivers each notice once", asyn
   assert.equal(got.length, 1, "the same payload is not delivered twice");
   ac.abort();
   await running;
+});
+
+test("IMDS event times ('21 Jan 2019 09:00:43 GMT') parse to UTC; other shapes do not", () => {
+  assert.equal(parseImdsEventTime("21 Jan 2019 09:00:43 GMT"), Date.parse("2019-01-21T09:00:43Z"));
+  assert.equal(parseImdsEventTime("1 Dec 2026 23:59:59 GMT"), Date.parse("2026-12-01T23:59:59Z"));
+  assert.equal(parseImdsEventTime("2019-01-21T09:00:43Z"), null);
+  assert.equal(parseImdsEventTime("21 Foo 2019 09:00:43 GMT"), null);
+});
+
+test("active scheduled events become scheduled-change notices due at NotBefore; completed and canceled do not", async () => {
+  await using imds = await fakeImds();
+  const agent = new ImdsAgent({ endpoint: imds.endpoint }, new FakeClock(), silentLogger);
+  const event = (id: string, state: string, notBefore: string) => ({
+    Code: "instance-retirement",
+    Description: "The instance is scheduled for instance-retirement",
+    State: state,
+    EventId: id,
+    NotBefore: notBefore,
+    NotAfter: "30 Nov 2026 12:00:00 GMT",
+  });
+  imds.state.scheduled = JSON.stringify([
+    event("instance-event-1", "active", "25 Nov 2026 08:00:00 GMT"),
+    event("instance-event-2", "completed", "20 Nov 2026 08:00:00 GMT"),
+    event("instance-event-3", "canceled", "26 Nov 2026 08:00:00 GMT"),
+  ]);
+  const list = await agent.pollOnce();
+  assert.deepEqual(
+    list.map((n) => [n.kind, n.deadline, n.source]),
+    [["scheduled-change", Date.parse("2026-11-25T08:00:00Z"), "imds"]],
+  );
+  assert.match(list[0]?.id ?? "", /^imds-scheduled\/instance-event-1\//);
+  imds.state.scheduled = JSON.stringify([event("instance-event-1", "active", "27 Nov 2026 08:00:00 GMT")]);
+  const moved = await agent.pollOnce();
+  assert.notEqual(moved[0]?.id, list[0]?.id, "a rescheduled event is a new notice");
+  imds.state.scheduled = "not json";
+  assert.deepEqual(await agent.pollOnce(), []);
+});
+
+test("target-lifecycle-state Terminated becomes an ASG terminate notice due the configured seconds later", async () => {
+  await using imds = await fakeImds();
+  const clock = new FakeClock();
+  const agent = new ImdsAgent(
+    { endpoint: imds.endpoint, asgTerminateDeadlineSeconds: 300 },
+    clock,
+    silentLogger,
+  );
+  imds.state.lifecycle = "InService";
+  assert.deepEqual(await agent.pollOnce(), []);
+  imds.state.lifecycle = "Terminated";
+  const [n] = await agent.pollOnce();
+  assert.equal(n?.kind, "asg-lifecycle-terminate");
+  assert.equal(n?.deadline, clock.now() + 300_000);
+  assert.equal(n?.id, `imds-asg-terminate/${INSTANCE}`);
+  await clock.advance(5000);
+  assert.equal((await agent.pollOnce())[0]?.id, n?.id, "the same id on every poll");
 });

@@ -9,8 +9,15 @@
  *   `{"action":"terminate"|"stop"|"hibernate","time":"<RFC 3339>"}` -> `spot-interruption` with deadline `time`.
  * - `GET /latest/meta-data/events/recommendations/rebalance`: 404, or `{"noticeTime":"<RFC 3339>"}` ->
  *   `rebalance-recommendation` without deadline.
- * Notice ids are a hash of the payload, so the same payload polled again is the same notice; the agent hands each
- * id to `onNotice` until it succeeds once. Polls every 5 s by default (EC2 User Guide's advice).
+ * - `GET /latest/meta-data/events/maintenance/scheduled`: a JSON array of scheduled events (`Code`, `State`,
+ *   `EventId`, `NotBefore` as "21 Jan 2019 09:00:43 GMT", ...) -> one `scheduled-change` notice per `active` event,
+ *   deadline `NotBefore` (completed and canceled events are ignored).
+ * - `GET /latest/meta-data/autoscaling/target-lifecycle-state`: 404 outside an Auto Scaling group, else a word;
+ *   `Terminated` -> `asg-lifecycle-terminate`, deadline now + `asgTerminateDeadlineSeconds` (IMDS does not say
+ *   whether a lifecycle hook holds the instance, nor for how long).
+ * Notice ids are a hash of the payload (scheduled events: their EventId and start), so the same payload polled again
+ * is the same notice; the agent hands each id to `onNotice` until it succeeds once. Polls every 5 s by default (EC2
+ * User Guide's advice).
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -29,12 +36,43 @@ export interface ImdsAgentOptions {
   requestTimeoutMs?: number;
   /** The instance to name in notices; read from `/latest/meta-data/instance-id` when absent. */
   instanceId?: string;
+  /**
+   * Deadline of an ASG terminate notice, seconds after the poll that saw `Terminated`. Default 0: without a terminate
+   * lifecycle hook the instance goes at once; with one, set the hook's heartbeat timeout.
+   */
+  asgTerminateDeadlineSeconds?: number;
   /** Called after every poll in `run`, with what it found or why it failed. For metrics and tests. */
   onPoll?: (result: { notices: Notice[] } | { error: unknown }) => void;
 }
 
 const spotAction = z.object({ action: z.enum(["terminate", "stop", "hibernate"]), time: z.string() });
 const rebalance = z.object({ noticeTime: z.string() });
+const scheduledEvents = z.array(
+  z.object({
+    Code: z.string(),
+    State: z.string(),
+    EventId: z.string(),
+    NotBefore: z.string(),
+    Description: z.string().optional(),
+  }),
+);
+
+export const SPOT_ACTION_PATH = "/latest/meta-data/spot/instance-action";
+export const REBALANCE_PATH = "/latest/meta-data/events/recommendations/rebalance";
+export const SCHEDULED_EVENTS_PATH = "/latest/meta-data/events/maintenance/scheduled";
+export const TARGET_LIFECYCLE_STATE_PATH = "/latest/meta-data/autoscaling/target-lifecycle-state";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** IMDS scheduled-event times: "21 Jan 2019 09:00:43 GMT" (day without leading zero). Null when not that shape. */
+export function parseImdsEventTime(text: string): number | null {
+  const m = /^(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/.exec(text.trim());
+  if (m === null) return null;
+  const month = MONTHS.indexOf(m[2] ?? "");
+  if (month < 0) return null;
+  const ms = Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return Number.isNaN(ms) ? null : ms;
+}
 
 export class ImdsRequestError extends Error {
   override readonly name = "ImdsRequestError";
@@ -56,6 +94,7 @@ export class ImdsAgent {
   readonly #log: SignalLogger;
   #instanceId: string | undefined;
   readonly #onPoll: ImdsAgentOptions["onPoll"];
+  readonly #asgDeadlineMs: number;
   #token: { value: string; renewAt: number } | undefined;
 
   constructor(options: ImdsAgentOptions, clock: Clock, logger: SignalLogger) {
@@ -65,6 +104,7 @@ export class ImdsAgent {
     this.#timeoutMs = options.requestTimeoutMs ?? 2000;
     this.#instanceId = options.instanceId;
     this.#onPoll = options.onPoll;
+    this.#asgDeadlineMs = (options.asgTerminateDeadlineSeconds ?? 0) * 1000;
     this.#clock = clock;
     this.#log = logger;
   }
@@ -109,17 +149,65 @@ export class ImdsAgent {
     if (instanceId === undefined)
       throw new ImdsRequestError("/latest/meta-data/instance-id", 404, "no instance id");
     const out: Notice[] = [];
-    const spot = await this.#get("/latest/meta-data/spot/instance-action", signal);
-    if (spot !== null) {
-      const n = this.#spotNotice(spot, instanceId);
-      if (n !== null) out.push(n);
-    }
-    const rec = await this.#get("/latest/meta-data/events/recommendations/rebalance", signal);
+    const rec = await this.#get(REBALANCE_PATH, signal);
     if (rec !== null) {
       const n = this.#rebalanceNotice(rec, instanceId);
       if (n !== null) out.push(n);
     }
+    const scheduled = await this.#get(SCHEDULED_EVENTS_PATH, signal);
+    if (scheduled !== null) out.push(...this.#scheduledNotices(scheduled, instanceId));
+    const lifecycle = await this.#get(TARGET_LIFECYCLE_STATE_PATH, signal);
+    if (lifecycle !== null) {
+      const n = this.#lifecycleNotice(lifecycle, instanceId);
+      if (n !== null) out.push(n);
+    }
+    const spot = await this.#get(SPOT_ACTION_PATH, signal);
+    if (spot !== null) {
+      const n = this.#spotNotice(spot, instanceId);
+      if (n !== null) out.push(n);
+    }
     return out;
+  }
+
+  #scheduledNotices(payload: string, instanceId: string): Notice[] {
+    const parsed = scheduledEvents.safeParse(parseJson(payload));
+    if (!parsed.success) {
+      this.#log.warn({ payload }, "imds scheduled events payload is not a list of events; ignored");
+      return [];
+    }
+    const out: Notice[] = [];
+    for (const e of parsed.data) {
+      if (e.State.toLowerCase() !== "active") continue;
+      const deadline = parseImdsEventTime(e.NotBefore);
+      if (deadline === null) {
+        this.#log.warn({ event: e }, "imds scheduled event NotBefore is not a time; ignored");
+        continue;
+      }
+      out.push({
+        id: `imds-scheduled/${e.EventId}/${hash(e.NotBefore)}`,
+        kind: "scheduled-change",
+        source: "imds",
+        target: { kind: "instance", instanceId },
+        issuedAt: this.#clock.now(),
+        deadline,
+        summary: `scheduled event ${e.EventId} (IMDS): ${e.Code} of ${instanceId} not before ${new Date(deadline).toISOString()}`,
+      });
+    }
+    return out;
+  }
+
+  #lifecycleNotice(payload: string, instanceId: string): Notice | null {
+    if (payload.trim() !== "Terminated") return null;
+    const now = this.#clock.now();
+    return {
+      id: `imds-asg-terminate/${instanceId}`,
+      kind: "asg-lifecycle-terminate",
+      source: "imds",
+      target: { kind: "instance", instanceId },
+      issuedAt: now,
+      deadline: now + this.#asgDeadlineMs,
+      summary: `Auto Scaling target lifecycle state (IMDS): ${instanceId} is being terminated`,
+    };
   }
 
   #spotNotice(payload: string, instanceId: string): Notice | null {

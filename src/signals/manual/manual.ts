@@ -3,6 +3,7 @@
  * (planned maintenance, tests). Both become a `manual` notice targeting the node by name.
  */
 import type { Notice } from "../../domain/notice.ts";
+import { decodeHandoff, handoffNotice, isHandoffValue } from "../imds/handoff.ts";
 
 export const EVACUATE_ANNOTATION = "lifeboat.dev/evacuate";
 
@@ -83,9 +84,11 @@ export interface AnnotationInput {
  * The notice for a node annotated `lifeboat.dev/evacuate=<value>`. Its id is derived from node and value, so reading
  * the same annotation again (resync, restart) gives the same id; the deadline of a relative value counts from
  * `now`, which the caller should take from when the annotation was first seen (the Evacuation record keeps it).
- * Throws InvalidDeadlineError with a message fit for a Kubernetes Event.
+ * A JSON value is a notice handed over by `lifeboat agent` (../imds/handoff.ts): its kind, deadline and id are the
+ * IMDS notice's. Throws InvalidDeadlineError or InvalidHandoffError with a message fit for a Kubernetes Event.
  */
 export function annotationNotice(input: AnnotationInput): Notice {
+  if (isHandoffValue(input.value)) return handoffNotice(input.nodeName, decodeHandoff(input.value));
   const deadline = parseDeadline(input.value, input.now);
   return {
     id: `annotation/${input.nodeName}/${input.value.trim()}`,
