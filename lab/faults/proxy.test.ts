@@ -209,3 +209,16 @@ test("the AWS flavor matches the action (query protocol body or X-Amz-Target) an
     );
   });
 });
+
+test("delay forwards the request late and answers it normally", async () => {
+  await withProxy("kube", async (proxy, up) => {
+    proxy.inject({ match: { verb: "patch" }, fault: { kind: "delay", ms: 300 }, times: 1 });
+    const started = Date.now();
+    const pending = call(proxy.url, "PATCH", "/api/v1/nodes/n1", "{}");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(up.seen.length, 0, "not forwarded yet");
+    assert.equal((await pending).status, 201);
+    assert.ok(Date.now() - started >= 280);
+    assert.equal(up.seen.length, 1);
+  });
+});

@@ -248,10 +248,28 @@ export class FaultProxy implements AsyncDisposable {
     for (const fn of this.#listeners) fn(info);
     const now = Date.now();
     const fired = this.#rules.find((r) => decide(r.rule, r.state, info, now));
+    if (fired?.rule.fault.kind === "delay") {
+      record.fault = "delay";
+      this.#later(fired.rule.fault.ms, () => {
+        this.#forward(req, res, record, body, undefined);
+      });
+      return;
+    }
     if (fired !== undefined && (fired.rule.when ?? "request") === "request") {
       this.#fail(req, res, fired.rule.fault, record);
       return;
     }
+    this.#forward(req, res, record, body, fired?.rule);
+  }
+
+  #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RequestRecord,
+    body: Buffer | null,
+    failResponse: FaultRule | undefined,
+  ): void {
+    if (res.destroyed) return;
     const upstreamReq = (this.#upstream.protocol === "https:" ? httpsRequest : httpRequest)(
       {
         protocol: this.#upstream.protocol,
@@ -264,11 +282,11 @@ export class FaultProxy implements AsyncDisposable {
       },
       (upstreamRes) => {
         record.reachedUpstream = true;
-        if (fired !== undefined) {
+        if (failResponse !== undefined) {
           // when: "response": the upstream acted; the client gets the fault instead of its answer.
           upstreamRes.resume();
           upstreamRes.on("end", () => {
-            this.#fail(req, res, fired.rule.fault, record);
+            this.#fail(req, res, failResponse.fault, record);
           });
           return;
         }
@@ -317,6 +335,8 @@ export class FaultProxy implements AsyncDisposable {
         req.resume();
         if (fault.ms !== undefined) this.#later(fault.ms, () => req.socket.destroy());
         return;
+      case "delay":
+        return; // handled in #route (forwarded late)
     }
   }
 

@@ -5,7 +5,8 @@
  * A rule fails matching requests with one fault:
  *   - `status`: an HTTP error in the API's own error shape (500, 409, 429, 503 ...);
  *   - `reset`: the client's connection is destroyed (ECONNRESET);
- *   - `hang`: no answer at all (silence), until `ms` has passed (then a reset) or the proxy closes.
+ *   - `hang`: no answer at all (silence), until `ms` has passed (then a reset) or the proxy closes;
+ *   - `delay`: forwarded after `ms` and answered normally (a slow call, in flight all that time).
  * `after` lets the first N matching requests through, `times` caps the failures, `forMs` closes the window
  * that many milliseconds after the first failure. `when: "response"` forwards the request first and fails
  * only the answer: the write happened upstream but the client never learns it did.
@@ -33,7 +34,9 @@ export type Fault =
   | { kind: "status"; status: number; message?: string }
   | { kind: "reset" }
   /** No answer; after `ms` (when given) the connection is reset. */
-  | { kind: "hang"; ms?: number };
+  | { kind: "hang"; ms?: number }
+  /** A slow upstream: forwarded after `ms`, answered normally (a call in flight for that long). */
+  | { kind: "delay"; ms: number };
 
 export interface RequestMatch {
   verb?: string | string[];

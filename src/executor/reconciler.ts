@@ -18,6 +18,7 @@ import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
 import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
+import { isNotLeader } from "../leader/fence.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import { expirePrewarm } from "./prewarm-expiry.ts";
@@ -131,6 +132,8 @@ export class Reconciler {
         if (step.kind === "surge" || step.kind === "retire")
           await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
+        // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
+        if (isNotLeader(err)) throw err;
         const error = err instanceof Error ? err.message : String(err);
         failures.push({ step, error });
         this.#d.observer.actuatorError(step.kind);
