@@ -16,7 +16,7 @@ import {
 import { withDryRun, withDryRunEvents, withDryRunLifecycle } from "../actuators/dry-run.ts";
 import { DryRunEvacuationStore } from "../state/dry-run-store.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
-import { LifecycleActuator } from "../actuators/aws/lifecycle.ts";
+import { LifecycleActuator, LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
 import type { Config } from "../config/schema.ts";
@@ -174,6 +174,10 @@ export class Controller implements AsyncDisposable {
         this.wake();
       },
       serial: this.#serial,
+      hookTimeouts:
+        config.queueUrl === undefined && config.awsEndpoint === undefined
+          ? null
+          : new LifecycleHookTimeouts(new AutoScalingClient(awsClientConfig(config))),
     });
     this.#leadership =
       this.#elector === null

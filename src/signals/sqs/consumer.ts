@@ -186,7 +186,21 @@ export class SqsConsumer {
     message: Message,
     handler: NoticeHandler,
   ): Promise<{ outcome: Outcome; action: MessageAction }> {
-    const parsed = parseMessageBody(message.Body, this.#parser);
+    // Stamped at receipt, before any notice waits for the intake (a running reconcile).
+    const receivedAt = this.#clock.now();
+    const sentAt = Number(message.Attributes?.SentTimestamp);
+    const read = parseMessageBody(message.Body, this.#parser);
+    const parsed: LabelledParseResult =
+      read.kind === "notices"
+        ? {
+            ...read,
+            notices: read.notices.map((n) => ({
+              ...n,
+              receivedAt,
+              ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
+            })),
+          }
+        : read;
     const decision = await this.#decide(parsed, handler);
     const deleting = decision.delete && this.#deleteMessages;
     let action: MessageAction = deleting ? "deleted" : "kept";
