@@ -3,7 +3,11 @@
  * without touching the API. The executor runs unchanged on top of it; no method anywhere checks a dry-run flag.
  */
 import { podKey, workloadKey } from "../domain/snapshot.ts";
+import { planLedgerChange, type LedgerEntry } from "../domain/surge-ledger.ts";
 import type { KubeActuator } from "./kube-actuator.ts";
+import type { LifecycleActuatorLike } from "./aws/lifecycle.ts";
+import type { LifecycleHookRef } from "../domain/notice.ts";
+import type { EventSink } from "../executor/ports.ts";
 
 /** What the decorator needs from a logger (pino's call shape). */
 export interface DryRunLogger {
@@ -14,6 +18,8 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
   const would = (action: string, fields: Record<string, unknown>, subject: string): void => {
     log.info({ dryRun: true, action, ...fields }, `dry run: would ${action} ${subject}`);
   };
+  /** The ledgers a real run would have written, per workload, kept in memory only. */
+  const ledgers = new Map<string, LedgerEntry[]>();
   return {
     cordon: (node, options) => {
       would(
@@ -43,6 +49,25 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       );
       return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 0 });
     },
+    changeSurgeLedger: (workload, change) => {
+      const key = workloadKey(workload);
+      const plan = planLedgerChange(ledgers.get(key) ?? [], change);
+      ledgers.set(key, plan.entries);
+      would(
+        change.kind === "surge" ? "surge" : "retire",
+        { workload: key, by: plan.delta },
+        `${key} by ${plan.delta > 0 ? "+" : ""}${plan.delta} (ledger kept in memory)`,
+      );
+      return Promise.resolve({
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 0,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      });
+    },
     evict: (pod) => {
       would("evict", { pod: podKey(pod) }, `pod ${podKey(pod)}`);
       return Promise.resolve({ kind: "evicted" });
@@ -56,4 +81,43 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       return Promise.resolve({ kind: "deleted" });
     },
   };
+}
+
+/** ASG lifecycle calls in a dry run: logged as "would heartbeat" / "would complete", never sent. */
+export function withDryRunLifecycle(log: DryRunLogger): LifecycleActuatorLike {
+  const hookOf = (hook: LifecycleHookRef): string =>
+    `${hook.autoScalingGroupName}/${hook.lifecycleHookName} (instance ${hook.instanceId})`;
+  return {
+    heartbeat: (hook) => {
+      log.info(
+        { dryRun: true, action: "asg-heartbeat" },
+        `dry run: would heartbeat lifecycle hook ${hookOf(hook)}`,
+      );
+      return Promise.resolve({ kind: "done" });
+    },
+    complete: (hook, result) => {
+      log.info(
+        { dryRun: true, action: "asg-complete", result },
+        `dry run: would complete lifecycle action ${hookOf(hook)} with ${result}`,
+      );
+      return Promise.resolve({ kind: "done" });
+    },
+  };
+}
+
+/** Events in a dry run: every Event becomes a Normal `DryRun` Event saying what a real run would have done. */
+export function withDryRunEvents<S extends EventSink>(sink: S): S {
+  return new Proxy(sink, {
+    get(t, prop, receiver) {
+      if (prop !== "emit") return Reflect.get(t, prop, receiver) as unknown;
+      return (event: Parameters<EventSink["emit"]>[0]): void => {
+        t.emit({
+          ...event,
+          type: "Normal",
+          reason: "DryRun",
+          message: `dry run, nothing was changed: would ${event.reason}: ${event.message}`.slice(0, 1024),
+        });
+      };
+    },
+  });
 }

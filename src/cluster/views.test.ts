@@ -411,6 +411,7 @@ describe("workloadView", () => {
       readyReplicas: 5,
       expectedReadySeconds: 25,
       hpa: { min: 1, max: 12 },
+      surgeLedger: [],
     });
   });
 

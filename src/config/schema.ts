@@ -146,7 +146,7 @@ export const FIELDS = {
     value: "[bool]",
     expect: "true or false",
     defaultText: "false",
-    help: "Plan and report (logs, Events with reason DryRun, metrics) but change nothing in the cluster or in AWS.",
+    help: "Plan and report (logs, Events with reason DryRun, metrics) but change nothing in the cluster or in AWS: Evacuations and surge ledgers are kept in memory, no ASG lifecycle call is made, SQS messages are left in the queue (never deleted: a dry run acts on none), and leader election is off (no Lease).",
   }),
   queueUrl: field(httpUrl().optional(), {
     group: G.sqs,

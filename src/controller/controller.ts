@@ -13,9 +13,10 @@ import {
   CustomObjectsApi,
   type KubeConfig,
 } from "@kubernetes/client-node";
-import { withDryRun } from "../actuators/dry-run.ts";
+import { withDryRun, withDryRunEvents, withDryRunLifecycle } from "../actuators/dry-run.ts";
+import { DryRunEvacuationStore } from "../state/dry-run-store.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
-import { LifecycleActuator } from "../actuators/aws/lifecycle.ts";
+import { LifecycleActuator, LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
 import type { Config } from "../config/schema.ts";
@@ -25,6 +26,7 @@ import type { Notice } from "../domain/notice.ts";
 import { Reconciler } from "../executor/reconciler.ts";
 import type { EventSink } from "../executor/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
+import { fencedActuator, fencedLifecycle, fencedStore, NO_FENCE, type LeaseFence } from "../leader/fence.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import {
@@ -100,20 +102,47 @@ export class Controller implements AsyncDisposable {
     const { config, kubeConfig, clock, log } = deps;
     this.#startedAt = clock.now();
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
+    if (config.dryRun && config.leaderElect)
+      log.warn({}, "dry run: leader election is off (a dry run writes no Lease and acts as its own leader)");
+    this.#elector =
+      config.leaderElect && !config.dryRun
+        ? new LeaderElector(
+            kubeConfig.makeApiClient(CoordinationV1Api),
+            {
+              namespace: config.leaderElectionNamespace,
+              leaseName: config.leaseName,
+              identity: config.identity,
+              leaseDurationSeconds: config.leaseDurationSeconds,
+              renewDeadlineSeconds: config.renewDeadlineSeconds,
+              retryPeriodSeconds: config.retryPeriodSeconds,
+            },
+            clock,
+            log.child({ component: "leader-election" }),
+          )
+        : null;
+    // Fencing: every write on the leader's behalf first checks that the lease is held with margin.
+    const fence: LeaseFence = this.#elector ?? NO_FENCE;
     this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
-    this.#events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    const store = config.dryRun ? new DryRunEvacuationStore(this.#store) : fencedStore(this.#store, fence);
+    const events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    // Dry run (--dry-run): plan and report, change nothing: DryRun Events, Evacuations and surge ledgers in
+    // memory, no ASG lifecycle calls, no SQS deletes, no Lease.
+    this.#events = config.dryRun ? withDryRunEvents(events) : events;
     let actuator: KubeActuator = new ApiKubeActuator({
       core: kubeConfig.makeApiClient(CoreV1Api),
       apps: kubeConfig.makeApiClient(AppsV1Api),
     });
     if (config.dryRun) actuator = withDryRun(actuator, log.child({ component: "dry-run" }));
+    actuator = fencedActuator(actuator, fence);
     const lifecycle =
       config.queueUrl === undefined && config.awsEndpoint === undefined
         ? null
-        : new LifecycleActuator(new AutoScalingClient(awsClientConfig(config)));
+        : config.dryRun
+          ? withDryRunLifecycle(log.child({ component: "dry-run" }))
+          : fencedLifecycle(new LifecycleActuator(new AutoScalingClient(awsClientConfig(config))), fence);
     this.#reconciler = new Reconciler({
       cluster: this.#cache,
-      store: this.#store,
+      store,
       actuator,
       lifecycle,
       events: this.#events,
@@ -128,7 +157,7 @@ export class Controller implements AsyncDisposable {
     });
     this.#intake = new NoticeIntake({
       cluster: this.#cache,
-      store: this.#store,
+      store,
       policy: {
         rebalancePolicy: config.rebalancePolicy,
         rebalancePolicyByNodeGroup: Object.fromEntries(config.rebalancePolicyByNodeGroup),
@@ -144,22 +173,11 @@ export class Controller implements AsyncDisposable {
         this.wake();
       },
       serial: this.#serial,
+      hookTimeouts:
+        config.queueUrl === undefined && config.awsEndpoint === undefined
+          ? null
+          : new LifecycleHookTimeouts(new AutoScalingClient(awsClientConfig(config))),
     });
-    this.#elector = config.leaderElect
-      ? new LeaderElector(
-          kubeConfig.makeApiClient(CoordinationV1Api),
-          {
-            namespace: config.leaderElectionNamespace,
-            leaseName: config.leaseName,
-            identity: config.identity,
-            leaseDurationSeconds: config.leaseDurationSeconds,
-            renewDeadlineSeconds: config.renewDeadlineSeconds,
-            retryPeriodSeconds: config.retryPeriodSeconds,
-          },
-          clock,
-          log.child({ component: "leader-election" }),
-        )
-      : null;
     this.#leadership =
       this.#elector === null
         ? { kind: "disabled" }
@@ -287,6 +305,7 @@ export class Controller implements AsyncDisposable {
           maxMessages: config.sqsMaxMessages,
           concurrency: config.sqsConcurrency,
           visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
+          deleteMessages: !config.dryRun,
           malformed: config.malformedMessagePolicy,
           unknown: config.unknownMessagePolicy,
           foreign: config.foreignInstancePolicy,

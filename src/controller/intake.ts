@@ -13,6 +13,7 @@ import { ForeignInstanceError } from "../signals/errors.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { Serial } from "./serial.ts";
+import type { LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 
 export interface IntakeDeps {
   cluster: ClusterView;
@@ -26,6 +27,8 @@ export interface IntakeDeps {
   onRecorded: () => void;
   /** Shared with the reconciler: notices and reconciles never interleave their writes. */
   serial: Serial;
+  /** Reads an ASG lifecycle hook's heartbeat timeout (null: no AWS access configured). */
+  hookTimeouts?: Pick<LifecycleHookTimeouts, "heartbeatTimeoutSeconds"> | null;
 }
 
 /** The notice names a node that is not (or no longer) in the cluster. */
@@ -46,8 +49,32 @@ export class NoticeIntake {
   }
 
   /** One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile. */
-  handle(notice: Notice): Promise<void> {
-    return this.#d.serial.run(() => this.#handle(notice));
+  async handle(notice: Notice): Promise<void> {
+    // Stamped at receipt, not after waiting for a running reconcile.
+    const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
+    const timed = await this.#hookDeadline(stamped);
+    return this.#d.serial.run(() => this.#handle(timed));
+  }
+
+  /**
+   * An ASG terminate lifecycle action ends, if nobody heartbeats or completes it, one heartbeat timeout after
+   * it began: the message carries no timeout, so it is read from the hook (DescribeLifecycleHooks) and the
+   * deadline set to the event time plus it. Unreadable: the parser's default (AWS's default timeout, 3600 s)
+   * stays, with a warning.
+   */
+  async #hookDeadline(notice: Notice): Promise<Notice> {
+    const hook = notice.lifecycleHook;
+    const timeouts = this.#d.hookTimeouts;
+    if (hook === undefined || timeouts === null || timeouts === undefined) return notice;
+    const read = await timeouts.heartbeatTimeoutSeconds(hook);
+    if (read.kind === "unknown") {
+      this.#d.log.warn(
+        { notice: notice.id, hook: hook.lifecycleHookName },
+        `${read.reason}; assuming the deadline ${notice.deadline === null ? "is unknown" : new Date(notice.deadline).toISOString()} (grant autoscaling:DescribeLifecycleHooks to use the hook's heartbeat timeout)`,
+      );
+      return notice;
+    }
+    return { ...notice, deadline: notice.issuedAt + read.seconds * 1000 };
   }
 
   #resolve(notice: Notice): NodeView {
@@ -70,6 +97,8 @@ export class NoticeIntake {
   async #handle(notice: Notice): Promise<void> {
     const { store, policy, clock, log, metrics, events } = this.#d;
     const label = { kind: notice.kind, source: notice.source };
+    const receivedAt = notice.receivedAt ?? clock.now();
+    const times = noticeTimes(notice, receivedAt);
     let node: NodeView;
     try {
       node = this.#resolve(notice);
@@ -92,7 +121,7 @@ export class NoticeIntake {
               notice,
               { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
               policy,
-              clock.now(),
+              receivedAt,
             );
       try {
         switch (decision.kind) {
@@ -102,14 +131,15 @@ export class NoticeIntake {
               ...label,
               outcome: decision.kind === "duplicate" ? "duplicate" : "ignored",
             });
-            log.info({ notice: notice.id, node: node.name }, decision.reason);
+            log.info({ notice: notice.id, node: node.name, ...times }, decision.reason);
             return;
           case "create": {
             await store.create(decision.stored);
             metrics.noticeReceived({ ...label, outcome: "accepted" });
+            metrics.noticeEventAge(notice.kind, times.eventAgeSeconds);
             metrics.evacuationStarted(notice.kind);
             log.info(
-              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name },
+              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name, ...times },
               decision.reason,
             );
             emitStarted(events, decision.stored, decision.reason);
@@ -120,8 +150,9 @@ export class NoticeIntake {
             const spec = await store.updateSpec(decision.stored);
             await store.updateStatus(spec);
             metrics.noticeReceived({ ...label, outcome: "accepted" });
+            metrics.noticeEventAge(notice.kind, times.eventAgeSeconds);
             log.info(
-              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name },
+              { notice: notice.id, node: node.name, evacuation: decision.stored.evacuation.name, ...times },
               decision.reason,
             );
             events.emit({
@@ -149,6 +180,22 @@ export class NoticeIntake {
       }
     }
   }
+}
+
+/**
+ * How old the notice was at receipt (receipt minus the event's own time) and how long it sat in SQS
+ * (receipt minus SentTimestamp), seconds: log fields. A negative age means the local clock is behind the
+ * event's source; the deadline still comes from the event time (docs/design.md, "Times and clocks").
+ */
+export function noticeTimes(
+  notice: Notice,
+  receivedAt: number,
+): { eventAgeSeconds: number; queueSeconds?: number } {
+  const round = (ms: number): number => Math.round(ms / 10) / 100;
+  return {
+    eventAgeSeconds: round(receivedAt - notice.issuedAt),
+    ...(notice.sentAt === undefined ? {} : { queueSeconds: round(receivedAt - notice.sentAt) }),
+  };
 }
 
 function emitStarted(events: EventSink, stored: StoredEvacuation, reason: string): void {

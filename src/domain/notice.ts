@@ -49,4 +49,11 @@ export interface Notice {
   lifecycleHook?: LifecycleHookRef;
   /** One human-readable line: what this notice is, for logs and Events. */
   summary: string;
+  /**
+   * When lifeboat received it (SQS receive, IMDS poll, annotation seen), ms since epoch, stamped by the
+   * source before any waiting; the intake stamps it when absent. The evacuation's noticedAt.
+   */
+  receivedAt?: number;
+  /** SQS SentTimestamp: when the message entered the queue, ms since epoch (SQS notices only). */
+  sentAt?: number;
 }

@@ -145,3 +145,24 @@ test("evacuation names are valid resource names and stable per notice", () => {
   assert.equal(name, evacuationName("IP_10.0.1.5", "evt-1"));
   assert.notEqual(name, evacuationName("IP_10.0.1.5", "evt-2"));
 });
+
+test("a notice already listed whose effect was lost (status write failed) is recorded again, not taken as a duplicate", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  const gone = aNotice({ id: "sc-1", kind: "instance-state-change", deadline: null });
+  const folded = foldNotice(first.stored, gone, node, policy, now + 1_000);
+  assert.ok(folded.kind === "update");
+  assert.equal(folded.stored.evacuation.instanceGone, true);
+  // The spec write (notice ids) landed, the status write (instanceGone) did not; SQS delivers it again.
+  const specOnly = {
+    ...folded.stored,
+    evacuation: { ...folded.stored.evacuation, instanceGone: false },
+  };
+  const again = foldNotice(specOnly, gone, node, policy, now + 5_000);
+  assert.equal(again.kind, "update");
+  assert.ok(again.kind === "update");
+  assert.equal(again.stored.evacuation.instanceGone, true);
+  assert.deepEqual(again.stored.evacuation.noticeIds, first.stored.evacuation.noticeIds.concat("sc-1"));
+  // Once recorded, the same notice is a duplicate.
+  assert.equal(foldNotice(again.stored, gone, node, policy, now + 9_000).kind, "duplicate");
+});

@@ -105,9 +105,9 @@ export function foldNotice(
     };
   }
   const e = active.evacuation;
-  if (e.noticeIds.includes(notice.id)) {
-    return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
-  }
+  // A notice already listed is a duplicate only when its effect is recorded too: the spec (notice ids) and
+  // the status (instanceGone) are two writes, and a redelivery after the second failed must write it again.
+  const listed = e.noticeIds.includes(notice.id);
   const nextMode = mode !== null && MODE_RANK[mode] > MODE_RANK[e.mode] ? mode : e.mode;
   // A state change ("shutting-down") says the instance is going now; it does not move the deadline the
   // evacuation was planned (and its slack is measured) against.
@@ -120,12 +120,15 @@ export function foldNotice(
         : Math.min(e.deadline, noticeDeadline);
   const instanceGone = e.instanceGone || gone(notice);
   const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
+  if (listed && !changed) {
+    return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
+  }
   const updated: Evacuation = {
     ...e,
     mode: nextMode,
     deadline,
     instanceGone,
-    noticeIds: [...e.noticeIds, notice.id],
+    noticeIds: listed ? e.noticeIds : [...e.noticeIds, notice.id],
     noticeKind:
       MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
   };
@@ -141,8 +144,10 @@ export function foldNotice(
       lifecycleHook: active.lifecycleHook ?? notice.lifecycleHook ?? null,
       message: notice.summary,
     },
-    reason: changed
-      ? `evacuation ${e.name} continues: ${what.join(", ")} (${notice.summary})`
-      : `evacuation ${e.name} continues; notice adds nothing new (${notice.summary})`,
+    reason: listed
+      ? `notice ${notice.id} is listed in evacuation ${e.name} but its effect was not recorded (an earlier write failed); recording it now: ${what.join(", ")} (${notice.summary})`
+      : changed
+        ? `evacuation ${e.name} continues: ${what.join(", ")} (${notice.summary})`
+        : `evacuation ${e.name} continues; notice adds nothing new (${notice.summary})`,
   };
 }

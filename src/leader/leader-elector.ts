@@ -1,6 +1,7 @@
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
 import { statusOf } from "../actuators/kube/errors.ts";
+import { NotLeaderError, type LeaseFence } from "./fence.ts";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -58,7 +59,7 @@ export function decide(
  * acquire or renew every retryPeriod; a leader that cannot renew within renewDeadline steps down (its work
  * is aborted through the AbortSignal handed to onStartedLeading).
  */
-export class LeaderElector {
+export class LeaderElector implements LeaseFence {
   readonly #api: CoordinationV1Api;
   readonly #opts: LeaderElectionOptions;
   readonly #clock: Clock;
@@ -78,6 +79,21 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.#leading !== null;
+  }
+
+  /**
+   * The fence (./fence.ts): throws NotLeaderError unless we lead and renewed the lease less than
+   * renewDeadline ago (measured from when the successful renewal was sent, on our clock). Called before
+   * every write, so a leader that cannot renew stops writing at renewDeadline, leaseDuration - renewDeadline
+   * before a standby may take over, even while a reconcile is in flight.
+   */
+  assertHeld(action: string): void {
+    if (this.#leading === null) throw new NotLeaderError(`not the leader: refusing ${action}`);
+    const age = this.#clock.now() - this.#lastRenewAt;
+    if (age >= this.#opts.renewDeadlineSeconds * 1000)
+      throw new NotLeaderError(
+        `lease last renewed ${Math.round(age / 100) / 10} s ago (renew deadline ${this.#opts.renewDeadlineSeconds} s): refusing ${action}`,
+      );
   }
 
   /** Runs until `signal` aborts; then releases the lease if held, so a standby takes over at once. */

@@ -63,6 +63,7 @@ export class Metrics {
   readonly #started: Counter<"reason_kind">;
   readonly #completed: Counter<"outcome">;
   readonly #phase: Gauge<"phase">;
+  readonly #noticeAge: Histogram;
   readonly #toCordon: Histogram;
   readonly #toSurge: Histogram;
   readonly #toReady: Histogram;
@@ -113,6 +114,13 @@ export class Metrics {
     for (const phase of EVACUATION_PHASES) this.#phase.set({ phase }, 0);
     const latency = (n: string, help: string): Histogram =>
       new Histogram({ name: name(n), help, buckets: [...LATENCY_BUCKETS], registers });
+    this.#noticeAge = new Histogram({
+      name: name("notice_event_age_seconds"),
+      help: "Age of a notice's event when lifeboat received it: receipt time minus the event's own time (EventBridge time, hook Time). Large values mean a backed-up queue or a local clock that is off; deadlines are computed from the event time.",
+      labelNames: ["kind"],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
     this.#toCordon = latency(
       "notice_to_cordon_seconds",
       "Seconds from a notice's arrival to its node being cordoned, tainted and labelled (goal p99: 1 s).",
@@ -172,6 +180,11 @@ export class Metrics {
     outcome: NoticeOutcome;
   }): void {
     this.#notices.inc(labels);
+  }
+
+  /** Receipt minus event time, seconds (a negative age, from a clock that is behind, counts as 0). */
+  noticeEventAge(kind: NoticeKind, seconds: number): void {
+    this.#noticeAge.observe({ kind }, Math.max(0, seconds));
   }
 
   sqsMessageHandled(outcome: SqsMessageOutcome): void {

@@ -9,6 +9,7 @@
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
+  DescribeLifecycleHooksCommand,
   RecordLifecycleActionHeartbeatCommand,
   type AutoScalingClientConfig,
 } from "@aws-sdk/client-auto-scaling";
@@ -129,4 +130,48 @@ function raise(action: "heartbeat" | "complete", hook: LifecycleHookRef, err: un
   const code = status === null ? null : typeof e.name === "string" ? e.name : "Unknown";
   const message = typeof e.message === "string" ? e.message : String(err);
   throw new LifecycleActionError(action, hook, code, status, message, err);
+}
+
+/**
+ * The heartbeat timeout of a lifecycle hook (DescribeLifecycleHooks, cached per group and hook): the
+ * lifecycle message carries none, and it is when the ASG goes on with the hook's default result if nobody
+ * heartbeats or completes. Read-only (allowed in a dry run, not fenced). Null when it cannot be read
+ * (missing autoscaling:DescribeLifecycleHooks, hook gone, AWS unreachable): the caller falls back.
+ */
+export class LifecycleHookTimeouts {
+  readonly #client: AutoScalingClient;
+  readonly #cache = new Map<string, number>();
+
+  constructor(client: AutoScalingClient) {
+    this.#client = client;
+  }
+
+  async heartbeatTimeoutSeconds(
+    hook: Pick<LifecycleHookRef, "autoScalingGroupName" | "lifecycleHookName">,
+  ): Promise<{ kind: "found"; seconds: number } | { kind: "unknown"; reason: string }> {
+    const key = `${hook.autoScalingGroupName}/${hook.lifecycleHookName}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return { kind: "found", seconds: cached };
+    try {
+      const out = await this.#client.send(
+        new DescribeLifecycleHooksCommand({
+          AutoScalingGroupName: hook.autoScalingGroupName,
+          LifecycleHookNames: [hook.lifecycleHookName],
+        }),
+      );
+      const seconds = out.LifecycleHooks?.find(
+        (h) => h.LifecycleHookName === hook.lifecycleHookName,
+      )?.HeartbeatTimeout;
+      if (seconds === undefined || seconds <= 0)
+        return { kind: "unknown", reason: `DescribeLifecycleHooks found no hook ${key}` };
+      this.#cache.set(key, seconds);
+      return { kind: "found", seconds };
+    } catch (err) {
+      const e = err as AwsErrorShape;
+      return {
+        kind: "unknown",
+        reason: `DescribeLifecycleHooks ${key} failed: ${typeof e.name === "string" ? `${e.name}: ` : ""}${typeof e.message === "string" ? e.message : String(err)}`,
+      };
+    }
+  }
 }

@@ -335,3 +335,28 @@ test("abort stops the loop; run resolves only after the message in flight is set
   await stopping;
   assert.deepEqual(h.sqs.deleted, ["rh-m"]);
 });
+
+test("notices are stamped at receipt and carry the message's SentTimestamp", async () => {
+  const h = harness();
+  const sent = h.clock.now() - 4_000;
+  h.sqs.push([
+    { ...message(SPOT, "m1"), Attributes: { SentTimestamp: String(sent), ApproximateReceiveCount: "1" } },
+  ]);
+  await until(() => h.seen.length === 1, "handler called");
+  assert.equal(h.seen[0]?.receivedAt, h.clock.now());
+  assert.equal(h.seen[0]?.sentAt, sent);
+  await h.stop();
+});
+
+test("with deleteMessages false (dry run) a handled message is left in the queue", async () => {
+  const h = harness({ deleteMessages: false });
+  h.sqs.push([message(SPOT, "m1")]);
+  await until(() => h.outcomes.length === 1, "handled");
+  assert.deepEqual(h.sqs.deleted, []);
+  assert.deepEqual(
+    h.outcomes.map((o) => [o.outcome, o.action]),
+    [["handled", "kept"]],
+  );
+  assert.ok(h.logs.some((l) => l.msg.startsWith("dry run: would delete message")));
+  await h.stop();
+});

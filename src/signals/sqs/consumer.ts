@@ -56,6 +56,11 @@ export interface SqsConsumerOptions {
   maxMessages?: number;
   /** Messages handled at once; no new receive while this many are in flight. Default 10. */
   concurrency?: number;
+  /**
+   * False in a dry run: no message is ever deleted (a dry run acts on none; they stay for a real controller
+   * and come back after their visibility timeout). Default true.
+   */
+  deleteMessages?: boolean;
   /** Visibility timeout requested on receive, seconds; default: the queue's own setting. */
   visibilityTimeoutSeconds?: number;
   /** Malformed messages. Default `keep`: they go to the dead-letter queue through the queue's redrive policy. */
@@ -80,7 +85,10 @@ export class SqsConsumer {
   readonly #queueUrl: string;
   readonly #clock: Clock;
   readonly #log: SignalLogger;
-  readonly #opts: Required<Omit<SqsConsumerOptions, "visibilityTimeoutSeconds" | "parser" | "hooks">>;
+  readonly #opts: Required<
+    Omit<SqsConsumerOptions, "visibilityTimeoutSeconds" | "parser" | "hooks" | "deleteMessages">
+  >;
+  readonly #deleteMessages: boolean;
   readonly #visibility: number | undefined;
   readonly #parser: ParserOptions;
   readonly #hooks: ConsumerHooks;
@@ -107,6 +115,7 @@ export class SqsConsumer {
       receiveBackoffMaxMs: options.receiveBackoffMaxMs ?? 30_000,
     };
     this.#visibility = options.visibilityTimeoutSeconds;
+    this.#deleteMessages = options.deleteMessages ?? true;
     this.#parser = options.parser ?? {};
     this.#hooks = options.hooks ?? {};
   }
@@ -177,10 +186,30 @@ export class SqsConsumer {
     message: Message,
     handler: NoticeHandler,
   ): Promise<{ outcome: Outcome; action: MessageAction }> {
-    const parsed = parseMessageBody(message.Body, this.#parser);
+    // Stamped at receipt, before any notice waits for the intake (a running reconcile).
+    const receivedAt = this.#clock.now();
+    const sentAt = Number(message.Attributes?.SentTimestamp);
+    const read = parseMessageBody(message.Body, this.#parser);
+    const parsed: LabelledParseResult =
+      read.kind === "notices"
+        ? {
+            ...read,
+            notices: read.notices.map((n) => ({
+              ...n,
+              receivedAt,
+              ...(Number.isFinite(sentAt) && sentAt > 0 ? { sentAt } : {}),
+            })),
+          }
+        : read;
     const decision = await this.#decide(parsed, handler);
-    let action: MessageAction = decision.delete ? "deleted" : "kept";
-    if (decision.delete) {
+    const deleting = decision.delete && this.#deleteMessages;
+    let action: MessageAction = deleting ? "deleted" : "kept";
+    if (decision.delete && !deleting)
+      this.#log.info(
+        { dryRun: true, messageId: message.MessageId },
+        `dry run: would delete message ${message.MessageId ?? ""} (${decision.reason}); left in the queue`,
+      );
+    if (deleting) {
       try {
         await this.#client.send(
           new DeleteMessageCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: message.ReceiptHandle }),
