@@ -162,6 +162,8 @@ export class Controller implements AsyncDisposable {
           log.child({ component: "leader-election" }),
         )
       : null;
+    // Without leader election this replica is the one that acts: lifeboat_leader 1 from the start.
+    deps.metrics.setLeader(this.#elector === null);
     this.#leadership =
       this.#elector === null
         ? { kind: "disabled" }
