@@ -133,7 +133,8 @@ function startReplica(
     "--leader-elect=true",
     `--leader-election-namespace=${NS}`,
     `--lease-name=${LEASE}`,
-    `--lease-duration-seconds=${s(15)}`,
+    // The Lease stores whole seconds.
+    `--lease-duration-seconds=${Math.max(2, Math.round(15 * timeScale))}`,
     `--renew-deadline-seconds=${s(10)}`,
     `--retry-period-seconds=${s(2)}`,
     `--identity=${identity}`,
@@ -157,7 +158,11 @@ function startReplica(
   child.stderr.pipe(out, { end: false });
   const logDone = once(child, "close").then(() => new Promise<void>((resolve) => out.end(resolve)));
   process.once("exit", () => child.kill("SIGKILL"));
-  return { identity, process: new ControllerProcess(child, logPath, [process.execPath, ...args], logDone), killed: false };
+  return {
+    identity,
+    process: new ControllerProcess(child, logPath, [process.execPath, ...args], logDone),
+    killed: false,
+  };
 }
 
 /** Where a replica serves /metrics (from its log line "serving /metrics..."). */
@@ -200,13 +205,16 @@ const SQS_MAX_BYTES = 262_144;
 
 function randomInstanceId(): string {
   let id = "i-0f";
-  for (let i = 0; i < 15; i++) id += "0123456789abcdef"[Math.floor(random() * 16)];
+  for (let i = 0; i < 15; i++) id += Math.floor(random() * 16).toString(16);
   return id;
 }
 
 /** One junk body of `kind`. `reclaimed` are the instances phase 1 reclaimed; `live` the ones still running. */
 function junkBody(kind: JunkKind, reclaimed: readonly string[], live: readonly string[], at: Date): string {
-  const ref = (instanceId: string): { instanceId: string; region: string } => ({ instanceId, region: REGION });
+  const ref = (instanceId: string): { instanceId: string; region: string } => ({
+    instanceId,
+    region: REGION,
+  });
   switch (kind) {
     case "duplicate warning (node already reclaimed)":
       return JSON.stringify(spotInterruptionWarning(ref(pick(reclaimed)), at));
@@ -215,7 +223,12 @@ function junkBody(kind: JunkKind, reclaimed: readonly string[], live: readonly s
       return JSON.stringify(stateChange(ref(pick(reclaimed)), at, state));
     }
     case "malformed JSON":
-      return pick(['{"version":"0","detail-type":', "not json at all", "{}}", '{"detail":{"instance-id":"i-']);
+      return pick([
+        '{"version":"0","detail-type":',
+        "not json at all",
+        "{}}",
+        '{"detail":{"instance-id":"i-',
+      ]);
     case "wrong types": {
       const event = spotInterruptionWarning(ref(pick(live)), at) as unknown as Record<string, unknown>;
       const mangled = pick([
@@ -224,7 +237,7 @@ function junkBody(kind: JunkKind, reclaimed: readonly string[], live: readonly s
         { ...event, detail: null },
         { ...event, "detail-type": ["EC2 Spot Instance Interruption Warning"] },
         [event],
-        "\"a string\"",
+        '"a string"',
       ]);
       return typeof mangled === "string" ? mangled : JSON.stringify(mangled);
     }
@@ -285,7 +298,9 @@ async function sendJunk(
     batch = [];
     const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
     if ((out.Failed ?? []).length > 0)
-      throw new Error(`SendMessageBatch refused ${out.Failed?.length} junk bodies: ${out.Failed?.[0]?.Message}`);
+      throw new Error(
+        `SendMessageBatch refused ${out.Failed?.length} junk bodies: ${out.Failed?.[0]?.Message}`,
+      );
   };
   const add = async (kind: JunkKind, body: string): Promise<void> => {
     sent.set(kind, (sent.get(kind) ?? 0) + 1);
@@ -303,7 +318,10 @@ async function sendJunk(
       // Reordered: the instance's terminated notice first, then its warning again, back to back.
       const instance = pick(instances);
       await add(kind, junkBody(kind, [instance], live, new Date()));
-      await add("duplicate warning (node already reclaimed)", junkBody("duplicate warning (node already reclaimed)", [instance], live, new Date()));
+      await add(
+        "duplicate warning (node already reclaimed)",
+        junkBody("duplicate warning (node already reclaimed)", [instance], live, new Date()),
+      );
       i++;
       continue;
     }
@@ -360,12 +378,11 @@ async function main(): Promise<void> {
     { name: "spot-b", zone: "us-east-1b", count: 6 },
   ];
   log(`seed ${seed}, time scale ${timeScale}, ${reclaims} reclaims, ${junkCount} junk bodies`);
-  await using env = await startControllerLab({ nodeGroups: groups, timeScale });
-  const lab = env.lab;
 
   // The workload behind the ALB: a fast app (Ready in seconds) with the seed's 20 s preStop.
   const scenario = scenarioSchema.parse({
     name: "chaos",
+    description: "bench/chaos.ts: overlapping spot reclaims of nodes holding the app's pods",
     timeScale,
     cluster: { nodeGroups: groups },
     workloads: [
@@ -382,13 +399,15 @@ async function main(): Promise<void> {
         cpuRequest: "500m",
       },
     ],
-    traffic: { rps: RPS, durationSeconds: 1, warmupSeconds: 10 },
+    traffic: { rps: RPS, durationSeconds: FIRST_RECLAIM + reclaims * RECLAIM_EVERY + 180, warmupSeconds: 10 },
     events: Array.from({ length: reclaims }, (_, i) => ({
       at: FIRST_RECLAIM + i * RECLAIM_EVERY,
       kind: "spot-reclaim",
       nodes: { count: 1 },
     })),
   });
+  await using env = await startControllerLab({ nodeGroups: groups, timeScale });
+  const lab = env.lab;
   const workload = scenario.workloads[0];
   if (workload === undefined) throw new Error("no workload");
   await lab.apps.createNamespacedDeployment({
@@ -450,8 +469,8 @@ async function main(): Promise<void> {
   addReplica();
   const leases = lab.kubeConfig.makeApiClient(CoordinationV1Api);
   const holder = async (): Promise<string | undefined> =>
-    (await leases.readNamespacedLease({ name: LEASE, namespace: NS }).catch(() => null))?.spec?.holderIdentity ??
-    undefined;
+    (await leases.readNamespacedLease({ name: LEASE, namespace: NS }).catch(() => null))?.spec
+      ?.holderIdentity ?? undefined;
   await until("a leader", 60_000, async () => (await holder()) !== undefined);
   log(`leader ${await holder()}; traffic and reclaims start`);
 
@@ -583,11 +602,13 @@ async function main(): Promise<void> {
     .map((n) => n.instanceId);
   const junkStart = performance.now();
   const sent = await sendJunk(env.sqs, env.queueUrl, junkCount, [...noticed.keys()], live);
-  await until("the queue drained", 600_000, async () => (await queueDepth(env.sqs, env.queueUrl)) === 0).catch(
-    (err: unknown) => {
-      log(String(err));
-    },
-  );
+  await until(
+    "the queue drained",
+    600_000,
+    async () => (await queueDepth(env.sqs, env.queueUrl)) === 0,
+  ).catch((err: unknown) => {
+    log(String(err));
+  });
   const junkSeconds = (performance.now() - junkStart) / 1000;
   await sleep(2_000);
   const after = url === null ? new Map<string, number>() : await scrapeOutcomes(url);
@@ -608,7 +629,8 @@ async function main(): Promise<void> {
       .filter((s) => s.retiredAt === undefined)
       .map((s) => `${e.metadata.name}: ${s.workload.kind}/${s.workload.name} +${s.by} (${e.status?.phase})`),
   );
-  const specReplicas = (await lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
+  const specReplicas =
+    (await lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
   const drift = Math.abs(specReplicas - REPLICAS);
   const evacuatedNodes = new Set(seen.evacuations.values());
   const lost = [...noticed.values()].filter((n) => !evacuatedNodes.has(n.node));
@@ -634,7 +656,10 @@ async function main(): Promise<void> {
     ...[...sent].sort().map(([k, n]): [string, string] => [`  sent: ${k}`, String(n)]),
     ...[...new Set([...before.keys(), ...after.keys()])]
       .sort()
-      .map((k): [string, string] => [`  counted by the leader: ${k}`, String((after.get(k) ?? 0) - (before.get(k) ?? 0))]),
+      .map((k): [string, string] => [
+        `  counted by the leader: ${k}`,
+        String((after.get(k) ?? 0) - (before.get(k) ?? 0)),
+      ]),
     ["nodes touched that got no notice", foreignTouched.join(", ") || "0"],
     ["nodes touched during the junk phase", touchedByJunk.join(", ") || "0"],
     ["Evacuations of nodes that got no notice", evacuationsOfForeign.join(", ") || "0"],

@@ -364,10 +364,10 @@ export const FIELDS = {
     defaultText: "lifeboat",
     help: "Name of the leader Lease.",
   }),
-  leaseDurationSeconds: field(seconds({ min: 0, exclusive: true, default: 15 }), {
+  leaseDurationSeconds: field(integer({ min: 1, max: 86_400, default: 15 }), {
     group: G.leader,
     value: "<seconds>",
-    expect: "a number > 0",
+    expect: "a whole number of seconds >= 1 (the Lease stores whole seconds)",
     defaultText: "15",
     help: "How long a standby waits after the last renewal before taking the Lease over.",
   }),
