@@ -56,6 +56,7 @@ import { deploymentFixture, scenarioSchema } from "../lab/scenarios/load.ts";
 import { deployment, service } from "../lab/workloads.ts";
 import { ControllerProcess, LIFEBOAT_BIN } from "../test/helpers/controller-process.ts";
 import { listEvacuations, NS, REGION, startControllerLab } from "../test/helpers/lab-env.ts";
+import type { EvacuationResource } from "../src/state/evacuation-resource.ts";
 
 const { values } = parseArgs({
   options: {
@@ -269,18 +270,29 @@ function junkBody(kind: JunkKind, reclaimed: readonly string[], live: readonly s
   }
 }
 
-const JUNK_KINDS: readonly JunkKind[] = [
-  "duplicate warning (node already reclaimed)",
-  "state-change replayed before its warning",
-  "malformed JSON",
-  "wrong types",
-  "256 KiB body",
-  "unknown event kind",
-  "foreign instance: spot warning",
-  "foreign instance: rebalance",
-  "foreign instance: state change",
-  "live node: state change running/pending",
+/** The mix, by weight: 256 KiB bodies are 1 in 100 (each is a quarter megabyte through moto). */
+const JUNK_MIX: readonly [JunkKind, number][] = [
+  ["duplicate warning (node already reclaimed)", 12],
+  ["state-change replayed before its warning", 12],
+  ["malformed JSON", 12],
+  ["wrong types", 12],
+  ["256 KiB body", 1],
+  ["unknown event kind", 11],
+  ["foreign instance: spot warning", 10],
+  ["foreign instance: rebalance", 10],
+  ["foreign instance: state change", 10],
+  ["live node: state change running/pending", 10],
 ];
+
+function pickJunk(): JunkKind {
+  const total = JUNK_MIX.reduce((n, [, w]) => n + w, 0);
+  let r = random() * total;
+  for (const [kind, w] of JUNK_MIX) {
+    r -= w;
+    if (r < 0) return kind;
+  }
+  return "malformed JSON";
+}
 
 /** Sends `count` junk bodies (batches of 10; the 256 KiB ones alone). Returns how many of each kind. */
 async function sendJunk(
@@ -313,7 +325,7 @@ async function sendJunk(
   };
   const instances = reclaimed.length > 0 ? reclaimed : [randomInstanceId()];
   for (let i = 0; i < count; i++) {
-    const kind = pick(JUNK_KINDS);
+    const kind = pickJunk();
     if (kind === "state-change replayed before its warning" && i + 1 < count) {
       // Reordered: the instance's terminated notice first, then its warning again, back to back.
       const instance = pick(instances);
@@ -357,16 +369,25 @@ interface Seen {
   finished: Map<string, "Done" | "Failed">;
   /** Nodes ever observed cordoned or tainted lifeboat.dev/evacuating. */
   marked: Set<string>;
+  /** Pod IP -> node, for every pod of the app ever observed (to say where a 5xx came from). */
+  podNodes: Map<string, string>;
+  /** The latest copy of every Evacuation observed. */
+  latest: Map<string, EvacuationResource>;
 }
 
 async function observe(env: Awaited<ReturnType<typeof startControllerLab>>, seen: Seen): Promise<void> {
   for (const e of await listEvacuations(env.lab)) {
     seen.evacuations.set(e.metadata.name, e.spec.nodeName);
+    seen.latest.set(e.metadata.name, e);
     const phase = e.status?.phase;
     if (phase === "Done" || phase === "Failed") seen.finished.set(e.metadata.name, phase);
   }
   for (const n of (await env.lab.core.listNode()).items)
     if (isMarked(n)) seen.marked.add(n.metadata?.name ?? "");
+  const pods = await env.lab.core.listNamespacedPod({ namespace: NS, labelSelector: `app=${APP}` });
+  for (const p of pods.items)
+    if (p.status?.podIP !== undefined && p.spec?.nodeName !== undefined)
+      seen.podNodes.set(p.status.podIP, p.spec.nodeName);
 }
 
 // ---- the run ---------------------------------------------------------------------------------------------
@@ -475,7 +496,13 @@ async function main(): Promise<void> {
   log(`leader ${await holder()}; traffic and reclaims start`);
 
   // ---- phase 1: reclaims with kills and outages ----
-  const seen: Seen = { evacuations: new Map(), finished: new Map(), marked: new Set() };
+  const seen: Seen = {
+    evacuations: new Map(),
+    finished: new Map(),
+    marked: new Set(),
+    podNodes: new Map(),
+    latest: new Map(),
+  };
   const noticed = new Map<string, { node: string; at: number }>();
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -508,6 +535,8 @@ async function main(): Promise<void> {
   let errors5xx = 0;
   let requests = 0;
   const statuses = new Map<string, number>();
+  /** Every failed request: scenario second it was sent, status, target. */
+  const failures: { t: number; status: string; target: string }[] = [];
   const stopLoad = new AbortController();
   const load = runLoad({
     url: `${alb.url}/`,
@@ -523,6 +552,7 @@ async function main(): Promise<void> {
       if (r.status === 0 || r.status >= 500) {
         errors5xx++;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        failures.push({ t: (r.at - wall0) / 1000 / timeScale, status, target: r.target ?? "none" });
       }
     },
   });
@@ -636,6 +666,11 @@ async function main(): Promise<void> {
   const lost = [...noticed.values()].filter((n) => !evacuatedNodes.has(n.node));
   const crashed = replicas.filter((r) => !r.killed && !r.process.running);
   const done = [...seen.finished.values()].filter((p) => p === "Done").length;
+  /** The figure: reclaimed nodes whose evacuation reached Done. */
+  const evacuatedOk = new Set(
+    [...seen.finished].filter(([, p]) => p === "Done").map(([name]) => seen.evacuations.get(name)),
+  );
+  const evacuationsFigure = [...reclaimedNodes].filter((n) => evacuatedOk.has(n)).length;
   const failed = [...seen.finished.values()].filter((p) => p === "Failed").length;
   for (const r of replicas) if (r.process.running) await r.process.stop();
 
@@ -664,12 +699,52 @@ async function main(): Promise<void> {
     ["nodes touched during the junk phase", touchedByJunk.join(", ") || "0"],
     ["Evacuations of nodes that got no notice", evacuationsOfForeign.join(", ") || "0"],
   ];
+  for (const w of errorWindows(failures, seen, noticed, cloud.timeline)) rows.push(["5xx window", w]);
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log("");
   for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
   console.log(
-    `chaos: evacuations=${done} lost_notices=${lost.length} orphaned_surges=${orphaned.length} replica_drift=${drift} errors_5xx=${errors5xx} crashes=${crashed.length}`,
+    `chaos: evacuations=${evacuationsFigure} lost_notices=${lost.length} orphaned_surges=${orphaned.length} replica_drift=${drift} errors_5xx=${errors5xx} crashes=${crashed.length}`,
   );
+}
+
+/**
+ * Failed requests grouped into windows (no gap over 5 scenario seconds), each with its statuses, the nodes
+ * of the targets that failed, and what the cloud and lifeboat did to those nodes: where a 5xx came from.
+ */
+function errorWindows(
+  failures: readonly { t: number; status: string; target: string }[],
+  seen: Seen,
+  noticed: ReadonlyMap<string, { node: string; at: number }>,
+  timeline: readonly TimelineEntry[],
+): string[] {
+  const sorted = [...failures].sort((a, b) => a.t - b.t);
+  const windows: (typeof sorted)[] = [];
+  for (const f of sorted) {
+    const last = windows.at(-1);
+    if (last !== undefined && f.t - (last.at(-1)?.t ?? 0) <= 5) last.push(f);
+    else windows.push([f]);
+  }
+  return windows.map((w) => {
+    const count = new Map<string, number>();
+    for (const f of w) count.set(f.status, (count.get(f.status) ?? 0) + 1);
+    const nodes = new Set(
+      w.map((f) => seen.podNodes.get(f.target.split(":")[0] ?? "") ?? `target ${f.target}`),
+    );
+    const about = [...nodes].map((node) => {
+      const notice = [...noticed.values()].find((n) => n.node === node);
+      const died = timeline.find((e) => e.node === node && e.kind === "node-killed");
+      const evac = [...seen.latest.values()].filter((e) => e.spec.nodeName === node);
+      const tl = evac.map((e) => {
+        const at = (iso: string | undefined): string =>
+          iso === undefined ? "-" : ((Date.parse(iso) - Date.parse(e.spec.noticedAt)) / 1000).toFixed(1);
+        const t = e.status?.timeline ?? {};
+        return `${e.metadata.name} ${e.status?.phase ?? "?"} cordon +${at(t.cordonedAt)} surge +${at(t.surgeCreatedAt)} ready +${at(t.replacementsReadyAt)} retired +${at(t.retiredAt)} done +${at(t.doneAt)} (s after notice received)`;
+      });
+      return `${node}: notice t=${notice?.at.toFixed(0) ?? "-"}, died t=${died?.at.toFixed(0) ?? "-"}; ${tl.join("; ") || "no Evacuation"}`;
+    });
+    return `t=${w[0]?.t.toFixed(0)}..${w.at(-1)?.t.toFixed(0)} s: ${[...count].map(([s, n]) => `${n} x ${s}`).join(", ")}; ${about.join(" | ")}`;
+  });
 }
 
 async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
