@@ -342,3 +342,11 @@ export function pdbView(pdb: V1PodDisruptionBudget): PdbRead {
     },
   };
 }
+
+/**
+ * ReplicaSets with no owner at all: lifeboat surges and retires them like Deployments. One owned by another
+ * controller (Argo Rollouts, ...) is left to its owner: scaling it directly would be undone.
+ */
+export function bareReplicaSets(replicaSets: readonly V1ReplicaSet[]): V1ReplicaSet[] {
+  return replicaSets.filter((r) => (r.metadata?.ownerReferences ?? []).length === 0);
+}
