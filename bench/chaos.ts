@@ -23,7 +23,7 @@
  * Every figure is defined in docs/benchmarks.md ("Chaos"). The last line is exactly:
  *   chaos: evacuations=N lost_notices=N orphaned_surges=N replica_drift=N errors_5xx=N crashes=N
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
@@ -104,6 +104,12 @@ const log = (line: string): void => {
 
 // ---- controller replicas ---------------------------------------------------------------------------------
 
+/** Every replica process: none outlives the benchmark. */
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
 interface Replica {
   identity: string;
   process: ControllerProcess;
@@ -158,7 +164,7 @@ function startReplica(
   child.stdout.pipe(out, { end: false });
   child.stderr.pipe(out, { end: false });
   const logDone = once(child, "close").then(() => new Promise<void>((resolve) => out.end(resolve)));
-  process.once("exit", () => child.kill("SIGKILL"));
+  children.add(child);
   return {
     identity,
     process: new ControllerProcess(child, logPath, [process.execPath, ...args], logDone),
