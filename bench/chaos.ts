@@ -64,6 +64,7 @@ const { values } = parseArgs({
     "time-scale": { type: "string", default: "0.25" },
     evacuations: { type: "string", default: "30" },
     junk: { type: "string", default: "10000" },
+    "junk-timeout": { type: "string", default: "600" },
     "keep-logs": { type: "boolean", default: false },
   },
 });
@@ -71,6 +72,8 @@ const seed = Number(values.seed);
 const timeScale = Number(values["time-scale"]);
 const reclaims = Number(values.evacuations);
 const junkCount = Number(values.junk);
+/** Real seconds to wait for the queue to drain after the junk is sent. */
+const junkTimeout = Number(values["junk-timeout"]);
 if (!Number.isInteger(reclaims) || reclaims < 1) throw new Error("--evacuations must be a positive integer");
 if (!Number.isInteger(junkCount) || junkCount < 0) throw new Error("--junk must be a whole number");
 if (!(timeScale > 0 && timeScale <= 1)) throw new Error("--time-scale must be in (0, 1]");
@@ -401,8 +404,8 @@ async function observe(env: Awaited<ReturnType<typeof startControllerLab>>, seen
 async function main(): Promise<void> {
   const t0Wall = Date.now();
   const groups = [
-    { name: "spot-a", zone: "us-east-1a", count: 6 },
-    { name: "spot-b", zone: "us-east-1b", count: 6 },
+    { name: "spot-a", zone: "us-east-1a", count: 10 },
+    { name: "spot-b", zone: "us-east-1b", count: 10 },
   ];
   log(`seed ${seed}, time scale ${timeScale}, ${reclaims} reclaims, ${junkCount} junk bodies`);
 
@@ -624,7 +627,18 @@ async function main(): Promise<void> {
   });
   await observe(env, seen);
   const reclaimedNodes = new Set([...noticed.values()].map((n) => n.node));
-  log(`phase 1 over at t=${now().toFixed(0)} s: ${seen.evacuations.size} evacuations seen`);
+  {
+    const evacuated = new Set(seen.evacuations.values());
+    const lostSoFar = [...noticed.values()].filter((n) => !evacuated.has(n.node)).length;
+    const open = (await listEvacuations(lab)).flatMap((e) =>
+      (e.status?.surges ?? []).filter((x) => x.retiredAt === undefined),
+    ).length;
+    const replicasNow =
+      (await lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
+    log(
+      `phase 1 over at t=${now().toFixed(0)} s: ${seen.evacuations.size} evacuations seen, ${noticed.size} warnings, lost ${lostSoFar}, open surges ${open}, spec.replicas ${replicasNow}, 5xx ${errors5xx}`,
+    );
+  }
 
   // ---- phase 2: junk ----
   const leaderId = await holder();
@@ -638,14 +652,17 @@ async function main(): Promise<void> {
     .map((n) => n.instanceId);
   const junkStart = performance.now();
   const sent = await sendJunk(env.sqs, env.queueUrl, junkCount, [...noticed.keys()], live);
+  const sendSeconds = (performance.now() - junkStart) / 1000;
+  log(`${junkCount} junk bodies sent in ${sendSeconds.toFixed(0)} s; waiting for the queue to drain`);
   await until(
     "the queue drained",
-    600_000,
+    junkTimeout * 1000,
     async () => (await queueDepth(env.sqs, env.queueUrl)) === 0,
   ).catch((err: unknown) => {
     log(String(err));
   });
   const junkSeconds = (performance.now() - junkStart) / 1000;
+  const left = await queueDepth(env.sqs, env.queueUrl).catch(() => NaN);
   await sleep(2_000);
   const after = url === null ? new Map<string, number>() : await scrapeOutcomes(url);
   await observe(env, seen);
@@ -693,7 +710,10 @@ async function main(): Promise<void> {
     ["orphaned surges", orphaned.join("; ") || "0"],
     ["Deployment spec.replicas at the end", `${specReplicas} (desired ${REPLICAS})`],
     ["replicas that crashed", crashed.map((r) => `${r.identity} (${r.process.logPath})`).join(", ") || "0"],
-    ["junk bodies sent", `${junkCount} in ${junkSeconds.toFixed(0)} s until the queue was empty`],
+    [
+      "junk bodies sent",
+      `${junkCount} (sent in ${sendSeconds.toFixed(0)} s); ${left} still in the queue after ${junkSeconds.toFixed(0)} s`,
+    ],
     ...[...sent].sort().map(([k, n]): [string, string] => [`  sent: ${k}`, String(n)]),
     ...[...new Set([...before.keys(), ...after.keys()])]
       .sort()
