@@ -152,6 +152,8 @@ function startReplica(
     "--malformed-message-policy=delete",
     "--unknown-message-policy=delete",
     "--foreign-instance-policy=delete",
+    // Scaled like every lab timing: a message received by a leader that is then killed reappears after it.
+    `--sqs-visibility-timeout-seconds=${Math.max(1, Math.round(60 * timeScale))}`,
   ];
   const out = createWriteStream(logPath, { flags: "a" });
   const child = spawn(process.execPath, args, {
@@ -173,6 +175,16 @@ function startReplica(
     process: new ControllerProcess(child, logPath, [process.execPath, ...args], logDone),
     killed: false,
   };
+}
+
+/** Whether a live replica other than `leader` has synced and stands by (logged "standby: ... holds the lease"). */
+async function hasStandby(replicas: readonly Replica[], leader: string | undefined): Promise<boolean> {
+  for (const r of replicas) {
+    if (r.identity === leader || !r.process.running) continue;
+    const lines = await r.process.logLines();
+    if (lines.some((l) => typeof l.msg === "string" && l.msg.startsWith("standby:"))) return true;
+  }
+  return false;
 }
 
 /** Where a replica serves /metrics (from its log line "serving /metrics..."). */
@@ -597,7 +609,14 @@ async function main(): Promise<void> {
         awsFaults.unreachable(30_000 * timeScale);
         chaosLog.push(`t=${now().toFixed(0)} s moto unreachable for 30 s`);
       } else {
-        const id = await holder();
+        // "With a standby running": kill only once another replica has synced and watches the Lease (a
+        // replica takes seconds to start, longer on a loaded machine; killing before would leave none).
+        const standbyBy = performance.now() + 120_000;
+        let id = await holder();
+        while (performance.now() < standbyBy && !(await hasStandby(replicas, id))) {
+          await sleep(250);
+          id = await holder();
+        }
         const leader = replicas.find((r) => r.identity === id && r.process.running);
         if (leader === undefined) {
           chaosLog.push(`t=${now().toFixed(0)} s no live leader to kill (lease holder ${id ?? "none"})`);
