@@ -72,7 +72,7 @@ const seed = Number(values.seed);
 const timeScale = Number(values["time-scale"]);
 const reclaims = Number(values.evacuations);
 const junkCount = Number(values.junk);
-/** Real seconds to wait for the queue to drain after the junk is sent. */
+/** Real seconds for sending the junk, and again for the queue to drain. */
 const junkTimeout = Number(values["junk-timeout"]);
 if (!Number.isInteger(reclaims) || reclaims < 1) throw new Error("--evacuations must be a positive integer");
 if (!Number.isInteger(junkCount) || junkCount < 0) throw new Error("--junk must be a whole number");
@@ -322,30 +322,44 @@ async function sendJunk(
   count: number,
   reclaimed: readonly string[],
   live: readonly string[],
+  deadline: number,
 ): Promise<Map<JunkKind, number>> {
   const sent = new Map<JunkKind, number>();
-  let batch: string[] = [];
+  /** Up to 8 sends in flight: moto answers each slowly on a loaded machine, but in parallel. */
+  const inflight = new Set<Promise<void>>();
+  const submit = async (call: () => Promise<void>): Promise<void> => {
+    const p = call().finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= 8) await Promise.race(inflight);
+  };
+  let batch: { kind: JunkKind; body: string }[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const entries = batch.map((body, i) => ({ Id: String(i), MessageBody: body }));
+    const mine = batch;
     batch = [];
-    const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    if ((out.Failed ?? []).length > 0)
-      throw new Error(
-        `SendMessageBatch refused ${out.Failed?.length} junk bodies: ${out.Failed?.[0]?.Message}`,
-      );
+    await submit(async () => {
+      const entries = mine.map((m, i) => ({ Id: String(i), MessageBody: m.body }));
+      const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      if ((out.Failed ?? []).length > 0)
+        throw new Error(
+          `SendMessageBatch refused ${out.Failed?.length} junk bodies: ${out.Failed?.[0]?.Message}`,
+        );
+      for (const m of mine) sent.set(m.kind, (sent.get(m.kind) ?? 0) + 1);
+    });
   };
   const add = async (kind: JunkKind, body: string): Promise<void> => {
-    sent.set(kind, (sent.get(kind) ?? 0) + 1);
     if (Buffer.byteLength(body) > SQS_MAX_BYTES / 10) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+      await submit(async () => {
+        await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+        sent.set(kind, (sent.get(kind) ?? 0) + 1);
+      });
       return;
     }
-    batch.push(body);
+    batch.push({ kind, body });
     if (batch.length === 10) await flush();
   };
   const instances = reclaimed.length > 0 ? reclaimed : [randomInstanceId()];
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < count && performance.now() < deadline; i++) {
     const kind = pickJunk();
     if (kind === "state-change replayed before its warning" && i + 1 < count) {
       // Reordered: the instance's terminated notice first, then its warning again, back to back.
@@ -361,6 +375,7 @@ async function sendJunk(
     await add(kind, junkBody(kind, instances, live, new Date()));
   }
   await flush();
+  await Promise.all(inflight);
   return sent;
 }
 
@@ -670,9 +685,17 @@ async function main(): Promise<void> {
     .filter((n) => existing.has(n.name) && !reclaimedNodes.has(n.name))
     .map((n) => n.instanceId);
   const junkStart = performance.now();
-  const sent = await sendJunk(env.sqs, env.queueUrl, junkCount, [...noticed.keys()], live);
+  const sent = await sendJunk(
+    env.sqs,
+    env.queueUrl,
+    junkCount,
+    [...noticed.keys()],
+    live,
+    junkStart + junkTimeout * 1000,
+  );
+  const sentCount = [...sent.values()].reduce((a, b) => a + b, 0);
   const sendSeconds = (performance.now() - junkStart) / 1000;
-  log(`${junkCount} junk bodies sent in ${sendSeconds.toFixed(0)} s; waiting for the queue to drain`);
+  log(`${sentCount} junk bodies sent in ${sendSeconds.toFixed(0)} s; waiting for the queue to drain`);
   await until(
     "the queue drained",
     junkTimeout * 1000,
@@ -731,7 +754,7 @@ async function main(): Promise<void> {
     ["replicas that crashed", crashed.map((r) => `${r.identity} (${r.process.logPath})`).join(", ") || "0"],
     [
       "junk bodies sent",
-      `${junkCount} (sent in ${sendSeconds.toFixed(0)} s); ${left} still in the queue after ${junkSeconds.toFixed(0)} s`,
+      `${sentCount} of ${junkCount} (sent in ${sendSeconds.toFixed(0)} s, --junk-timeout ${junkTimeout} s); ${left} still in the queue after ${junkSeconds.toFixed(0)} s`,
     ],
     ...[...sent].sort().map(([k, n]): [string, string] => [`  sent: ${k}`, String(n)]),
     ...[...new Set([...before.keys(), ...after.keys()])]
