@@ -2,7 +2,7 @@
  * The chaos benchmark: lifeboat under the failures a production controller meets, with real traffic through
  * the lab's ALB simulator, and the figures that say whether anything was doubled, stranded or faked.
  *
- *   npm run bench:chaos -- [--seed 1] [--time-scale 0.25] [--evacuations 30] [--junk 10000] [--keep-logs]
+ *   npm run bench:chaos -- [--seed 1] [--time-scale 0.25] [--evacuations 30] [--junk 10000] [--junk-timeout 600] [--keep-logs]
  *
  * One lab (real control plane, KWOK nodes, pod runtime, ALB simulator, load generator, cloud simulator, moto)
  * and two or more `lifeboat run` replicas with leader election, each reaching kube-apiserver and moto through
