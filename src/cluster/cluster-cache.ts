@@ -35,7 +35,7 @@ import {
   type WorkloadView,
 } from "../domain/snapshot.ts";
 import type { ClusterLogger } from "./logger.ts";
-import { nodeView, pdbView, podView, replicaSetOwners, workloadView } from "./views.ts";
+import { bareReplicaSets, nodeView, pdbView, podView, replicaSetOwners, workloadView } from "./views.ts";
 
 /** The resources the cache watches. */
 export type ResourceName =
@@ -327,6 +327,11 @@ export class ClusterCache implements AsyncDisposable {
       ...this.#statefulSets.informer
         .list()
         .map((s) => workloadView({ kind: "StatefulSet", object: s }, hpas, pods)),
+      // A bare ReplicaSet (no owner at all) surges like a Deployment. One owned by another controller
+      // (Argo Rollouts, ...) is not scaled behind its owner's back: its pods go at the LRM.
+      ...bareReplicaSets(this.#replicaSets.informer.list()).map((r) =>
+        workloadView({ kind: "ReplicaSet", object: r }, hpas, pods),
+      ),
     ];
     const pdbs: PdbView[] = [];
     for (const pdb of this.#pdbs.informer.list()) {

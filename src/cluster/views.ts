@@ -243,9 +243,14 @@ function durationSeconds(arg: string): number | null {
 
 // ---------------------------------------------------------------------------------------- workloads
 
-/** A Deployment or StatefulSet: the workloads whose replicas a HorizontalPodAutoscaler or lifeboat can change. */
+/**
+ * A Deployment, a StatefulSet or a ReplicaSet with no Deployment above it: the workloads whose replicas a
+ * HorizontalPodAutoscaler or lifeboat can change.
+ */
 export type ScalableWorkload =
-  { kind: "Deployment"; object: V1Deployment } | { kind: "StatefulSet"; object: V1StatefulSet };
+  | { kind: "Deployment"; object: V1Deployment }
+  | { kind: "StatefulSet"; object: V1StatefulSet }
+  | { kind: "ReplicaSet"; object: V1ReplicaSet };
 
 /**
  * The workload as the planner sees it. `pods` are views of (at least) the workload's own pods: the median
@@ -344,4 +349,12 @@ export function pdbView(pdb: V1PodDisruptionBudget): PdbRead {
       disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
     },
   };
+}
+
+/**
+ * ReplicaSets with no owner at all: lifeboat surges and retires them like Deployments. One owned by another
+ * controller (Argo Rollouts, ...) is left to its owner: scaling it directly would be undone.
+ */
+export function bareReplicaSets(replicaSets: readonly V1ReplicaSet[]): V1ReplicaSet[] {
+  return replicaSets.filter((r) => (r.metadata?.ownerReferences ?? []).length === 0);
 }

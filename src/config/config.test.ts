@@ -191,7 +191,13 @@ describe("validation errors name the flag or env var, the expectation and the va
     ["leaderElect", "perhaps", "must be true or false"],
     ["leaderElectionNamespace", "Kube_System", "must be a namespace name (DNS label)"],
     ["leaseName", "-lease", "must be a Lease name (DNS subdomain)"],
-    ["leaseDurationSeconds", "0", "must be a number > 0"],
+    ["leaseDurationSeconds", "0", "must be a whole number of seconds >= 1 (the Lease stores whole seconds)"],
+    // A fractional duration used to pass and then every Lease write failed (spec.leaseDurationSeconds is int32).
+    [
+      "leaseDurationSeconds",
+      "3.75",
+      "must be a whole number of seconds >= 1 (the Lease stores whole seconds), got '3.75'",
+    ],
     ["renewDeadlineSeconds", "x", "must be a number > 0"],
     ["retryPeriodSeconds", "-2", "must be a number > 0"],
     ["metricsAddr", "8080", "must be host:port, got '8080': expected host:port"],

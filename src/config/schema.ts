@@ -285,7 +285,7 @@ export const FIELDS = {
     value: "<seconds>",
     expect: "a number >= 0",
     defaultText: "90",
-    help: "Expected time for a replacement pod to become Ready when the workload has no history and no lifeboat.dev/ready-seconds annotation.",
+    help: "Expected time for a replacement pod to become Ready when the workload has no history and no lifeboat.dev/expected-ready-seconds annotation.",
   }),
   deletionCost: field(integer({ min: -2147483648, max: 2147483647, default: -100000 }), {
     group: G.budgets,
@@ -336,10 +336,10 @@ export const FIELDS = {
     defaultText: "lifeboat",
     help: "Name of the leader Lease.",
   }),
-  leaseDurationSeconds: field(seconds({ min: 0, exclusive: true, default: 15 }), {
+  leaseDurationSeconds: field(integer({ min: 1, max: 86_400, default: 15 }), {
     group: G.leader,
     value: "<seconds>",
-    expect: "a number > 0",
+    expect: "a whole number of seconds >= 1 (the Lease stores whole seconds)",
     defaultText: "15",
     help: "How long a standby waits after the last renewal before taking the Lease over.",
   }),

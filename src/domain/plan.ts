@@ -65,8 +65,18 @@ export type Step =
       records: SurgeRecordRef[];
       reason: string;
     }
-  /** Evict through the Eviction API (a 429 from a PDB is retried by the executor). */
-  | { kind: "evict"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /**
+   * Evict through the Eviction API (a 429 from a PDB is retried by the executor). `lastResponsibleMoment`:
+   * evicted because its last responsible moment came (replacements Ready or not), not as planned.
+   */
+  | {
+      kind: "evict";
+      pod: PodRef;
+      node: string;
+      evacuation: string;
+      reason: string;
+      lastResponsibleMoment?: boolean;
+    }
   /** Delete with grace period 0: the instance is gone, nothing on it can run its preStop any more. */
   | { kind: "force-delete"; pod: PodRef; node: string; evacuation: string; reason: string }
   /** Something the operator should know; emitted as a Warning Event on `subject`. */

@@ -19,6 +19,7 @@ import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import { isNotLeader } from "../leader/fence.ts";
+import type { ActuatorAction } from "../observability/metrics.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import { expirePrewarm } from "./prewarm-expiry.ts";
@@ -73,6 +74,7 @@ export class Reconciler {
   readonly #lastHeartbeat = new Map<string, number>();
   /** Warnings already reported: the planner repeats them in every plan, operators want them once. */
   readonly #warned = new Set<string>();
+  #ownerKinds = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -109,6 +111,8 @@ export class Reconciler {
       });
     }
     const snapshot = cluster.snapshot(now);
+    /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
+    this.#ownerKinds = new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"]));
     const dirty = new Set<string>();
     const failures: ReconcileResult["failures"] = [];
     /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
@@ -125,10 +129,12 @@ export class Reconciler {
       budgets: this.#d.budgets,
     });
     for (const step of plan.steps) {
+      let action = actionOf(step);
       try {
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
+        action = "status_write";
         if (step.kind === "surge" || step.kind === "retire")
           await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
@@ -136,18 +142,37 @@ export class Reconciler {
         if (isNotLeader(err)) throw err;
         const error = err instanceof Error ? err.message : String(err);
         failures.push({ step, error });
-        this.#d.observer.actuatorError(step.kind);
-        this.#d.log.error({ step: step.kind, err: error }, `step failed, will retry: ${step.reason}`);
+        this.#failed(
+          action,
+          stepObject(step),
+          `${action} failed, will retry: ${error} (step: ${step.reason})`,
+        );
       }
     }
     await this.#heartbeats(stored, clock.now());
-    await this.#persist(byName, changes, [...dirty], dirty);
+    try {
+      await this.#persist(byName, changes, [...dirty], dirty);
+    } catch (err) {
+      this.#d.observer.actuatorError("status_write");
+      throw err;
+    }
     return {
       plan,
       failures,
       nextReviewAt: plan.nextReviewAt,
       evacuations: [...byName.values()].map((s) => s.evacuation),
     };
+  }
+
+  #ownerKind(pod: { namespace: string; name: string }): string {
+    return this.#ownerKinds.get(podKey(pod)) ?? "Other";
+  }
+
+  /** A failed call: counted, logged and reported as an ActionFailed Event (the next reconcile retries). */
+  #failed(action: ActuatorAction, object: EventObject, message: string): void {
+    this.#d.observer.actuatorError(action);
+    this.#d.log.error({ action, object }, message);
+    this.#d.events.emit({ object, type: "Warning", reason: "ActionFailed", message });
   }
 
   /**
@@ -321,6 +346,15 @@ export class Reconciler {
           reason: "SurgeCreated",
           message: step.reason,
         });
+        for (const r of step.records) {
+          if (rec(r.evacuation).evacuation.mode !== "prewarm") continue;
+          events.emit({
+            object: { kind: "Evacuation", name: r.evacuation },
+            type: "Normal",
+            reason: "Prewarmed",
+            message: `rebalance prewarm: ${step.reason}; nothing is retired until an interruption warning brings a deadline`,
+          });
+        }
         return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
       }
       case "retire": {
@@ -370,6 +404,14 @@ export class Reconciler {
           },
           `retired: ${step.reason}`,
         );
+        for (const name of touched) {
+          events.emit({
+            object: { kind: "Evacuation", name },
+            type: "Normal",
+            reason: "ReplacementsReady",
+            message: `replacements of ${workloadKey(step.workload)} are Ready: ${step.reason}`,
+          });
+        }
         events.emit({
           object: workloadObject(step.workload),
           type: "Normal",
@@ -379,6 +421,16 @@ export class Reconciler {
         return [...touched];
       }
       case "evict": {
+        if (step.lastResponsibleMoment === true && !this.#warned.has(`lrm/${step.evacuation}`)) {
+          this.#warned.add(`lrm/${step.evacuation}`);
+          log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
+          events.emit({
+            object: { kind: "Evacuation", name: step.evacuation },
+            type: "Warning",
+            reason: "LastResponsibleMoment",
+            message: `${podKey(step.pod)}: ${step.reason}`,
+          });
+        }
         const result = await actuator.evict(step.pod);
         if (result.kind === "error") {
           observer.eviction("error");
@@ -419,7 +471,7 @@ export class Reconciler {
             message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}`,
           });
         } else {
-          if (outcome === "evicted") observer.podsMoved("Pod", "evict", 1);
+          if (outcome === "evicted") observer.podsMoved(this.#ownerKind(step.pod), "evict", 1);
           log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
           events.emit({
             object: { kind: "Pod", ...step.pod },
@@ -444,7 +496,7 @@ export class Reconciler {
           }),
           step.reason,
         );
-        if (result.kind === "deleted") observer.podsMoved("Pod", "force_delete", 1);
+        if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "force_delete", 1);
         log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
         events.emit({
           object: { kind: "Pod", ...step.pod },
@@ -472,23 +524,22 @@ export class Reconciler {
         return [];
       }
       case "complete": {
+        // The lifecycle call first: when it fails the step is retried, and the completion metrics and
+        // Events below must not be counted again on each retry.
+        const hook = rec(step.evacuation).lifecycleHook;
+        if (hook !== null && this.#d.lifecycle !== null) {
+          await this.#d.lifecycle.complete(hook, "CONTINUE");
+          log.info({ hook: hook.lifecycleHookName }, "completed the ASG lifecycle action with CONTINUE");
+        }
         update(
           step.evacuation,
           (e) => ({ ...e, phase: "Done", timeline: { ...e.timeline, doneAt: now } }),
           step.reason,
         );
-        const s = rec(step.evacuation);
-        const e = s.evacuation;
+        const e = rec(step.evacuation).evacuation;
         const slack = slackSeconds(e, now);
         const missed = slack !== null && slack < 0;
         observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
-        if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
-          await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
-          log.info(
-            { hook: s.lifecycleHook.lifecycleHookName },
-            "completed the ASG lifecycle action with CONTINUE",
-          );
-        }
         log.info(
           { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
           `evacuation done: ${step.reason}`,
@@ -521,10 +572,10 @@ export class Reconciler {
         await hooks.heartbeat(s.lifecycleHook);
         this.#lastHeartbeat.set(s.evacuation.name, now);
       } catch (err) {
-        this.#d.observer.actuatorError("asg-heartbeat");
-        this.#d.log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "ASG lifecycle heartbeat failed; will retry",
+        this.#failed(
+          "lifecycle_heartbeat",
+          { kind: "Evacuation", name: s.evacuation.name },
+          `ASG lifecycle heartbeat failed, will retry: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
     }
@@ -550,24 +601,62 @@ function secondsBetween(from: number, to: number): number {
   return Math.max(0, (to - from) / 1000);
 }
 
-function workloadObject(ref: { kind: string; namespace: string; name: string }): {
-  kind: "Deployment" | "StatefulSet";
-  name: string;
-  namespace: string;
-} {
-  return {
-    kind: ref.kind === "StatefulSet" ? "StatefulSet" : "Deployment",
-    name: ref.name,
-    namespace: ref.namespace,
-  };
+type EventObject = Parameters<EventSink["emit"]>[0]["object"];
+
+function workloadObject(ref: { kind: string; namespace: string; name: string }): EventObject {
+  const kind = ref.kind === "StatefulSet" || ref.kind === "ReplicaSet" ? ref.kind : "Deployment";
+  return { kind, name: ref.name, namespace: ref.namespace };
+}
+
+/** The metric label of the call a step makes. */
+function actionOf(step: Step): ActuatorAction {
+  switch (step.kind) {
+    case "cordon":
+      return "cordon";
+    case "taint-prefer-no-schedule":
+      return "taint";
+    case "surge":
+      return "surge";
+    case "retire":
+      return "retire";
+    case "evict":
+      return "evict";
+    case "force-delete":
+      return "force_delete";
+    case "complete":
+      return "lifecycle_complete";
+    case "warn":
+    case "wait":
+      return "status_write";
+  }
+}
+
+/** What an ActionFailed Event about a step is written on. */
+function stepObject(step: Step): EventObject {
+  switch (step.kind) {
+    case "cordon":
+    case "taint-prefer-no-schedule":
+      return { kind: "Node", name: step.node };
+    case "surge":
+    case "retire":
+      return workloadObject(step.workload);
+    case "evict":
+    case "force-delete":
+      return { kind: "Pod", ...step.pod };
+    case "complete":
+      return { kind: "Evacuation", name: step.evacuation };
+    case "warn":
+    case "wait":
+      return subjectObject(step.subject);
+  }
 }
 
 /** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
-function subjectObject(subject: string): Parameters<EventSink["emit"]>[0]["object"] {
+function subjectObject(subject: string): EventObject {
   const parts = subject.split("/");
   if (parts.length === 3)
     return {
-      kind: parts[0] === "StatefulSet" ? "StatefulSet" : "Deployment",
+      kind: parts[0] === "StatefulSet" || parts[0] === "ReplicaSet" ? parts[0] : "Deployment",
       namespace: parts[1] ?? "",
       name: parts[2] ?? "",
     };

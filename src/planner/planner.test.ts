@@ -259,6 +259,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           reason,
+          lastResponsibleMoment: true,
         },
         {
           kind: "evict",
@@ -266,6 +267,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           reason,
+          lastResponsibleMoment: true,
         },
         {
           kind: "wait",

@@ -256,13 +256,14 @@ class Planner {
     this.#skipped.push({ pod: { namespace: pod.namespace, name: pod.name }, node: evac.nodeName, reason });
   }
 
-  #evict(d: Doomed, reason: string): void {
+  #evict(d: Doomed, reason: string, options: { atLrm?: boolean } = {}): void {
     this.#evicts.push({
       kind: "evict",
       pod: { namespace: d.pod.namespace, name: d.pod.name },
       node: d.evac.nodeName,
       evacuation: d.evac.name,
       reason,
+      ...(options.atLrm === true ? { lastResponsibleMoment: true } : {}),
     });
   }
 
@@ -396,6 +397,7 @@ class Planner {
         this.#evict(
           d,
           `last responsible moment was ${rel(d.lrm ?? now, now)} (${this.#lrmText(d)}): evict now so the pod leaves the load balancer before the node dies${dip}`,
+          { atLrm: true },
         );
       } else if (!canMove(d.evac)) {
         prewarmed.push(d);
