@@ -33,6 +33,7 @@ const noObserver: EvacuationObserver = {
   noticeToSurge: () => undefined,
   noticeToReplacementsReady: () => undefined,
   noticeToDone: () => undefined,
+  evacuationFailed: () => undefined,
   podsMoved: () => undefined,
   eviction: () => undefined,
   actuatorError: () => undefined,
@@ -73,6 +74,9 @@ class ConflictingOnceStore {
   updateSpec(s: StoredEvacuation): Promise<StoredEvacuation> {
     this.stored = s;
     return Promise.resolve(s);
+  }
+  delete(): Promise<void> {
+    return Promise.reject(new Error("not expected: nothing here has finished"));
   }
   updateStatus(s: StoredEvacuation): Promise<StoredEvacuation> {
     this.writes++;
@@ -115,6 +119,8 @@ test("a status write that conflicts after a surge keeps the surge record, so the
     budgets: DEFAULT_BUDGETS,
     asgHeartbeatSeconds: 30,
     prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
     taintKey: "lifeboat.dev/evacuating",
     excludeFromLb: true,
   });

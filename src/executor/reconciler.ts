@@ -12,11 +12,11 @@ import type { Clock } from "../domain/clock.ts";
 import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
-import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
+import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
 import type { ScaleOutcome } from "../actuators/kube-actuator.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
-import { expirePrewarm } from "./prewarm-expiry.ts";
+import type { PlanPolicy } from "../planner/policy.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
 import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
 import type {
@@ -30,7 +30,7 @@ import type {
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
-  store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus">;
+  store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus" | "delete">;
   actuator: KubeActuator;
   lifecycle: LifecycleActuatorLike | null;
   /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
@@ -44,8 +44,12 @@ export interface ReconcilerDeps {
   budgets: Budgets;
   /** Seconds between ASG lifecycle heartbeats while an evacuation is active. */
   asgHeartbeatSeconds: number;
-  /** A pre-warm without a warning for this long is finished as a deadline-less evacuation. */
+  /** A pre-warm without a warning for this long is undone (surges retired, node uncordoned). */
   prewarmTimeoutSeconds: number;
+  /** An evacuation still active this long after its deadline (its notice, without one) gives up. */
+  giveUpAfterSeconds: number;
+  /** A Done or Failed evacuation is deleted this long after it finished. */
+  evacuationTtlSeconds: number;
 }
 
 /** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
@@ -73,52 +77,55 @@ export class Reconciler {
     this.#d = deps;
   }
 
+  get #policy(): PlanPolicy {
+    return {
+      taintKey: this.#d.taintKey,
+      excludeFromLb: this.#d.excludeFromLb,
+      prewarmTimeoutSeconds: this.#d.prewarmTimeoutSeconds,
+      giveUpAfterSeconds: this.#d.giveUpAfterSeconds,
+      ttlSecondsAfterFinished: this.#d.evacuationTtlSeconds,
+    };
+  }
+
   async reconcileOnce(): Promise<ReconcileResult> {
     const { clock, store, cluster } = this.#d;
     const stored = await store.list();
     const byName = new Map(stored.map((s) => [s.evacuation.name, s]));
     const now = clock.now();
-    if (!stored.some((s) => isActive(s.evacuation))) {
+    // Finished evacuations still need a plan: their time to live runs out (a `forget` step).
+    if (stored.length === 0) {
       return {
         plan: { steps: [], skipped: [], nextReviewAt: null },
         failures: [],
         nextReviewAt: null,
-        evacuations: stored.map((s) => s.evacuation),
+        evacuations: [],
       };
-    }
-    for (const s of stored) {
-      const expiry = expirePrewarm(s.evacuation, now, this.#d.prewarmTimeoutSeconds);
-      if (expiry === null) continue;
-      const saved = await this.#d.store.updateSpec({
-        ...s,
-        evacuation: expiry.evacuation,
-        message: expiry.reason,
-      });
-      byName.set(s.evacuation.name, saved);
-      this.#d.log.info({ evacuation: s.evacuation.name }, expiry.reason);
-      this.#d.events.emit({
-        object: { kind: "Evacuation", name: s.evacuation.name },
-        type: "Normal",
-        reason: "PrewarmExpired",
-        message: expiry.reason,
-      });
     }
     const plan = planEvacuations({
       snapshot: cluster.snapshot(now),
       evacuations: [...byName.values()].map((s) => s.evacuation),
       now,
       budgets: this.#d.budgets,
+      policy: this.#policy,
     });
     const dirty = new Set<string>();
     const failures: ReconcileResult["failures"] = [];
+    /** Evacuations deleted by this reconcile (their time to live ran out). */
+    const forgotten = new Set<string>();
     /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
     const changes = new Map<string, Change[]>();
     for (const step of plan.steps) {
       try {
+        if (step.kind === "forget") {
+          await this.#d.store.delete(step.evacuation);
+          forgotten.add(step.evacuation);
+          this.#d.log.info({ evacuation: step.evacuation }, `forgotten: ${step.reason}`);
+          continue;
+        }
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
-        if (step.kind === "surge" || step.kind === "retire")
+        if (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back")
           await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
@@ -133,7 +140,9 @@ export class Reconciler {
       plan,
       failures,
       nextReviewAt: plan.nextReviewAt,
-      evacuations: [...byName.values()].map((s) => s.evacuation),
+      evacuations: [...byName.values()]
+        .filter((s) => !forgotten.has(s.evacuation.name))
+        .map((s) => s.evacuation),
     };
   }
 
@@ -322,6 +331,15 @@ export class Reconciler {
         observer.eviction(
           outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
         );
+        if (result.kind === "blocked-by-pdb" && step.atLastResponsibleMoment) {
+          // At the LRM the node dies whatever the PDB says: a refusal is answered with a graceful delete.
+          return this.#deleteOverridingPdb(
+            { ...step, pdbs: [] },
+            `PodDisruptionBudget refused the eviction at the last responsible moment (429: ${result.message}); the node dies at the deadline whatever the budget says, so the pod is deleted with its own grace period instead. ${step.reason}`,
+            update,
+            now,
+          );
+        }
         update(
           step.evacuation,
           (e) => ({
@@ -357,6 +375,90 @@ export class Reconciler {
         }
         return [step.evacuation];
       }
+      case "delete":
+        return this.#deleteOverridingPdb(
+          step,
+          `PodDisruptionBudget ${step.pdbs.join(", ")} allows no disruption, overridden at the last responsible moment: ${step.reason}`,
+          update,
+          now,
+        );
+      case "hand-back": {
+        for (const ref of step.records)
+          update(
+            ref.evacuation,
+            (e) => ({
+              ...e,
+              surges: e.surges.map((s, i) =>
+                i === ref.index ? { ...s, retiredAt: s.retiredAt ?? now, handedBackAt: now } : s,
+              ),
+            }),
+            step.reason,
+          );
+        log.warn(
+          { workload: workloadKey(step.workload), cause: step.cause },
+          `surge handed back: ${step.reason}`,
+        );
+        events.emit({
+          object: workloadObject(step.workload),
+          type: "Warning",
+          reason: "SurgeHandedBack",
+          message: step.reason,
+        });
+        return [...new Set(step.records.map((r) => r.evacuation))];
+      }
+      case "uncordon": {
+        await actuator.uncordon(step.node, this.#d.taintKey);
+        log.info({ node: step.node, evacuation: step.evacuation }, `uncordoned: ${step.reason}`);
+        events.emit({
+          object: { kind: "Evacuation", name: step.evacuation },
+          type: "Normal",
+          reason: "PrewarmExpired",
+          message: step.reason,
+        });
+        events.emit({
+          object: { kind: "Node", name: step.node },
+          type: "Normal",
+          reason: "Uncordoned",
+          message: step.reason,
+        });
+        return [];
+      }
+      case "fail": {
+        update(
+          step.evacuation,
+          (e) => ({ ...e, phase: "Failed", timeline: { ...e.timeline, failedAt: now } }),
+          step.reason,
+        );
+        const s = rec(step.evacuation);
+        const e = s.evacuation;
+        observer.evacuationFailed(secondsBetween(e.noticedAt, now));
+        if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
+          // The instance goes either way; CONTINUE lets the ASG finish the termination now instead of at the
+          // hook's timeout.
+          await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
+          log.info(
+            { hook: s.lifecycleHook.lifecycleHookName },
+            "completed the ASG lifecycle action with CONTINUE (evacuation gave up)",
+          );
+        }
+        log.error({ evacuation: e.name, node: e.nodeName }, `evacuation failed: ${step.reason}`);
+        events.emit({
+          object: { kind: "Evacuation", name: e.name },
+          type: "Warning",
+          reason: "EvacuationFailed",
+          message: step.reason,
+        });
+        events.emit({
+          object: { kind: "Node", name: e.nodeName },
+          type: "Warning",
+          reason: "EvacuationFailed",
+          message: step.reason,
+        });
+        return [step.evacuation];
+      }
+      case "forget":
+        // Carried out by reconcileOnce (a delete, not a status change).
+        return [];
       case "force-delete": {
         const result = await actuator.forceDelete(step.pod);
         update(
@@ -435,6 +537,45 @@ export class Reconciler {
         return [step.evacuation];
       }
     }
+  }
+
+  /**
+   * Deletes `step.pod` with its own grace period (preStop runs), bypassing the Eviction API: the pod's last
+   * responsible moment has come and a PodDisruptionBudget would refuse (or refused) its eviction.
+   */
+  async #deleteOverridingPdb(
+    step: { pod: PodRef; evacuation: string; pdbs: string[] },
+    message: string,
+    update: (name: string, fn: (e: Evacuation) => Evacuation, message: string) => void,
+    now: number,
+  ): Promise<string[]> {
+    const { actuator, events, observer, log } = this.#d;
+    const result = await actuator.deletePod(step.pod);
+    update(
+      step.evacuation,
+      (e) => ({
+        ...e,
+        phase:
+          e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
+        evictions: withEviction(e.evictions, {
+          pod: step.pod,
+          at: now,
+          outcome: result.kind === "deleted" ? "deleted" : "not-found",
+        }),
+        timeline:
+          result.kind === "deleted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
+      }),
+      message,
+    );
+    if (result.kind === "deleted") observer.podsMoved("Pod", "delete", 1);
+    log.warn({ pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind }, message);
+    events.emit({
+      object: { kind: "Pod", ...step.pod },
+      type: "Warning",
+      reason: "PdbOverridden",
+      message,
+    });
+    return [step.evacuation];
   }
 
   async #heartbeats(stored: StoredEvacuation[], now: number): Promise<void> {

@@ -29,7 +29,7 @@ export type NoticeOutcome =
 
 export type SqsMessageOutcome = "deleted" | "kept" | "failed";
 export type EvacuationOutcome = "done" | "missed_deadline" | "failed";
-export type PodMoveMethod = "surge" | "evict" | "force_delete";
+export type PodMoveMethod = "surge" | "evict" | "delete" | "force_delete";
 export type EvictionMetricOutcome = "ok" | "pdb_blocked" | "not_found" | "error";
 
 export const EVACUATION_PHASES = [
@@ -142,7 +142,7 @@ export class Metrics {
     });
     this.#podsMoved = new Counter({
       name: name("pods_moved_total"),
-      help: "Doomed pods moved off evacuating nodes, by workload kind and method: surge (replaced, then retired), evict (Eviction API) or force_delete (instance already gone).",
+      help: "Doomed pods moved off evacuating nodes, by workload kind and method: surge (replaced, then retired), evict (Eviction API), delete (graceful delete overriding a PodDisruptionBudget at the last responsible moment) or force_delete (instance already gone).",
       labelNames: ["workload_kind", "method"],
       registers,
     });
