@@ -327,6 +327,12 @@ export class ClusterCache implements AsyncDisposable {
       ...this.#statefulSets.informer
         .list()
         .map((s) => workloadView({ kind: "StatefulSet", object: s }, hpas, pods)),
+      // A bare ReplicaSet (no owner at all) surges like a Deployment. One owned by another controller
+      // (Argo Rollouts, ...) is not scaled behind its owner's back: its pods go at the LRM.
+      ...this.#replicaSets.informer
+        .list()
+        .filter((r) => (r.metadata?.ownerReferences ?? []).length === 0)
+        .map((r) => workloadView({ kind: "ReplicaSet", object: r }, hpas, pods)),
     ];
     const pdbs: PdbView[] = [];
     for (const pdb of this.#pdbs.informer.list()) {

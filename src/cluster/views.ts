@@ -242,9 +242,14 @@ function durationSeconds(arg: string): number | null {
 
 // ---------------------------------------------------------------------------------------- workloads
 
-/** A Deployment or StatefulSet: the workloads whose replicas a HorizontalPodAutoscaler or lifeboat can change. */
+/**
+ * A Deployment, a StatefulSet or a ReplicaSet with no Deployment above it: the workloads whose replicas a
+ * HorizontalPodAutoscaler or lifeboat can change.
+ */
 export type ScalableWorkload =
-  { kind: "Deployment"; object: V1Deployment } | { kind: "StatefulSet"; object: V1StatefulSet };
+  | { kind: "Deployment"; object: V1Deployment }
+  | { kind: "StatefulSet"; object: V1StatefulSet }
+  | { kind: "ReplicaSet"; object: V1ReplicaSet };
 
 /**
  * The workload as the planner sees it. `pods` are views of (at least) the workload's own pods: the median

@@ -313,7 +313,7 @@ export const FIELDS = {
     value: "<seconds>",
     expect: "a number >= 0",
     defaultText: "90",
-    help: "Expected time for a replacement pod to become Ready when the workload has no history and no lifeboat.dev/ready-seconds annotation.",
+    help: "Expected time for a replacement pod to become Ready when the workload has no history and no lifeboat.dev/expected-ready-seconds annotation.",
   }),
   deletionCost: field(integer({ min: -2147483648, max: 2147483647, default: -100000 }), {
     group: G.budgets,

@@ -25,8 +25,8 @@ export function makeObserver(metrics: Metrics): EvacuationObserver {
     },
     noticeToDone: (s, slack, missed) => {
       metrics.observeNoticeToDone(s);
+      // The slack histogram counts a negative slack as the one missed deadline (never counted twice).
       if (slack !== null) metrics.observeDeadlineSlack(slack);
-      if (missed) metrics.deadlineMissed();
       metrics.evacuationCompleted(missed ? "missed_deadline" : "done");
     },
     evacuationFailed: () => {

@@ -2,7 +2,10 @@
  * What the executor needs from the outside world, as narrow interfaces. The controller wiring plugs in
  * the real Kubernetes actuators (or their dry-run decorator), the Event recorder and the metrics.
  */
+import type { WarningCode } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView } from "../domain/snapshot.ts";
+import type { EventReason } from "../observability/events.ts";
+import type { ActuatorAction } from "../observability/metrics.ts";
 
 export type { KubeActuator } from "../actuators/kube-actuator.ts";
 export type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
@@ -17,12 +20,13 @@ export interface ClusterView {
 export interface EventSink {
   emit(event: {
     object: {
-      kind: "Node" | "Pod" | "Evacuation" | "Deployment" | "StatefulSet";
+      kind: "Node" | "Pod" | "Evacuation" | "Deployment" | "StatefulSet" | "ReplicaSet";
       name: string;
       namespace?: string;
     };
     type: "Normal" | "Warning";
-    reason: string;
+    /** A reason of the catalog (observability/events.ts, documented in docs/metrics.md), or a planner warning code. */
+    reason: EventReason | WarningCode;
     message: string;
   }): void;
 }
@@ -37,7 +41,7 @@ export interface EvacuationObserver {
   evacuationFailed(seconds: number): void;
   podsMoved(workloadKind: string, method: "surge" | "evict" | "delete" | "force_delete", count: number): void;
   eviction(outcome: "ok" | "pdb_blocked" | "not_found" | "error"): void;
-  actuatorError(action: string): void;
+  actuatorError(action: ActuatorAction): void;
 }
 
 export interface ExecutorLogger {

@@ -14,6 +14,7 @@ import { isActive } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
 import type { ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { ActuatorAction } from "../observability/metrics.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import type { PlanPolicy } from "../planner/policy.ts";
@@ -72,6 +73,7 @@ export class Reconciler {
   readonly #lastHeartbeat = new Map<string, number>();
   /** Warnings already reported: the planner repeats them in every plan, operators want them once. */
   readonly #warned = new Set<string>();
+  #ownerKinds = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -101,8 +103,11 @@ export class Reconciler {
         evacuations: [],
       };
     }
+    const snapshot = cluster.snapshot(now);
+    /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
+    this.#ownerKinds = new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"]));
     const plan = planEvacuations({
-      snapshot: cluster.snapshot(now),
+      snapshot,
       evacuations: [...byName.values()].map((s) => s.evacuation),
       now,
       budgets: this.#d.budgets,
@@ -115,6 +120,7 @@ export class Reconciler {
     /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
     const changes = new Map<string, Change[]>();
     for (const step of plan.steps) {
+      let action = actionOf(step);
       try {
         if (step.kind === "forget") {
           await this.#d.store.delete(step.evacuation);
@@ -125,17 +131,26 @@ export class Reconciler {
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
+        action = "status_write";
         if (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back")
           await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
         const error = err instanceof Error ? err.message : String(err);
         failures.push({ step, error });
-        this.#d.observer.actuatorError(step.kind);
-        this.#d.log.error({ step: step.kind, err: error }, `step failed, will retry: ${step.reason}`);
+        this.#failed(
+          action,
+          stepObject(step),
+          `${action} failed, will retry: ${error} (step: ${step.reason})`,
+        );
       }
     }
     await this.#heartbeats(stored, clock.now());
-    await this.#persist(byName, changes, [...dirty], dirty);
+    try {
+      await this.#persist(byName, changes, [...dirty], dirty);
+    } catch (err) {
+      this.#d.observer.actuatorError("status_write");
+      throw err;
+    }
     return {
       plan,
       failures,
@@ -144,6 +159,17 @@ export class Reconciler {
         .filter((s) => !forgotten.has(s.evacuation.name))
         .map((s) => s.evacuation),
     };
+  }
+
+  #ownerKind(pod: { namespace: string; name: string }): string {
+    return this.#ownerKinds.get(podKey(pod)) ?? "Other";
+  }
+
+  /** A failed call: counted, logged and reported as an ActionFailed Event (the next reconcile retries). */
+  #failed(action: ActuatorAction, object: EventObject, message: string): void {
+    this.#d.observer.actuatorError(action);
+    this.#d.log.error({ action, object }, message);
+    this.#d.events.emit({ object, type: "Warning", reason: "ActionFailed", message });
   }
 
   /**
@@ -279,6 +305,15 @@ export class Reconciler {
           reason: "SurgeCreated",
           message: step.reason,
         });
+        for (const r of step.records) {
+          if (rec(r.evacuation).evacuation.mode !== "prewarm") continue;
+          events.emit({
+            object: { kind: "Evacuation", name: r.evacuation },
+            type: "Normal",
+            reason: "Prewarmed",
+            message: `rebalance prewarm: ${step.reason}; nothing is retired until an interruption warning brings a deadline`,
+          });
+        }
         return step.records.map((r) => r.evacuation);
       }
       case "retire": {
@@ -306,6 +341,14 @@ export class Reconciler {
           { workload: workloadKey(step.workload), by: step.by, pods: step.pods },
           `retired: ${step.reason}`,
         );
+        for (const name of touched) {
+          events.emit({
+            object: { kind: "Evacuation", name },
+            type: "Normal",
+            reason: "ReplacementsReady",
+            message: `replacements of ${workloadKey(step.workload)} are Ready: ${step.reason}`,
+          });
+        }
         events.emit({
           object: workloadObject(step.workload),
           type: "Normal",
@@ -315,6 +358,7 @@ export class Reconciler {
         return [...touched];
       }
       case "evict": {
+        if (step.atLastResponsibleMoment) this.#lastResponsibleMoment(step);
         const result = await actuator.evict(step.pod);
         if (result.kind === "error") {
           observer.eviction("error");
@@ -364,7 +408,7 @@ export class Reconciler {
             message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}`,
           });
         } else {
-          if (outcome === "evicted") observer.podsMoved("Pod", "evict", 1);
+          if (outcome === "evicted") observer.podsMoved(this.#ownerKind(step.pod), "evict", 1);
           log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
           events.emit({
             object: { kind: "Pod", ...step.pod },
@@ -376,6 +420,7 @@ export class Reconciler {
         return [step.evacuation];
       }
       case "delete":
+        this.#lastResponsibleMoment(step);
         return this.#deleteOverridingPdb(
           step,
           `PodDisruptionBudget ${step.pdbs.join(", ")} allows no disruption, overridden at the last responsible moment: ${step.reason}`,
@@ -473,7 +518,7 @@ export class Reconciler {
           }),
           step.reason,
         );
-        if (result.kind === "deleted") observer.podsMoved("Pod", "force_delete", 1);
+        if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "force_delete", 1);
         log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
         events.emit({
           object: { kind: "Pod", ...step.pod },
@@ -501,23 +546,22 @@ export class Reconciler {
         return [];
       }
       case "complete": {
+        // The lifecycle call first: when it fails the step is retried, and the completion metrics and
+        // Events below must not be counted again on each retry.
+        const hook = rec(step.evacuation).lifecycleHook;
+        if (hook !== null && this.#d.lifecycle !== null) {
+          await this.#d.lifecycle.complete(hook, "CONTINUE");
+          log.info({ hook: hook.lifecycleHookName }, "completed the ASG lifecycle action with CONTINUE");
+        }
         update(
           step.evacuation,
           (e) => ({ ...e, phase: "Done", timeline: { ...e.timeline, doneAt: now } }),
           step.reason,
         );
-        const s = rec(step.evacuation);
-        const e = s.evacuation;
+        const e = rec(step.evacuation).evacuation;
         const slack = slackSeconds(e, now);
         const missed = slack !== null && slack < 0;
         observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
-        if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
-          await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
-          log.info(
-            { hook: s.lifecycleHook.lifecycleHookName },
-            "completed the ASG lifecycle action with CONTINUE",
-          );
-        }
         log.info(
           { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
           `evacuation done: ${step.reason}`,
@@ -537,6 +581,19 @@ export class Reconciler {
         return [step.evacuation];
       }
     }
+  }
+
+  /** Warning LastResponsibleMoment, once per evacuation: a pod goes at its LRM, replacements Ready or not. */
+  #lastResponsibleMoment(step: { pod: PodRef; evacuation: string; reason: string }): void {
+    if (this.#warned.has(`lrm/${step.evacuation}`)) return;
+    this.#warned.add(`lrm/${step.evacuation}`);
+    this.#d.log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
+    this.#d.events.emit({
+      object: { kind: "Evacuation", name: step.evacuation },
+      type: "Warning",
+      reason: "LastResponsibleMoment",
+      message: `${podKey(step.pod)}: ${step.reason}`,
+    });
   }
 
   /**
@@ -567,7 +624,7 @@ export class Reconciler {
       }),
       message,
     );
-    if (result.kind === "deleted") observer.podsMoved("Pod", "delete", 1);
+    if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "delete", 1);
     log.warn({ pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind }, message);
     events.emit({
       object: { kind: "Pod", ...step.pod },
@@ -589,10 +646,10 @@ export class Reconciler {
         await hooks.heartbeat(s.lifecycleHook);
         this.#lastHeartbeat.set(s.evacuation.name, now);
       } catch (err) {
-        this.#d.observer.actuatorError("asg-heartbeat");
-        this.#d.log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "ASG lifecycle heartbeat failed; will retry",
+        this.#failed(
+          "lifecycle_heartbeat",
+          { kind: "Evacuation", name: s.evacuation.name },
+          `ASG lifecycle heartbeat failed, will retry: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
     }
@@ -615,24 +672,75 @@ function secondsBetween(from: number, to: number): number {
   return Math.max(0, (to - from) / 1000);
 }
 
-function workloadObject(ref: { kind: string; namespace: string; name: string }): {
-  kind: "Deployment" | "StatefulSet";
-  name: string;
-  namespace: string;
-} {
-  return {
-    kind: ref.kind === "StatefulSet" ? "StatefulSet" : "Deployment",
-    name: ref.name,
-    namespace: ref.namespace,
-  };
+type EventObject = Parameters<EventSink["emit"]>[0]["object"];
+
+function workloadObject(ref: { kind: string; namespace: string; name: string }): EventObject {
+  const kind = ref.kind === "StatefulSet" || ref.kind === "ReplicaSet" ? ref.kind : "Deployment";
+  return { kind, name: ref.name, namespace: ref.namespace };
+}
+
+/** The metric label of the call a step makes. */
+function actionOf(step: Step): ActuatorAction {
+  switch (step.kind) {
+    case "cordon":
+      return "cordon";
+    case "taint-prefer-no-schedule":
+      return "taint";
+    case "surge":
+      return "surge";
+    case "retire":
+      return "retire";
+    case "evict":
+      return "evict";
+    case "delete":
+      return "delete";
+    case "force-delete":
+      return "force_delete";
+    case "uncordon":
+      return "uncordon";
+    case "complete":
+    case "fail":
+      return "lifecycle_complete";
+    case "forget":
+      return "evacuation_delete";
+    case "hand-back":
+    case "warn":
+    case "wait":
+      return "status_write";
+  }
+}
+
+/** What an ActionFailed Event about a step is written on. */
+function stepObject(step: Step): EventObject {
+  switch (step.kind) {
+    case "cordon":
+    case "uncordon":
+    case "taint-prefer-no-schedule":
+      return { kind: "Node", name: step.node };
+    case "surge":
+    case "retire":
+    case "hand-back":
+      return workloadObject(step.workload);
+    case "evict":
+    case "delete":
+    case "force-delete":
+      return { kind: "Pod", ...step.pod };
+    case "complete":
+    case "fail":
+    case "forget":
+      return { kind: "Evacuation", name: step.evacuation };
+    case "warn":
+    case "wait":
+      return subjectObject(step.subject);
+  }
 }
 
 /** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
-function subjectObject(subject: string): Parameters<EventSink["emit"]>[0]["object"] {
+function subjectObject(subject: string): EventObject {
   const parts = subject.split("/");
   if (parts.length === 3)
     return {
-      kind: parts[0] === "StatefulSet" ? "StatefulSet" : "Deployment",
+      kind: parts[0] === "StatefulSet" || parts[0] === "ReplicaSet" ? parts[0] : "Deployment",
       namespace: parts[1] ?? "",
       name: parts[2] ?? "",
     };

@@ -28,6 +28,26 @@ export type NoticeOutcome =
   | "failed";
 
 export type SqsMessageOutcome = "deleted" | "kept" | "failed";
+
+/**
+ * The call that failed, for `lifeboat_actuator_errors_total{action}`: one value per step of the executor
+ * (`surge` covers the deletion-cost annotations and the scale-up) plus the calls outside steps.
+ */
+export const ACTUATOR_ACTIONS = [
+  "cordon",
+  "taint",
+  "surge",
+  "retire",
+  "evict",
+  "delete",
+  "force_delete",
+  "uncordon",
+  "lifecycle_complete",
+  "lifecycle_heartbeat",
+  "status_write",
+  "evacuation_delete",
+] as const;
+export type ActuatorAction = (typeof ACTUATOR_ACTIONS)[number];
 export type EvacuationOutcome = "done" | "missed_deadline" | "failed";
 export type PodMoveMethod = "surge" | "evict" | "delete" | "force_delete";
 export type EvictionMetricOutcome = "ok" | "pdb_blocked" | "not_found" | "error";
@@ -137,7 +157,7 @@ export class Metrics {
     });
     this.#missed = new Counter({
       name: name("deadline_missed_total"),
-      help: "Evacuations that finished after their deadline (slack below zero), or that were still running when it passed.",
+      help: "Evacuations that finished after their deadline (slack below zero); each counted once.",
       registers,
     });
     this.#podsMoved = new Counter({
@@ -154,7 +174,7 @@ export class Metrics {
     });
     this.#actuatorErrors = new Counter({
       name: name("actuator_errors_total"),
-      help: "Failed cluster or AWS actions, by action (cordon, taint, label, scale, deletion_cost, evict, delete, lifecycle_heartbeat, lifecycle_complete, status_write, ...).",
+      help: `Failed cluster or AWS calls, by action (${ACTUATOR_ACTIONS.join(", ")}); each is retried.`,
       labelNames: ["action"],
       registers,
     });
@@ -208,15 +228,10 @@ export class Metrics {
     this.#toDone.observe(seconds);
   }
 
-  /** Records deadline - finish in seconds; below zero also counts a missed deadline. */
+  /** Records deadline - finish in seconds; below zero also counts the one missed deadline. */
   observeDeadlineSlack(seconds: number): void {
     this.#slack.observe(seconds);
     if (seconds < 0) this.#missed.inc();
-  }
-
-  /** A deadline passed while the evacuation was still running (use instead of a negative slack, not with it). */
-  deadlineMissed(): void {
-    this.#missed.inc();
   }
 
   podsMoved(labels: { workloadKind: WorkloadKind; method: PodMoveMethod }, count = 1): void {
@@ -227,7 +242,7 @@ export class Metrics {
     this.#evictions.inc({ outcome });
   }
 
-  actuatorError(action: string): void {
+  actuatorError(action: ActuatorAction): void {
     this.#actuatorErrors.inc({ action });
   }
 
