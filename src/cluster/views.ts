@@ -275,7 +275,18 @@ export function workloadView(
     expectedReadySeconds:
       annotatedReadySeconds(meta?.annotations?.[EXPECTED_READY_ANNOTATION]) ?? medianReadySeconds(ref, pods),
     hpa: hpa?.spec === undefined ? null : { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas },
+    rollingOut: workload.kind === "Deployment" && rollingOut(workload.object),
   };
+}
+
+/** The Deployment's latest spec is not fully rolled out yet (see WorkloadView.rollingOut). */
+export function rollingOut(d: V1Deployment): boolean {
+  const generation = d.metadata?.generation ?? 0;
+  const observed = d.status?.observedGeneration ?? 0;
+  const want = d.spec?.replicas ?? 1;
+  const updated = d.status?.updatedReplicas ?? 0;
+  const running = d.status?.replicas ?? 0;
+  return observed < generation || updated < want || running > updated;
 }
 
 /** The annotation's value when it is a positive number of seconds; null otherwise (absent or malformed). */

@@ -102,6 +102,14 @@ export interface WorkloadView {
   expectedReadySeconds: number | null;
   /** The HorizontalPodAutoscaler targeting it, if any. */
   hpa: { min: number; max: number } | null;
+  /**
+   * A rollout is in progress (Deployments): its controller has not yet observed the latest spec
+   * (status.observedGeneration < metadata.generation), or not every replica runs the current template
+   * (status.updatedReplicas < spec.replicas), or old pods still run beside the new ones (status.replicas >
+   * status.updatedReplicas). Then two ReplicaSets share the count and a scale-down is spread across them.
+   * Always false for StatefulSets and bare ReplicaSets.
+   */
+  rollingOut: boolean;
 }
 
 export interface PdbView {

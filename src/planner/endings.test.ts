@@ -435,3 +435,36 @@ describe("a prewarm that expires (item 7)", () => {
     ]);
   });
 });
+
+describe("a rollout in progress (item 9)", () => {
+  /** web-0 on node-a surged +1 (replicas 5); during the rollout new-template pods web-n1, web-n2 came up. */
+  function midRollout(rollingOut: boolean): ClusterSnapshot {
+    return aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-2", nodeName: "node-b" }),
+        aPod({ name: "web-3", nodeName: "node-b" }),
+        aPod({ name: "web-n1", nodeName: "node-b", createdAt: T0 + 5 * SECOND }),
+        aPod({ name: "web-n2", nodeName: "node-b", createdAt: T0 + 6 * SECOND }),
+      ],
+      workloads: [aDeployment({ specReplicas: 5, readyReplicas: 5, rollingOut })],
+    });
+  }
+  const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"] })], phase: "Surging" });
+
+  test("pods the rollout brought up do not make the surge retire while it runs; the LRM still applies", () => {
+    const waiting = plan(midRollout(true), [evac], T0 + 20 * SECOND);
+    assert.deepEqual(outline(waiting.steps), ["wait Deployment/shop/web"]);
+    assert.match(waiting.steps[0]?.reason ?? "", /a rollout is in progress/);
+
+    assert.deepEqual(outline(plan(midRollout(true), [evac], T0 + 80 * SECOND).steps), [
+      "evict web-0 at-lrm",
+      "wait Deployment/shop/web",
+    ]);
+  });
+
+  test("once the rollout has finished the surge is retired as usual", () => {
+    assert.deepEqual(outline(plan(midRollout(false), [evac], T0 + 20 * SECOND).steps), ["retire web -1"]);
+  });
+});

@@ -557,13 +557,19 @@ class Planner {
     // Replacements are Ready when Ready pods outside evacuating nodes reach the count wanted before the surge
     // (spec.replicas - k) and at least k of them came up since the surge (guards against a snapshot whose
     // spec.replicas predates the surge), or the workload is full without the doomed pods at all.
+    // Invariant: no retire while the Deployment rolls out. Its pods then belong to two ReplicaSets: the new
+    // template's pods came up since the surge without being replacements, and a scale-down is spread across
+    // the ReplicaSets in proportion, so -k could remove the new template's pods instead of the doomed ones
+    // (pod-deletion-cost ranks pods within one ReplicaSet only). The LRM still applies meanwhile.
+    const rolling = view?.rollingOut === true;
     const ready =
       view !== undefined &&
       desired !== null &&
       k > 0 &&
+      !rolling &&
       readyOff.length >= desired &&
       (freshReady >= k || readyOff.length >= view.specReplicas);
-    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired ?? "?"} wanted`;
+    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired ?? "?"} wanted${rolling ? "; a rollout is in progress, and a scale-down during it would be spread across both ReplicaSets: the surge is retired once it has finished" : ""}`;
 
     const eligible = outstanding.filter((h) => canMove(h.evac));
     const retiredNow = new Set<string>();
