@@ -3,6 +3,7 @@
  * without touching the API. The executor runs unchanged on top of it; no method anywhere checks a dry-run flag.
  */
 import { podKey, workloadKey } from "../domain/snapshot.ts";
+import { planLedgerChange, type LedgerEntry } from "../domain/surge-ledger.ts";
 import type { KubeActuator } from "./kube-actuator.ts";
 
 /** What the decorator needs from a logger (pino's call shape). */
@@ -14,6 +15,8 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
   const would = (action: string, fields: Record<string, unknown>, subject: string): void => {
     log.info({ dryRun: true, action, ...fields }, `dry run: would ${action} ${subject}`);
   };
+  /** The ledgers a real run would have written, per workload, kept in memory only. */
+  const ledgers = new Map<string, LedgerEntry[]>();
   return {
     cordon: (node, options) => {
       would(
@@ -42,6 +45,25 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
         `${workloadKey(workload)} by ${by > 0 ? "+" : ""}${by}`,
       );
       return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 0 });
+    },
+    changeSurgeLedger: (workload, change) => {
+      const key = workloadKey(workload);
+      const plan = planLedgerChange(ledgers.get(key) ?? [], change);
+      ledgers.set(key, plan.entries);
+      would(
+        change.kind === "surge" ? "surge" : "retire",
+        { workload: key, by: plan.delta },
+        `${key} by ${plan.delta > 0 ? "+" : ""}${plan.delta} (ledger kept in memory)`,
+      );
+      return Promise.resolve({
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 0,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      });
     },
     evict: (pod) => {
       would("evict", { pod: podKey(pod) }, `pod ${podKey(pod)}`);

@@ -6,6 +6,7 @@
  * executor records each attempt.
  */
 import type { PodRef, WorkloadRef } from "../domain/snapshot.ts";
+import type { LedgerChange, LedgerEntry } from "../domain/surge-ledger.ts";
 import type { KubeApiError } from "./kube/errors.ts";
 
 export interface CordonOptions {
@@ -35,6 +36,25 @@ export type ScaleOutcome =
   | { kind: "not-found" }
   | { kind: "unsupported"; reason: string };
 
+/** A surge or retire written together with its surge-ledger entry (src/domain/surge-ledger.ts). */
+export type LedgerOutcome =
+  | {
+      kind: "applied";
+      /** Replicas added (+) or removed (-) by this write; 0 when the ledger already held the change. */
+      delta: number;
+      /** Replicas read and written; null when not observed (dry run). */
+      replicas: { from: number; to: number } | null;
+      /** True when `from + delta` was below 0 and 0 was written instead. */
+      clamped: boolean;
+      attempts: number;
+      /** The ledger entries the change concerns, as they stand after the write. */
+      touched: LedgerEntry[];
+      /** Retire ids the ledger no longer knows (retired and pruned long ago): nothing was done for them. */
+      unknown: string[];
+    }
+  | { kind: "not-found" }
+  | { kind: "unsupported"; reason: string };
+
 export type EvictOutcome =
   | { kind: "evicted" }
   /** 429 from a PodDisruptionBudget: retry later. */
@@ -60,6 +80,12 @@ export interface KubeActuator {
   setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome>;
   /** Relative scale through the scale subresource (read, write replicas+by with its resourceVersion, retry on 409). */
   scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome>;
+  /**
+   * Surge (+k) or retire (-k) and its ledger entry in one optimistic-concurrency write of the workload
+   * (spec.replicas + annotation lifeboat.dev/surge-ledger); idempotent: a change the ledger already holds
+   * writes nothing.
+   */
+  changeSurgeLedger(workload: WorkloadRef, change: LedgerChange): Promise<LedgerOutcome>;
   /** policy/v1 Eviction. Never throws. */
   evict(pod: PodRef): Promise<EvictOutcome>;
   /** Delete with gracePeriodSeconds 0 (the instance is gone). */

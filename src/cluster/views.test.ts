@@ -418,6 +418,7 @@ describe("workloadView", () => {
       expectedReadySeconds: 25,
       hpa: { min: 1, max: 12 },
       rollingOut: false,
+      surgeLedger: [],
     });
   });
 

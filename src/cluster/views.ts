@@ -32,6 +32,7 @@ import {
   type WorkloadView,
 } from "../domain/snapshot.ts";
 import { bytes, cpuMilli, parseQuantity } from "./quantity.ts";
+import { parseLedger, SURGE_LEDGER_ANNOTATION, type LedgerEntry } from "../domain/surge-ledger.ts";
 
 export const NODE_GROUP_LABEL = "eks.amazonaws.com/nodegroup";
 export const KARPENTER_NODEPOOL_LABEL = "karpenter.sh/nodepool";
@@ -276,6 +277,7 @@ export function workloadView(
       annotatedReadySeconds(meta?.annotations?.[EXPECTED_READY_ANNOTATION]) ?? medianReadySeconds(ref, pods),
     hpa: hpa?.spec === undefined ? null : { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas },
     rollingOut: workload.kind === "Deployment" && rollingOut(workload.object),
+    surgeLedger: ledgerOf(meta?.annotations?.[SURGE_LEDGER_ANNOTATION]),
   };
 }
 
@@ -287,6 +289,12 @@ export function rollingOut(d: V1Deployment): boolean {
   const updated = d.status?.updatedReplicas ?? 0;
   const running = d.status?.replicas ?? 0;
   return observed < generation || updated < want || running > updated;
+}
+
+/** The ledger's entries; none when the annotation is absent or unreadable (the scale write reports that). */
+function ledgerOf(value: string | undefined): LedgerEntry[] {
+  const read = parseLedger(value);
+  return read.kind === "ok" ? read.entries : [];
 }
 
 /** The annotation's value when it is a positive number of seconds; null otherwise (absent or malformed). */

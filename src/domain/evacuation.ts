@@ -22,6 +22,12 @@ export type EvacuationPhase = "Pending" | "Cordoned" | "Surging" | "Retiring" | 
  * its index in `Evacuation.surges`.
  */
 export interface SurgeRecord {
+  /**
+   * Id of the entry in the workload's surge ledger (annotation lifeboat.dev/surge-ledger,
+   * src/domain/surge-ledger.ts), which is the source of truth: this record is its cache. Absent on records
+   * written before the ledger existed.
+   */
+  id?: string;
   workload: WorkloadRef;
   /** Names (in the workload's namespace) of the doomed pods this surge replaces. */
   pods: string[];

@@ -4,6 +4,8 @@
  * Times are milliseconds since the epoch.
  */
 
+import type { LedgerEntry } from "./surge-ledger.ts";
+
 /** Owner kinds the planner distinguishes. "ReplicaSet" means a ReplicaSet with no Deployment above it. */
 export type WorkloadKind = "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet" | "Other";
 
@@ -110,6 +112,12 @@ export interface WorkloadView {
    * Always false for StatefulSets and bare ReplicaSets.
    */
   rollingOut: boolean;
+  /**
+   * lifeboat's own surges of this workload, from its annotation lifeboat.dev/surge-ledger (open ones have
+   * retiredAt null): the source of truth for what spec.replicas holds extra on lifeboat's behalf. Empty when
+   * the annotation is absent or unreadable (see src/domain/surge-ledger.ts).
+   */
+  surgeLedger: LedgerEntry[];
 }
 
 export interface PdbView {

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KubeActuator, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { KubeActuator, LedgerOutcome, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import { planLedgerChange } from "../domain/surge-ledger.ts";
 import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
@@ -66,6 +67,18 @@ function actuator(overrides: Partial<KubeActuator> = {}): KubeActuator {
     setDeletionCost: () => Promise.resolve({ kind: "patched" }),
     scaleBy: (_w, by): Promise<ScaleOutcome> =>
       Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 }),
+    changeSurgeLedger: (_w, change): Promise<LedgerOutcome> => {
+      const plan = planLedgerChange([], change);
+      return Promise.resolve({
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 1,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      });
+    },
     evict: () => Promise.resolve({ kind: "evicted" }),
     forceDelete: () => Promise.resolve({ kind: "deleted" }),
     deletePod: () => Promise.resolve({ kind: "deleted" }),

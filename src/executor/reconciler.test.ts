@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KubeActuator, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { KubeActuator, LedgerOutcome, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import { planLedgerChange, type LedgerEntry } from "../domain/surge-ledger.ts";
+import { workloadKey } from "../domain/snapshot.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { WorkloadRef } from "../domain/snapshot.ts";
 import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
@@ -39,8 +41,14 @@ const noObserver: EvacuationObserver = {
   actuatorError: () => undefined,
 };
 
-/** Records scale calls; everything else succeeds. */
-function recordingActuator(scales: { workload: WorkloadRef; by: number }[]): KubeActuator {
+/**
+ * Records the replica changes written; everything else succeeds. Surges and retires go through an
+ * in-memory surge ledger per workload, as the real actuator's single write does (`ledgers`).
+ */
+function recordingActuator(
+  scales: { workload: WorkloadRef; by: number }[],
+  ledgers = new Map<string, LedgerEntry[]>(),
+): KubeActuator {
   return {
     cordon: () => Promise.resolve({ kind: "done", changed: true }),
     taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
@@ -49,6 +57,21 @@ function recordingActuator(scales: { workload: WorkloadRef; by: number }[]): Kub
     scaleBy: (workload, by): Promise<ScaleOutcome> => {
       scales.push({ workload, by });
       return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 });
+    },
+    changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
+      const key = workloadKey(workload);
+      const plan = planLedgerChange(ledgers.get(key) ?? [], change);
+      ledgers.set(key, plan.entries);
+      if (plan.delta !== 0) scales.push({ workload, by: plan.delta });
+      return Promise.resolve({
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 1,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      });
     },
     evict: () => Promise.resolve({ kind: "evicted" }),
     forceDelete: () => Promise.resolve({ kind: "deleted" }),
@@ -141,4 +164,119 @@ test("a status write that conflicts after a surge keeps the surge record, so the
     [1],
     "no second surge",
   );
+});
+
+/** A store whose status writes fail with a server error (not a conflict) while `failing` is set. */
+class FailingStatusStore {
+  stored: StoredEvacuation;
+  failing = true;
+  constructor(initial: StoredEvacuation) {
+    this.stored = initial;
+  }
+  list(): Promise<StoredEvacuation[]> {
+    return Promise.resolve([this.stored]);
+  }
+  get(): Promise<StoredEvacuation | null> {
+    return Promise.resolve(this.stored);
+  }
+  updateSpec(s: StoredEvacuation): Promise<StoredEvacuation> {
+    this.stored = s;
+    return Promise.resolve(s);
+  }
+  updateStatus(s: StoredEvacuation): Promise<StoredEvacuation> {
+    if (this.failing) return Promise.reject(new EvacuationStoreError("update evacuation status: 500", 500));
+    this.stored = s;
+    return Promise.resolve(s);
+  }
+  delete(): Promise<void> {
+    return Promise.reject(new Error("not expected: nothing here outlives its time to live"));
+  }
+}
+
+function reconcilerWith(
+  cluster: ClusterView,
+  store: FailingStatusStore,
+  actuator: KubeActuator,
+  clock: FakeClock,
+): Reconciler {
+  return new Reconciler({
+    cluster,
+    store,
+    actuator,
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock,
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+  });
+}
+
+test("a status write that fails (500) after a surge: the next reconcile surges nothing, from a fresh or a stale view", async () => {
+  const ledgers = new Map<string, LedgerEntry[]>();
+  const scales: { workload: WorkloadRef; by: number }[] = [];
+  let informerSeesLedger = false;
+  const cluster: ClusterView = {
+    snapshot: () =>
+      aSnapshot({
+        nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+        pods: [aPod({ name: "web-0" }), aPod({ name: "web-1", nodeName: "node-b" })],
+        workloads: [
+          aDeployment({
+            specReplicas: 2,
+            readyReplicas: 2,
+            surgeLedger: informerSeesLedger ? (ledgers.get("Deployment/shop/web") ?? []) : [],
+          }),
+        ],
+      }),
+    nodeByInstanceId: () => null,
+    nodeByName: () => null,
+  };
+  const store = new FailingStatusStore({
+    evacuation: anEvacuation(),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  });
+  const clock = new FakeClock(T0 + 2_000);
+  const reconciler = reconcilerWith(cluster, store, recordingActuator(scales, ledgers), clock);
+
+  const first = await reconciler.reconcileOnce().catch(() => null);
+  assert.equal(first, null, "the final status write fails the reconcile");
+  assert.deepEqual(
+    scales.map((s) => s.by),
+    [1],
+  );
+  assert.equal(store.stored.evacuation.surges.length, 0, "the status lost the surge record");
+
+  // The informer has not seen the write yet: the planner surges again, the ledger makes it a no-op.
+  await clock.advance(1_000);
+  await reconciler.reconcileOnce().catch(() => null);
+  assert.deepEqual(
+    scales.map((s) => s.by),
+    [1],
+    "no second surge from a stale view",
+  );
+
+  // The informer has seen it: the record is recovered before planning and written once the API answers.
+  informerSeesLedger = true;
+  store.failing = false;
+  await clock.advance(1_000);
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    scales.map((s) => s.by),
+    [1],
+    "no second surge",
+  );
+  assert.deepEqual(
+    store.stored.evacuation.surges.map((s) => [s.id, s.pods, s.by, s.retiredAt]),
+    [["evac-node-a/web-0", ["web-0"], 1, null]],
+  );
+  assert.equal(store.stored.evacuation.phase, "Surging");
 });

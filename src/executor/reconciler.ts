@@ -3,18 +3,22 @@
  * persist what was done in the Evacuation status. One reconcile handles every active evacuation at once, so
  * an AZ-wide reclaim cordons every affected node before any surge and surges each workload once.
  *
- * Crash safety: every step that changes replica counts (surge, retire) is persisted to the Evacuation's
- * status right after it succeeds, before the next step runs, so a restarted controller sees it and does not
- * repeat it. The window between a scale call returning and that status write is the one place a crash can
- * double a surge; docs/design.md states it.
+ * Exactly-once replica changes: a surge (+k) or retire (-k) is written together with its entry in the
+ * workload's surge ledger (annotation lifeboat.dev/surge-ledger, src/domain/surge-ledger.ts) in one
+ * optimistic-concurrency update, and that write is idempotent. The Evacuation status is a cache of the
+ * ledger: it is written right after each replica change, and when that write fails (or the process dies
+ * before it), the next reconcile recovers the record from the ledger before planning (./ledger-sync.ts),
+ * and a step planned again from a stale view finds its change already in the ledger and writes nothing.
  */
 import type { Clock } from "../domain/clock.ts";
 import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
-import type { ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
+import type { LedgerEntry } from "../domain/surge-ledger.ts";
+import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import type { PlanPolicy } from "../planner/policy.ts";
@@ -106,6 +110,17 @@ export class Reconciler {
     const snapshot = cluster.snapshot(now);
     /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
     this.#ownerKinds = new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"]));
+    const dirty = new Set<string>();
+    const failures: ReconcileResult["failures"] = [];
+    /** Evacuations deleted by this reconcile (their time to live ran out). */
+    const forgotten = new Set<string>();
+    /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
+    const changes = new Map<string, Change[]>();
+    // The status is a cache of the surge ledgers: recover what a failed status write (or a crash) lost.
+    for (const w of snapshot.workloads) {
+      if (w.surgeLedger.length === 0) continue;
+      for (const name of this.#sync(byName, changes, w.ref, w.surgeLedger, null)) dirty.add(name);
+    }
     const plan = planEvacuations({
       snapshot,
       evacuations: [...byName.values()].map((s) => s.evacuation),
@@ -113,12 +128,6 @@ export class Reconciler {
       budgets: this.#d.budgets,
       policy: this.#policy,
     });
-    const dirty = new Set<string>();
-    const failures: ReconcileResult["failures"] = [];
-    /** Evacuations deleted by this reconcile (their time to live ran out). */
-    const forgotten = new Set<string>();
-    /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
-    const changes = new Map<string, Change[]>();
     for (const step of plan.steps) {
       let action = actionOf(step);
       try {
@@ -213,6 +222,43 @@ export class Reconciler {
     }
   }
 
+  /** Records a change to an evacuation (in memory now, written by #persist, re-applied after a conflict). */
+  #update(
+    byName: Map<string, StoredEvacuation>,
+    changes: Map<string, Change[]>,
+    name: string,
+    fn: (e: Evacuation) => Evacuation,
+    message: string,
+  ): void {
+    const s = byName.get(name);
+    if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
+    byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
+    changes.set(name, [...(changes.get(name) ?? []), { apply: fn, message }]);
+  }
+
+  /** Brings the surge records of every evacuation named in `entries` in line with them; returns those changed. */
+  #sync(
+    byName: Map<string, StoredEvacuation>,
+    changes: Map<string, Change[]>,
+    workload: WorkloadRef,
+    entries: readonly LedgerEntry[],
+    /** The status message; null: a recovery, logged with its own message. */
+    reason: string | null,
+  ): string[] {
+    const touched: string[] = [];
+    for (const name of new Set(entries.map((x) => x.evacuation))) {
+      const s = byName.get(name);
+      if (s === undefined || syncWithLedger(s.evacuation, workload, entries) === null) continue;
+      const message =
+        reason ??
+        `surge records of ${workloadKey(workload)} recovered from its surge ledger (a status write after the scale was lost)`;
+      this.#update(byName, changes, name, (e) => syncWithLedger(e, workload, entries) ?? e, message);
+      if (reason === null) this.#d.log.info({ evacuation: name, workload: workloadKey(workload) }, message);
+      touched.push(name);
+    }
+    return touched;
+  }
+
   /** Carries out one step; returns the evacuations whose record changed. */
   async #execute(
     step: Step,
@@ -227,9 +273,7 @@ export class Reconciler {
       return s;
     };
     const update = (name: string, fn: (e: Evacuation) => Evacuation, message: string): void => {
-      const s = rec(name);
-      byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
-      changes.set(name, [...(changes.get(name) ?? []), { apply: fn, message }]);
+      this.#update(byName, changes, name, fn, message);
     };
     switch (step.kind) {
       case "cordon": {
@@ -277,26 +321,29 @@ export class Reconciler {
         const ns = step.workload.namespace;
         for (const pod of step.pods)
           await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
-        expectScaled(await actuator.scaleBy(step.workload, step.by), step.workload);
-        for (const r of step.records) {
-          update(
-            r.evacuation,
-            (e) => ({
-              ...e,
-              phase: "Surging",
-              surges: [
-                ...e.surges,
-                { workload: step.workload, pods: r.pods, by: r.pods.length, issuedAt: now, retiredAt: null },
-              ],
-              timeline: { ...e.timeline, surgeCreatedAt: e.timeline.surgeCreatedAt ?? now },
-            }),
-            step.reason,
+        const outcome = expectApplied(
+          await actuator.changeSurgeLedger(step.workload, { kind: "surge", records: step.records, at: now }),
+          step.workload,
+        );
+        const touched = this.#sync(byName, changes, step.workload, outcome.touched, step.reason);
+        if (outcome.delta === 0) {
+          // An earlier write (whose answer or status record was lost) already made this surge.
+          log.info(
+            { workload: workloadKey(step.workload), pods: step.pods },
+            `surge already in the ledger of ${workloadKey(step.workload)}; nothing written: ${step.reason}`,
           );
-          observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
+          return touched;
         }
-        observer.podsMoved(step.workload.kind, "surge", step.pods.length);
+        for (const r of step.records)
+          observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
+        observer.podsMoved(step.workload.kind, "surge", outcome.delta);
         log.info(
-          { workload: workloadKey(step.workload), by: step.by, pods: step.pods },
+          {
+            workload: workloadKey(step.workload),
+            by: outcome.delta,
+            pods: step.pods,
+            replicas: outcome.replicas,
+          },
           `surged: ${step.reason}`,
         );
         events.emit({
@@ -314,31 +361,53 @@ export class Reconciler {
             message: `rebalance prewarm: ${step.reason}; nothing is retired until an interruption warning brings a deadline`,
           });
         }
-        return step.records.map((r) => r.evacuation);
+        return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
       }
       case "retire": {
-        expectScaled(await actuator.scaleBy(step.workload, -step.by), step.workload);
-        const touched = new Set<string>();
+        const surges = step.records.map((ref) => {
+          const e = rec(ref.evacuation).evacuation;
+          const r = e.surges[ref.index];
+          if (r === undefined)
+            throw new Error(`plan names unknown surge record ${ref.evacuation}#${ref.index}`);
+          return {
+            id: recordId(e.name, r),
+            evacuation: e.name,
+            pods: r.pods,
+            by: r.by,
+            legacy: r.id === undefined,
+          };
+        });
+        const outcome = expectApplied(
+          await actuator.changeSurgeLedger(step.workload, { kind: "retire", surges, at: now }),
+          step.workload,
+        );
+        const touched = new Set(this.#sync(byName, changes, step.workload, outcome.touched, step.reason));
         for (const ref of step.records) {
-          touched.add(ref.evacuation);
+          if (retireRecords(rec(ref.evacuation).evacuation, step.workload, outcome.unknown, now) === null)
+            continue;
           update(
             ref.evacuation,
-            (e) => ({
-              ...e,
-              phase: "Retiring",
-              surges: e.surges.map((s, i) => (i === ref.index ? { ...s, retiredAt: now } : s)),
-              timeline: {
-                ...e.timeline,
-                replacementsReadyAt: e.timeline.replacementsReadyAt ?? now,
-                retiredAt: now,
-              },
-            }),
+            (e) => retireRecords(e, step.workload, outcome.unknown, now) ?? e,
             step.reason,
           );
-          observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
+          touched.add(ref.evacuation);
         }
+        if (outcome.delta === 0) {
+          log.info(
+            { workload: workloadKey(step.workload), pods: step.pods },
+            `retire already in the ledger of ${workloadKey(step.workload)}; nothing written: ${step.reason}`,
+          );
+          return [...touched];
+        }
+        for (const ref of step.records)
+          observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
         log.info(
-          { workload: workloadKey(step.workload), by: step.by, pods: step.pods },
+          {
+            workload: workloadKey(step.workload),
+            by: outcome.delta,
+            pods: step.pods,
+            replicas: outcome.replicas,
+          },
           `retired: ${step.reason}`,
         );
         for (const name of touched) {
@@ -662,8 +731,11 @@ function withEviction(evictions: EvictionRecord[], record: EvictionRecord): Evic
 }
 
 /** A scale that did not happen is a failed step: the plan is recomputed and retried on the next reconcile. */
-function expectScaled(outcome: ScaleOutcome, workload: WorkloadRef): void {
-  if (outcome.kind === "scaled") return;
+function expectApplied(
+  outcome: LedgerOutcome,
+  workload: WorkloadRef,
+): Extract<LedgerOutcome, { kind: "applied" }> {
+  if (outcome.kind === "applied") return outcome;
   const why = outcome.kind === "not-found" ? "it no longer exists" : outcome.reason;
   throw new Error(`could not scale ${workloadKey(workload)}: ${why}`);
 }

@@ -43,6 +43,7 @@ export interface EvacuationResource {
     instanceGone?: boolean;
     slackSeconds?: number;
     surges?: {
+      id?: string;
       workload: SurgeRecord["workload"];
       pods: string[];
       by: number;
@@ -108,6 +109,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
       instanceGone: e.instanceGone,
       ...(slack === null ? {} : { slackSeconds: slack }),
       surges: e.surges.map((r) => ({
+        ...(r.id === undefined ? {} : { id: r.id }),
         workload: r.workload,
         pods: r.pods,
         by: r.by,
@@ -142,6 +144,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
       noticedAt: ms(r.spec.noticedAt),
       phase: st.phase ?? "Pending",
       surges: (st.surges ?? []).map((x) => ({
+        ...(x.id === undefined ? {} : { id: x.id }),
         workload: x.workload,
         pods: x.pods,
         by: x.by,

@@ -11,11 +11,13 @@ import type {
   KubeActuator,
   NodeOutcome,
   PatchOutcome,
+  LedgerOutcome,
   ScaleOutcome,
 } from "../kube-actuator.ts";
+import type { LedgerChange } from "../../domain/surge-ledger.ts";
 import { cordon, taintPreferNoSchedule, uncordon } from "./node.ts";
 import { deletePod, evict, forceDelete, setDeletionCost } from "./pod.ts";
-import { scaleBy } from "./scale.ts";
+import { changeSurgeLedger, scaleBy } from "./scale.ts";
 
 export class ApiKubeActuator implements KubeActuator {
   readonly #core: CoreV1Api;
@@ -51,6 +53,10 @@ export class ApiKubeActuator implements KubeActuator {
 
   scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome> {
     return scaleBy(this.#apps, workload, by);
+  }
+
+  changeSurgeLedger(workload: WorkloadRef, change: LedgerChange): Promise<LedgerOutcome> {
+    return changeSurgeLedger(this.#apps, workload, change);
   }
 
   evict(pod: PodRef): Promise<EvictOutcome> {
