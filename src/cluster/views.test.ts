@@ -419,6 +419,7 @@ describe("workloadView", () => {
       hpa: { min: 1, max: 12 },
       rollingOut: false,
       surgeLedger: [],
+      ledgerReplicas: null,
     });
   });
 

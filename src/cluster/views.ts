@@ -269,6 +269,7 @@ export function workloadView(
       h.spec?.scaleTargetRef.kind === ref.kind &&
       h.spec.scaleTargetRef.name === ref.name,
   );
+  const ledger = ledgerOf(meta?.annotations?.[SURGE_LEDGER_ANNOTATION]);
   return {
     ref,
     specReplicas: workload.object.spec?.replicas ?? 1,
@@ -277,7 +278,8 @@ export function workloadView(
       annotatedReadySeconds(meta?.annotations?.[EXPECTED_READY_ANNOTATION]) ?? medianReadySeconds(ref, pods),
     hpa: hpa?.spec === undefined ? null : { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas },
     rollingOut: workload.kind === "Deployment" && rollingOut(workload.object),
-    surgeLedger: ledgerOf(meta?.annotations?.[SURGE_LEDGER_ANNOTATION]),
+    surgeLedger: ledger.entries,
+    ledgerReplicas: ledger.replicas,
   };
 }
 
@@ -291,10 +293,13 @@ export function rollingOut(d: V1Deployment): boolean {
   return observed < generation || updated < want || running > updated;
 }
 
-/** The ledger's entries; none when the annotation is absent or unreadable (the scale write reports that). */
-function ledgerOf(value: string | undefined): LedgerEntry[] {
+/**
+ * The ledger's entries and recorded replicas; none when the annotation is absent or unreadable (the scale
+ * write reports that).
+ */
+function ledgerOf(value: string | undefined): { entries: LedgerEntry[]; replicas: number | null } {
   const read = parseLedger(value);
-  return read.kind === "ok" ? read.entries : [];
+  return read.kind === "ok" ? read : { entries: [], replicas: null };
 }
 
 /** The annotation's value when it is a positive number of seconds; null otherwise (absent or malformed). */

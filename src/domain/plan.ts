@@ -43,7 +43,9 @@ export type HandBackCause =
   /** The workload was deleted (or deleted and created again under the same name: another object). */
   | "workload-gone"
   /** Its spec.replicas is below what lifeboat added: someone scaled it to 0 or below the surge. */
-  | "scaled-below-surge";
+  | "scaled-below-surge"
+  /** Its spec.replicas is not what lifeboat last wrote (the surge ledger's record): an HPA or a person scaled it. */
+  | "scaled-by-someone-else";
 
 export type Step =
   /** Cordon + taint lifeboat.dev/evacuating:NoSchedule + exclude-from-external-load-balancers=true, all at once. */

@@ -118,6 +118,11 @@ export interface WorkloadView {
    * the annotation is absent or unreadable (see src/domain/surge-ledger.ts).
    */
   surgeLedger: LedgerEntry[];
+  /**
+   * spec.replicas as lifeboat last wrote it, recorded in the same ledger write; null without a record. When
+   * spec.replicas differs, someone else (an HPA, a person) scaled the workload since.
+   */
+  ledgerReplicas: number | null;
 }
 
 export interface PdbView {

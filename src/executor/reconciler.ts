@@ -497,6 +497,15 @@ export class Reconciler {
           now,
         );
       case "hand-back": {
+        // The ledger first (the workload may be gone: nothing to close there), then the status cache.
+        const ids = step.records.map((ref) => {
+          const r = rec(ref.evacuation).evacuation.surges[ref.index];
+          if (r === undefined)
+            throw new Error(`plan names unknown surge record ${ref.evacuation}#${ref.index}`);
+          return recordId(ref.evacuation, r);
+        });
+        const outcome = await actuator.changeSurgeLedger(step.workload, { kind: "hand-back", ids, at: now });
+        if (outcome.kind === "unsupported") throw new Error(outcome.reason);
         for (const ref of step.records)
           update(
             ref.evacuation,

@@ -468,3 +468,54 @@ describe("a rollout in progress (item 9)", () => {
     assert.deepEqual(outline(plan(midRollout(false), [evac], T0 + 20 * SECOND).steps), ["retire web -1"]);
   });
 });
+
+describe("someone else scales during a surge (item 8)", () => {
+  /** web-0 on node-a surged +1: lifeboat wrote 5 (ledger); web-4 is the unready replacement. */
+  function surged(specReplicas: number): ClusterSnapshot {
+    return aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-2", nodeName: "node-b" }),
+        aPod({ name: "web-3", nodeName: "node-b" }),
+        aPod({ name: "web-5", nodeName: "node-b" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: false }),
+      ],
+      workloads: [aDeployment({ specReplicas, ledgerReplicas: 5 })],
+    });
+  }
+  const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"] })], phase: "Surging" });
+
+  test("the count lifeboat wrote still stands: wait, then retire as usual", () => {
+    assert.deepEqual(outline(plan(surged(5), [evac], T0 + 20 * SECOND).steps), ["wait Deployment/shop/web"]);
+  });
+
+  test("scaled up by an HPA (7): the surge is handed back, not retired below their count", () => {
+    const snapshot = surged(7);
+    snapshot.pods = snapshot.pods.map((p) => (p.name === "web-4" ? { ...p, ready: true } : p));
+    const steps = plan(snapshot, [evac], T0 + 20 * SECOND).steps;
+    assert.deepEqual(outline(steps), [
+      "hand-back web scaled-by-someone-else evac-node-a#0",
+      "wait Deployment/shop/web",
+    ]);
+    assert.match(steps[0]?.reason ?? "", /scaled it to 7 since lifeboat wrote 5/);
+  });
+
+  test("scaled down by a person (4): handed back; the doomed pod still there is surged afresh on top of 4", () => {
+    assert.deepEqual(outline(plan(surged(4), [evac], T0 + 20 * SECOND).steps), [
+      "hand-back web scaled-by-someone-else evac-node-a#0",
+      "wait Deployment/shop/web",
+    ]);
+    const handedBack = {
+      ...evac,
+      surges: [
+        aSurgeRecord({ pods: ["web-0"], retiredAt: T0 + 20 * SECOND, handedBackAt: T0 + 20 * SECOND }),
+      ],
+    };
+    const after = surged(4);
+    after.workloads = [aDeployment({ specReplicas: 4, ledgerReplicas: 4 })];
+    assert.deepEqual(outline(plan(after, [handedBack], T0 + 21 * SECOND).steps).slice(0, 1), [
+      "surge web +1",
+    ]);
+  });
+});

@@ -493,7 +493,7 @@ class Planner {
   /**
    * Why lifeboat may not take `k` replicas back from the workload: it is gone (deleted, or deleted and created
    * again: the snapshot has no such workload, or another object), or someone scaled it below what lifeboat
-   * added (to 0, say). Null when it may.
+   * added (to 0, say), or someone scaled it at all since lifeboat's last write. Null when it may.
    */
   #handBackCause(view: WorkloadView | undefined, k: number): { cause: HandBackCause; what: string } | null {
     if (k === 0) return null;
@@ -502,6 +502,13 @@ class Planner {
       return {
         cause: "scaled-below-surge",
         what: `someone scaled it to ${view.specReplicas}, below the ${k} lifeboat added`,
+      };
+    // The ledger records the count lifeboat wrote in the same write as spec.replicas, so both are seen
+    // together: a difference is someone else's change, never a stale view of lifeboat's own.
+    if (view.ledgerReplicas !== null && view.specReplicas !== view.ledgerReplicas)
+      return {
+        cause: "scaled-by-someone-else",
+        what: `someone (an HPA, a person) scaled it to ${view.specReplicas} since lifeboat wrote ${view.ledgerReplicas}; a -${k} now would cut below their count`,
       };
     return null;
   }
