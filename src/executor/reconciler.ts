@@ -547,23 +547,25 @@ export class Reconciler {
         return [];
       }
       case "fail": {
+        // The lifecycle call first (as for complete): when it fails the step is retried, and the Failed
+        // phase, the metric and the Events below are not recorded twice.
+        const hook = rec(step.evacuation).lifecycleHook;
+        if (hook !== null && this.#d.lifecycle !== null) {
+          // The instance goes either way; CONTINUE lets the ASG finish the termination now instead of at the
+          // hook's timeout.
+          await this.#d.lifecycle.complete(hook, "CONTINUE");
+          log.info(
+            { hook: hook.lifecycleHookName },
+            "completed the ASG lifecycle action with CONTINUE (evacuation gave up)",
+          );
+        }
         update(
           step.evacuation,
           (e) => ({ ...e, phase: "Failed", timeline: { ...e.timeline, failedAt: now } }),
           step.reason,
         );
-        const s = rec(step.evacuation);
-        const e = s.evacuation;
+        const e = rec(step.evacuation).evacuation;
         observer.evacuationFailed(secondsBetween(e.noticedAt, now));
-        if (s.lifecycleHook !== null && this.#d.lifecycle !== null) {
-          // The instance goes either way; CONTINUE lets the ASG finish the termination now instead of at the
-          // hook's timeout.
-          await this.#d.lifecycle.complete(s.lifecycleHook, "CONTINUE");
-          log.info(
-            { hook: s.lifecycleHook.lifecycleHookName },
-            "completed the ASG lifecycle action with CONTINUE (evacuation gave up)",
-          );
-        }
         log.error({ evacuation: e.name, node: e.nodeName }, `evacuation failed: ${step.reason}`);
         events.emit({
           object: { kind: "Evacuation", name: e.name },
