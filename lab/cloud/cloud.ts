@@ -19,7 +19,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EksNodeSpec } from "../cluster/eks-node.ts";
 import { INSTANCE_TYPES, regionOf } from "../cluster/eks-node.ts";
-import type { CloudSettings, NodeGroup, NodeSelector, ScenarioEvent } from "../scenarios/schema.ts";
+import type {
+  CloudEvent,
+  CloudSettings,
+  NodeGroup,
+  NodeSelector,
+  ScenarioEvent,
+} from "../scenarios/schema.ts";
+import { isWorkloadEvent } from "../scenarios/schema.ts";
 import type { Ec2Event } from "./messages.ts";
 import { rebalanceRecommendation, spotInterruptionWarning, stateChange } from "./messages.ts";
 
@@ -133,6 +140,7 @@ export interface CloudOptions {
   /** The scenario's `cloud` section (with defaults applied). */
   settings: CloudSettings;
   nodeGroups: readonly NodeGroup[];
+  /** The scenario's events; workload events (scale, rollout) are the runner's and are skipped here. */
   events: readonly ScenarioEvent[];
   /** Real seconds per scenario second. */
   timeScale: number;
@@ -202,7 +210,10 @@ export class CloudSimulator implements AsyncDisposable {
     this.#t0 = this.#opts.t0 ?? performance.now();
     this.#wall0 = Date.now() - (performance.now() - this.#t0);
     for (const n of this.#opts.lab.nodes) this.#live.set(n.name, n);
-    for (const e of this.#opts.events) this.#spawn(`${e.kind} at ${e.at}`, null, () => this.#runEvent(e));
+    for (const e of this.#opts.events) {
+      if (isWorkloadEvent(e)) continue;
+      this.#spawn(`${e.kind} at ${e.at}`, null, () => this.#runEvent(e));
+    }
     if (this.#opts.settings.autoscaler.enabled && this.#opts.hooks.pendingPods !== undefined) {
       this.#spawnLoop(() => this.#autoscale());
     }
@@ -270,7 +281,7 @@ export class CloudSimulator implements AsyncDisposable {
     return this.#opts.messageTime?.(at) ?? new Date(this.#wall0 + at * this.#opts.timeScale * 1000);
   }
 
-  async #runEvent(e: ScenarioEvent): Promise<void> {
+  async #runEvent(e: CloudEvent): Promise<void> {
     await this.#sleepUntil(e.at);
     switch (e.kind) {
       case "spot-reclaim": {

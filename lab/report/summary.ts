@@ -7,6 +7,7 @@ import type {
   ReadySample,
   Report,
   RequestsPerSecond,
+  WorkloadOutcome,
 } from "./types.ts";
 
 /** One load-generator result: when it was answered (scenario seconds) and its status (or "error" without one). */
@@ -71,6 +72,8 @@ export interface HandlerObservations {
   ready: readonly ReadySample[];
   evacuations: readonly Omit<Evacuation, "slackSeconds">[];
   nodes: readonly NodeLane[];
+  /** Each workload's replica count at the end of the run. */
+  workloads?: readonly WorkloadOutcome[];
 }
 
 /** A handler's report from what the runner observed. */
@@ -89,6 +92,7 @@ export function handlerReport(o: HandlerObservations): HandlerReport {
     errors5xx: countInRange(responses, 500, 599),
     minReadyRatio: minReadyRatio(o.ready),
     evacuations: o.evacuations.map(evacuation),
+    ...(o.workloads === undefined ? {} : { workloads: [...o.workloads] }),
     series,
   };
 }

@@ -21,8 +21,19 @@ export interface HandlerReport {
   /** Lowest Ready replicas / desired replicas seen during the run (1 = never below desired). */
   minReadyRatio: number;
   evacuations: Evacuation[];
+  /** Each workload's replicas at the end of the run (absent in reports written before they were recorded). */
+  workloads?: WorkloadOutcome[];
   /** Time series for the HTML timeline (kept in the JSON so the HTML can be redrawn). */
   series: HandlerSeries;
+}
+
+/** A workload at the end of a run. */
+export interface WorkloadOutcome {
+  name: string;
+  /** The count the scenario asked for last: its `replicas`, or the last `scale` event. */
+  desired: number;
+  /** spec.replicas at the end of the run: equal to `desired` unless a handler left a change behind. */
+  replicas: number;
 }
 
 /** One reclaimed node: when each step of its evacuation happened. */

@@ -23,6 +23,7 @@ import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/l
 import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
 import { startHandler, type HandlerName } from "./handlers.ts";
 import { ClusterObserver } from "./observer.ts";
+import { WorkloadEvents } from "./workload-events.ts";
 import { LabKubeProxy } from "./kube-proxy.ts";
 
 const NAMESPACE = "default";
@@ -267,6 +268,24 @@ async function runHandler(
     },
   });
 
+  // Other parties' changes (scale, rollout): the desired count of the ready ratio follows a scale.
+  await using workloadEvents = new WorkloadEvents({
+    apps: lab.apps,
+    namespace: NAMESPACE,
+    events: scenario.events,
+    timeScale,
+    t0,
+    onApplied: (e, at) => {
+      record("workload", {
+        event: e.kind,
+        workload: e.workload,
+        at,
+        ...(e.kind === "scale" ? { replicas: e.replicas } : {}),
+      });
+      if (e.kind === "scale") desired.set(e.workload, e.replicas);
+    },
+  });
+
   const responses: { at: number; status: number | "error" }[] = [];
   let errors = 0;
   let lastProgress = 0;
@@ -292,6 +311,7 @@ async function runHandler(
   })();
   await observer.sample();
   cloud.start();
+  workloadEvents.start();
   const loads = scenario.workloads.map((w) =>
     runLoad({
       url: `${alb.url}/`,
@@ -313,10 +333,17 @@ async function runHandler(
     progress(`[${handler}] cloud simulator: ${err instanceof Error ? err.message : String(err)}`);
   });
   await cloud.stop();
+  await workloadEvents.settled();
+  for (const err of workloadEvents.errors) progress(`[${handler}] workload event failed: ${err}`);
   stopSampling.abort();
   await sampling;
   progress(`[${handler}] done: ${responses.length} requests, ${errors} errors`);
   events.end();
+  const workloads = [];
+  for (const [name, want] of desired) {
+    const d = await lab.apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
+    workloads.push({ name, desired: want, replicas: d.spec?.replicas ?? 0 });
+  }
   return handlerReport({
     handler,
     durationSeconds: scenario.traffic.durationSeconds,
@@ -324,6 +351,7 @@ async function runHandler(
     ready: observer.ready,
     evacuations: observer.evacuations,
     nodes: observer.lanes,
+    workloads,
   });
 }
 

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { stringify } from "yaml";
 import {
+  isWorkloadEvent,
   deploymentFixture,
   listScenarios,
   loadScenario,
@@ -41,7 +42,10 @@ test("every shipped scenario validates", async () => {
   assert.deepEqual(names, [
     "az-reclaim",
     "capacity-starved",
+    "pdb-two-reclaims",
     "rebalance",
+    "rollout-during-surge",
+    "scale-during-surge",
     "seed",
     "single-reclaim",
     "single-reclaim-instance",
@@ -205,4 +209,33 @@ test("a workload maps onto the lab's deployment() fixture", async () => {
     nodeGroupSpecs(s).map((g) => g.name),
     ["spot-a", "spot-b", "spot-c"],
   );
+});
+
+test("scale and rollout events name a workload of the scenario; the cloud simulator leaves them to the runner", () => {
+  const ok = parseScenario(
+    stringify(
+      scenarioInput({
+        events: [
+          { at: 20, kind: "spot-reclaim" },
+          { at: 40, kind: "scale", workload: "app", replicas: 0 },
+          { at: 50, kind: "rollout", workload: "app" },
+        ],
+      }),
+    ),
+  );
+  assert.deepEqual(
+    ok.events.filter(isWorkloadEvent).map((e) => `${e.kind} ${e.workload}`),
+    ["scale app", "rollout app"],
+  );
+  const unknown = issuesOf(
+    scenarioInput({ events: [{ at: 20, kind: "scale", workload: "web", replicas: 2 }] }),
+  );
+  assert.deepEqual(
+    unknown.map((i) => `${i.path}: ${i.message}`),
+    ["events[0].workload: no workload named web"],
+  );
+  const negative = issuesOf(
+    scenarioInput({ events: [{ at: 20, kind: "scale", workload: "app", replicas: -1 }] }),
+  );
+  assert.equal(negative[0]?.path, "events[0].replicas");
 });

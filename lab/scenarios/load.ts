@@ -14,7 +14,7 @@ import { scenarioSchema } from "./schema.ts";
 import type { Scenario, Workload } from "./schema.ts";
 
 export type * from "./schema.ts";
-export { lastMomentOf, scenarioSchema } from "./schema.ts";
+export { isWorkloadEvent, lastMomentOf, scenarioSchema } from "./schema.ts";
 
 /** Where the shipped scenarios live. */
 export const SCENARIO_DIR = import.meta.dirname;

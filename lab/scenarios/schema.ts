@@ -151,10 +151,45 @@ export const azReclaimEventSchema = z.strictObject({
   share: z.number().gt(0).lte(1),
 });
 
+/**
+ * Someone else scales a workload: spec.replicas set to `replicas` through the scale subresource, as an HPA
+ * or `kubectl scale` does (not a cloud event: the runner applies it to the Deployment).
+ */
+export const scaleEventSchema = z.strictObject({
+  at: seconds,
+  kind: z.literal("scale"),
+  /** The workload's name (one of `workloads`). */
+  workload: name,
+  replicas: z.number().int().nonnegative(),
+});
+
+/**
+ * Someone else starts a rollout: a new pod template (the annotation `kubectl rollout restart` writes), so the
+ * Deployment runs two ReplicaSets until the rollout finishes.
+ */
+export const rolloutEventSchema = z.strictObject({
+  at: seconds,
+  kind: z.literal("rollout"),
+  /** The workload's name (one of `workloads`). */
+  workload: name,
+});
+
+/** Events the cloud simulator plays (reclaims, rebalance recommendations). */
+export const cloudEventSchema = z.discriminatedUnion("kind", [
+  spotReclaimEventSchema,
+  rebalanceEventSchema,
+  azReclaimEventSchema,
+]);
+
+/** Events the runner applies to a workload, as another party would (an HPA, a person, a CD pipeline). */
+export const workloadEventSchema = z.discriminatedUnion("kind", [scaleEventSchema, rolloutEventSchema]);
+
 export const eventSchema = z.discriminatedUnion("kind", [
   spotReclaimEventSchema,
   rebalanceEventSchema,
   azReclaimEventSchema,
+  scaleEventSchema,
+  rolloutEventSchema,
 ]);
 
 /** What the end-to-end test may assert for one handler. */
@@ -221,7 +256,14 @@ export const scenarioSchema = z
           message: `its reclaim deadline (${deadline} s) falls after traffic.durationSeconds (${s.traffic.durationSeconds})`,
         });
       }
-      if (e.kind === "az-reclaim") {
+      if (e.kind === "scale" || e.kind === "rollout") {
+        if (!s.workloads.some((w) => w.name === e.workload))
+          ctx.addIssue({
+            code: "custom",
+            path: ["events", i, "workload"],
+            message: `no workload named ${e.workload}`,
+          });
+      } else if (e.kind === "az-reclaim") {
         if (!zones.has(e.zone))
           ctx.addIssue({
             code: "custom",
@@ -247,9 +289,15 @@ export const scenarioSchema = z
     });
   });
 
-/** The last scenario second an event acts on a node (its reclaim deadline, or the recommendation itself). */
+/**
+ * The last scenario second an event acts (a node's reclaim deadline, the recommendation itself, the moment a
+ * workload is scaled or rolled out).
+ */
 export function lastMomentOf(e: ScenarioEvent, noticeLeadSeconds: number): number {
   switch (e.kind) {
+    case "scale":
+    case "rollout":
+      return e.at;
     case "spot-reclaim":
     case "az-reclaim":
       return e.at + noticeLeadSeconds;
@@ -270,5 +318,13 @@ export type ScenarioEvent = z.output<typeof eventSchema>;
 export type SpotReclaimEvent = z.output<typeof spotReclaimEventSchema>;
 export type RebalanceEvent = z.output<typeof rebalanceEventSchema>;
 export type AzReclaimEvent = z.output<typeof azReclaimEventSchema>;
+export type ScaleEvent = z.output<typeof scaleEventSchema>;
+export type RolloutEvent = z.output<typeof rolloutEventSchema>;
+export type CloudEvent = z.output<typeof cloudEventSchema>;
+export type WorkloadEvent = z.output<typeof workloadEventSchema>;
+
+export function isWorkloadEvent(e: ScenarioEvent): e is WorkloadEvent {
+  return e.kind === "scale" || e.kind === "rollout";
+}
 export type Expectation = z.output<typeof expectationSchema>;
 export type HandlerName = z.output<typeof handlerNameSchema>;

@@ -54,7 +54,7 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       const plan = planLedgerChange(ledgers.get(key) ?? [], change);
       ledgers.set(key, plan.entries);
       would(
-        change.kind === "surge" ? "surge" : "retire",
+        change.kind,
         { workload: key, by: plan.delta },
         `${key} by ${plan.delta > 0 ? "+" : ""}${plan.delta} (ledger kept in memory)`,
       );

@@ -8,6 +8,7 @@ import { silentLogger } from "../observability/logger.ts";
 import { DEFAULT_BUDGETS, type Budgets } from "../planner/budgets.ts";
 import { describePlan } from "../planner/describe.ts";
 import { planEvacuations } from "../planner/planner.ts";
+import { DEFAULT_POLICY } from "../planner/policy.ts";
 import { manualNotice, parseDeadline } from "../signals/manual/manual.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
@@ -110,7 +111,13 @@ async function planFor(nodeName: string, opts: PlanOptions): Promise<{ data: unk
   const evacuations = existing.filter((s) => s !== active).map((s) => s.evacuation);
   if (folded.kind === "create" || folded.kind === "update") evacuations.push(folded.stored.evacuation);
   else if (active !== null) evacuations.push(active.evacuation);
-  const plan = planEvacuations({ snapshot: cache.snapshot(now), evacuations, now, budgets });
+  const plan = planEvacuations({
+    snapshot: cache.snapshot(now),
+    evacuations,
+    now,
+    budgets,
+    policy: DEFAULT_POLICY,
+  });
   const header = [
     `Plan for node ${nodeName} with a deadline ${Math.round((deadline - now) / 1000)} s from now (${new Date(deadline).toISOString()}):`,
     `budgets: lb propagation ${budgets.lbPropagationSeconds} s, in-flight ${budgets.inFlightSeconds} s, margin ${budgets.safetyMarginSeconds} s, default ready ${budgets.defaultReadySeconds} s`,

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import type { V1ReplicaSet } from "@kubernetes/client-node";
 import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
+import { DEFAULT_POLICY } from "../planner/policy.ts";
 import {
   aCordonedNode,
   aNode,
@@ -51,6 +52,7 @@ test("a bare ReplicaSet's pods are surged make-before-break, not left for the la
     evacuations: [anEvacuation()],
     now: T0 + 1_000,
     budgets: DEFAULT_BUDGETS,
+    policy: DEFAULT_POLICY,
   });
   const surge = plan.steps.find((s) => s.kind === "surge");
   assert.ok(surge !== undefined && surge.kind === "surge", JSON.stringify(plan.steps));

@@ -21,6 +21,7 @@ import {
   resolveOwner,
   sleepSecondsOfCommand,
   toMillis,
+  rollingOut,
   workloadView,
 } from "./views.ts";
 import { cpuMilli, bytes, parseQuantity } from "./quantity.ts";
@@ -149,9 +150,14 @@ function deploymentObj(
   o: { name?: string; replicas?: number; ready?: number; annotations?: Record<string, string> } = {},
 ): V1Deployment {
   return {
-    metadata: { name: o.name ?? "web", namespace: "shop", annotations: o.annotations ?? {} },
+    metadata: { name: o.name ?? "web", namespace: "shop", annotations: o.annotations ?? {}, generation: 1 },
     spec: { replicas: o.replicas ?? 6, selector: {}, template: {} },
-    status: { readyReplicas: o.ready ?? 6 },
+    status: {
+      readyReplicas: o.ready ?? 6,
+      observedGeneration: 1,
+      replicas: o.replicas ?? 6,
+      updatedReplicas: o.replicas ?? 6,
+    },
   };
 }
 
@@ -411,8 +417,21 @@ describe("workloadView", () => {
       readyReplicas: 5,
       expectedReadySeconds: 25,
       hpa: { min: 1, max: 12 },
+      rollingOut: false,
       surgeLedger: [],
+      ledgerReplicas: null,
     });
+  });
+
+  it("sees a rollout in progress: spec not yet observed, replicas not all updated, or old pods still running", () => {
+    const settled = deploymentObj({ replicas: 4 });
+    const view = (d: V1Deployment): boolean =>
+      workloadView({ kind: "Deployment", object: d }, [], pods).rollingOut;
+    assert.equal(view(settled), false);
+    assert.equal(view({ ...settled, metadata: { ...settled.metadata, generation: 2 } }), true);
+    assert.equal(view({ ...settled, status: { ...settled.status, updatedReplicas: 2 } }), true);
+    assert.equal(view({ ...settled, status: { ...settled.status, replicas: 6 } }), true);
+    assert.equal(rollingOut({ spec: { replicas: 4, selector: {}, template: {} } }), true, "no status yet");
   });
 
   it("prefers the annotation, and ignores a malformed one", () => {

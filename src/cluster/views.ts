@@ -269,6 +269,7 @@ export function workloadView(
       h.spec?.scaleTargetRef.kind === ref.kind &&
       h.spec.scaleTargetRef.name === ref.name,
   );
+  const ledger = ledgerOf(meta?.annotations?.[SURGE_LEDGER_ANNOTATION]);
   return {
     ref,
     specReplicas: workload.object.spec?.replicas ?? 1,
@@ -276,14 +277,29 @@ export function workloadView(
     expectedReadySeconds:
       annotatedReadySeconds(meta?.annotations?.[EXPECTED_READY_ANNOTATION]) ?? medianReadySeconds(ref, pods),
     hpa: hpa?.spec === undefined ? null : { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas },
-    surgeLedger: ledgerOf(meta?.annotations?.[SURGE_LEDGER_ANNOTATION]),
+    rollingOut: workload.kind === "Deployment" && rollingOut(workload.object),
+    surgeLedger: ledger.entries,
+    ledgerReplicas: ledger.replicas,
   };
 }
 
-/** The ledger's entries; none when the annotation is absent or unreadable (the scale write reports that). */
-function ledgerOf(value: string | undefined): LedgerEntry[] {
+/** The Deployment's latest spec is not fully rolled out yet (see WorkloadView.rollingOut). */
+export function rollingOut(d: V1Deployment): boolean {
+  const generation = d.metadata?.generation ?? 0;
+  const observed = d.status?.observedGeneration ?? 0;
+  const want = d.spec?.replicas ?? 1;
+  const updated = d.status?.updatedReplicas ?? 0;
+  const running = d.status?.replicas ?? 0;
+  return observed < generation || updated < want || running > updated;
+}
+
+/**
+ * The ledger's entries and recorded replicas; none when the annotation is absent or unreadable (the scale
+ * write reports that).
+ */
+function ledgerOf(value: string | undefined): { entries: LedgerEntry[]; replicas: number | null } {
   const read = parseLedger(value);
-  return read.kind === "ok" ? read.entries : [];
+  return read.kind === "ok" ? read : { entries: [], replicas: null };
 }
 
 /** The annotation's value when it is a positive number of seconds; null otherwise (absent or malformed). */

@@ -257,7 +257,7 @@ export const FIELDS = {
     value: "<seconds>",
     expect: "a number > 0",
     defaultText: "1800",
-    help: "A prewarm that sees no interruption warning within this time is finished without a deadline: its surge is retired, which removes the pre-warmed (lowest deletion cost) pods from the node; the node stays cordoned.",
+    help: "A prewarm that sees no interruption warning within this time is undone: its surge is retired (scale -k, so the ReplicaSet removes the pre-warmed, lowest deletion cost pods whose replacements run), no pod is evicted (StatefulSet, Job and bare pods stay), and the node is uncordoned.",
   }),
   lbPropagationSeconds: field(seconds({ min: 0, default: 20 }), {
     group: G.budgets,
@@ -300,6 +300,20 @@ export const FIELDS = {
     expect: "a number > 0 and <= 60",
     defaultText: "2",
     help: "Longest wait between two re-plans of a running evacuation (cluster changes re-plan sooner).",
+  }),
+  giveUpAfterSeconds: field(seconds({ min: 0, exclusive: true, default: 900 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "900",
+    help: "An evacuation still active this long after its deadline (after its notice when it has none; a waiting prewarm excepted) gives up: its surges are retired or handed back, nothing more is moved, an ASG lifecycle action is completed with CONTINUE, and it ends Failed (Warning EvacuationFailed, outcome failed).",
+  }),
+  evacuationTtlSeconds: field(seconds({ min: 0, default: 86400 }), {
+    group: G.budgets,
+    value: "<seconds>",
+    expect: "a number >= 0",
+    defaultText: "86400",
+    help: "A Done or Failed Evacuation resource is deleted this long after it finished, like a Job's ttlSecondsAfterFinished (0: at once).",
   }),
   evacuationTaintKey: field(z.string().regex(QUALIFIED_NAME).default("lifeboat.dev/evacuating"), {
     group: G.budgets,

@@ -153,6 +153,8 @@ export class Controller implements AsyncDisposable {
       budgets: budgetsFrom(config),
       asgHeartbeatSeconds: config.asgHeartbeatSeconds,
       prewarmTimeoutSeconds: config.prewarmTimeoutSeconds,
+      giveUpAfterSeconds: config.giveUpAfterSeconds,
+      evacuationTtlSeconds: config.evacuationTtlSeconds,
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
     });

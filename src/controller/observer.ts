@@ -29,6 +29,9 @@ export function makeObserver(metrics: Metrics): EvacuationObserver {
       if (slack !== null) metrics.observeDeadlineSlack(slack);
       metrics.evacuationCompleted(missed ? "missed_deadline" : "done");
     },
+    evacuationFailed: () => {
+      metrics.evacuationCompleted("failed");
+    },
     podsMoved: (kind, method, count) => {
       const workloadKind: WorkloadKind = WORKLOAD_KINDS.has(kind) ? (kind as WorkloadKind) : "Other";
       metrics.podsMoved({ workloadKind, method }, count);

@@ -34,11 +34,18 @@ export interface SurgeRecord {
   /** How many replicas were added (+by); the retire removes exactly as many (-by). */
   by: number;
   issuedAt: number;
-  /** When the matching scale-down (-by) was issued; null while the surge is outstanding. */
+  /** When the matching scale-down (-by) was issued, or the record handed back; null while the surge is outstanding. */
   retiredAt: number | null;
+  /**
+   * Set (with retiredAt) when the record was closed without a scale-down because the workload was deleted or
+   * scaled below the surge by someone else: the count is theirs, lifeboat takes nothing back. Absent otherwise.
+   */
+  handedBackAt?: number;
 }
 
-export type EvictionOutcome = "evicted" | "blocked-by-pdb" | "not-found" | "force-deleted" | "failed";
+/** `deleted`: deleted gracefully at the last responsible moment although a PodDisruptionBudget refused. */
+export type EvictionOutcome =
+  "evicted" | "blocked-by-pdb" | "not-found" | "deleted" | "force-deleted" | "failed";
 
 export interface EvictionRecord {
   pod: PodRef;
@@ -53,6 +60,8 @@ export interface EvacuationTimeline {
   replacementsReadyAt?: number;
   retiredAt?: number;
   doneAt?: number;
+  /** When the evacuation gave up (phase Failed). */
+  failedAt?: number;
 }
 
 export interface Evacuation {
@@ -79,4 +88,10 @@ export interface Evacuation {
 /** Done and Failed evacuations no longer drive any step. */
 export function isActive(evacuation: Evacuation): boolean {
   return evacuation.phase !== "Done" && evacuation.phase !== "Failed";
+}
+
+/** When a Done or Failed evacuation finished; null while it is active (or for a record without the time). */
+export function finishedAt(evacuation: Evacuation): number | null {
+  if (isActive(evacuation)) return null;
+  return evacuation.timeline.doneAt ?? evacuation.timeline.failedAt ?? null;
 }

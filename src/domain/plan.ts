@@ -38,6 +38,15 @@ export type WarningCode =
   /** The schedulable nodes outside the evacuation lack room for the replacements: they may stay Pending. */
   | "InsufficientCapacity";
 
+/** Why an outstanding surge is closed without scaling back (the workload's count is no longer lifeboat's to change). */
+export type HandBackCause =
+  /** The workload was deleted (or deleted and created again under the same name: another object). */
+  | "workload-gone"
+  /** Its spec.replicas is below what lifeboat added: someone scaled it to 0 or below the surge. */
+  | "scaled-below-surge"
+  /** Its spec.replicas is not what lifeboat last wrote (the surge ledger's record): an HPA or a person scaled it. */
+  | "scaled-by-someone-else";
+
 export type Step =
   /** Cordon + taint lifeboat.dev/evacuating:NoSchedule + exclude-from-external-load-balancers=true, all at once. */
   | { kind: "cordon"; node: string; evacuation: string; reason: string }
@@ -66,25 +75,53 @@ export type Step =
       reason: string;
     }
   /**
-   * Evict through the Eviction API (a 429 from a PDB is retried by the executor). `lastResponsibleMoment`:
-   * evicted because its last responsible moment came (replacements Ready or not), not as planned.
+   * Evict through the Eviction API. Before the pod's last responsible moment a 429 from a PDB is retried on
+   * the next reconcile; at or past it (`atLastResponsibleMoment`) the disruption is no longer voluntary (the
+   * node dies at the deadline whatever the PDB says), so a refusal is answered with a graceful delete.
    */
   | {
       kind: "evict";
       pod: PodRef;
       node: string;
       evacuation: string;
+      atLastResponsibleMoment: boolean;
       reason: string;
-      lastResponsibleMoment?: boolean;
     }
+  /**
+   * Delete with the pod's own grace period (preStop runs), not through the Eviction API: the pod's last
+   * responsible moment has come and `pdbs` (namespace/name) allow no disruption now. Emitted with a Warning
+   * Event `PdbOverridden` naming them (as Karpenter deletes pods once a NodeClaim's terminationGracePeriod
+   * leaves no time for their own grace period).
+   */
+  | { kind: "delete"; pod: PodRef; node: string; evacuation: string; pdbs: string[]; reason: string }
   /** Delete with grace period 0: the instance is gone, nothing on it can run its preStop any more. */
   | { kind: "force-delete"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /**
+   * Close `records` without scaling: the workload is gone or was scaled below the surge by someone else, so
+   * there is nothing lifeboat may take back. Sets handedBackAt (and retiredAt) on each record.
+   */
+  | {
+      kind: "hand-back";
+      workload: WorkloadRef;
+      cause: HandBackCause;
+      records: SurgeRecordRef[];
+      reason: string;
+    }
+  /** Undo the cordon (unschedulable off, the evacuation taint and the exclude-from-LB label removed): an expired prewarm. */
+  | { kind: "uncordon"; node: string; evacuation: string; reason: string }
   /** Something the operator should know; emitted as a Warning Event on `subject`. */
   | { kind: "warn"; code: WarningCode; subject: string; reason: string }
   /** Nothing to do for `subject` (a workload key, pod key or node name) before `until` (null: until the cluster changes). */
   | { kind: "wait"; until: number | null; subject: string; reason: string }
   /** The node holds nothing lifeboat must move and every surge is retired: mark the Evacuation Done. */
-  | { kind: "complete"; evacuation: string; reason: string };
+  | { kind: "complete"; evacuation: string; reason: string }
+  /**
+   * Give up (phase Failed, Warning Event EvacuationFailed, outcome "failed", ASG lifecycle action completed):
+   * planned only once every surge of the evacuation is retired or handed back.
+   */
+  | { kind: "fail"; evacuation: string; reason: string }
+  /** Delete the finished Evacuation resource: its time to live after finishing is over. */
+  | { kind: "forget"; evacuation: string; reason: string };
 
 export type StepKind = Step["kind"];
 

@@ -105,11 +105,24 @@ export interface WorkloadView {
   /** The HorizontalPodAutoscaler targeting it, if any. */
   hpa: { min: number; max: number } | null;
   /**
+   * A rollout is in progress (Deployments): its controller has not yet observed the latest spec
+   * (status.observedGeneration < metadata.generation), or not every replica runs the current template
+   * (status.updatedReplicas < spec.replicas), or old pods still run beside the new ones (status.replicas >
+   * status.updatedReplicas). Then two ReplicaSets share the count and a scale-down is spread across them.
+   * Always false for StatefulSets and bare ReplicaSets.
+   */
+  rollingOut: boolean;
+  /**
    * lifeboat's own surges of this workload, from its annotation lifeboat.dev/surge-ledger (open ones have
    * retiredAt null): the source of truth for what spec.replicas holds extra on lifeboat's behalf. Empty when
    * the annotation is absent or unreadable (see src/domain/surge-ledger.ts).
    */
   surgeLedger: LedgerEntry[];
+  /**
+   * spec.replicas as lifeboat last wrote it, recorded in the same ledger write; null without a record. When
+   * spec.replicas differs, someone else (an HPA, a person) scaled the workload since.
+   */
+  ledgerReplicas: number | null;
 }
 
 export interface PdbView {

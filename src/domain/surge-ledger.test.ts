@@ -106,9 +106,9 @@ test("the annotation round-trips; anything else is reported malformed, never rea
       },
     ],
   });
-  assert.deepEqual(parseLedger(text), { kind: "ok", entries });
+  assert.deepEqual(parseLedger(text), { kind: "ok", entries, replicas: null });
   assert.equal(serializeLedger([]), null, "an empty ledger removes the annotation");
-  assert.deepEqual(parseLedger(undefined), { kind: "ok", entries: [] });
+  assert.deepEqual(parseLedger(undefined), { kind: "ok", entries: [], replicas: null });
   for (const bad of [
     "{",
     "[]",
@@ -116,4 +116,30 @@ test("the annotation round-trips; anything else is reported malformed, never rea
     '{"surges":[{"id":"x","evacuation":"e","pods":["p"],"by":-1,"issuedAt":"2026-01-01T00:00:00Z"}]}',
   ])
     assert.equal(parseLedger(bad).kind, "malformed", bad);
+});
+
+test("the ledger records the replicas of its write; a hand-back closes entries without a replica change, and their pods may be surged again under a new id", () => {
+  const open: LedgerEntry[] = [
+    { id: "e1/web-a", evacuation: "e1", pods: ["web-a"], by: 1, issuedAt: T, retiredAt: null },
+  ];
+  const text = serializeLedger(open, 5);
+  assert.ok(text !== null);
+  assert.deepEqual(parseLedger(text), { kind: "ok", entries: open, replicas: 5 });
+
+  const back = planLedgerChange(open, { kind: "hand-back", ids: ["e1/web-a"], at: T + 1_000 });
+  assert.equal(back.delta, 0);
+  assert.deepEqual(back.entries, [{ ...open[0], retiredAt: T + 1_000, handedBackAt: T + 1_000 }]);
+  const reread = parseLedger(serializeLedger(back.entries, 3) ?? "");
+  assert.deepEqual(reread, { kind: "ok", entries: back.entries, replicas: 3 });
+
+  const again = planLedgerChange(back.entries, {
+    kind: "surge",
+    records: [{ evacuation: "e1", pods: ["web-a"] }],
+    at: T + 2_000,
+  });
+  assert.equal(again.delta, 1, "a handed-back entry no longer covers its pod");
+  assert.deepEqual(
+    again.entries.map((e) => `${e.id} ${e.retiredAt === null ? "open" : "closed"}`),
+    ["e1/web-a closed", "e1/web-a#2 open"],
+  );
 });

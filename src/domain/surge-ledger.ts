@@ -5,8 +5,11 @@
  * crash between two writes can make lifeboat surge (+k) or retire (-k) twice.
  *
  * Annotation value (JSON):
- *   {"v":1,"surges":[{"id":"<evacuation>/<first pod>","evacuation":"<Evacuation name>",
+ *   {"v":1,"replicas":5,"surges":[{"id":"<evacuation>/<first pod>","evacuation":"<Evacuation name>",
  *     "pods":["web-7d9f-abcde"],"by":1,"issuedAt":"2026-01-01T00:00:00.000Z","retiredAt":"..."}]}
+ * - `replicas`: the spec.replicas written by the same write. A different spec.replicas means someone else
+ *   (an HPA, a person) scaled the workload since: its open surges are then handed back, never taken off
+ *   the count they chose. Both live on one object, so an informer never shows one without the other;
  * - one entry per (evacuation, surge): the doomed pods it replaces and how many replicas it added;
  * - `retiredAt` is set by the write that removes the same `by` again (absent while the surge is open);
  * - retired entries are dropped by a later write once older than RETIRED_RETENTION_MS.
@@ -31,11 +34,23 @@ export interface LedgerEntry {
   /** Replicas added. */
   by: number;
   issuedAt: number;
-  /** When the same `by` was removed again; null while open. */
+  /** When the same `by` was removed again, or the entry handed back; null while open. */
   retiredAt: number | null;
+  /**
+   * Set (with retiredAt) when the entry was closed without removing `by`: someone else scaled the workload
+   * (or scaled it below the surge), so the count is theirs. Its pods may be surged again (a new entry).
+   */
+  handedBackAt?: number;
 }
 
-export type LedgerRead = { kind: "ok"; entries: LedgerEntry[] } | { kind: "malformed"; reason: string };
+export type LedgerRead =
+  | {
+      kind: "ok";
+      entries: LedgerEntry[];
+      /** spec.replicas as lifeboat last wrote it with this ledger; null when not recorded. */
+      replicas: number | null;
+    }
+  | { kind: "malformed"; reason: string };
 
 export function surgeId(evacuation: string, pods: readonly string[]): string {
   return `${evacuation}/${pods[0] ?? ""}`;
@@ -43,7 +58,7 @@ export function surgeId(evacuation: string, pods: readonly string[]): string {
 
 /** Reads the annotation's value (undefined: no ledger yet, i.e. empty). */
 export function parseLedger(value: string | undefined): LedgerRead {
-  if (value === undefined || value.trim() === "") return { kind: "ok", entries: [] };
+  if (value === undefined || value.trim() === "") return { kind: "ok", entries: [], replicas: null };
   let raw: unknown;
   try {
     raw = JSON.parse(value);
@@ -58,7 +73,12 @@ export function parseLedger(value: string | undefined): LedgerRead {
     if (entry === null) return { kind: "malformed", reason: `surges[${i}] is not a ledger entry` };
     entries.push(entry);
   }
-  return { kind: "ok", entries };
+  const replicas = "replicas" in raw ? raw.replicas : undefined;
+  return {
+    kind: "ok",
+    entries,
+    replicas: typeof replicas === "number" && Number.isInteger(replicas) && replicas >= 0 ? replicas : null,
+  };
 }
 
 function toEntry(e: unknown): LedgerEntry | null {
@@ -66,6 +86,7 @@ function toEntry(e: unknown): LedgerEntry | null {
   const r = e as Record<string, unknown>;
   const issuedAt = typeof r["issuedAt"] === "string" ? Date.parse(r["issuedAt"]) : NaN;
   const retiredAt = typeof r["retiredAt"] === "string" ? Date.parse(r["retiredAt"]) : null;
+  const handedBackAt = typeof r["handedBackAt"] === "string" ? Date.parse(r["handedBackAt"]) : undefined;
   if (
     typeof r["id"] !== "string" ||
     typeof r["evacuation"] !== "string" ||
@@ -75,7 +96,8 @@ function toEntry(e: unknown): LedgerEntry | null {
     !Number.isInteger(r["by"]) ||
     r["by"] < 0 ||
     Number.isNaN(issuedAt) ||
-    (retiredAt !== null && Number.isNaN(retiredAt))
+    (retiredAt !== null && Number.isNaN(retiredAt)) ||
+    (handedBackAt !== undefined && Number.isNaN(handedBackAt))
   )
     return null;
   return {
@@ -85,14 +107,22 @@ function toEntry(e: unknown): LedgerEntry | null {
     by: r["by"],
     issuedAt,
     retiredAt,
+    ...(handedBackAt === undefined ? {} : { handedBackAt }),
   };
 }
 
-/** The annotation's value for `entries`; null when empty (the annotation is removed). */
-export function serializeLedger(entries: readonly LedgerEntry[]): string | null {
+/**
+ * The annotation's value for `entries` and the spec.replicas written with it (null: not recorded); null
+ * when there are no entries (the annotation is removed).
+ */
+export function serializeLedger(
+  entries: readonly LedgerEntry[],
+  replicas: number | null = null,
+): string | null {
   if (entries.length === 0) return null;
   return JSON.stringify({
     v: 1,
+    ...(replicas === null ? {} : { replicas }),
     surges: entries.map((e) => ({
       id: e.id,
       evacuation: e.evacuation,
@@ -100,6 +130,7 @@ export function serializeLedger(entries: readonly LedgerEntry[]): string | null 
       by: e.by,
       issuedAt: new Date(e.issuedAt).toISOString(),
       ...(e.retiredAt === null ? {} : { retiredAt: new Date(e.retiredAt).toISOString() }),
+      ...(e.handedBackAt === undefined ? {} : { handedBackAt: new Date(e.handedBackAt).toISOString() }),
     })),
   });
 }
@@ -116,7 +147,12 @@ export type LedgerChange =
       kind: "retire";
       surges: { id: string; evacuation: string; pods: string[]; by: number; legacy: boolean }[];
       at: number;
-    };
+    }
+  /**
+   * Close these open entries without a replica change (someone else scaled the workload, or below the
+   * surge): they get retiredAt and handedBackAt, and their pods may be surged again by a new entry.
+   */
+  | { kind: "hand-back"; ids: string[]; at: number };
 
 export interface LedgerPlan {
   /** The ledger after the change (retired entries past retention dropped). */
@@ -132,9 +168,23 @@ export interface LedgerPlan {
 /** Pure: applies `change` to `entries` idempotently. */
 export function planLedgerChange(entries: readonly LedgerEntry[], change: LedgerChange): LedgerPlan {
   const kept = entries.filter((e) => e.retiredAt === null || change.at - e.retiredAt < RETIRED_RETENTION_MS);
+  if (change.kind === "hand-back") {
+    const ids = new Set(change.ids);
+    const next = kept.map((e) =>
+      ids.has(e.id) && e.retiredAt === null ? { ...e, retiredAt: change.at, handedBackAt: change.at } : e,
+    );
+    return {
+      entries: next,
+      delta: 0,
+      touched: next.filter((e) => ids.has(e.id)),
+      unknown: change.ids.filter((id) => !entries.some((e) => e.id === id)),
+    };
+  }
   if (change.kind === "surge") {
     const named = new Map<string, LedgerEntry>();
-    for (const e of entries) for (const p of e.pods) named.set(p, e);
+    // A handed-back entry no longer covers its pods: they may be surged again on top of the new count.
+    for (const e of entries) if (e.handedBackAt === undefined) for (const p of e.pods) named.set(p, e);
+    const taken = new Set(entries.map((e) => e.id));
     const added: LedgerEntry[] = [];
     const touched = new Set<LedgerEntry>();
     for (const r of change.records) {
@@ -144,8 +194,11 @@ export function planLedgerChange(entries: readonly LedgerEntry[], change: Ledger
       }
       const fresh = r.pods.filter((p) => !named.has(p));
       if (fresh.length === 0) continue;
+      let id = surgeId(r.evacuation, fresh);
+      for (let n = 2; taken.has(id); n++) id = `${surgeId(r.evacuation, fresh)}#${n}`;
+      taken.add(id);
       const entry: LedgerEntry = {
-        id: surgeId(r.evacuation, fresh),
+        id,
         evacuation: r.evacuation,
         pods: fresh,
         by: fresh.length,

@@ -42,6 +42,7 @@ export function syncWithLedger(
           by: entry.by,
           issuedAt: entry.issuedAt,
           retiredAt: entry.retiredAt,
+          ...(entry.handedBackAt === undefined ? {} : { handedBackAt: entry.handedBackAt }),
         },
       ];
       next = {
@@ -53,7 +54,16 @@ export function syncWithLedger(
     } else {
       const r = surges[i];
       if (r !== undefined && r.retiredAt === null && entry.retiredAt !== null) {
-        surges = surges.map((x, j) => (j === i ? { ...x, id: entry.id, retiredAt: entry.retiredAt } : x));
+        const closed = { id: entry.id, retiredAt: entry.retiredAt };
+        surges = surges.map((x, j) =>
+          j === i
+            ? {
+                ...x,
+                ...closed,
+                ...(entry.handedBackAt === undefined ? {} : { handedBackAt: entry.handedBackAt }),
+              }
+            : x,
+        );
         next = retiredAt(next, entry.retiredAt);
         changed = true;
       } else if (r !== undefined && r.id === undefined) {

@@ -37,7 +37,9 @@ export interface EvacuationObserver {
   noticeToSurge(seconds: number): void;
   noticeToReplacementsReady(seconds: number): void;
   noticeToDone(seconds: number, slackSeconds: number | null, missedDeadline: boolean): void;
-  podsMoved(workloadKind: string, method: "surge" | "evict" | "force_delete", count: number): void;
+  /** The evacuation gave up (phase Failed) `seconds` after its notice. */
+  evacuationFailed(seconds: number): void;
+  podsMoved(workloadKind: string, method: "surge" | "evict" | "delete" | "force_delete", count: number): void;
   eviction(outcome: "ok" | "pdb_blocked" | "not_found" | "error"): void;
   actuatorError(action: ActuatorAction): void;
 }

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KubeActuator, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import type { KubeActuator, LedgerOutcome, ScaleOutcome } from "../actuators/kube-actuator.ts";
+import { planLedgerChange } from "../domain/surge-ledger.ts";
 import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
@@ -53,6 +54,9 @@ class MemoryStore {
     this.stored = s;
     return Promise.resolve(s);
   }
+  delete(): Promise<void> {
+    return Promise.reject(new Error("not expected: nothing here outlives its time to live"));
+  }
 }
 
 function actuator(overrides: Partial<KubeActuator> = {}): KubeActuator {
@@ -63,6 +67,18 @@ function actuator(overrides: Partial<KubeActuator> = {}): KubeActuator {
     setDeletionCost: () => Promise.resolve({ kind: "patched" }),
     scaleBy: (_w, by): Promise<ScaleOutcome> =>
       Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 }),
+    changeSurgeLedger: (_w, change): Promise<LedgerOutcome> => {
+      const plan = planLedgerChange([], change);
+      return Promise.resolve({
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 1,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      });
+    },
     evict: () => Promise.resolve({ kind: "evicted" }),
     forceDelete: () => Promise.resolve({ kind: "deleted" }),
     deletePod: () => Promise.resolve({ kind: "deleted" }),
@@ -88,6 +104,7 @@ function harness(options: {
       observed.done++;
       if (missed) observed.missed++;
     },
+    evacuationFailed: () => undefined,
     podsMoved: (kind, method, count) => observed.moved.push(`${kind} ${method} ${count}`),
     eviction: () => undefined,
     actuatorError: (action) => observed.errors.push(action),
@@ -106,6 +123,8 @@ function harness(options: {
     budgets: DEFAULT_BUDGETS,
     asgHeartbeatSeconds: 30,
     prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
     taintKey: "lifeboat.dev/evacuating",
     excludeFromLb: true,
   });

@@ -35,6 +35,7 @@ const noObserver: EvacuationObserver = {
   noticeToSurge: () => undefined,
   noticeToReplacementsReady: () => undefined,
   noticeToDone: () => undefined,
+  evacuationFailed: () => undefined,
   podsMoved: () => undefined,
   eviction: () => undefined,
   actuatorError: () => undefined,
@@ -97,6 +98,9 @@ class ConflictingOnceStore {
     this.stored = s;
     return Promise.resolve(s);
   }
+  delete(): Promise<void> {
+    return Promise.reject(new Error("not expected: nothing here has finished"));
+  }
   updateStatus(s: StoredEvacuation): Promise<StoredEvacuation> {
     this.writes++;
     if (!this.#conflicted) {
@@ -138,6 +142,8 @@ test("a status write that conflicts after a surge keeps the surge record, so the
     budgets: DEFAULT_BUDGETS,
     asgHeartbeatSeconds: 30,
     prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
     taintKey: "lifeboat.dev/evacuating",
     excludeFromLb: true,
   });
@@ -182,6 +188,9 @@ class FailingStatusStore {
     this.stored = s;
     return Promise.resolve(s);
   }
+  delete(): Promise<void> {
+    return Promise.reject(new Error("not expected: nothing here outlives its time to live"));
+  }
 }
 
 function reconcilerWith(
@@ -202,6 +211,8 @@ function reconcilerWith(
     budgets: DEFAULT_BUDGETS,
     asgHeartbeatSeconds: 30,
     prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
     taintKey: "lifeboat.dev/evacuating",
     excludeFromLb: true,
   });

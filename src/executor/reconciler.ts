@@ -14,15 +14,15 @@ import type { Clock } from "../domain/clock.ts";
 import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
-import { podKey, workloadKey, type WorkloadRef } from "../domain/snapshot.ts";
+import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
 import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
+import type { ActuatorAction } from "../observability/metrics.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import { isNotLeader } from "../leader/fence.ts";
-import type { ActuatorAction } from "../observability/metrics.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
-import { expirePrewarm } from "./prewarm-expiry.ts";
+import type { PlanPolicy } from "../planner/policy.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
 import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
 import type {
@@ -36,7 +36,7 @@ import type {
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
-  store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus">;
+  store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus" | "delete">;
   actuator: KubeActuator;
   lifecycle: LifecycleActuatorLike | null;
   /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
@@ -50,8 +50,12 @@ export interface ReconcilerDeps {
   budgets: Budgets;
   /** Seconds between ASG lifecycle heartbeats while an evacuation is active. */
   asgHeartbeatSeconds: number;
-  /** A pre-warm without a warning for this long is finished as a deadline-less evacuation. */
+  /** A pre-warm without a warning for this long is undone (surges retired, node uncordoned). */
   prewarmTimeoutSeconds: number;
+  /** An evacuation still active this long after its deadline (its notice, without one) gives up. */
+  giveUpAfterSeconds: number;
+  /** A Done or Failed evacuation is deleted this long after it finished. */
+  evacuationTtlSeconds: number;
 }
 
 /** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
@@ -80,41 +84,37 @@ export class Reconciler {
     this.#d = deps;
   }
 
+  get #policy(): PlanPolicy {
+    return {
+      taintKey: this.#d.taintKey,
+      excludeFromLb: this.#d.excludeFromLb,
+      prewarmTimeoutSeconds: this.#d.prewarmTimeoutSeconds,
+      giveUpAfterSeconds: this.#d.giveUpAfterSeconds,
+      ttlSecondsAfterFinished: this.#d.evacuationTtlSeconds,
+    };
+  }
+
   async reconcileOnce(): Promise<ReconcileResult> {
     const { clock, store, cluster } = this.#d;
     const stored = await store.list();
     const byName = new Map(stored.map((s) => [s.evacuation.name, s]));
     const now = clock.now();
-    if (!stored.some((s) => isActive(s.evacuation))) {
+    // Finished evacuations still need a plan: their time to live runs out (a `forget` step).
+    if (stored.length === 0) {
       return {
         plan: { steps: [], skipped: [], nextReviewAt: null },
         failures: [],
         nextReviewAt: null,
-        evacuations: stored.map((s) => s.evacuation),
+        evacuations: [],
       };
-    }
-    for (const s of stored) {
-      const expiry = expirePrewarm(s.evacuation, now, this.#d.prewarmTimeoutSeconds);
-      if (expiry === null) continue;
-      const saved = await this.#d.store.updateSpec({
-        ...s,
-        evacuation: expiry.evacuation,
-        message: expiry.reason,
-      });
-      byName.set(s.evacuation.name, saved);
-      this.#d.log.info({ evacuation: s.evacuation.name }, expiry.reason);
-      this.#d.events.emit({
-        object: { kind: "Evacuation", name: s.evacuation.name },
-        type: "Normal",
-        reason: "PrewarmExpired",
-        message: expiry.reason,
-      });
     }
     const snapshot = cluster.snapshot(now);
     /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
     this.#ownerKinds = new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"]));
     const dirty = new Set<string>();
     const failures: ReconcileResult["failures"] = [];
+    /** Evacuations deleted by this reconcile (their time to live ran out). */
+    const forgotten = new Set<string>();
     /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
     const changes = new Map<string, Change[]>();
     // The status is a cache of the surge ledgers: recover what a failed status write (or a crash) lost.
@@ -127,15 +127,22 @@ export class Reconciler {
       evacuations: [...byName.values()].map((s) => s.evacuation),
       now,
       budgets: this.#d.budgets,
+      policy: this.#policy,
     });
     for (const step of plan.steps) {
       let action = actionOf(step);
       try {
+        if (step.kind === "forget") {
+          await this.#d.store.delete(step.evacuation);
+          forgotten.add(step.evacuation);
+          this.#d.log.info({ evacuation: step.evacuation }, `forgotten: ${step.reason}`);
+          continue;
+        }
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
         action = "status_write";
-        if (step.kind === "surge" || step.kind === "retire")
+        if (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back")
           await this.#persist(byName, changes, touched, dirty);
       } catch (err) {
         // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
@@ -160,7 +167,9 @@ export class Reconciler {
       plan,
       failures,
       nextReviewAt: plan.nextReviewAt,
-      evacuations: [...byName.values()].map((s) => s.evacuation),
+      evacuations: [...byName.values()]
+        .filter((s) => !forgotten.has(s.evacuation.name))
+        .map((s) => s.evacuation),
     };
   }
 
@@ -421,16 +430,7 @@ export class Reconciler {
         return [...touched];
       }
       case "evict": {
-        if (step.lastResponsibleMoment === true && !this.#warned.has(`lrm/${step.evacuation}`)) {
-          this.#warned.add(`lrm/${step.evacuation}`);
-          log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
-          events.emit({
-            object: { kind: "Evacuation", name: step.evacuation },
-            type: "Warning",
-            reason: "LastResponsibleMoment",
-            message: `${podKey(step.pod)}: ${step.reason}`,
-          });
-        }
+        if (step.atLastResponsibleMoment) this.#lastResponsibleMoment(step);
         const result = await actuator.evict(step.pod);
         if (result.kind === "error") {
           observer.eviction("error");
@@ -447,6 +447,15 @@ export class Reconciler {
         observer.eviction(
           outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
         );
+        if (result.kind === "blocked-by-pdb" && step.atLastResponsibleMoment) {
+          // At the LRM the node dies whatever the PDB says: a refusal is answered with a graceful delete.
+          return this.#deleteOverridingPdb(
+            { ...step, pdbs: [] },
+            `PodDisruptionBudget refused the eviction at the last responsible moment (429: ${result.message}); the node dies at the deadline whatever the budget says, so the pod is deleted with its own grace period instead. ${step.reason}`,
+            update,
+            now,
+          );
+        }
         update(
           step.evacuation,
           (e) => ({
@@ -482,6 +491,102 @@ export class Reconciler {
         }
         return [step.evacuation];
       }
+      case "delete":
+        this.#lastResponsibleMoment(step);
+        return this.#deleteOverridingPdb(
+          step,
+          `PodDisruptionBudget ${step.pdbs.join(", ")} allows no disruption, overridden at the last responsible moment: ${step.reason}`,
+          update,
+          now,
+        );
+      case "hand-back": {
+        // The ledger first (the workload may be gone: nothing to close there), then the status cache.
+        const ids = step.records.map((ref) => {
+          const r = rec(ref.evacuation).evacuation.surges[ref.index];
+          if (r === undefined)
+            throw new Error(`plan names unknown surge record ${ref.evacuation}#${ref.index}`);
+          return recordId(ref.evacuation, r);
+        });
+        const outcome = await actuator.changeSurgeLedger(step.workload, { kind: "hand-back", ids, at: now });
+        if (outcome.kind === "unsupported") throw new Error(outcome.reason);
+        for (const ref of step.records)
+          update(
+            ref.evacuation,
+            (e) => ({
+              ...e,
+              surges: e.surges.map((s, i) =>
+                i === ref.index ? { ...s, retiredAt: s.retiredAt ?? now, handedBackAt: now } : s,
+              ),
+            }),
+            step.reason,
+          );
+        log.warn(
+          { workload: workloadKey(step.workload), cause: step.cause },
+          `surge handed back: ${step.reason}`,
+        );
+        events.emit({
+          object: workloadObject(step.workload),
+          type: "Warning",
+          reason: "SurgeHandedBack",
+          message: step.reason,
+        });
+        return [...new Set(step.records.map((r) => r.evacuation))];
+      }
+      case "uncordon": {
+        await actuator.uncordon(step.node, this.#d.taintKey);
+        log.info({ node: step.node, evacuation: step.evacuation }, `uncordoned: ${step.reason}`);
+        events.emit({
+          object: { kind: "Evacuation", name: step.evacuation },
+          type: "Normal",
+          reason: "PrewarmExpired",
+          message: step.reason,
+        });
+        events.emit({
+          object: { kind: "Node", name: step.node },
+          type: "Normal",
+          reason: "Uncordoned",
+          message: step.reason,
+        });
+        return [];
+      }
+      case "fail": {
+        // The lifecycle call first (as for complete): when it fails the step is retried, and the Failed
+        // phase, the metric and the Events below are not recorded twice.
+        const hook = rec(step.evacuation).lifecycleHook;
+        if (hook !== null && this.#d.lifecycle !== null) {
+          // The instance goes either way; CONTINUE lets the ASG finish the termination now instead of at the
+          // hook's timeout.
+          await this.#d.lifecycle.complete(hook, "CONTINUE");
+          log.info(
+            { hook: hook.lifecycleHookName },
+            "completed the ASG lifecycle action with CONTINUE (evacuation gave up)",
+          );
+        }
+        update(
+          step.evacuation,
+          (e) => ({ ...e, phase: "Failed", timeline: { ...e.timeline, failedAt: now } }),
+          step.reason,
+        );
+        const e = rec(step.evacuation).evacuation;
+        observer.evacuationFailed(secondsBetween(e.noticedAt, now));
+        log.error({ evacuation: e.name, node: e.nodeName }, `evacuation failed: ${step.reason}`);
+        events.emit({
+          object: { kind: "Evacuation", name: e.name },
+          type: "Warning",
+          reason: "EvacuationFailed",
+          message: step.reason,
+        });
+        events.emit({
+          object: { kind: "Node", name: e.nodeName },
+          type: "Warning",
+          reason: "EvacuationFailed",
+          message: step.reason,
+        });
+        return [step.evacuation];
+      }
+      case "forget":
+        // Carried out by reconcileOnce (a delete, not a status change).
+        return [];
       case "force-delete": {
         const result = await actuator.forceDelete(step.pod);
         update(
@@ -561,6 +666,58 @@ export class Reconciler {
     }
   }
 
+  /** Warning LastResponsibleMoment, once per evacuation: a pod goes at its LRM, replacements Ready or not. */
+  #lastResponsibleMoment(step: { pod: PodRef; evacuation: string; reason: string }): void {
+    if (this.#warned.has(`lrm/${step.evacuation}`)) return;
+    this.#warned.add(`lrm/${step.evacuation}`);
+    this.#d.log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
+    this.#d.events.emit({
+      object: { kind: "Evacuation", name: step.evacuation },
+      type: "Warning",
+      reason: "LastResponsibleMoment",
+      message: `${podKey(step.pod)}: ${step.reason}`,
+    });
+  }
+
+  /**
+   * Deletes `step.pod` with its own grace period (preStop runs), bypassing the Eviction API: the pod's last
+   * responsible moment has come and a PodDisruptionBudget would refuse (or refused) its eviction.
+   */
+  async #deleteOverridingPdb(
+    step: { pod: PodRef; evacuation: string; pdbs: string[] },
+    message: string,
+    update: (name: string, fn: (e: Evacuation) => Evacuation, message: string) => void,
+    now: number,
+  ): Promise<string[]> {
+    const { actuator, events, observer, log } = this.#d;
+    const result = await actuator.deletePod(step.pod);
+    update(
+      step.evacuation,
+      (e) => ({
+        ...e,
+        phase:
+          e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
+        evictions: withEviction(e.evictions, {
+          pod: step.pod,
+          at: now,
+          outcome: result.kind === "deleted" ? "deleted" : "not-found",
+        }),
+        timeline:
+          result.kind === "deleted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
+      }),
+      message,
+    );
+    if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "delete", 1);
+    log.warn({ pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind }, message);
+    events.emit({
+      object: { kind: "Pod", ...step.pod },
+      type: "Warning",
+      reason: "PdbOverridden",
+      message,
+    });
+    return [step.evacuation];
+  }
+
   async #heartbeats(stored: StoredEvacuation[], now: number): Promise<void> {
     const hooks = this.#d.lifecycle;
     if (hooks === null) return;
@@ -621,10 +778,18 @@ function actionOf(step: Step): ActuatorAction {
       return "retire";
     case "evict":
       return "evict";
+    case "delete":
+      return "delete";
     case "force-delete":
       return "force_delete";
+    case "uncordon":
+      return "uncordon";
     case "complete":
+    case "fail":
       return "lifecycle_complete";
+    case "forget":
+      return "evacuation_delete";
+    case "hand-back":
     case "warn":
     case "wait":
       return "status_write";
@@ -635,15 +800,20 @@ function actionOf(step: Step): ActuatorAction {
 function stepObject(step: Step): EventObject {
   switch (step.kind) {
     case "cordon":
+    case "uncordon":
     case "taint-prefer-no-schedule":
       return { kind: "Node", name: step.node };
     case "surge":
     case "retire":
+    case "hand-back":
       return workloadObject(step.workload);
     case "evict":
+    case "delete":
     case "force-delete":
       return { kind: "Pod", ...step.pod };
     case "complete":
+    case "fail":
+    case "forget":
       return { kind: "Evacuation", name: step.evacuation };
     case "warn":
     case "wait":

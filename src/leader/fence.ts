@@ -50,15 +50,15 @@ export function fencedLifecycle(lifecycle: LifecycleActuatorLike, fence: LeaseFe
 }
 
 /** The store's writes are fenced; its reads are not (a standby may read). */
-export function fencedStore<S extends { create: unknown; updateSpec: unknown; updateStatus: unknown }>(
-  store: S,
-  fence: LeaseFence,
-): S {
+export function fencedStore<
+  S extends { create: unknown; updateSpec: unknown; updateStatus: unknown; delete: unknown },
+>(store: S, fence: LeaseFence): S {
   return new Proxy(store, {
     get(t, prop, receiver) {
       const value: unknown = Reflect.get(t, prop, receiver);
       if (typeof value !== "function") return value;
-      const write = prop === "create" || prop === "updateSpec" || prop === "updateStatus";
+      const write =
+        prop === "create" || prop === "updateSpec" || prop === "updateStatus" || prop === "delete";
       return (...args: unknown[]): unknown => {
         if (write) fence.assertHeld(`evacuations.${prop}`);
         return (value as (...a: unknown[]) => unknown).apply(t, args);

@@ -48,8 +48,15 @@ export const EVENT_REASONS = {
   Retired: "Normal",
   /** A prewarm (rebalance recommendation) surged replacements and waits for a warning. */
   Prewarmed: "Normal",
-  /** A prewarm saw no warning in time and was undone. */
+  /** A prewarm saw no warning in time and was undone (surge retired, nothing evicted, node uncordoned). */
   PrewarmExpired: "Normal",
+  /** lifeboat's cordon was undone (an expired prewarm): the node serves again. */
+  Uncordoned: "Normal",
+  /**
+   * A surge was closed without scaling back: the workload was deleted or replaced, or someone scaled it below
+   * what lifeboat added; the replica count is theirs.
+   */
+  SurgeHandedBack: "Warning",
   /** The node was tainted PreferNoSchedule (rebalance policy `taint`). */
   TaintedPreferNoSchedule: "Normal",
   /** A further notice (duplicate or follow-up, e.g. a warning after a rebalance) was folded into the evacuation. */
@@ -58,6 +65,11 @@ export const EVENT_REASONS = {
   LastResponsibleMoment: "Warning",
   /** A PodDisruptionBudget refused an eviction (429); it is retried. */
   EvictionBlocked: "Warning",
+  /**
+   * At a pod's last responsible moment a PodDisruptionBudget allowed no disruption: the pod was deleted with
+   * its own grace period anyway (the node dies at the deadline whatever the budget says).
+   */
+  PdbOverridden: "Warning",
   /** A pod was evicted through the Eviction API. */
   Evicted: "Normal",
   /** A pod was force-deleted because its instance is already shutting down or gone. */

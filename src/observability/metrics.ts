@@ -39,14 +39,17 @@ export const ACTUATOR_ACTIONS = [
   "surge",
   "retire",
   "evict",
+  "delete",
   "force_delete",
+  "uncordon",
   "lifecycle_complete",
   "lifecycle_heartbeat",
   "status_write",
+  "evacuation_delete",
 ] as const;
 export type ActuatorAction = (typeof ACTUATOR_ACTIONS)[number];
 export type EvacuationOutcome = "done" | "missed_deadline" | "failed";
-export type PodMoveMethod = "surge" | "evict" | "force_delete";
+export type PodMoveMethod = "surge" | "evict" | "delete" | "force_delete";
 export type EvictionMetricOutcome = "ok" | "pdb_blocked" | "not_found" | "error";
 
 export const EVACUATION_PHASES = [
@@ -167,7 +170,7 @@ export class Metrics {
     });
     this.#podsMoved = new Counter({
       name: name("pods_moved_total"),
-      help: "Doomed pods moved off evacuating nodes, by workload kind and method: surge (replaced, then retired), evict (Eviction API) or force_delete (instance already gone).",
+      help: "Doomed pods moved off evacuating nodes, by workload kind and method: surge (replaced, then retired), evict (Eviction API), delete (graceful delete overriding a PodDisruptionBudget at the last responsible moment) or force_delete (instance already gone).",
       labelNames: ["workload_kind", "method"],
       registers,
     });

@@ -12,6 +12,7 @@ import {
   ownedBy,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { DEFAULT_BUDGETS } from "./budgets.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 import { describePlan } from "./describe.ts";
 import { planEvacuations } from "./planner.ts";
 
@@ -27,7 +28,13 @@ test("describePlan prints one line per step with its reason, the skipped pods an
     ],
     workloads: [aDeployment({ specReplicas: 2 })],
   });
-  const plan = planEvacuations({ snapshot, evacuations: [anEvacuation()], now, budgets: DEFAULT_BUDGETS });
+  const plan = planEvacuations({
+    snapshot,
+    evacuations: [anEvacuation()],
+    now,
+    budgets: DEFAULT_BUDGETS,
+    policy: DEFAULT_POLICY,
+  });
 
   assert.deepEqual(describePlan(plan, now), [
     "cordon node-a: spot-interruption for i-0dea0000 (deadline in 118 s): cordon, taint lifeboat.dev/evacuating:NoSchedule and label node.kubernetes.io/exclude-from-external-load-balancers=true so nothing new lands here and instance-mode target groups let the node go",

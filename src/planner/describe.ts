@@ -34,14 +34,24 @@ function headline(step: Step, at: (t: number) => string): string {
     case "retire":
       return `retire ${workloadKey(step.workload)} -${step.by}${step.pods.length > 0 ? ` (${step.pods.join(", ")})` : ""}`;
     case "evict":
-      return `evict ${podKey(step.pod)} on ${step.node}`;
+      return `evict ${podKey(step.pod)} on ${step.node}${step.atLastResponsibleMoment ? " (at the last responsible moment: a PDB refusal is answered with a graceful delete)" : ""}`;
+    case "delete":
+      return `delete ${podKey(step.pod)} on ${step.node} (overriding PodDisruptionBudget ${step.pdbs.join(", ")})`;
     case "force-delete":
       return `force-delete ${podKey(step.pod)} on ${step.node}`;
     case "warn":
       return `warn ${step.code} ${step.subject}`;
     case "wait":
       return `wait ${step.subject} ${step.until === null ? "for a change" : `until ${at(step.until)}`}`;
+    case "hand-back":
+      return `hand back the surge of ${workloadKey(step.workload)} (${step.cause})`;
+    case "uncordon":
+      return `uncordon ${step.node}`;
     case "complete":
       return `complete ${step.evacuation}`;
+    case "fail":
+      return `give up ${step.evacuation}`;
+    case "forget":
+      return `forget ${step.evacuation}`;
   }
 }

@@ -23,6 +23,7 @@ import {
   ownedBy,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { DEFAULT_BUDGETS, lastResponsibleMoment } from "./budgets.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 import { planEvacuations } from "./planner.ts";
 
 const preStop = fc.option(fc.integer({ min: 0, max: 60 }), { nil: null });
@@ -75,7 +76,13 @@ test("property: before the LRM, surged Deployment pods are never removed while r
         workloads: [aDeployment({ specReplicas: spec })],
       });
 
-      const steps = planEvacuations({ snapshot, evacuations: [evac], now, budgets: DEFAULT_BUDGETS }).steps;
+      const steps = planEvacuations({
+        snapshot,
+        evacuations: [evac],
+        now,
+        budgets: DEFAULT_BUDGETS,
+        policy: DEFAULT_POLICY,
+      }).steps;
 
       const readyOutside = pods.filter((p) => p.nodeName === "node-b" && p.ready).length;
       const replacementsReady = k > 0 && readyOutside >= spec - k;
@@ -180,7 +187,13 @@ test("property: at or after the LRM every doomed pod still present and not termi
         workloads: [aDeployment({ specReplicas: webPods })],
       });
 
-      const steps = planEvacuations({ snapshot, evacuations, now, budgets: DEFAULT_BUDGETS }).steps;
+      const steps = planEvacuations({
+        snapshot,
+        evacuations,
+        now,
+        budgets: DEFAULT_BUDGETS,
+        policy: DEFAULT_POLICY,
+      }).steps;
 
       for (const { g, pod } of generated) {
         if (!evacNodes.includes(g.node)) continue;

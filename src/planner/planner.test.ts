@@ -18,13 +18,16 @@ import {
   ownedBy,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { DEFAULT_BUDGETS, lastResponsibleMoment } from "./budgets.ts";
+import { DEFAULT_POLICY } from "./policy.ts";
 import { planEvacuations } from "./planner.ts";
 
 function plan(snapshot: ClusterSnapshot, evacuations: Evacuation[], now: number): Plan {
-  return planEvacuations({ snapshot, evacuations, now, budgets: DEFAULT_BUDGETS });
+  return planEvacuations({ snapshot, evacuations, now, budgets: DEFAULT_BUDGETS, policy: DEFAULT_POLICY });
 }
 
 const WEB = ownedBy("Deployment", "web");
+/** The default evacuation (deadline T0 + 120 s) gives up 900 s after its deadline: plans look again then. */
+const GIVE_UP = T0 + 1020 * SECOND;
 const CORDON_A =
   "cordon, taint lifeboat.dev/evacuating:NoSchedule and label node.kubernetes.io/exclude-from-external-load-balancers=true so nothing new lands here and instance-mode target groups let the node go";
 
@@ -157,7 +160,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
         },
       ],
       skipped: [],
-      nextReviewAt: null,
+      nextReviewAt: GIVE_UP,
     });
   });
 
@@ -236,12 +239,13 @@ describe("planEvacuations: Deployments surge then retire", () => {
           pod: { namespace: "shop", name: "web-0" },
           node: "node-a",
           evacuation: "evac-node-a",
+          atLastResponsibleMoment: false,
           reason:
             "scaled Deployment/shop/web -2 6 s ago but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it",
         },
       ],
       skipped: [],
-      nextReviewAt: null,
+      nextReviewAt: GIVE_UP,
     });
   });
 
@@ -258,16 +262,16 @@ describe("planEvacuations: Deployments surge then retire", () => {
           pod: { namespace: "shop", name: "web-0" },
           node: "node-a",
           evacuation: "evac-node-a",
+          atLastResponsibleMoment: true,
           reason,
-          lastResponsibleMoment: true,
         },
         {
           kind: "evict",
           pod: { namespace: "shop", name: "web-1" },
           node: "node-a",
           evacuation: "evac-node-a",
+          atLastResponsibleMoment: true,
           reason,
-          lastResponsibleMoment: true,
         },
         {
           kind: "wait",
@@ -326,20 +330,20 @@ describe("planEvacuations: Deployments surge then retire", () => {
       noticeKind: "manual",
       surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
     });
-    const result = plan(surged([false, false]), [evac], T0 + 3600 * SECOND);
+    const result = plan(surged([false, false]), [evac], T0 + 600 * SECOND);
 
     assert.deepEqual(result, {
       steps: [
         {
           kind: "wait",
-          until: T0 + 3605 * SECOND,
+          until: T0 + 605 * SECOND,
           subject: "Deployment/shop/web",
           reason:
             "waiting for replacements of Deployment/shop/web to be Ready (2 Ready outside evacuating nodes, 4 wanted) before removing 2 doomed pods; no deadline",
         },
       ],
       skipped: [],
-      nextReviewAt: T0 + 3605 * SECOND,
+      nextReviewAt: T0 + 605 * SECOND,
     });
   });
 
@@ -504,6 +508,7 @@ describe("planEvacuations: what cannot surge", () => {
       pod: { namespace: "shop", name },
       node: "node-a",
       evacuation: "evac-node-a",
+      atLastResponsibleMoment: false,
       reason: `${why}: evict at once so the replacement gets the most time before the deadline`,
     });
 
@@ -523,7 +528,7 @@ describe("planEvacuations: what cannot surge", () => {
         evict("rollout-1", "owner Other/canary is not a workload lifeboat can scale"),
       ],
       skipped: [],
-      nextReviewAt: null,
+      nextReviewAt: GIVE_UP,
     });
   });
 
@@ -553,6 +558,7 @@ describe("planEvacuations: what cannot surge", () => {
         pod: { namespace: "shop", name: "debug" },
         node: "node-a",
         evacuation: "evac-node-a",
+        atLastResponsibleMoment: true,
         reason:
           "bare pod: nothing replaces it; it served until its last responsible moment (now: deadline in 40 s - drain 30 s - margin 10 s): evict now",
       },
@@ -694,7 +700,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
         },
       ],
       skipped: [],
-      nextReviewAt: null,
+      // No wait has a time, but the prewarm expires 1800 s after its notice: the plan looks again then.
+      nextReviewAt: T0 + 1800 * SECOND,
     });
 
     // The spot warning arrives: same evacuation, now with a deadline: the prewarmed surge is retired at once.
@@ -705,7 +712,7 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     );
   });
 
-  test("taint-only taints the node PreferNoSchedule once and moves nothing", () => {
+  test("taint-only taints the node PreferNoSchedule once, moves nothing, and is done once the taint is on", () => {
     const evac = anEvacuation({ mode: "taint-only", deadline: null, noticeKind: "rebalance-recommendation" });
     const snapshot = twoOnA({ nodes: [aNode()] });
 
@@ -726,7 +733,23 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     const tainted = twoOnA({
       nodes: [aNode({ taints: [{ key: EVACUATING_TAINT_KEY, effect: "PreferNoSchedule" }] })],
     });
-    assert.deepEqual(plan(tainted, [evac], T0 + SECOND), { steps: [], skipped: [], nextReviewAt: null });
+    assert.deepEqual(plan(tainted, [evac], T0 + SECOND), {
+      steps: [
+        {
+          kind: "complete",
+          evacuation: "evac-node-a",
+          reason:
+            "node-a carries lifeboat.dev/evacuating:PreferNoSchedule (policy taint-only): nothing else to do",
+        },
+      ],
+      skipped: [],
+      nextReviewAt: null,
+    });
+    // The node went away before it was tainted: nothing left to do either.
+    assert.deepEqual(
+      plan(twoOnA({ nodes: [] }), [evac], T0 + SECOND).steps.map((s) => s.kind),
+      ["complete"],
+    );
   });
 
   test("complete once only DaemonSet and mirror pods remain and every surge is retired", () => {
@@ -778,7 +801,13 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     const done = anEvacuation({ phase: "Done" });
     const failed = anEvacuation({ phase: "Failed" });
 
-    assert.deepEqual(plan(snapshot, [done, failed], T0), { steps: [], skipped: [], nextReviewAt: null });
+    // Their only future is the time to live (86400 s by default; these records carry no finish time, so it
+    // counts from the notice).
+    assert.deepEqual(plan(snapshot, [done, failed], T0), {
+      steps: [],
+      skipped: [],
+      nextReviewAt: T0 + 86400 * SECOND,
+    });
   });
 });
 

@@ -10,22 +10,37 @@
  * - Bare pods: evict at the LRM (nothing replaces them, so they serve as long as it is safe).
  * - DaemonSet and mirror pods: left alone.
  * - Instance already gone: force-delete everything but mirror pods.
+ * - At a pod's LRM a PodDisruptionBudget no longer holds it: the node dies at the deadline whatever the PDB
+ *   says, so a pod it would refuse is deleted gracefully instead of evicted (a Warning names the PDB).
+ *
+ * And how an evacuation ends (docs/design.md, "How an evacuation ends"):
+ * - Done: nothing lifeboat must move is left on the node and every surge is retired or handed back.
+ * - A surge whose workload was deleted (or replaced) or scaled below the surge by someone else is handed
+ *   back: closed without a scale, the count is theirs.
+ * - A prewarm that sees no deadline within the prewarm timeout is undone: surges retired, nothing evicted,
+ *   the node uncordoned, then Done.
+ * - Still active `giveUpAfterSeconds` after the deadline (after the notice without one): surges retired or
+ *   handed back, nothing more moved, then Failed.
+ * - Taint-only is Done once the node carries the PreferNoSchedule taint.
+ * - Done and Failed evacuations are forgotten (deleted) `ttlSecondsAfterFinished` after they finished.
  */
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
-import { isActive } from "../domain/evacuation.ts";
-import type { Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
-import { EVACUATING_TAINT_KEY, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
+import { finishedAt, isActive } from "../domain/evacuation.ts";
+import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
+import { EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView, PodView, Resources, WorkloadView } from "../domain/snapshot.ts";
 import { matchesLabels, podKey, workloadKey } from "../domain/snapshot.ts";
 import type { Budgets } from "./budgets.ts";
 import { drainBudgetSeconds, lastResponsibleMoment } from "./budgets.ts";
+import type { PlanPolicy } from "./policy.ts";
 
 export interface PlanInput {
   snapshot: ClusterSnapshot;
-  /** Every evacuation known (Done and Failed ones are ignored except that their surge records still count). */
+  /** Every evacuation known: active ones drive the plan, finished ones are only forgotten after their TTL. */
   evacuations: readonly Evacuation[];
   now: number;
   budgets: Budgets;
+  policy: PlanPolicy;
 }
 
 type StepOf<K extends Step["kind"]> = Extract<Step, { kind: K }>;
@@ -44,8 +59,31 @@ interface RecordHit {
   record: SurgeRecord;
 }
 
+/**
+ * An active evacuation that only winds down: it retires (or hands back) its surges without waiting for
+ * anything, moves no pod, then ends: `undo` (an expired prewarm) uncordons and completes, `give-up` fails.
+ */
+interface WindDown {
+  evac: Evacuation;
+  kind: "undo" | "give-up";
+  /** Why, in words: the start of every reason of its steps. */
+  why: string;
+}
+
 export function planEvacuations(input: PlanInput): Plan {
   return new Planner(input).plan();
+}
+
+/** When a prewarm without a deadline is undone; null for anything else. */
+export function prewarmExpiresAt(e: Evacuation, policy: PlanPolicy): number | null {
+  if (e.mode !== "prewarm" || e.deadline !== null) return null;
+  return e.noticedAt + policy.prewarmTimeoutSeconds * 1000;
+}
+
+/** When an evacuation that is still active gives up; null for a prewarm still waiting for its deadline. */
+export function giveUpAt(e: Evacuation, policy: PlanPolicy): number | null {
+  if (e.mode === "taint-only" || prewarmExpiresAt(e, policy) !== null) return null;
+  return (e.deadline ?? e.noticedAt) + policy.giveUpAfterSeconds * 1000;
 }
 
 /** True when the evacuation may remove pods: a real evacuation, or a prewarm that has learned its deadline. */
@@ -72,10 +110,14 @@ class Planner {
   readonly #snapshot: ClusterSnapshot;
   readonly #now: number;
   readonly #budgets: Budgets;
+  readonly #policy: PlanPolicy;
   readonly #all: readonly Evacuation[];
   readonly #active: Evacuation[];
-  /** Evacuations that cordon their node (modes evacuate and prewarm), first one per node. */
+  /** Evacuations that cordon their node and move its pods (modes evacuate and prewarm), first one per node. */
   readonly #moving: Evacuation[];
+  /** Active evacuations that wind down instead (expired prewarm, give-up); their surges are theirs alone. */
+  readonly #windDowns: WindDown[];
+  /** Nodes of moving and giving-up evacuations: what runs there never counts as replacement capacity. */
   readonly #evacuatingNodes: Set<string>;
   readonly #nodes: Map<string, NodeView>;
   readonly #workloads: Map<string, WorkloadView>;
@@ -85,25 +127,39 @@ class Planner {
   readonly #forceDeletes: Step[] = [];
   readonly #surges: Step[] = [];
   readonly #retires: Step[] = [];
-  readonly #evicts: StepOf<"evict">[] = [];
+  readonly #evicts: (StepOf<"evict"> | StepOf<"delete">)[] = [];
   readonly #warns: Step[] = [];
   readonly #completes: Step[] = [];
   readonly #waits = new Map<string, StepOf<"wait">>();
   readonly #skipped: Skip[] = [];
+  /** Workloads surged in this plan: nothing retires them in the same plan. */
+  readonly #surgedNow = new Set<string>();
+  /** Times to plan again that no wait step shows (prewarm expiry, give-up, TTL). */
+  readonly #timers: number[] = [];
 
   constructor(input: PlanInput) {
     this.#snapshot = input.snapshot;
     this.#now = input.now;
     this.#budgets = input.budgets;
+    this.#policy = input.policy;
     this.#all = input.evacuations;
     this.#active = input.evacuations.filter(isActive);
     const seen = new Set<string>();
-    this.#moving = this.#active.filter((e) => {
-      if (e.mode === "taint-only" || seen.has(e.nodeName)) return false;
+    const moving: Evacuation[] = [];
+    const windDowns: WindDown[] = [];
+    for (const e of this.#active) {
+      if (e.mode === "taint-only" || seen.has(e.nodeName)) continue;
       seen.add(e.nodeName);
-      return true;
-    });
-    this.#evacuatingNodes = seen;
+      const windDown = this.#windDownOf(e);
+      if (windDown === null) moving.push(e);
+      else windDowns.push(windDown);
+    }
+    this.#moving = moving;
+    this.#windDowns = windDowns;
+    this.#evacuatingNodes = new Set([
+      ...moving.map((e) => e.nodeName),
+      ...windDowns.filter((w) => w.kind === "give-up").map((w) => w.evac.nodeName),
+    ]);
     this.#nodes = new Map(input.snapshot.nodes.map((n) => [n.name, n]));
     this.#workloads = new Map(input.snapshot.workloads.map((w) => [workloadKey(w.ref), w]));
   }
@@ -122,9 +178,14 @@ class Planner {
     ]);
     this.#pdbWarnings();
     this.#complete();
+    this.#windDown();
+    this.#forget();
 
     const waits = [...this.#waits.values()];
-    const untils = waits.map((w) => w.until).filter((u): u is number => u !== null);
+    const untils = [
+      ...waits.map((w) => w.until).filter((u): u is number => u !== null),
+      ...this.#timers.filter((t) => t > this.#now),
+    ];
     return {
       // Invariant (make before break): every cordon comes before any surge, every surge before any retire or
       // eviction. The executor runs steps in order, so no replacement can land on a node still being emptied.
@@ -145,42 +206,92 @@ class Planner {
 
   // ---- nodes ----------------------------------------------------------------------------------------
 
+  /** Null for an evacuation that still moves pods; otherwise how and why it winds down. */
+  #windDownOf(e: Evacuation): WindDown | null {
+    const expiry = prewarmExpiresAt(e, this.#policy);
+    if (expiry !== null) {
+      if (this.#now < expiry) {
+        this.#timers.push(expiry);
+        return null;
+      }
+      return {
+        evac: e,
+        kind: "undo",
+        why: `prewarm of ${e.nodeName} saw no interruption warning within ${this.#policy.prewarmTimeoutSeconds} s of the rebalance recommendation (${rel(e.noticedAt, this.#now)}): undo it`,
+      };
+    }
+    const giveUp = giveUpAt(e, this.#policy);
+    if (giveUp === null) return null;
+    if (this.#now < giveUp) {
+      this.#timers.push(giveUp);
+      return null;
+    }
+    const since =
+      e.deadline === null
+        ? `its notice (${rel(e.noticedAt, this.#now)}, no deadline)`
+        : `its deadline (${rel(e.deadline, this.#now)})`;
+    return {
+      evac: e,
+      kind: "give-up",
+      why: `evacuation of ${e.nodeName} is still not done ${this.#policy.giveUpAfterSeconds} s after ${since}: give up`,
+    };
+  }
+
   #taintOnly(): void {
+    const key = this.#policy.taintKey;
     for (const evac of this.#active) {
       if (evac.mode !== "taint-only" || this.#evacuatingNodes.has(evac.nodeName)) continue;
       const node = this.#nodes.get(evac.nodeName);
-      if (node === undefined) continue;
-      const tainted = node.taints.some(
-        (t) => t.key === EVACUATING_TAINT_KEY && t.effect === "PreferNoSchedule",
-      );
-      if (tainted) continue;
+      const tainted =
+        node === undefined || node.taints.some((t) => t.key === key && t.effect === "PreferNoSchedule");
+      if (tainted) {
+        // Its whole job is the taint: once it is there (or the node is gone) the evacuation is done, so that
+        // it neither piles up nor keeps a later notice for the node from starting an evacuation of its own.
+        this.#completes.push({
+          kind: "complete",
+          evacuation: evac.name,
+          reason:
+            node === undefined
+              ? `${evac.nodeName} is gone: nothing left to taint`
+              : `${node.name} carries ${key}:PreferNoSchedule (policy taint-only): nothing else to do`,
+        });
+        continue;
+      }
       this.#cordons.push({
         kind: "taint-prefer-no-schedule",
         node: node.name,
         evacuation: evac.name,
-        reason: `${evac.noticeKind} for ${node.name} (policy taint-only): taint ${EVACUATING_TAINT_KEY}:PreferNoSchedule so the scheduler avoids the node while it is at risk; nothing is moved`,
+        reason: `${evac.noticeKind} for ${node.name} (policy taint-only): taint ${key}:PreferNoSchedule so the scheduler avoids the node while it is at risk; nothing is moved`,
       });
     }
+  }
+
+  /** True when the node carries every mark of lifeboat's cordon, as configured (taint key, LB label). */
+  #cordoned(node: NodeView): boolean {
+    return (
+      node.unschedulable &&
+      node.taints.some((t) => t.key === this.#policy.taintKey && t.effect === "NoSchedule") &&
+      (!this.#policy.excludeFromLb || node.labels[EXCLUDE_FROM_LB_LABEL] === "true")
+    );
   }
 
   #cordon(): void {
     // Invariant: every evacuating node is cordoned before anything is surged anywhere, so replacements of one
     // node's pods never land on another node that is being evacuated (aws-node-termination-handler#537).
+    const key = this.#policy.taintKey;
     for (const evac of this.#moving) {
       const node = this.#nodes.get(evac.nodeName);
-      if (node === undefined) continue;
-      const done =
-        node.unschedulable &&
-        node.taints.some((t) => t.key === EVACUATING_TAINT_KEY && t.effect === "NoSchedule") &&
-        node.labels[EXCLUDE_FROM_LB_LABEL] === "true";
-      if (done) continue;
+      if (node === undefined || this.#cordoned(node)) continue;
       const deadline =
         evac.deadline === null ? "no deadline yet" : `deadline ${rel(evac.deadline, this.#now)}`;
+      const label = this.#policy.excludeFromLb
+        ? ` and label ${EXCLUDE_FROM_LB_LABEL}=true so nothing new lands here and instance-mode target groups let the node go`
+        : " so nothing new lands here";
       this.#cordons.push({
         kind: "cordon",
         node: node.name,
         evacuation: evac.name,
-        reason: `${evac.noticeKind} for ${evac.instanceId ?? node.name} (${deadline}): cordon, taint ${EVACUATING_TAINT_KEY}:NoSchedule and label ${EXCLUDE_FROM_LB_LABEL}=true so nothing new lands here and instance-mode target groups let the node go`,
+        reason: `${evac.noticeKind} for ${evac.instanceId ?? node.name} (${deadline}): cordon, taint ${key}:NoSchedule${label}`,
       });
     }
   }
@@ -256,15 +367,56 @@ class Planner {
     this.#skipped.push({ pod: { namespace: pod.namespace, name: pod.name }, node: evac.nodeName, reason });
   }
 
-  #evict(d: Doomed, reason: string, options: { atLrm?: boolean } = {}): void {
+  /** PodDisruptionBudgets (namespace/name) that select `pod` and allow no disruption now. */
+  #blockingPdbs(pod: PodView): string[] {
+    return this.#snapshot.pdbs
+      .filter(
+        (b) =>
+          b.namespace === pod.namespace &&
+          b.disruptionsAllowed <= 0 &&
+          matchesLabels(b.matchLabels, pod.labels),
+      )
+      .map((b) => `${b.namespace}/${b.name}`);
+  }
+
+  /**
+   * Evicts `d`. Invariant: at or past the pod's last responsible moment a PodDisruptionBudget does not hold it
+   * back: the node dies at the deadline whatever the PDB says, and a pod still in the load balancer then fails
+   * every request sent to it. So a pod a PDB would refuse now is deleted gracefully instead (its preStop and
+   * grace period run), and an eviction refused later is answered the same way by the executor.
+   */
+  #evict(d: Doomed, reason: string, atLastResponsibleMoment: boolean): void {
+    const pod = { namespace: d.pod.namespace, name: d.pod.name };
+    const pdbs = atLastResponsibleMoment ? this.#blockingPdbs(d.pod) : [];
+    if (pdbs.length > 0) {
+      this.#evicts.push({
+        kind: "delete",
+        pod,
+        node: d.evac.nodeName,
+        evacuation: d.evac.name,
+        pdbs,
+        reason: `${reason}; PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the node dies at the deadline whatever the budget says): delete the pod with its own grace period instead of evicting it`,
+      });
+      return;
+    }
     this.#evicts.push({
       kind: "evict",
-      pod: { namespace: d.pod.namespace, name: d.pod.name },
+      pod,
       node: d.evac.nodeName,
       evacuation: d.evac.name,
+      atLastResponsibleMoment,
       reason,
-      ...(options.atLrm === true ? { lastResponsibleMoment: true } : {}),
     });
+  }
+
+  /**
+   * Said in advance, in the waits of pods that have an LRM: a PDB that allows no disruption now will not hold
+   * them at the LRM. Empty when no such PDB selects them.
+   */
+  #pdbAtLrmNote(pods: readonly Doomed[]): string {
+    const pdbs = [...new Set(pods.filter((d) => d.lrm !== null).flatMap((d) => this.#blockingPdbs(d.pod)))];
+    if (pdbs.length === 0) return "";
+    return `; PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now: if it still allows none at the last responsible moment, the pods are deleted anyway (graceful, Warning PdbOverridden), since the node dies whatever the budget says`;
   }
 
   /** Keeps one wait per subject, the earliest. */
@@ -282,20 +434,38 @@ class Planner {
 
   // ---- Deployments and bare ReplicaSets: surge, retire, check ------------------------------------------
 
-  /** Every surge record naming `pod` of workload `key`, across all evacuations (Done ones included). */
+  /**
+   * The surge record naming `pod` of workload `key` in an active evacuation. Finished evacuations do not count
+   * (an undone prewarm or a give-up leaves pods behind that a later evacuation must surge afresh), nor do
+   * handed-back records (their pods are surged again on top of the count someone else set).
+   */
   #recordFor(key: string, pod: string): RecordHit | undefined {
-    for (const evac of this.#all) {
+    for (const evac of this.#active) {
       for (const [index, record] of evac.surges.entries()) {
-        if (workloadKey(record.workload) === key && record.pods.includes(pod)) return { evac, index, record };
+        if (
+          record.handedBackAt === undefined &&
+          workloadKey(record.workload) === key &&
+          record.pods.includes(pod)
+        )
+          return { evac, index, record };
       }
     }
     return undefined;
   }
 
-  /** Unretired surge records of `key` in active evacuations: together they are what spec.replicas holds extra. */
+  /** True when `evac` winds down: its surges are handled by #windDown alone. */
+  #windingDown(evac: Evacuation): boolean {
+    return this.#windDowns.some((w) => w.evac === evac);
+  }
+
+  /**
+   * Unretired surge records of `key` in active evacuations that still move pods: together they are what
+   * spec.replicas holds extra.
+   */
   #outstanding(key: string): RecordHit[] {
     const hits: RecordHit[] = [];
     for (const evac of this.#active) {
+      if (this.#windingDown(evac)) continue;
       for (const [index, record] of evac.surges.entries()) {
         if (workloadKey(record.workload) === key && record.retiredAt === null)
           hits.push({ evac, index, record });
@@ -306,8 +476,10 @@ class Planner {
 
   #deployments(byWorkload: Map<string, Doomed[]>): void {
     const keys = new Set(byWorkload.keys());
-    for (const evac of this.#active)
+    for (const evac of this.#active) {
+      if (this.#windingDown(evac)) continue;
       for (const s of evac.surges) if (s.retiredAt === null) keys.add(workloadKey(s.workload));
+    }
     const surged: { view: WorkloadView; pods: Doomed[] }[] = [];
     for (const key of keys) {
       const view = this.#workloads.get(key);
@@ -318,15 +490,70 @@ class Planner {
     this.#capacityWarnings(surged);
   }
 
+  /**
+   * Why lifeboat may not take `k` replicas back from the workload: it is gone (deleted, or deleted and created
+   * again: the snapshot has no such workload, or another object), or someone scaled it below what lifeboat
+   * added (to 0, say), or someone scaled it at all since lifeboat's last write. Null when it may.
+   */
+  #handBackCause(view: WorkloadView | undefined, k: number): { cause: HandBackCause; what: string } | null {
+    if (k === 0) return null;
+    if (view === undefined) return { cause: "workload-gone", what: "it no longer exists" };
+    if (view.specReplicas < k)
+      return {
+        cause: "scaled-below-surge",
+        what: `someone scaled it to ${view.specReplicas}, below the ${k} lifeboat added`,
+      };
+    // The ledger records the count lifeboat wrote in the same write as spec.replicas, so both are seen
+    // together: a difference is someone else's change, never a stale view of lifeboat's own.
+    if (view.ledgerReplicas !== null && view.specReplicas !== view.ledgerReplicas)
+      return {
+        cause: "scaled-by-someone-else",
+        what: `someone (an HPA, a person) scaled it to ${view.specReplicas} since lifeboat wrote ${view.ledgerReplicas}; a -${k} now would cut below their count`,
+      };
+    return null;
+  }
+
+  /** Closes `hits` without a scale (one step per workload); the reason starts with `why`. */
+  #handBack(hits: RecordHit[], cause: HandBackCause, why: string): void {
+    const first = hits[0];
+    if (first === undefined) return;
+    const by = hits.reduce((sum, h) => sum + h.record.by, 0);
+    this.#retires.push({
+      kind: "hand-back",
+      workload: first.record.workload,
+      cause,
+      records: hits.map((h) => ({ evacuation: h.evac.name, index: h.index })),
+      reason: `${why}: close the surge of +${by} without scaling back (the replica count is theirs now, lifeboat takes nothing from it)`,
+    });
+  }
+
   /** Plans one workload; returns the pods surged in this plan. */
   #workload(key: string, view: WorkloadView | undefined, pods: Doomed[]): Doomed[] {
     const now = this.#now;
-    // Invariant: one surge per workload covers all its doomed pods across nodes, and a pod named in any surge
-    // record (these persist in the Evacuation status) is never surged again, even by a restarted controller.
+    const open = this.#outstanding(key);
+    const handBack = this.#handBackCause(
+      view,
+      open.reduce((sum, h) => sum + h.record.by, 0),
+    );
+    if (handBack !== null) {
+      // Nothing else for this workload in this plan: the doomed pods still there are uncovered once the records
+      // are closed, and the next plan surges them afresh on top of the count the other party chose.
+      this.#handBack(open, handBack.cause, `${key}: ${handBack.what}`);
+      if (pods.length > 0)
+        this.#wait(
+          key,
+          now + this.#budgets.reviewIntervalSeconds * 1000,
+          `surge of ${key} handed back; its ${plural(pods.length, "doomed pod")} still here are surged again on top of the new count`,
+        );
+      return [];
+    }
+    // Invariant: one surge per workload covers all its doomed pods across nodes, and a pod named in an open or
+    // retired surge record (these persist in the Evacuation status) is never surged again, even by a
+    // restarted controller.
     const uncovered = pods.filter((d) => this.#recordFor(key, d.pod.name) === undefined);
     if (view !== undefined && uncovered.length > 0) this.#surge(key, view, uncovered);
 
-    const outstanding = this.#outstanding(key);
+    const outstanding = open;
     const k = outstanding.reduce((sum, h) => sum + h.record.by, 0);
     const readyOff = this.#readyOutside(key);
     const desired = view === undefined ? null : view.specReplicas - k;
@@ -337,13 +564,19 @@ class Planner {
     // Replacements are Ready when Ready pods outside evacuating nodes reach the count wanted before the surge
     // (spec.replicas - k) and at least k of them came up since the surge (guards against a snapshot whose
     // spec.replicas predates the surge), or the workload is full without the doomed pods at all.
+    // Invariant: no retire while the Deployment rolls out. Its pods then belong to two ReplicaSets: the new
+    // template's pods came up since the surge without being replacements, and a scale-down is spread across
+    // the ReplicaSets in proportion, so -k could remove the new template's pods instead of the doomed ones
+    // (pod-deletion-cost ranks pods within one ReplicaSet only). The LRM still applies meanwhile.
+    const rolling = view?.rollingOut === true;
     const ready =
       view !== undefined &&
       desired !== null &&
       k > 0 &&
+      !rolling &&
       readyOff.length >= desired &&
       (freshReady >= k || readyOff.length >= view.specReplicas);
-    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired ?? "?"} wanted`;
+    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired ?? "?"} wanted${rolling ? "; a rollout is in progress, and a scale-down during it would be spread across both ReplicaSets: the surge is retired once it has finished" : ""}`;
 
     const eligible = outstanding.filter((h) => canMove(h.evac));
     const retiredNow = new Set<string>();
@@ -380,6 +613,7 @@ class Planner {
           this.#evict(
             d,
             `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)} but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it`,
+            lrmPassed,
           );
         } else {
           this.#wait(
@@ -397,7 +631,7 @@ class Planner {
         this.#evict(
           d,
           `last responsible moment was ${rel(d.lrm ?? now, now)} (${this.#lrmText(d)}): evict now so the pod leaves the load balancer before the node dies${dip}`,
-          { atLrm: true },
+          true,
         );
       } else if (!canMove(d.evac)) {
         prewarmed.push(d);
@@ -418,7 +652,11 @@ class Planner {
         awaiting.length > 0
           ? `removing ${plural(awaiting.length, "doomed pod")}; ${lrmText}`
           : `scaling -${eligible.reduce((sum, h) => sum + h.record.by, 0)} back`;
-      this.#wait(key, until, `waiting for replacements of ${key} to be Ready (${status}) before ${then}`);
+      this.#wait(
+        key,
+        until,
+        `waiting for replacements of ${key} to be Ready (${status}) before ${then}${this.#pdbAtLrmNote(awaiting)}`,
+      );
     }
     if (prewarmed.length > 0) {
       this.#wait(
@@ -439,6 +677,7 @@ class Planner {
     }
     const nodes = [...new Set(uncovered.map((d) => d.evac.nodeName))].join(", ");
     const by = uncovered.length;
+    this.#surgedNow.add(key);
     // Invariant (make before break): the surge is issued before any of these pods is retired or evicted;
     // the deletion cost is set before the scale-up so that any scale-down from then on picks the doomed pods.
     this.#surges.push({
@@ -554,7 +793,11 @@ class Planner {
           : owner.kind === "Job"
             ? `Job ${owner.name} cannot surge; its controller starts a replacement once this pod is gone`
             : `owner ${owner.kind}/${owner.name} is not a workload lifeboat can scale`;
-      this.#evict(d, `${why}: evict at once so the replacement gets the most time before the deadline`);
+      this.#evict(
+        d,
+        `${why}: evict at once so the replacement gets the most time before the deadline`,
+        d.lrm !== null && this.#now >= d.lrm,
+      );
     }
   }
 
@@ -570,6 +813,7 @@ class Planner {
           this.#evict(
             d,
             `${what}; it served until its last responsible moment (${rel(d.lrm, now)}: ${this.#lrmText(d)}): evict now`,
+            true,
           );
         } else {
           this.#wait(
@@ -596,7 +840,11 @@ class Planner {
           `${what}; no deadline, so it is evicted last, once the rest of ${d.evac.nodeName} has moved`,
         );
       } else {
-        this.#evict(d, `${what}; no deadline and the rest of ${d.evac.nodeName} has moved: evict it last`);
+        this.#evict(
+          d,
+          `${what}; no deadline and the rest of ${d.evac.nodeName} has moved: evict it last`,
+          false,
+        );
       }
     }
   }
@@ -626,11 +874,13 @@ class Planner {
   }
 
   #pdbWarnings(): void {
-    // Evictions go through the Eviction API: the executor retries a 429. The plan only says it will happen.
+    // Evictions before the LRM go through the Eviction API and the executor retries a 429; the plan only says
+    // it will happen. (At the LRM a refusing PDB is overridden: see #evict.)
     for (const pdb of this.#snapshot.pdbs) {
       if (pdb.disruptionsAllowed > 0) continue;
       const blocked = this.#evicts.filter((e) => {
-        if (e.pod.namespace !== pdb.namespace) return false;
+        if (e.kind !== "evict" || e.atLastResponsibleMoment || e.pod.namespace !== pdb.namespace)
+          return false;
         const pod = this.#snapshot.pods.find((p) => p.namespace === e.pod.namespace && p.name === e.pod.name);
         return pod !== undefined && matchesLabels(pdb.matchLabels, pod.labels);
       });
@@ -671,6 +921,117 @@ class Planner {
           `${plural(left.length, "pod")} on ${evac.nodeName} still terminating (preStop and grace period running)`,
         );
       }
+    }
+  }
+
+  // ---- winding down: expired prewarm (undo), give-up ------------------------------------------------
+
+  #windDown(): void {
+    for (const w of this.#windDowns) {
+      const open: RecordHit[] = [];
+      for (const [index, record] of w.evac.surges.entries())
+        if (record.retiredAt === null) open.push({ evac: w.evac, index, record });
+      const byKey = new Map<string, RecordHit[]>();
+      for (const h of open) {
+        const key = workloadKey(h.record.workload);
+        byKey.set(key, [...(byKey.get(key) ?? []), h]);
+      }
+      for (const [key, hits] of byKey) this.#windDownSurge(w, key, hits);
+      // The last step (uncordon and complete, or fail) waits until every surge is closed, so that no failure
+      // between two steps can leave a surge behind a finished evacuation.
+      if (open.length > 0) continue;
+      if (w.kind === "undo") this.#undone(w);
+      else this.#givenUp(w);
+    }
+  }
+
+  /** Retires (-k, no waiting: nothing is evicted, so nothing can dip) or hands back one workload's surges. */
+  #windDownSurge(w: WindDown, key: string, hits: RecordHit[]): void {
+    const view = this.#workloads.get(key);
+    const k = hits.reduce((sum, h) => sum + h.record.by, 0);
+    const handBack = this.#handBackCause(view, k);
+    if (handBack !== null || view === undefined) {
+      this.#handBack(
+        hits,
+        handBack?.cause ?? "workload-gone",
+        `${w.why}; ${key}: ${handBack?.what ?? "gone"}`,
+      );
+      return;
+    }
+    if (this.#surgedNow.has(key)) {
+      // Invariant: never surge and retire one workload in the same plan (the fresh replacements would go).
+      this.#wait(
+        key,
+        this.#now + this.#budgets.reviewIntervalSeconds * 1000,
+        `${w.why}: scaling ${key} -${k} back once this plan's surge of it is issued`,
+      );
+      return;
+    }
+    const effect =
+      w.kind === "undo"
+        ? "the ReplicaSet removes the lowest-cost pods: the pre-warmed ones, whose replacements already run (or the replacements, if they never became Ready); nothing is evicted"
+        : "the workload returns to the count its owner set; nothing more is evicted";
+    this.#retires.push({
+      kind: "retire",
+      workload: view.ref,
+      by: k,
+      pods: hits.flatMap((h) => h.record.pods),
+      records: hits.map((h) => ({ evacuation: h.evac.name, index: h.index })),
+      reason: `${w.why}: scale ${key} -${k} back without waiting for replacements (${effect})`,
+    });
+  }
+
+  #undone(w: WindDown): void {
+    const node = this.#nodes.get(w.evac.nodeName);
+    const marked =
+      node !== undefined &&
+      node.taints.some((t) => t.key === this.#policy.taintKey && t.effect === "NoSchedule");
+    if (node !== undefined && marked) {
+      // Only a node that carries lifeboat's taint is uncordoned: a cordon of someone else's stays.
+      this.#completes.push({
+        kind: "uncordon",
+        node: node.name,
+        evacuation: w.evac.name,
+        reason: `${w.why}: every surge is retired; uncordon ${node.name} and remove ${this.#policy.taintKey}:NoSchedule${this.#policy.excludeFromLb ? ` and ${EXCLUDE_FROM_LB_LABEL}` : ""} so it serves again`,
+      });
+      return;
+    }
+    this.#completes.push({
+      kind: "complete",
+      evacuation: w.evac.name,
+      reason: `${w.why}: every surge is retired and ${w.evac.nodeName} ${node === undefined ? "is gone" : "is uncordoned"}; no pod was evicted`,
+    });
+  }
+
+  #givenUp(w: WindDown): void {
+    const left = this.#snapshot.pods.filter(
+      (p) => p.nodeName === w.evac.nodeName && !p.mirror && p.owner?.kind !== "DaemonSet" && !isFinished(p),
+    );
+    const node = this.#nodes.get(w.evac.nodeName);
+    const state = `${node === undefined ? "node gone" : "node still there"}, ${plural(left.length, "pod")} left on it${left.length > 0 ? ` (${left.map((p) => podKey(p)).join(", ")})` : ""}`;
+    this.#completes.push({
+      kind: "fail",
+      evacuation: w.evac.name,
+      reason: `${w.why}: every surge is retired or handed back; ${state}`,
+    });
+  }
+
+  // ---- time to live ---------------------------------------------------------------------------------
+
+  #forget(): void {
+    const ttl = this.#policy.ttlSecondsAfterFinished * 1000;
+    for (const e of this.#all) {
+      if (isActive(e)) continue;
+      const at = finishedAt(e) ?? e.noticedAt;
+      if (this.#now < at + ttl) {
+        this.#timers.push(at + ttl);
+        continue;
+      }
+      this.#completes.push({
+        kind: "forget",
+        evacuation: e.name,
+        reason: `${e.phase} ${rel(at, this.#now)}, longer ago than --evacuation-ttl-seconds (${this.#policy.ttlSecondsAfterFinished} s): delete the record`,
+      });
     }
   }
 }

@@ -49,6 +49,7 @@ export interface EvacuationResource {
       by: number;
       issuedAt: string;
       retiredAt?: string;
+      handedBackAt?: string;
     }[];
     evictions?: { pod: EvictionRecord["pod"]; at: string; outcome: EvictionRecord["outcome"] }[];
     timeline?: Partial<Record<keyof EvacuationTimeline, string>>;
@@ -114,6 +115,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
         by: r.by,
         issuedAt: iso(r.issuedAt),
         ...(r.retiredAt === null ? {} : { retiredAt: iso(r.retiredAt) }),
+        ...(r.handedBackAt === undefined ? {} : { handedBackAt: iso(r.handedBackAt) }),
       })),
       evictions: e.evictions.map((r) => ({ pod: r.pod, at: iso(r.at), outcome: r.outcome })),
       timeline,
@@ -148,6 +150,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
         by: x.by,
         issuedAt: ms(x.issuedAt),
         retiredAt: x.retiredAt === undefined ? null : ms(x.retiredAt),
+        ...(x.handedBackAt === undefined ? {} : { handedBackAt: ms(x.handedBackAt) }),
       })),
       evictions: (st.evictions ?? []).map((x) => ({ pod: x.pod, at: ms(x.at), outcome: x.outcome })),
       timeline,

@@ -98,6 +98,18 @@ export class EvacuationStore {
     return { ...s, resourceVersion: res.metadata.resourceVersion };
   }
 
+  /** Deletes the resource (its time to live after finishing is over); a resource already gone is fine. */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.#call(`delete evacuation ${name}`, () =>
+        this.#api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name }),
+      );
+    } catch (err) {
+      if (err instanceof EvacuationStoreError && err.isNotFound) return;
+      throw err;
+    }
+  }
+
   async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

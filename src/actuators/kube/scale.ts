@@ -176,7 +176,17 @@ export async function changeSurgeLedger(
     const from = object.spec?.replicas ?? 1;
     const wanted = from + plan.delta;
     const to = Math.max(0, wanted);
-    const same = serializeLedger(plan.entries) === serializeLedger(read.entries);
+    if (change.kind === "retire" && plan.delta !== 0 && read.replicas !== null && from !== read.replicas)
+      // Someone else (an HPA, a person) scaled it since lifeboat's last write: -k now would cut below the
+      // count they chose. The next plan sees it too and hands the surge back instead.
+      return {
+        kind: "unsupported",
+        reason: `spec.replicas is ${from}, not the ${read.replicas} lifeboat last wrote: someone else scaled it, so the surge is handed back rather than retired`,
+      };
+    // The count this write leaves, recorded with the ledger: a hand-back acknowledges the count someone else
+    // chose; a write that changes nothing keeps the record as it was.
+    const recorded = plan.delta !== 0 ? to : change.kind === "hand-back" ? from : read.replicas;
+    const same = serializeLedger(plan.entries, recorded) === serializeLedger(read.entries, read.replicas);
     if (plan.delta === 0 && same)
       return {
         kind: "applied",
@@ -190,7 +200,7 @@ export async function changeSurgeLedger(
     const body = {
       metadata: {
         resourceVersion: object.metadata?.resourceVersion,
-        annotations: { [SURGE_LEDGER_ANNOTATION]: serializeLedger(plan.entries) },
+        annotations: { [SURGE_LEDGER_ANNOTATION]: serializeLedger(plan.entries, recorded) },
       },
       ...(plan.delta === 0 ? {} : { spec: { replicas: to } }),
     };
@@ -208,7 +218,7 @@ export async function changeSurgeLedger(
     } catch (err) {
       if (isNotFound(err)) return { kind: "not-found" };
       if (isConflict(err)) continue;
-      throw toKubeApiError(err, change.kind === "surge" ? "surge" : "retire", target);
+      throw toKubeApiError(err, change.kind, target);
     }
   }
   throw new KubeApiError({

@@ -1,0 +1,34 @@
+/**
+ * What the operator chose (flags) that changes the plan, as opposed to the time budgets of ./budgets.ts.
+ */
+import { EVACUATING_TAINT_KEY } from "../domain/plan.ts";
+
+export interface PlanPolicy {
+  /** Taint key of the cordon (NoSchedule) and of mode taint-only (PreferNoSchedule): `--evacuation-taint-key`. */
+  taintKey: string;
+  /** The cordon labels node.kubernetes.io/exclude-from-external-load-balancers=true: `--exclude-from-load-balancers`. */
+  excludeFromLb: boolean;
+  /**
+   * A prewarm (rebalance recommendation) that sees no deadline within this many seconds of its notice is
+   * undone: surges retired, nothing evicted, the node uncordoned (`--prewarm-timeout-seconds`, default 1800).
+   */
+  prewarmTimeoutSeconds: number;
+  /**
+   * An evacuation still active this many seconds after its deadline (after its notice when it has none) gives
+   * up: its surges are retired or handed back, then it is Failed (`--give-up-after-seconds`, default 900).
+   */
+  giveUpAfterSeconds: number;
+  /**
+   * A Done or Failed evacuation is deleted this many seconds after it finished, like a Job's
+   * ttlSecondsAfterFinished (`--evacuation-ttl-seconds`, default 86400; 0 deletes it at once).
+   */
+  ttlSecondsAfterFinished: number;
+}
+
+export const DEFAULT_POLICY: Readonly<PlanPolicy> = Object.freeze({
+  taintKey: EVACUATING_TAINT_KEY,
+  excludeFromLb: true,
+  prewarmTimeoutSeconds: 1800,
+  giveUpAfterSeconds: 900,
+  ttlSecondsAfterFinished: 86400,
+});

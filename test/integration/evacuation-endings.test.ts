@@ -1,0 +1,156 @@
+/**
+ * How evacuations end, against the lab's real control plane (issue 7 items 4, 5, 6): `lifeboat run` as a
+ * process, notices as EventBridge messages on moto SQS, every assertion on what the cluster shows.
+ * - the Deployment is deleted mid-evacuation: its surge is handed back and the evacuation completes;
+ * - a doomed pod that never leaves: the evacuation gives up (Failed, Warning EvacuationFailed);
+ * - finished evacuations are deleted after their time to live.
+ * The controller runs with a short give-up time and time to live so that the test stays short.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { EvacuationResource } from "../../src/state/evacuation-resource.ts";
+import { startController, type ControllerProcess } from "../helpers/controller-process.ts";
+import {
+  eventsFor,
+  nodesHolding,
+  NS,
+  podsOf,
+  readyPodCount,
+  startControllerLab,
+  type ControllerLab,
+} from "../helpers/lab-env.ts";
+import { waitFor, waitUntil } from "../helpers/wait.ts";
+import { fastDeployment } from "../helpers/workloads.ts";
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+const strategicPatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+const GIVE_UP_SECONDS = 4;
+const TTL_SECONDS = 6;
+/** A finalizer nothing removes: the pod stays terminating (a stuck volume detach, say) until the test lifts it. */
+const STUCK = "lab.lifeboat.dev/stuck";
+
+describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
+  let env: ControllerLab;
+  let controller: ControllerProcess;
+
+  before(async () => {
+    env = await startControllerLab({
+      timeScale: 0.2,
+      nodeGroups: [
+        { name: "gone", zone: "us-east-1a", count: 3 },
+        { name: "stuck", zone: "us-east-1b", count: 3 },
+      ],
+    });
+    controller = await startController({
+      ...env.handlerContext("controller.log"),
+      extraArgs: [`--give-up-after-seconds=${GIVE_UP_SECONDS}`, `--evacuation-ttl-seconds=${TTL_SECONDS}`],
+    });
+  });
+
+  after(async () => {
+    await controller?.stop();
+    await env?.[Symbol.asyncDispose]();
+  });
+
+  async function phaseOf(node: string, phase: string): Promise<EvacuationResource> {
+    return waitFor(
+      `Evacuation of ${node} in phase ${phase}`,
+      async () => (await env.evacuationsOf(node)).find((e) => e.status?.phase === phase),
+      { timeoutMs: 60_000, alive: controller.assertRunning },
+    );
+  }
+
+  it("the Deployment deleted mid-evacuation: the surge is handed back, the evacuation is Done, then forgotten", async () => {
+    // Replacements take 60 s to be Ready: the surge is still open when the Deployment goes.
+    await env.lab.apps.createNamespacedDeployment({
+      namespace: NS,
+      body: fastDeployment({ name: "gone", replicas: 2, nodeGroup: "gone" }),
+    });
+    await waitUntil("2 Ready pods of gone", async () => (await readyPodCount(env.lab, "gone")) === 2);
+    await env.lab.apps.patchNamespacedDeployment(
+      {
+        name: "gone",
+        namespace: NS,
+        body: {
+          spec: {
+            template: {
+              spec: { containers: [{ name: "app", readinessProbe: { initialDelaySeconds: 60 } }] },
+            },
+          },
+        },
+      },
+      strategicPatch,
+    );
+    await waitUntil("the slow template rolled out", async () => {
+      const d = await env.lab.apps.readNamespacedDeployment({ name: "gone", namespace: NS });
+      return (d.status?.updatedReplicas ?? 0) === 2 && (d.status?.replicas ?? 0) === 2;
+    });
+    const [node] = await nodesHolding(env.lab, "gone");
+    assert.ok(node !== undefined);
+
+    await env.sendSpotWarning(node);
+    await waitUntil("surged to 3", async () => {
+      const d = await env.lab.apps.readNamespacedDeployment({ name: "gone", namespace: NS });
+      return d.spec?.replicas === 3;
+    });
+    await env.lab.apps.deleteNamespacedDeployment({ name: "gone", namespace: NS });
+
+    const done = await phaseOf(node.name, "Done");
+    assert.ok(
+      done.status?.surges?.every((s) => s.handedBackAt !== undefined),
+      `every surge handed back: ${JSON.stringify(done.status?.surges)}`,
+    );
+    const handedBack = await eventsFor(env.lab, "Deployment", "gone", "SurgeHandedBack");
+    assert.ok(handedBack.length >= 1 && handedBack.every((e) => e.type === "Warning"));
+    assert.deepEqual(await podsOf(env.lab, "gone"), []);
+
+    await waitUntil(
+      `Evacuation of ${node.name} deleted after its ${TTL_SECONDS} s time to live`,
+      async () => (await env.evacuationsOf(node.name)).length === 0,
+      { timeoutMs: 60_000 },
+    );
+  });
+
+  it("a doomed pod that never leaves: after the deadline plus the give-up time the evacuation is Failed", async () => {
+    await env.lab.apps.createNamespacedDeployment({
+      namespace: NS,
+      body: fastDeployment({ name: "stuck", replicas: 2, nodeGroup: "stuck" }),
+    });
+    await waitUntil("2 Ready pods of stuck", async () => (await readyPodCount(env.lab, "stuck")) === 2);
+    const [node] = await nodesHolding(env.lab, "stuck");
+    assert.ok(node !== undefined);
+    const doomed = (await podsOf(env.lab, "stuck")).find((p) => p.spec?.nodeName === node.name);
+    const name = doomed?.metadata?.name ?? "";
+    await env.lab.core.patchNamespacedPod(
+      { name, namespace: NS, body: { metadata: { finalizers: [STUCK] } } },
+      mergePatch,
+    );
+
+    try {
+      // A warning sent 110 s ago: the deadline is 10 s away.
+      await env.sendSpotWarning(node, new Date(Date.now() - 110_000));
+      const failed = await phaseOf(node.name, "Failed");
+      assert.ok(failed.status?.timeline?.failedAt !== undefined, "failedAt recorded");
+      assert.ok(
+        failed.status?.surges?.every((s) => s.retiredAt !== undefined),
+        "no surge left open behind a failed evacuation",
+      );
+      const d = await env.lab.apps.readNamespacedDeployment({ name: "stuck", namespace: NS });
+      assert.equal(d.spec?.replicas, 2, "the workload is back at its owner's count");
+      const events = await eventsFor(
+        env.lab,
+        "Evacuation",
+        failed.metadata.name,
+        "EvacuationFailed",
+        "default",
+      );
+      assert.ok(events.some((e) => e.type === "Warning" && (e.message ?? "").includes(name)));
+    } finally {
+      await env.lab.core.patchNamespacedPod(
+        { name, namespace: NS, body: { metadata: { finalizers: null } } },
+        mergePatch,
+      );
+    }
+  });
+});
