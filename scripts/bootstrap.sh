@@ -3,7 +3,8 @@
 #      put first on PATH, so a machine with only Node 20 runs everything on Node 24;
 #   2. npm ci (skipped when package-lock.json has not changed since the last install);
 #   3. the control plane built from pinned Go modules (lab/setup/build-control-plane.sh, cached by version);
-#   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version).
+#   4. moto server in a project-local virtualenv (lab/setup/install-moto.sh, cached by version);
+#   5. aws-node-termination-handler for the lab's `nth` handlers (lab/setup/build-nth.sh, cached by version).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../lab/versions.env
@@ -30,3 +31,4 @@ fi
 
 bash "$root/lab/setup/build-control-plane.sh" all
 bash "$root/lab/setup/install-moto.sh"
+bash "$root/lab/setup/build-nth.sh"

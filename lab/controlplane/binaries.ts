@@ -9,6 +9,7 @@ export interface LabVersions {
   KWOK_VERSION: string;
   MOTO_VERSION: string;
   NODE_VERSION: string;
+  NTH_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -29,6 +30,7 @@ export function readVersions(): LabVersions {
     KWOK_VERSION: get("KWOK_VERSION"),
     MOTO_VERSION: get("MOTO_VERSION"),
     NODE_VERSION: get("NODE_VERSION"),
+    NTH_VERSION: get("NTH_VERSION"),
   };
 }
 

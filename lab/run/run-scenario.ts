@@ -1,7 +1,8 @@
 /**
  * Runs a scenario once per handler and writes DIR/report.json and DIR/report.html. Each handler gets a
- * fresh lab: control plane, simulated spot nodes, pod runtime, moto (SQS), the ALB simulator in front of
- * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock.
+ * fresh lab: moto (SQS, and EC2 with an instance behind every node), control plane, simulated spot nodes, pod
+ * runtime, the ALB simulator in front of the workloads, the load generator, and the cloud simulator that
+ * reclaims nodes on the scenario's clock.
  */
 import { CreateQueueCommand } from "@aws-sdk/client-sqs";
 import { createWriteStream } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startAlb } from "../alb/alb.ts";
 import { startMoto } from "../aws/moto.ts";
+import { LabEc2 } from "../cloud/ec2.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods, sqsSender } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
@@ -108,17 +110,26 @@ async function runHandler(
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
   );
+  if (handler.startsWith("nth") && timeScale !== 1)
+    progress(
+      `[${handler}] warning: aws-node-termination-handler's timings are real seconds; at time scale ${timeScale} the comparison is unfair to it (use --time-scale 1)`,
+    );
+  await using moto = await startMoto({ region: REGION });
+  const sqs = moto.sqsClient();
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
+  const queueUrl = queue.QueueUrl ?? "";
+  // Every node is first an EC2 instance in moto, in a subnet of its zone, with its group's tags.
+  const ec2 = await LabEc2.create(moto.ec2Client(), {
+    zones: scenario.cluster.nodeGroups.map((g) => g.zone),
+  });
   // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
   // that reads a pod's preStop or probe sees exactly what will happen.
   await using lab = await startLab({
     nodeGroups: nodeGroupSpecs(scenario),
     timeScale,
     runtime: { timeScale: 1 },
+    instances: ec2,
   });
-  await using moto = await startMoto({ region: REGION });
-  const sqs = moto.sqsClient();
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: "lab-spot-events" }));
-  const queueUrl = queue.QueueUrl ?? "";
   await lab.installEvacuationCrd();
 
   const desired = new Map<string, number>();
@@ -207,13 +218,14 @@ async function runHandler(
     ),
   );
 
-  await using _handler = await startHandler(handler, {
+  await using running = await startHandler(handler, {
     kubeconfigPath: lab.kubeconfigPath,
     queueUrl,
     awsEndpoint: moto.endpoint,
     awsRegion: REGION,
     timeScale,
     logPath: join(outDir, `${handler}.log`),
+    workDir: lab.controlPlane.dir,
   });
 
   const t0 = performance.now();
@@ -308,6 +320,7 @@ async function runHandler(
   events.end();
   return handlerReport({
     handler,
+    version: running.version,
     durationSeconds: scenario.traffic.durationSeconds,
     responses,
     ready: observer.ready,
