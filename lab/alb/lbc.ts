@@ -9,6 +9,8 @@
  *   from pod Terminating to target "draining"). Events inside the window are coalesced.
  * - requeueSeconds, default 15: while a target is not healthy, or an endpoint may become registrable,
  *   reconcile again (this is also how the readiness gate learns of health).
+ * A watch event arms the earlier of its reconcile and a pending requeue (reconcile-trigger.ts): like the
+ * real controller-runtime queue, a pending 15 s requeue never delays the reaction to a change.
  */
 import {
   CoreV1Api,
@@ -38,7 +40,8 @@ import {
   type TargetDecision,
 } from "./registration.ts";
 import type { TargetGroup, TargetRef } from "./target-group.ts";
-import { realScheduler, type Scheduler, type Timer } from "./scheduler.ts";
+import { ReconcileTrigger } from "./reconcile-trigger.ts";
+import { realScheduler, type Scheduler } from "./scheduler.ts";
 
 export interface LbcParams {
   /** Seconds from a watch event to the resulting registration change. Default 1 (LBC #2366). */
@@ -88,9 +91,7 @@ export interface LbcOptions extends Partial<LbcParams> {
 
 interface BindingRuntime {
   binding: LbcBinding;
-  timer: Timer | undefined;
-  running: boolean;
-  again: boolean;
+  trigger: ReconcileTrigger;
 }
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -117,12 +118,13 @@ export class LoadBalancerController {
     };
     this.#scheduler = options.scheduler ?? realScheduler;
     this.#onEvent = options.onEvent ?? (() => undefined);
-    this.#bindings = options.bindings.map((binding) => ({
-      binding,
-      timer: undefined,
-      running: false,
-      again: false,
-    }));
+    this.#bindings = options.bindings.map((binding) => {
+      const runtime: BindingRuntime = {
+        binding,
+        trigger: new ReconcileTrigger(this.#scheduler, () => this.#run(runtime)),
+      };
+      return runtime;
+    });
     const kc = options.kubeConfig;
     this.#core = kc.makeApiClient(CoreV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -170,7 +172,7 @@ export class LoadBalancerController {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const runtime of this.#bindings) runtime.timer?.cancel();
+    for (const runtime of this.#bindings) runtime.trigger.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
 
@@ -225,23 +227,18 @@ export class LoadBalancerController {
     return informer;
   }
 
-  /** Arms a reconcile `seconds` from now unless one is already armed (events inside the window coalesce). */
+  /**
+   * Asks for a reconcile `seconds` from now. The earlier of this and an already armed reconcile wins, so
+   * a watch event is handled after the reconcile delay even while a 15 s requeue is pending (as on
+   * controller-runtime's queue); events inside an armed window coalesce.
+   */
   #schedule(runtime: BindingRuntime, seconds: number): void {
     if (this.#stopped) return;
-    if (runtime.running) {
-      runtime.again = true;
-      return;
-    }
-    if (runtime.timer !== undefined) return;
-    runtime.timer = this.#scheduler.setTimer(seconds * 1000 * this.params.timeScale, () => {
-      runtime.timer = undefined;
-      void this.#run(runtime);
-    });
+    runtime.trigger.request(seconds * 1000 * this.params.timeScale);
   }
 
   async #run(runtime: BindingRuntime): Promise<void> {
     if (this.#stopped) return;
-    runtime.running = true;
     let requeue = true;
     try {
       requeue = await this.#reconcile(runtime.binding);
@@ -252,15 +249,8 @@ export class LoadBalancerController {
         binding: runtime.binding.spec.name,
         reason: String(error),
       });
-    } finally {
-      runtime.running = false;
     }
-    if (runtime.again) {
-      runtime.again = false;
-      this.#schedule(runtime, this.params.reconcileDelaySeconds);
-    } else if (requeue) {
-      this.#schedule(runtime, this.params.requeueSeconds);
-    }
+    if (requeue) this.#schedule(runtime, this.params.requeueSeconds);
   }
 
   /** One reconcile; returns whether to requeue. */

@@ -33,6 +33,7 @@ import {
   type Leadership,
   type ObservabilityServer,
 } from "../observability/server.ts";
+import { LoopWatch } from "../observability/loop-watch.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { NoticeDeduper } from "../signals/dedupe.ts";
 import { isForeignInstanceError } from "../signals/errors.ts";
@@ -79,10 +80,10 @@ export class Controller implements AsyncDisposable {
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
   readonly #elector: LeaderElector | null;
-  readonly #startedAt: number;
   readonly #servers: ObservabilityServer[] = [];
   #synced = false;
-  #lastTickAt: number | null = null;
+  /** What /healthz watches: the reconcile loop's own progress. */
+  readonly #loopWatch: LoopWatch;
   #leadership: Leadership;
   #activeEvacuations = 0;
   #dirty = false;
@@ -99,7 +100,7 @@ export class Controller implements AsyncDisposable {
   constructor(deps: ControllerDeps) {
     this.#d = deps;
     const { config, kubeConfig, clock, log } = deps;
-    this.#startedAt = clock.now();
+    this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
     this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
     this.#events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
@@ -176,9 +177,8 @@ export class Controller implements AsyncDisposable {
     const health = (): ReturnType<typeof assessHealth> =>
       assessHealth({
         now: this.#d.clock.now(),
-        startedAt: this.#startedAt,
-        lastTickAt: this.#lastTickAt,
-        maxTickAgeMs: Math.max(30_000, config.reconcileIntervalSeconds * 10_000),
+        loop: this.#loopWatch.state,
+        maxStallMs: livenessStallMs(config),
         informersSynced: this.#synced,
         leadership: this.#leadership,
       });
@@ -216,7 +216,6 @@ export class Controller implements AsyncDisposable {
     this.#synced = true;
     log.info({}, "informers synced");
     const signal = this.#stop.signal;
-    this.#tasks.push(this.#tick(signal));
     if (this.#elector === null) {
       this.#tasks.push(this.#lead(signal));
     } else {
@@ -256,13 +255,6 @@ export class Controller implements AsyncDisposable {
   /** Where /metrics (first) and, when separate, /healthz and /readyz are served. */
   get urls(): string[] {
     return this.#servers.map((s) => s.url);
-  }
-
-  async #tick(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      this.#lastTickAt = this.#d.clock.now();
-      await this.#d.clock.sleep(1_000, signal).catch(() => undefined);
-    }
   }
 
   /** The leader's work: reconcile loop plus every enabled signal source, until `signal` aborts. */
@@ -352,6 +344,7 @@ export class Controller implements AsyncDisposable {
     const { clock, config, log, metrics } = this.#d;
     const interval = config.reconcileIntervalSeconds * 1000;
     while (!signal.aborted) {
+      this.#loopWatch.begin();
       await this.#settleNotices(signal);
       this.#dirty = false;
       const now = clock.now();
@@ -369,15 +362,18 @@ export class Controller implements AsyncDisposable {
       }
       if (this.#dirty) {
         // Let a burst of changes settle briefly, then plan again.
+        this.#loopWatch.end(clock.now() + 100);
         await clock.sleep(100, signal).catch(() => undefined);
         continue;
       }
+      this.#loopWatch.end(next);
       this.#waker = new AbortController();
       await clock
         .sleep(Math.max(0, next - clock.now()), AbortSignal.any([signal, this.#waker.signal]))
         .catch(() => undefined);
       this.#waker = null;
     }
+    this.#loopWatch.stop("stopped leading");
   }
 
   /**
@@ -408,6 +404,14 @@ export class Controller implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/**
+ * How long a reconcile may run (or be overdue) before /healthz fails: ten reconcile intervals, at least
+ * 60 s, so that a slow API server (retries, a 20 s outage) is not mistaken for a hung loop.
+ */
+export function livenessStallMs(config: Pick<Config, "reconcileIntervalSeconds">): number {
+  return Math.max(60_000, config.reconcileIntervalSeconds * 10_000);
 }
 
 /** AWS SDK client settings from the config: region, and an endpoint override (moto in the lab). */

@@ -7,9 +7,8 @@ import type { HealthInputs, HealthReport } from "./server.ts";
 function inputs(overrides: Partial<HealthInputs> = {}): HealthInputs {
   return {
     now: 100_000,
-    startedAt: 0,
-    lastTickAt: 99_000,
-    maxTickAgeMs: 30_000,
+    loop: { kind: "waiting", dueAt: 101_000 },
+    maxStallMs: 60_000,
     informersSynced: true,
     leadership: { kind: "leader" },
     ...overrides,
@@ -22,17 +21,25 @@ const healthy: HealthReport = {
 };
 
 describe("assessHealth", () => {
-  test("alive while the loop ticks recently; stuck after the limit", () => {
-    assert.deepEqual(assessHealth(inputs()).live, { ok: true, reason: "last tick 1.0s ago" });
-    assert.deepEqual(assessHealth(inputs({ lastTickAt: 60_000 })).live, {
+  test("a hung reconcile fails liveness once it has run longer than the limit", () => {
+    assert.deepEqual(assessHealth(inputs({ loop: { kind: "reconciling", since: 90_000 } })).live, {
+      ok: true,
+      reason: "reconciling for 10.0s",
+    });
+    assert.deepEqual(assessHealth(inputs({ loop: { kind: "reconciling", since: 30_000 } })).live, {
       ok: false,
-      reason: "last tick 40.0s ago, more than 30.0s: the loop is stuck",
+      reason: "a reconcile has been running for 70.0s, more than 60.0s: the loop is stuck",
     });
   });
 
-  test("before the first tick, the start time counts", () => {
-    assert.equal(assessHealth(inputs({ lastTickAt: null, startedAt: 90_000 })).live.ok, true);
-    assert.equal(assessHealth(inputs({ lastTickAt: null, startedAt: 0 })).live.ok, false);
+  test("a loop that never begins its next reconcile fails liveness once overdue by more than the limit", () => {
+    assert.equal(assessHealth(inputs({ loop: { kind: "waiting", dueAt: 101_000 } })).live.ok, true);
+    assert.equal(assessHealth(inputs({ loop: { kind: "waiting", dueAt: 50_000 } })).live.ok, true);
+    assert.equal(assessHealth(inputs({ loop: { kind: "waiting", dueAt: 39_000 } })).live.ok, false);
+  });
+
+  test("a replica with no reconcile loop (standby) is alive", () => {
+    assert.equal(assessHealth(inputs({ loop: { kind: "idle", reason: "not leading" } })).live.ok, true);
   });
 
   test("ready needs synced informers, then leader, healthy standby or no election", () => {

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Metrics } from "./metrics.ts";
 import type { Logger } from "./logger.ts";
+import type { LoopState } from "./loop-watch.ts";
 
 export interface Check {
   ok: boolean;
@@ -16,7 +17,10 @@ export interface Check {
 }
 
 export interface HealthReport {
-  /** /healthz: the process is alive and its loop ticked recently. A failing liveness probe restarts the pod. */
+  /**
+   * /healthz: the process answers and its reconcile loop is not stuck (no reconcile running, and no
+   * reconcile overdue, for longer than the limit). A failing liveness probe restarts the pod.
+   */
   live: Check;
   /** /readyz: informers synced and, with leader election, leader or a healthy standby. */
   ready: Check;
@@ -31,27 +35,46 @@ export type Leadership =
 
 export interface HealthInputs {
   now: number;
-  startedAt: number;
-  /** When the controller's loop last ticked (it must tick on standbys too); null before the first tick. */
-  lastTickAt: number | null;
-  /** Older than this, the loop is considered stuck. */
-  maxTickAgeMs: number;
+  /** The reconcile loop as it reported itself (loop-watch.ts). */
+  loop: LoopState;
+  /** A reconcile running, or overdue, for longer than this means the loop is stuck. */
+  maxStallMs: number;
   informersSynced: boolean;
   leadership: Leadership;
 }
 
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
+
+/** Liveness from the loop's own state: stuck when a reconcile hangs or the next one never begins. */
+function assessLoop(now: number, loop: LoopState, maxStallMs: number): Check {
+  switch (loop.kind) {
+    case "idle":
+      return { ok: true, reason: `no reconcile loop runs here (${loop.reason})` };
+    case "reconciling": {
+      const age = now - loop.since;
+      return age <= maxStallMs
+        ? { ok: true, reason: `reconciling for ${secs(age)}` }
+        : {
+            ok: false,
+            reason: `a reconcile has been running for ${secs(age)}, more than ${secs(maxStallMs)}: the loop is stuck`,
+          };
+    }
+    case "waiting": {
+      const late = now - loop.dueAt;
+      if (late <= 0) return { ok: true, reason: `next reconcile due in ${secs(-late)}` };
+      return late <= maxStallMs
+        ? { ok: true, reason: `next reconcile ${secs(late)} overdue` }
+        : {
+            ok: false,
+            reason: `the next reconcile is ${secs(late)} overdue, more than ${secs(maxStallMs)}: the loop is stuck`,
+          };
+    }
+  }
+}
+
 /** Pure: turns what the controller knows about itself into the two probe answers, with reasons. */
 export function assessHealth(inputs: HealthInputs): HealthReport {
-  const since = inputs.lastTickAt ?? inputs.startedAt;
-  const age = inputs.now - since;
-  const what = inputs.lastTickAt === null ? "no tick yet, started" : "last tick";
-  const live: Check =
-    age <= inputs.maxTickAgeMs
-      ? { ok: true, reason: `${what} ${(age / 1000).toFixed(1)}s ago` }
-      : {
-          ok: false,
-          reason: `${what} ${(age / 1000).toFixed(1)}s ago, more than ${(inputs.maxTickAgeMs / 1000).toFixed(1)}s: the loop is stuck`,
-        };
+  const live = assessLoop(inputs.now, inputs.loop, inputs.maxStallMs);
   let ready: Check;
   if (!inputs.informersSynced) ready = { ok: false, reason: "informers have not synced yet" };
   else if (inputs.leadership.kind === "disabled")
