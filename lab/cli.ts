@@ -28,8 +28,11 @@ export function buildLabProgram(): Command {
       "a scenario name (seed, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path",
     )
     .addOption(
-      new Option("--handler <name>", "handler to run (repeatable): none, drain, lifeboat")
-        .choices(["none", "drain", "lifeboat"])
+      new Option(
+        "--handler <name>",
+        "handler to run (repeatable): none, nth, nth-tuned (aws-node-termination-handler), lifeboat",
+      )
+        .choices(["none", "nth", "nth-tuned", "lifeboat"])
         .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
     .option("--out <dir>", "where to write report.json, report.html and the handlers' logs", "out/lab")
@@ -44,7 +47,9 @@ export function buildLabProgram(): Command {
       const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
       if (timeScale !== undefined && !(timeScale > 0))
         throw new Error(`--time-scale must be a number > 0, got '${String(opts.timeScale)}'`);
-      const handlers = (opts.handler ?? ["none", "drain", "lifeboat"]) as ("none" | "drain" | "lifeboat")[];
+      const handlers = (opts.handler ?? ["none", "nth", "nth-tuned", "lifeboat"]) as (
+        "none" | "nth" | "nth-tuned" | "lifeboat"
+      )[];
       await runScenario({
         scenario,
         handlers,

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ControlPlane, HEARTBEAT_LABEL, type ControlPlaneOptions } from "./controlplane/control-plane.ts";
 import { eksNode, instanceIdOf, type EksNodeSpec } from "./cluster/eks-node.ts";
 import { PodRuntime, type PodRuntimeOptions } from "./runtime/pod-runtime.ts";
+import type { LaunchedInstance, LaunchSpec } from "./cloud/ec2.ts";
 
 export interface NodeGroupSpec {
   name: string;
@@ -36,6 +37,17 @@ export interface LabOptions extends ControlPlaneOptions {
    * the spec is what happens) sets it to 1.
    */
   runtime?: Omit<PodRuntimeOptions, "kubeConfig">;
+  /**
+   * The cloud behind the nodes (the lab's EC2 in moto, `LabEc2` in lab/cloud/ec2.ts): every node is first an
+   * instance launched there, and takes its id, address and name from it. Without it nodes get made-up ids.
+   */
+  instances?: InstanceProvider;
+}
+
+/** Launches and terminates the instances behind the lab's nodes. */
+export interface InstanceProvider {
+  launch(spec: LaunchSpec): Promise<LaunchedInstance>;
+  terminate(instanceId: string): Promise<void>;
 }
 
 export interface LabNode {
@@ -71,12 +83,20 @@ export class Lab implements AsyncDisposable {
   readonly timeScale: number;
   /** Plays the kubelet for every lab node: pods get status, probes and real HTTP listeners on loopback. */
   readonly runtime: PodRuntime;
+  /** Where the nodes' instances live; null when the lab runs without EC2. */
+  readonly instances: InstanceProvider | null;
   readonly #nodes = new Map<string, LabNode>();
   readonly #disposers: (() => Promise<void>)[] = [];
 
-  constructor(controlPlane: ControlPlane, timeScale: number, runtime?: LabOptions["runtime"]) {
+  constructor(
+    controlPlane: ControlPlane,
+    timeScale: number,
+    runtime?: LabOptions["runtime"],
+    instances?: InstanceProvider,
+  ) {
     this.controlPlane = controlPlane;
     this.timeScale = timeScale;
+    this.instances = instances ?? null;
     this.kubeConfig = new KubeConfig();
     this.kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
     this.runtime = new PodRuntime({ timeScale, ...runtime, kubeConfig: this.kubeConfig });
@@ -109,10 +129,13 @@ export class Lab implements AsyncDisposable {
     this.#disposers.push(fn);
   }
 
-  /** Creates a node in a group (after `afterSeconds` of simulated boot time, scaled) and waits until Ready. */
+  /**
+   * Creates a node in a group (after `afterSeconds` of simulated boot time, scaled) and waits until Ready.
+   * With an instance provider the instance is launched first and the node takes its id, address and name.
+   */
   async addNode(spec: EksNodeSpec, afterSeconds = 0): Promise<LabNode> {
     if (afterSeconds > 0) await sleep(afterSeconds * this.timeScale * 1000);
-    const body = eksNode(spec);
+    const body = eksNode(await this.#withInstance(spec));
     const created = await this.core.createNode({ body });
     // The API server drops status on create for some fields; write it through the status subresource.
     await this.core.patchNodeStatus({ name: nodeName(created), body: { status: body.status } }, mergePatch);
@@ -132,6 +155,29 @@ export class Lab implements AsyncDisposable {
       30_000,
     );
     return node;
+  }
+
+  async #withInstance(spec: EksNodeSpec): Promise<EksNodeSpec> {
+    if (this.instances === null || spec.instance !== undefined) return spec;
+    const launch: LaunchSpec = { nodeGroup: spec.nodeGroup, zone: spec.zone };
+    if (spec.instanceType !== undefined) launch.instanceType = spec.instanceType;
+    if (spec.capacityType !== undefined) launch.capacityType = spec.capacityType;
+    const instance = await this.instances.launch(launch);
+    return {
+      ...spec,
+      instance: {
+        instanceId: instance.instanceId,
+        privateDnsName: instance.privateDnsName,
+        privateIp: instance.privateIp,
+      },
+    };
+  }
+
+  /** Terminates the node's instance (a no-op without an instance provider). */
+  async terminateInstance(name: string): Promise<void> {
+    const node = this.#nodes.get(name);
+    if (this.instances === null || node === undefined) return;
+    await this.instances.terminate(node.instanceId);
   }
 
   /**
@@ -210,7 +256,7 @@ export class Lab implements AsyncDisposable {
 export async function startLab(options: LabOptions): Promise<Lab> {
   const timeScale = options.timeScale ?? 1;
   const controlPlane = await ControlPlane.start(options);
-  const lab = new Lab(controlPlane, timeScale, options.runtime);
+  const lab = new Lab(controlPlane, timeScale, options.runtime, options.instances);
   try {
     await waitForDefaultNamespace(lab);
     await lab.runtime.start();

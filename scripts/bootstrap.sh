@@ -8,6 +8,7 @@
 #      Operator's CRDs from its pinned Go module (lab/setup/fetch-prometheus-operator-crds.sh), cached by version.
 #   5. cfn-lint in its own virtualenv (lab/setup/install-cfn-lint.sh) and amazon-ec2-metadata-mock built from its
 #      pinned Go module (lab/setup/build-metadata-mock.sh), both cached by version.
+#   5. aws-node-termination-handler for the lab's `nth` handlers (lab/setup/build-nth.sh, cached by version).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../lab/versions.env
@@ -38,3 +39,4 @@ bash "$root/lab/setup/build-helm.sh"
 bash "$root/lab/setup/fetch-prometheus-operator-crds.sh"
 bash "$root/lab/setup/install-cfn-lint.sh"
 bash "$root/lab/setup/build-metadata-mock.sh"
+bash "$root/lab/setup/build-nth.sh"

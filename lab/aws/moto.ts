@@ -17,6 +17,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { EC2Client } from "@aws-sdk/client-ec2";
 
 export interface MotoOptions {
   /** Default `us-east-1`. */
@@ -41,6 +42,8 @@ export interface Moto extends AsyncDisposable {
   credentials: MotoCredentials;
   /** A new SQS client pointed at this moto. */
   sqsClient(): SQSClient;
+  /** A new EC2 client pointed at this moto. */
+  ec2Client(): EC2Client;
   /** Stops the server (idempotent). */
   stop(): Promise<void>;
 }
@@ -120,6 +123,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
     credentials: { ...MOTO_CREDENTIALS },
     sqsClient: () =>
       new SQSClient({ endpoint, region, credentials: { ...MOTO_CREDENTIALS }, maxAttempts: 1 }),
+    ec2Client: () =>
+      new EC2Client({ endpoint, region, credentials: { ...MOTO_CREDENTIALS }, maxAttempts: 1 }),
     stop,
     [Symbol.asyncDispose]: stop,
   };

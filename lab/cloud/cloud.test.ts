@@ -37,6 +37,7 @@ class FakeLab implements CloudLab {
   readonly nodes: CloudNode[];
   readonly added: EksNodeSpec[] = [];
   readonly heartbeatsStopped: string[] = [];
+  readonly terminated: string[] = [];
   readonly deleted: string[] = [];
   constructor(nodes: CloudNode[]) {
     this.nodes = nodes;
@@ -47,6 +48,10 @@ class FakeLab implements CloudLab {
   }
   stopHeartbeats(name: string): Promise<void> {
     this.heartbeatsStopped.push(name);
+    return Promise.resolve();
+  }
+  terminateInstance(name: string): Promise<void> {
+    this.terminated.push(name);
     return Promise.resolve();
   }
   deleteNode(name: string): Promise<void> {
@@ -169,6 +174,8 @@ test("a spot reclaim: warning into SQS after the delivery delay, death at the de
     { name: victim, mode: "blackhole" },
   ]);
   assert.deepEqual(h.lab.heartbeatsStopped, [victim]);
+  // EC2 terminates the instance at the death (so DescribeInstances agrees with the state changes).
+  assert.deepEqual(h.lab.terminated, [victim]);
   assert.deepEqual(h.lab.deleted, [victim]);
   // Logical times: never before they are due.
   assert.ok(first(cloud.timeline, "message-delivered", victim).at >= 12 - SLACK);

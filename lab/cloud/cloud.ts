@@ -3,7 +3,8 @@
  * scenario's time scale.
  *
  * - **Spot reclaim**: at `at` EC2 issues the interruption warning; it lands in SQS `eventDeliverySeconds` later.
- *   At the deadline (`at + noticeLeadSeconds`) the instance dies: its pod listeners refuse connections (the
+ *   At the deadline (`at + noticeLeadSeconds`) the instance dies: EC2 terminates it (in moto, when the lab has
+ *   instances: DescribeInstances tells the truth from then on), its pod listeners refuse connections (the
  *   kernel answers RST while it shuts down), its kubelet stops heartbeating, and after `refuseSeconds` the
  *   listeners go silent (blackhole). State-change notifications follow (shutting-down, then terminated).
  * - **Rebalance recommendation**: sent earlier; optionally followed by a reclaim of the same nodes.
@@ -49,6 +50,8 @@ export interface CloudLab {
   addNode(spec: EksNodeSpec): Promise<CloudNode>;
   /** The kubelet stops renewing its lease: the node goes Unknown after the node-monitor grace period. */
   stopHeartbeats(name: string): Promise<void>;
+  /** Terminates the node's EC2 instance (TerminateInstances), when the lab has instances. */
+  terminateInstance?(name: string): Promise<void>;
   /** Deletes the Node object (what the cloud node-lifecycle controller does for a terminated instance). */
   deleteNode?(name: string): Promise<void>;
   /** Whether the node's Ready condition is True; null when the node is gone. */
@@ -395,6 +398,7 @@ export class CloudSimulator implements AsyncDisposable {
   async #kill(n: CloudNode, deadline: number): Promise<void> {
     const s = this.#opts.settings;
     await this.#opts.hooks.killNode(n.name, "refuse");
+    await this.#opts.lab.terminateInstance?.(n.name);
     this.#record("node-killed", n.name, "instance terminated: pod listeners refuse connections");
     this.#record("instance-shutting-down", n.name, `${n.instanceId} shutting-down`);
     const reclaim = this.#reclaims.get(n.name);

@@ -32,6 +32,7 @@ export function cloudLabOf(lab: Lab): CloudLab {
     },
     addNode: (spec) => lab.addNode(spec, 0),
     stopHeartbeats: (name) => lab.stopHeartbeats(name),
+    terminateInstance: (name) => lab.terminateInstance(name),
     deleteNode: async (name) => {
       await lab.core.deleteNode({ name }).catch((err: unknown) => {
         if (statusOf(err) !== 404) throw err;

@@ -49,10 +49,21 @@ export interface EksNodeSpec {
   zone: string;
   instanceType?: string;
   capacityType?: "SPOT" | "ON_DEMAND";
-  /** Defaults to a fresh i-<17 hex>. */
-  instanceId?: string;
-  /** Third octet of the node's VPC address, for a readable hostname. */
+  /**
+   * The EC2 instance behind the node (the lab launches it in moto first): the node takes its id, address and
+   * private DNS name (its name, as on EKS). Without it (tests that need no EC2) the node gets a fresh id and
+   * address and the name EC2 would derive from them.
+   */
+  instance?: NodeInstance;
+  /** Third octet of the node's VPC address when there is no instance, for a readable hostname. */
   subnetOctet?: number;
+}
+
+/** What a node takes from its EC2 instance. */
+export interface NodeInstance {
+  instanceId: string;
+  privateDnsName: string;
+  privateIp: string;
 }
 
 export function randomInstanceId(): string {
@@ -64,14 +75,25 @@ export function regionOf(zone: string): string {
   return zone.replace(/[a-z]$/, "");
 }
 
+/**
+ * The private DNS name EC2 gives an address in a region, which EKS uses as the node's name:
+ * `ip-10-0-3-17.ec2.internal` in us-east-1, `ip-10-0-3-17.<region>.compute.internal` elsewhere.
+ */
+export function privateDnsNameOf(ip: string, region: string): string {
+  const host = `ip-${ip.replaceAll(".", "-")}`;
+  return region === "us-east-1" ? `${host}.ec2.internal` : `${host}.${region}.compute.internal`;
+}
+
 /** A Node object shaped like an EKS managed-node-group spot node, for KWOK to animate. */
 export function eksNode(spec: EksNodeSpec): V1Node {
   const type = INSTANCE_TYPES[spec.instanceType ?? "m5.xlarge"];
   if (type === undefined) throw new Error(`unknown instance type ${String(spec.instanceType)}`);
-  const instanceId = spec.instanceId ?? randomInstanceId();
   const octets = randomBytes(2);
-  const ip = `10.0.${spec.subnetOctet ?? (octets[0] ?? 0) % 250}.${((octets[1] ?? 0) % 250) + 4}`;
-  const name = `ip-${ip.replaceAll(".", "-")}.${regionOf(spec.zone)}.compute.internal`;
+  const ip =
+    spec.instance?.privateIp ??
+    `10.0.${spec.subnetOctet ?? (octets[0] ?? 0) % 250}.${((octets[1] ?? 0) % 250) + 4}`;
+  const instanceId = spec.instance?.instanceId ?? randomInstanceId();
+  const name = spec.instance?.privateDnsName ?? privateDnsNameOf(ip, regionOf(spec.zone));
   return {
     apiVersion: "v1",
     kind: "Node",

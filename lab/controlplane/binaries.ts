@@ -15,6 +15,7 @@ export interface LabVersions {
   CFN_LINT_VERSION: string;
   /** amazon-ec2-metadata-mock (lab/setup/build-metadata-mock.sh). */
   AEMM_VERSION: string;
+  NTH_VERSION: string;
 }
 
 export function readVersions(): LabVersions {
@@ -39,6 +40,7 @@ export function readVersions(): LabVersions {
     PROMETHEUS_OPERATOR_VERSION: get("PROMETHEUS_OPERATOR_VERSION"),
     CFN_LINT_VERSION: get("CFN_LINT_VERSION"),
     AEMM_VERSION: get("AEMM_VERSION"),
+    NTH_VERSION: get("NTH_VERSION"),
   };
 }
 

@@ -60,6 +60,7 @@ export function sampleObservations(): HandlerObservations[] {
   return [
     {
       handler: "none",
+      version: null,
       durationSeconds: DURATION,
       // One pod in four is on the dead node: its share fails until the health checks take it out.
       responses: responses((t, i) =>
@@ -80,7 +81,8 @@ export function sampleObservations(): HandlerObservations[] {
       nodes: lanes([base.notice, base.death, { at: 196, kind: "deleted" }], 196),
     },
     {
-      handler: "drain",
+      handler: "nth",
+      version: "aws-node-termination-handler v1.25.6",
       durationSeconds: DURATION,
       responses: responses((t, i) => (t >= 33 && t < 35 && i % 8 === 0 ? 502 : 200)),
       ready: ready((t) => (t >= 33 && t < 104 ? 3 : 4)),
@@ -109,6 +111,7 @@ export function sampleObservations(): HandlerObservations[] {
     },
     {
       handler: "lifeboat",
+      version: "lifeboat 0.1.0",
       durationSeconds: DURATION,
       responses: responses(() => 200),
       ready: ready((t) => (t >= 104 && t < 128 ? 5 : 4)),

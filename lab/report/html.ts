@@ -287,7 +287,7 @@ function handlerSection(h: HandlerReport, duration: number): string {
     .join(", ");
   return `<section id="h-${escapeHtml(h.handler)}">
 <h2>${escapeHtml(h.handler)}</h2>
-<p class="sub">${h.requests} requests (${statuses}); ${h.errors5xx} 5xx; min ready ratio ${h.minReadyRatio.toFixed(2)}</p>
+<p class="sub">${h.version === null ? "" : `${escapeHtml(h.version)}; `}${h.requests} requests (${statuses}); ${h.errors5xx} 5xx; min ready ratio ${h.minReadyRatio.toFixed(2)}; ${h.replicaSecondsBelowDesired.toFixed(1)} replica-s below desired</p>
 ${requestsChart(h, ax)}
 ${readyChart(h, ax)}
 ${lanesChart(h, ax)}

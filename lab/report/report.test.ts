@@ -11,6 +11,7 @@ import {
   formatSummaryTable,
   minReadyRatio,
   renderReportHtml,
+  replicaSecondsBelowDesired,
   requestsPerSecond,
   writeReport,
 } from "./write.ts";
@@ -42,10 +43,12 @@ test("the report JSON has the issue's shape", () => {
   const none = report.handlers[0]!;
   assert.deepEqual(Object.keys(none), [
     "handler",
+    "version",
     "requests",
     "responses",
     "errors5xx",
     "minReadyRatio",
+    "replicaSecondsBelowDesired",
     "evacuations",
     "series",
   ]);
@@ -106,6 +109,21 @@ test("building blocks: counts, per-second buckets, ready ratio, slack", () => {
     0.667,
   );
   assert.equal(minReadyRatio([]), 1);
+  // The dip's area: 1 replica short from t=1 to t=2.5, then 2 short until t=4 (the end of the run).
+  assert.equal(
+    replicaSecondsBelowDesired(
+      [
+        { t: 0, ready: 4, desired: 4 },
+        { t: 1, ready: 3, desired: 4 },
+        { t: 2.5, ready: 2, desired: 4 },
+        { t: 3, ready: 3, desired: 5 },
+        { t: 3.5, ready: 6, desired: 5 },
+      ],
+      4,
+    ),
+    1.5 + 1 + 1,
+  );
+  assert.equal(replicaSecondsBelowDesired([]), 0);
   const late = evacuation({
     node: "n",
     noticeAt: 0,
@@ -124,14 +142,14 @@ test("the summary table puts the handlers side by side under the issue's columns
   assert.equal(lines[0], "scenario seed (time scale 1)");
   assert.match(
     lines[1]!,
-    /^handler\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+evacuations\s+min slack$/,
+    /^handler\s+version\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+replica-s below desired\s+evacuations\s+min slack$/,
   );
   assert.deepEqual(
     lines.slice(2).map((l) => l.split(/\s{2,}/)),
     [
-      ["none", "13200", "12880", "320", "60", "0", "260", "0.75", "0/1", "-"],
-      ["drain", "13200", "13190", "10", "10", "0", "0", "0.75", "1/1", "96.0 s"],
-      ["lifeboat", "13200", "13200", "0", "0", "0", "0", "1.00", "1/1", "22.0 s"],
+      ["none", "-", "13200", "12880", "320", "60", "0", "260", "0.75", "110.0", "0/1", "-"],
+      ["nth", "NTH v1.25.6", "13200", "13190", "10", "10", "0", "0", "0.75", "71.0", "1/1", "96.0 s"],
+      ["lifeboat", "lifeboat 0.1.0", "13200", "13200", "0", "0", "0", "0", "1.00", "0.0", "1/1", "22.0 s"],
     ],
   );
   // Columns line up: every row as long as the header or shorter only by trailing cells.

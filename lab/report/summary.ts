@@ -57,6 +57,19 @@ export function minReadyRatio(samples: readonly ReadySample[]): number {
   return Math.round(min * 1000) / 1000;
 }
 
+/**
+ * Replica-seconds below desired: each sample's shortfall (desired - ready, when positive) holds until the next
+ * sample, the last one until `endSeconds` (default: its own time). Rounded to 0.1.
+ */
+export function replicaSecondsBelowDesired(samples: readonly ReadySample[], endSeconds?: number): number {
+  let sum = 0;
+  for (const [i, s] of samples.entries()) {
+    const next = samples[i + 1]?.t ?? Math.max(s.t, endSeconds ?? s.t);
+    sum += Math.max(0, s.desired - s.ready) * Math.max(0, next - s.t);
+  }
+  return Math.round(sum * 10) / 10;
+}
+
 /** An evacuation row with its slack computed: deadline - retiredAt, null when never retired. */
 export function evacuation(e: Omit<Evacuation, "slackSeconds">): Evacuation {
   return {
@@ -67,6 +80,8 @@ export function evacuation(e: Omit<Evacuation, "slackSeconds">): Evacuation {
 
 export interface HandlerObservations {
   handler: string;
+  /** What ran (see HandlerReport.version); null for `none`. */
+  version: string | null;
   durationSeconds: number;
   responses: readonly ResponseSample[];
   ready: readonly ReadySample[];
@@ -87,10 +102,12 @@ export function handlerReport(o: HandlerObservations): HandlerReport {
   };
   return {
     handler: o.handler,
+    version: o.version,
     requests: o.responses.length,
     responses,
     errors5xx: countInRange(responses, 500, 599),
     minReadyRatio: minReadyRatio(o.ready),
+    replicaSecondsBelowDesired: replicaSecondsBelowDesired(o.ready, o.durationSeconds),
     evacuations: o.evacuations.map(evacuation),
     ...(o.workloads === undefined ? {} : { workloads: [...o.workloads] }),
     series,
@@ -106,6 +123,7 @@ export function minSlack(h: HandlerReport): number | null {
 /** The columns of the summary table (text and HTML). */
 export const SUMMARY_COLUMNS = [
   "handler",
+  "version",
   "requests",
   "2xx",
   "5xx",
@@ -113,6 +131,7 @@ export const SUMMARY_COLUMNS = [
   "503",
   "504",
   "min ready ratio",
+  "replica-s below desired",
   "evacuations",
   "min slack",
 ] as const;
@@ -123,6 +142,7 @@ export function summaryRow(h: HandlerReport): string[] {
   const retired = h.evacuations.filter((e) => e.retiredAt !== null).length;
   return [
     h.handler,
+    shortVersion(h.version),
     String(h.requests),
     String(countInRange(h.responses, 200, 299)),
     String(h.errors5xx),
@@ -130,16 +150,24 @@ export function summaryRow(h: HandlerReport): string[] {
     String(h.responses["503"] ?? 0),
     String(h.responses["504"] ?? 0),
     h.minReadyRatio.toFixed(2),
+    h.replicaSecondsBelowDesired.toFixed(1),
     `${retired}/${h.evacuations.length}`,
     slack === null ? "-" : `${slack.toFixed(1)} s`,
   ];
 }
 
+/** The version cell: `NTH v1.25.6` for aws-node-termination-handler, as reported otherwise, `-` for none. */
+export function shortVersion(version: string | null): string {
+  if (version === null) return "-";
+  return version.replace(/^aws-node-termination-handler /, "NTH ");
+}
+
 /**
  * The side-by-side table the CLI prints, one row per handler:
  *
- *   handler   requests  2xx    5xx  502  503  504  min ready ratio  evacuations  min slack
- *   none      13200     13041  159  159  0    0    0.75             0/1          -
+ *   handler  version      requests  2xx    5xx  502  503  504  min ready ratio  replica-s below desired  evacuations  min slack
+ *   none     -            13200     13041  159  159  0    0    0.75             110.0                    0/1          -
+ *   nth      NTH v1.25.6  13200     13200  0    0    0    0    0.75             52.3                     1/1          97.8 s
  */
 export function formatSummaryTable(report: Report): string {
   const rows = [SUMMARY_COLUMNS.map(String), ...report.handlers.map(summaryRow)];

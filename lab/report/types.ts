@@ -10,8 +10,10 @@ export interface Report {
 }
 
 export interface HandlerReport {
-  /** `none`, `drain` or `lifeboat`. */
+  /** `none`, `nth`, `nth-tuned` or `lifeboat`. */
   handler: string;
+  /** What ran, e.g. `aws-node-termination-handler v1.25.6` or `lifeboat 0.1.0`; null for `none`. */
+  version: string | null;
   /** Requests sent by the load generator during the measured run. */
   requests: number;
   /** Responses by HTTP status (`"200"`, `"502"`, ...); requests that got no HTTP response count under `"error"`. */
@@ -20,6 +22,11 @@ export interface HandlerReport {
   errors5xx: number;
   /** Lowest Ready replicas / desired replicas seen during the run (1 = never below desired). */
   minReadyRatio: number;
+  /**
+   * The capacity dip as one number: the integral over the run of (desired - Ready replicas) where positive,
+   * replica-seconds (one replica missing for 50 s = 50).
+   */
+  replicaSecondsBelowDesired: number;
   evacuations: Evacuation[];
   /** Each workload's replicas at the end of the run (absent in reports written before they were recorded). */
   workloads?: WorkloadOutcome[];

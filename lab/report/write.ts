@@ -13,6 +13,7 @@ export {
   handlerReport,
   minReadyRatio,
   minSlack,
+  replicaSecondsBelowDesired,
   requestsPerSecond,
 } from "./summary.ts";
 export type { HandlerObservations, Progress, ResponseSample } from "./summary.ts";

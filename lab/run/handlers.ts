@@ -1,15 +1,17 @@
 /**
- * The handlers under test, each a real process started as a user would run it: `none` (nothing runs),
- * `drain` (lab/handlers/drain-main.ts: aws-node-termination-handler's queue-mode defaults) and `lifeboat`
- * (the project's CLI, `lifeboat run`).
+ * The handlers under test, each a real process started as a user would run it: `none` (nothing runs), `nth`
+ * and `nth-tuned` (the real aws-node-termination-handler in queue-processor mode: its Helm chart's defaults, and
+ * tuned for pods behind a load balancer; lab/handlers/nth.ts) and `lifeboat` (the project's CLI,
+ * `lifeboat run`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MOTO_CREDENTIALS } from "../aws/moto.ts";
+import { startNth } from "../handlers/nth.ts";
 
-export const HANDLERS = ["none", "drain", "lifeboat"] as const;
+export const HANDLERS = ["none", "nth", "nth-tuned", "lifeboat"] as const;
 export type HandlerName = (typeof HANDLERS)[number];
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -21,12 +23,21 @@ export interface HandlerContext {
   awsRegion: string;
   timeScale: number;
   logPath: string;
+  /** Where a handler may stage files (NTH's service-account token). */
+  workDir: string;
 }
 
 export interface RunningHandler extends AsyncDisposable {
   name: HandlerName;
   /** The command line, for the report and for reproducing the run by hand. */
   command: string[];
+  /** What ran: `aws-node-termination-handler v1.25.6`, `lifeboat 0.1.0`; null for `none`. */
+  version: string | null;
+}
+
+function lifeboatVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version?: string };
+  return `lifeboat ${pkg.version ?? "unknown"}`;
 }
 
 /** lifeboat's flags for a lab run: the defaults, with every time budget scaled like the lab's clock. */
@@ -52,23 +63,39 @@ export function lifeboatArgs(ctx: HandlerContext): string[] {
 }
 
 export async function startHandler(name: HandlerName, ctx: HandlerContext): Promise<RunningHandler> {
-  if (name === "none") return { name, command: [], [Symbol.asyncDispose]: () => Promise.resolve() };
-  const args =
-    name === "lifeboat"
-      ? [join(ROOT, "bin", "lifeboat.js"), ...lifeboatArgs(ctx)]
-      : [
-          join(ROOT, "lab", "handlers", "drain-main.ts"),
-          "--kubeconfig",
-          ctx.kubeconfigPath,
-          "--queue-url",
-          ctx.queueUrl,
-          "--aws-endpoint",
-          ctx.awsEndpoint,
-          "--region",
-          ctx.awsRegion,
-          "--time-scale",
-          String(ctx.timeScale),
-        ];
+  switch (name) {
+    case "none":
+      return { name, command: [], version: null, [Symbol.asyncDispose]: () => Promise.resolve() };
+    case "nth":
+    case "nth-tuned": {
+      const nth = await startNth({
+        variant: name,
+        kubeconfigPath: ctx.kubeconfigPath,
+        aws: {
+          queueUrl: ctx.queueUrl,
+          region: ctx.awsRegion,
+          endpoint: ctx.awsEndpoint,
+          accessKeyId: MOTO_CREDENTIALS.accessKeyId,
+          secretAccessKey: MOTO_CREDENTIALS.secretAccessKey,
+        },
+        logPath: ctx.logPath,
+        workDir: ctx.workDir,
+      });
+      return {
+        name,
+        command: nth.command,
+        version: `aws-node-termination-handler ${nth.version}`,
+        [Symbol.asyncDispose]: () => nth[Symbol.asyncDispose](),
+      };
+    }
+    case "lifeboat":
+      return startLifeboat(ctx);
+  }
+}
+
+async function startLifeboat(ctx: HandlerContext): Promise<RunningHandler> {
+  const name = "lifeboat";
+  const args = [join(ROOT, "bin", "lifeboat.js"), ...lifeboatArgs(ctx)];
   const log = createWriteStream(ctx.logPath, { flags: "a" });
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
@@ -84,7 +111,12 @@ export async function startHandler(name: HandlerName, ctx: HandlerContext): Prom
   await sleep(300);
   if (child.exitCode !== null)
     throw new Error(`handler ${name} exited at once (code ${child.exitCode}); see ${ctx.logPath}`);
-  return { name, command: [process.execPath, ...args], [Symbol.asyncDispose]: () => stopChild(child) };
+  return {
+    name,
+    command: [process.execPath, ...args],
+    version: lifeboatVersion(),
+    [Symbol.asyncDispose]: () => stopChild(child),
+  };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

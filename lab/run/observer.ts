@@ -68,7 +68,8 @@ export class ClusterObserver {
       desired += want;
     }
     const last = this.ready.at(-1);
-    if (last === undefined || Math.floor(t) > Math.floor(last.t) || ready < last.ready)
+    // Every second, and at every change: the replica-seconds below desired are integrated over these samples.
+    if (last === undefined || Math.floor(t) > Math.floor(last.t) || ready !== last.ready)
       this.ready.push({ t: round(t), ready, desired });
     for (const d of this.#doomed.values()) this.#observeEvacuation(d, nodes.items, pods.items, serving, t);
   }

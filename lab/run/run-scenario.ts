@@ -1,8 +1,9 @@
 /**
  * Runs a scenario once per handler and writes DIR/report.json and DIR/report.html. Each handler gets a
- * fresh lab: control plane, simulated spot nodes, pod runtime, moto with the shipped CloudFormation stack (queue and
- * EventBridge rules), the ALB simulator in front of the workloads, the load generator, and the cloud simulator that
- * reclaims nodes on the scenario's clock and publishes its events with EventBridge PutEvents.
+ * fresh lab: moto (the shipped CloudFormation stack with the queue and its EventBridge rules, and an EC2
+ * instance behind every node), control plane, simulated spot nodes, pod runtime, the ALB simulator in front of
+ * the workloads, the load generator, and the cloud simulator that reclaims nodes on the scenario's clock and
+ * publishes its events with EventBridge PutEvents.
  */
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { startAlb } from "../alb/alb.ts";
 import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { startMoto, type Moto } from "../aws/moto.ts";
 import { deployInterruptionStack } from "../aws/stack.ts";
+import { LabEc2 } from "../cloud/ec2.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
@@ -111,26 +113,26 @@ async function runHandler(
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
   );
-  // moto and the shipped stack (deploy/cloudformation/lifeboat.yaml: the queue and its rules) come up while the
-  // lab starts: moto's first CloudFormation call loads its backends, which takes seconds.
-  const awsSide = startAwsSide();
-  awsSide.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+  if (handler.startsWith("nth") && timeScale !== 1)
+    progress(
+      `[${handler}] warning: aws-node-termination-handler's timings are real seconds; at time scale ${timeScale} the comparison is unfair to it (use --time-scale 1)`,
+    );
+  // moto with the shipped stack (deploy/cloudformation/lifeboat.yaml: the queue and its rules).
+  const { moto: motoServer, queueUrl } = await startAwsSide();
+  await using moto = motoServer;
+  const eventBus = eventBridgeClient(moto);
+  // Every node is first an EC2 instance in moto, in a subnet of its zone, with its group's tags.
+  const ec2 = await LabEc2.create(moto.ec2Client(), {
+    zones: scenario.cluster.nodeGroups.map((g) => g.zone),
+  });
   // Pod specs are written in real (scaled) seconds and the pod runtime runs them as written, so a handler
   // that reads a pod's preStop or probe sees exactly what will happen.
   await using lab = await startLab({
     nodeGroups: nodeGroupSpecs(scenario),
     timeScale,
     runtime: { timeScale: 1 },
-  }).catch(async (err: unknown) => {
-    await awsSide.then(
-      (a) => a.moto.stop(),
-      () => undefined,
-    );
-    throw err;
+    instances: ec2,
   });
-  const { moto: motoServer, queueUrl } = await awsSide;
-  await using moto = motoServer;
-  const eventBus = eventBridgeClient(moto);
   await lab.installEvacuationCrd();
 
   const desired = new Map<string, number>();
@@ -219,13 +221,14 @@ async function runHandler(
     ),
   );
 
-  await using _handler = await startHandler(handler, {
+  await using running = await startHandler(handler, {
     kubeconfigPath: lab.kubeconfigPath,
     queueUrl,
     awsEndpoint: moto.endpoint,
     awsRegion: REGION,
     timeScale,
     logPath: join(outDir, `${handler}.log`),
+    workDir: lab.controlPlane.dir,
   });
 
   const t0 = performance.now();
@@ -346,6 +349,7 @@ async function runHandler(
   }
   return handlerReport({
     handler,
+    version: running.version,
     durationSeconds: scenario.traffic.durationSeconds,
     responses,
     ready: observer.ready,

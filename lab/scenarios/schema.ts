@@ -197,7 +197,7 @@ export const expectationSchema = z.strictObject({
   min5xx: z.number().int().nonnegative().optional(),
   max5xx: z.number().int().nonnegative().optional(),
   minReadyRatioAtLeast: z.number().nonnegative().optional(),
-  /** For handlers expected to lose capacity (drain). */
+  /** For handlers expected to lose capacity (nth: evicts at the notice). */
   minReadyRatioAtMost: z.number().nonnegative().optional(),
   /** Where the 5xx responses should fall, scenario seconds [from, to]. */
   errorWindow: z.tuple([seconds, seconds]).optional(),
@@ -205,7 +205,7 @@ export const expectationSchema = z.strictObject({
   reason: z.string().optional(),
 });
 
-export const handlerNameSchema = z.enum(["none", "drain", "lifeboat"]);
+export const handlerNameSchema = z.enum(["none", "nth", "nth-tuned", "lifeboat"]);
 
 export const scenarioSchema = z
   .strictObject({

@@ -67,6 +67,7 @@ export class ControllerLab implements AsyncDisposable {
       awsRegion: REGION,
       timeScale: this.timeScale,
       logPath: join(this.dir, logName),
+      workDir: this.dir,
     };
   }
 
