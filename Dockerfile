@@ -17,7 +17,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json README.md CHANGELOG.md ./
 COPY bin/ bin/
-COPY shared/ shared/
+COPY common/ common/
 COPY src/ src/
 # prepack compiles src/ to dist/; the tarball is exactly what the npm package holds.
 RUN npm pack --pack-destination /tmp \

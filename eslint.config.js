@@ -38,28 +38,28 @@ export default defineConfig(
         {
           object: "Date",
           property: "now",
-          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+          message: "Use the injected Clock (common/clock.ts, re-exported by src/domain/clock.ts).",
         },
       ],
       "no-restricted-globals": [
         "error",
         {
           name: "setTimeout",
-          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+          message: "Use the injected Clock (common/clock.ts, re-exported by src/domain/clock.ts).",
         },
         {
           name: "setInterval",
-          message: "Use the injected Clock (shared/clock.ts, re-exported by src/domain/clock.ts).",
+          message: "Use the injected Clock (common/clock.ts, re-exported by src/domain/clock.ts).",
         },
       ],
     },
   },
   {
-    files: ["shared/clock.ts", "lab/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "**/*.test.ts"],
+    files: ["common/clock.ts", "lab/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "**/*.test.ts"],
     rules: { "no-restricted-properties": "off", "no-restricted-globals": "off" },
   },
   // Two programs: the product (src/, shipped) and the lab (lab/, a development tool). Neither imports the
-  // other; what both need lives in shared/.
+  // other; what both need lives in common/.
   {
     files: ["src/**/*.ts"],
     ignores: ["**/*.test.ts"],
@@ -84,7 +84,7 @@ export default defineConfig(
             {
               regex: "(^|/)src/",
               message:
-                "The lab drives the product as a user does (bin/lifeboat.js); shared code lives in shared/.",
+                "The lab drives the product as a user does (bin/lifeboat.js); shared code lives in common/.",
             },
           ],
         },
@@ -92,11 +92,11 @@ export default defineConfig(
     },
   },
   {
-    files: ["shared/**/*.ts"],
+    files: ["common/**/*.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ regex: "(^|/)(src|lab|test|bench)/", message: "shared/ stands alone." }] },
+        { patterns: [{ regex: "(^|/)(src|lab|test|bench)/", message: "common/ stands alone." }] },
       ],
     },
   },

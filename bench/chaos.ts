@@ -138,7 +138,6 @@ function startReplica(
       awsEndpoint: ctx.awsEndpoint,
       awsRegion: REGION,
       timeScale,
-      logPath,
     }),
     "--leader-elect=true",
     `--leader-election-namespace=${NS}`,

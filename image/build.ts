@@ -145,7 +145,7 @@ const PACKAGE_INPUTS = [
   "LICENSE",
   "bin/*.js",
   "src/**/*.ts",
-  "shared/**/*.ts",
+  "common/**/*.ts",
 ];
 
 async function filesOf(patterns: string[]): Promise<string[]> {

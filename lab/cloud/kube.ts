@@ -20,7 +20,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { Lab } from "../lab.ts";
 import { conditionStatus } from "../lab.ts";
 import type { CloudLab, CloudNode, PendingPod, SqsSender } from "./cloud.ts";
-import { httpStatusOf as statusOf } from "../../shared/kube-status.ts";
+import { httpStatusOf as statusOf } from "../../common/kube-status.ts";
 
 export const NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup";
 

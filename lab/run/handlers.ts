@@ -41,7 +41,9 @@ function lifeboatVersion(): string {
 }
 
 /** lifeboat's flags for a lab run: the defaults, with every time budget scaled like the lab's clock. */
-export function lifeboatArgs(ctx: HandlerContext): string[] {
+export function lifeboatArgs(
+  ctx: Pick<HandlerContext, "kubeconfigPath" | "queueUrl" | "awsEndpoint" | "awsRegion" | "timeScale">,
+): string[] {
   const s = (seconds: number): string => String(Math.round(seconds * ctx.timeScale * 1000) / 1000);
   return [
     "run",

@@ -8,7 +8,7 @@ import {
   type V1Node,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { systemClock, type Clock } from "../../shared/clock.ts";
+import { systemClock, type Clock } from "../../common/clock.ts";
 import { LAB_NODE_LABEL } from "../cluster/eks-node.ts";
 import { AddressMap, type DeadHostMode, type Resolution } from "./address-map.ts";
 import { CidrAllocator } from "./cidr.ts";

@@ -7,7 +7,7 @@ import {
   type V1Container,
   type V1Pod,
 } from "@kubernetes/client-node";
-import type { Clock } from "../../shared/clock.ts";
+import type { Clock } from "../../common/clock.ts";
 import type { AddressMap } from "./address-map.ts";
 import { PodApp } from "./app.ts";
 import type { PodRef, RuntimeEvent, RuntimeLogger } from "./events.ts";

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
-import { FakeClock } from "../../shared/clock.ts";
+import { FakeClock } from "../../common/clock.ts";
 import {
   httpCheck,
   probeSettings,

@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { connect } from "node:net";
 import type { V1Probe } from "@kubernetes/client-node";
-import type { Clock } from "../../shared/clock.ts";
+import type { Clock } from "../../common/clock.ts";
 
 /** A readiness probe's timing, already multiplied by the lab's time scale. */
 export interface ProbeSettings {

@@ -11,7 +11,7 @@ import { delimiter, join } from "node:path";
 import { KubeConfig, Observable, VersionApi, type Cluster } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import type { Clock } from "../domain/clock.ts";
-import { httpStatusOf } from "../../shared/kube-status.ts";
+import { httpStatusOf } from "../../common/kube-status.ts";
 
 /** The token file every pod gets from its service account (what in-cluster configuration reads). */
 export const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";

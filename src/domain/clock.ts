@@ -1,2 +1,2 @@
-/** The product's clock: the one in shared/ (the only module that reads the wall clock or arms timers). */
-export { FakeClock, systemClock, type Clock } from "../../shared/clock.ts";
+/** The product's clock: the one in common/ (the only module that reads the wall clock or arms timers). */
+export { FakeClock, systemClock, type Clock } from "../../common/clock.ts";

@@ -75,7 +75,7 @@ test("the image is below 80 MB compressed, runs as 65532 from the pinned Node, a
     "lifeboat.js",
     "start.js",
   ]);
-  assert.deepEqual((await readdir(join(rootfs, "app", "dist"))).sort(), ["shared", "src"]);
+  assert.deepEqual((await readdir(join(rootfs, "app", "dist"))).sort(), ["common", "src"]);
   assert.ok(!existsSync(join(rootfs, "app", "node_modules", "typescript")), "no dev dependency");
   assert.ok(!existsSync(join(rootfs, "bin", "sh")), "no shell");
 });

@@ -60,9 +60,9 @@ after(async () => {
 test("the tarball holds the compiled product (with source maps) and no lab, sources or tests", () => {
   assert.ok(files.includes("dist/src/cli/main.js"));
   assert.ok(files.includes("dist/src/cli/main.js.map"));
-  assert.ok(files.includes("dist/shared/clock.js"));
+  assert.ok(files.includes("dist/common/clock.js"));
   const allowed =
-    /^(dist\/(src|shared)\/.*\.js(\.map)?|bin\/(lifeboat|kubectl-lifeboat|start)\.js|package\.json|README\.md|CHANGELOG\.md)$/;
+    /^(dist\/(src|common)\/.*\.js(\.map)?|bin\/(lifeboat|kubectl-lifeboat|start)\.js|package\.json|README\.md|CHANGELOG\.md)$/;
   assert.deepEqual(
     files.filter((f) => !allowed.test(f)),
     [],

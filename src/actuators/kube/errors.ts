@@ -4,7 +4,7 @@
  * `IsNotFound`/`IsConflict`. A network failure (no status) is `kind: "unreachable"`.
  */
 import { ApiException } from "@kubernetes/client-node";
-import { httpStatusOf } from "../../../shared/kube-status.ts";
+import { httpStatusOf } from "../../../common/kube-status.ts";
 
 export type KubeErrorKind =
   | "not-found"

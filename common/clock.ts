@@ -2,8 +2,8 @@
  * The only module that reads the wall clock or arms timers. Everything else takes a Clock, so that
  * deadline logic is tested by stepping a FakeClock instead of sleeping.
  *
- * It lives in shared/ because both programs use it: the product (src/, through src/domain/clock.ts) and
- * the lab (lab/). shared/ imports nothing from either; the product's package ships it, the lab's never
+ * It lives in common/ because both programs use it: the product (src/, through src/domain/clock.ts) and
+ * the lab (lab/). common/ imports nothing from either; the product's package ships it, the lab's never
  * reaches into src/.
  */
 export interface Clock {
