@@ -36,6 +36,7 @@ export class LabKubeProxy implements AsyncDisposable {
   #rules = new Map<number, NodePortRule>();
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(options: KubeProxyOptions) {
     this.#o = options;
@@ -44,7 +45,9 @@ export class LabKubeProxy implements AsyncDisposable {
 
   async start(): Promise<void> {
     await this.refresh();
+    // A refresh still running at dispose must not arm the next one (the process would never exit).
     const tick = (): void => {
+      if (this.#stopped) return;
       this.#timer = setTimeout(() => {
         this.refresh().then(tick, tick);
       }, this.#o.refreshMs ?? 200);
@@ -103,6 +106,7 @@ export class LabKubeProxy implements AsyncDisposable {
   };
 
   [Symbol.asyncDispose](): Promise<void> {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     return Promise.resolve();
   }

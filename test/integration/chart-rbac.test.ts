@@ -100,7 +100,12 @@ class MissingGrantError extends Error {
  * the run: a grant nothing uses is a grant to remove.
  */
 const NOT_EXERCISED: Record<string, string> = {
-  "core/pods delete": "force-delete of the pods of an instance that is already gone (state-change notice)",
+  "core/pods delete":
+    "force-delete of the pods of an instance that is already gone (state-change notice); graceful delete of a pod whose PodDisruptionBudget still refuses at its last responsible moment",
+  "apps/replicasets get": "the surge ledger write of a bare ReplicaSet (this run surges Deployments)",
+  "apps/replicasets patch": "the surge ledger write of a bare ReplicaSet (this run surges Deployments)",
+  "lifeboat.dev/evacuations delete":
+    "the TTL after an evacuation finished (--evacuation-ttl-seconds, default a day)",
   "lifeboat.dev/evacuations get": "re-read of an Evacuation after a conflicting write",
   "core/events patch": "a repeated Event (count bump) within the recorder's window",
   "lifeboat.dev/evacuations update":

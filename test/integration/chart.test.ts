@@ -53,11 +53,13 @@ function grants(rules: Rule[]): string[] {
 
 /** What the controller's code calls (src/cluster, src/actuators/kube, src/observability/events.ts, src/state). */
 const CLUSTER_GRANTS = [
+  "apps/deployments get",
   "apps/deployments list",
+  "apps/deployments patch",
   "apps/deployments watch",
-  "apps/deployments/scale get",
-  "apps/deployments/scale update",
+  "apps/replicasets get",
   "apps/replicasets list",
+  "apps/replicasets patch",
   "apps/replicasets watch",
   "apps/statefulsets list",
   "apps/statefulsets watch",
@@ -75,6 +77,7 @@ const CLUSTER_GRANTS = [
   "core/pods watch",
   "core/pods/eviction create",
   "lifeboat.dev/evacuations create",
+  "lifeboat.dev/evacuations delete",
   "lifeboat.dev/evacuations get",
   "lifeboat.dev/evacuations list",
   "lifeboat.dev/evacuations update",

@@ -102,12 +102,19 @@ test(
     const bAcquiredAt = new Date(lease.spec?.acquireTime ?? 0).getTime();
     const lastRenewal = Math.max(
       ...proxy.requests
-        .filter((r) => r.resource === "leases" && r.verb === "update" && r.status === 200)
+        .filter(
+          (r) =>
+            r.resource === "leases" &&
+            // a renewal, or the acquisition itself when the notice came before A's first renewal
+            (r.verb === "update" || r.verb === "create") &&
+            (r.status === 200 || r.status === 201),
+        )
         .map((r) => r.at),
     );
     const aWrites = proxy.requests.filter(
       (r) => WRITES.has(r.verb) && r.resource !== "leases" && r.resource !== "events",
     );
+    assert.ok(Number.isFinite(lastRenewal), "A acquired its Lease through the proxy");
     assert.ok(cordonArrivedAt > 0, "A started the cordon");
     const late = aWrites.filter((r) => r.at > lastRenewal + RENEW_DEADLINE_MS || r.at >= bAcquiredAt);
     assert.deepEqual(
