@@ -301,6 +301,8 @@ export class Controller implements AsyncDisposable {
           maxMessages: config.sqsMaxMessages,
           concurrency: config.sqsConcurrency,
           visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
+          // Receive only when the intake can record at once (not while a reconcile or other notices hold it).
+          ready: () => this.#serial.idle(),
           deleteMessages: !config.dryRun,
           malformed: config.malformedMessagePolicy,
           unknown: config.unknownMessagePolicy,

@@ -48,12 +48,28 @@ export class NoticeIntake {
     this.#d = deps;
   }
 
-  /** One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile. */
+  /**
+   * One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile.
+   * Which node the notice names is decided first, outside that turn: a notice about no node of ours (a queue
+   * full of foreign or junk messages) is dropped at once instead of waiting behind a running reconcile.
+   */
   async handle(notice: Notice): Promise<void> {
     // Stamped at receipt, not after waiting for a running reconcile.
     const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
+    let target: Target;
+    try {
+      target = await this.#resolve(stamped);
+    } catch (err) {
+      const foreign = err instanceof ForeignInstanceError || err instanceof UnknownNodeError;
+      this.#d.metrics.noticeReceived({
+        kind: notice.kind,
+        source: notice.source,
+        outcome: foreign ? "foreign" : "failed",
+      });
+      throw err;
+    }
     const timed = await this.#hookDeadline(stamped);
-    return this.#d.serial.run(() => this.#handle(timed));
+    return this.#d.serial.run(() => this.#handle(timed, target));
   }
 
   /**
@@ -77,39 +93,71 @@ export class NoticeIntake {
     return { ...notice, deadline: notice.issuedAt + read.seconds * 1000 };
   }
 
-  #resolve(notice: Notice): NodeView {
-    const { cluster } = this.#d;
-    if (notice.target.kind === "instance") {
-      const node = cluster.nodeByInstanceId(notice.target.instanceId);
-      if (node === null) {
-        throw new ForeignInstanceError(
-          notice,
-          `no node has providerID with instance ${notice.target.instanceId}`,
-        );
-      }
-      return node;
+  /**
+   * The node a notice is about. An instance id resolves to the live node with that providerID; failing that, to a
+   * node of ours that is already gone: one deleted within the cluster cache's memory (15 minutes), or the node of
+   * an Evacuation recorded for that instance (a replica that started after the node was deleted). Only an
+   * instance that none of these knows is foreign.
+   */
+  async #resolve(notice: Notice): Promise<Target> {
+    const { cluster, store } = this.#d;
+    if (notice.target.kind === "node") {
+      const node = cluster.nodeByName(notice.target.nodeName);
+      if (node === null) throw new UnknownNodeError(notice, `node ${notice.target.nodeName} does not exist`);
+      return { kind: "live", node };
     }
-    const node = cluster.nodeByName(notice.target.nodeName);
-    if (node === null) throw new UnknownNodeError(notice, `node ${notice.target.nodeName} does not exist`);
-    return node;
+    const id = notice.target.instanceId;
+    const node = cluster.nodeByInstanceId(id);
+    if (node !== null) return { kind: "live", node };
+    const deleted = cluster.deletedNodeByInstanceId?.(id) ?? null;
+    if (deleted !== null) {
+      const ago = Math.round((this.#d.clock.now() - deleted.deletedAt) / 1000);
+      return {
+        kind: "gone",
+        node: deleted.node,
+        how: `node ${deleted.node.name} (instance ${id}) was deleted ${ago} s ago`,
+      };
+    }
+    const recorded = (await store.list())
+      .map((s) => s.evacuation)
+      .filter((e) => e.instanceId === id)
+      .sort((a, b) => Number(isActive(b)) - Number(isActive(a)) || b.noticedAt - a.noticedAt)[0];
+    if (recorded !== undefined) {
+      return {
+        kind: "gone",
+        node: { name: recorded.nodeName, instanceId: id, nodeGroup: null },
+        how: `node ${recorded.nodeName} (instance ${id}, evacuation ${recorded.name}) no longer exists`,
+      };
+    }
+    throw new ForeignInstanceError(notice, `no node has providerID with instance ${id}`);
   }
 
-  async #handle(notice: Notice): Promise<void> {
+  async #handle(notice: Notice, target: Target): Promise<void> {
     const { store, policy, clock, log, metrics, events } = this.#d;
     const label = { kind: notice.kind, source: notice.source };
     const receivedAt = notice.receivedAt ?? clock.now();
     const times = noticeTimes(notice, receivedAt);
-    let node: NodeView;
-    try {
-      node = this.#resolve(notice);
-    } catch (err) {
-      metrics.noticeReceived({ ...label, outcome: "foreign" });
-      throw err;
-    }
+    const node = target.node;
     for (let attempt = 1; ; attempt++) {
-      const all = await store.list();
+      let all: StoredEvacuation[];
+      try {
+        all = await store.list();
+      } catch (err) {
+        metrics.noticeReceived({ ...label, outcome: "failed" });
+        throw err;
+      }
       const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
       const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
+      if (target.kind === "gone" && active === null && seen === undefined) {
+        // Ours, but too late: the node and its pods are gone, nothing is left to evacuate. Not foreign (it
+        // was our node), so the message is deleted whatever --foreign-instance-policy says.
+        metrics.noticeReceived({ ...label, outcome: "late" });
+        log.warn(
+          { notice: notice.id, node: node.name, ...times },
+          `${notice.kind} notice arrived after its node was gone: ${target.how}; nothing left to evacuate`,
+        );
+        return;
+      }
       const decision =
         seen !== undefined && seen !== active
           ? ({
@@ -181,6 +229,11 @@ export class NoticeIntake {
     }
   }
 }
+
+/** What a notice is about: a node in the cluster, or a node of ours that is already gone (and how we know). */
+type Target =
+  | { kind: "live"; node: NodeView }
+  | { kind: "gone"; node: Pick<NodeView, "name" | "instanceId" | "nodeGroup">; how: string };
 
 /**
  * How old the notice was at receipt (receipt minus the event's own time) and how long it sat in SQS
