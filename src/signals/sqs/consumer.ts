@@ -382,7 +382,9 @@ async function untilReady(ready: () => Promise<void>, signal: AbortSignal): Prom
   if (signal.aborted) return false;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<false>((resolve) => {
-    onAbort = () => resolve(false);
+    onAbort = () => {
+      resolve(false);
+    };
     signal.addEventListener("abort", onAbort, { once: true });
   });
   try {
