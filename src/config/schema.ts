@@ -194,7 +194,7 @@ export const FIELDS = {
     value: "<n>",
     expect: "a whole number from 1 to 64",
     defaultText: "10",
-    help: "The most messages being handled at once: no receive while this many are, and each receive asks for at most the free slots (and --sqs-max-messages). Messages are received only while the notice intake is free.",
+    help: "The most messages being handled at once: no receive while this many are, and each receive asks for at most the free slots (and --sqs-max-messages). No message is received while a notice waits for the intake (no prefetch behind a running reconcile).",
   }),
   sqsVisibilityTimeoutSeconds: field(integer({ min: 1, max: 43200, default: 15 }), {
     group: G.sqs,

@@ -301,8 +301,8 @@ export class Controller implements AsyncDisposable {
           maxMessages: config.sqsMaxMessages,
           concurrency: config.sqsConcurrency,
           visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
-          // Receive only when the intake can record at once (not while a reconcile or other notices hold it).
-          ready: () => this.#serial.idle(),
+          // No prefetch: no receive while a notice waits in the intake (behind a reconcile or other notices).
+          ready: () => this.#intake.idle(),
           deleteMessages: !config.dryRun,
           malformed: config.malformedMessagePolicy,
           unknown: config.unknownMessagePolicy,

@@ -211,3 +211,18 @@ test("a notice for an instance whose node is gone but whose Evacuation is active
   assert.ok(updated?.noticeIds.includes("state-1"), "the notice was folded into the node's evacuation");
   assert.equal(updated?.instanceGone, true, "its instance is marked gone");
 });
+
+test("idle waits for every notice in the intake, including one waiting behind a running reconcile", async () => {
+  const clock = new FakeClock(NOTICE_T0);
+  const serial = new Serial();
+  const { intake: i, store } = intake(clock, serial);
+  await i.idle();
+  let release!: () => void;
+  const reconcile = serial.run(() => new Promise<void>((r) => (release = r)));
+  const handled = i.handle(aNotice());
+  const idle = i.idle();
+  assert.equal(await settledWithin(idle), false, "idle while a notice waits for its turn");
+  release();
+  await Promise.all([reconcile, handled, idle]);
+  assert.equal(store.items.length, 1);
+});

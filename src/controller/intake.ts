@@ -43,6 +43,8 @@ export class UnknownNodeError extends Error {
 
 export class NoticeIntake {
   readonly #d: IntakeDeps;
+  /** Notices being handled (see idle). */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(deps: IntakeDeps) {
     this.#d = deps;
@@ -53,7 +55,27 @@ export class NoticeIntake {
    * Which node the notice names is decided first, outside that turn: a notice about no node of ours (a queue
    * full of foreign or junk messages) is dropped at once instead of waiting behind a running reconcile.
    */
-  async handle(notice: Notice): Promise<void> {
+  handle(notice: Notice): Promise<void> {
+    const handling = this.#handleNotice(notice);
+    const settled = handling.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.add(settled);
+    void settled.then(() => this.#pending.delete(settled));
+    return handling;
+  }
+
+  /**
+   * Resolves once no notice is waiting in the intake (for its turn, or being recorded). The SQS consumer receives
+   * only then: while a notice waits behind a running reconcile, no further messages are taken from the queue
+   * (they stay visible to a standby); junk in the batch already received is settled meanwhile.
+   */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  async #handleNotice(notice: Notice): Promise<void> {
     // Stamped at receipt, not after waiting for a running reconcile.
     const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
     let target: Target;

@@ -11,16 +11,4 @@ export class Serial {
     this.#tail = result.catch(() => undefined);
     return result;
   }
-
-  /**
-   * Resolves once no section is running or waiting (sections added meanwhile are waited for too). The SQS
-   * consumer waits for it before receiving, so it takes messages only when the intake can record them at once.
-   */
-  async idle(): Promise<void> {
-    for (;;) {
-      const tail = this.#tail;
-      await tail;
-      if (tail === this.#tail) return;
-    }
-  }
 }

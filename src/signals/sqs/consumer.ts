@@ -8,7 +8,7 @@
  *
  * A message received but not yet recorded is invisible to every other consumer (a standby that takes over after
  * this process is killed) until its visibility timeout ends, so that window is kept short: the loop receives only
- * when the handler can take notices at once (`ready`, no prefetch behind a busy intake), asks for a short
+ * when no notice waits for the handler (`ready`, no prefetch behind a busy intake), asks for a short
  * VisibilityTimeout on every receive, and extends it with ChangeMessageVisibility while a message is still being
  * handled (as long-running SQS consumers do).
  */
@@ -67,8 +67,8 @@ export interface SqsConsumerOptions {
   /** Messages handled at once; no new receive while this many are in flight. Default 10. */
   concurrency?: number;
   /**
-   * Resolves when the handler can take notices at once (the intake is not busy). Awaited before every receive,
-   * so that no message waits, received and invisible, behind a busy intake. Default: always ready.
+   * Resolves when no notice waits for the handler (the intake). Awaited before every receive, so that messages
+   * do not pile up, received and invisible, behind a busy intake. Default: always ready.
    */
   ready?: () => Promise<void>;
   /**
