@@ -8,7 +8,7 @@
  * real notices waited from receipt to record, and the most messages received and not yet settled at once (each
  * one invisible to a standby). Asserts nothing.
  *
- *   npm run bench:sqs --  [--messages 2000] [--real 20] [--sqs fake|moto] [--sqs-ms 20] [--api-ms 5]
+ *   npm run bench:sqs -- [--messages 2000] [--real 20] [--sqs fake|moto] [--sqs-ms 20] [--api-ms 5]
  *     [--reconcile-ms 200] [--gap-ms 100] [--concurrency 10] [--visibility 15]
  */
 import { readFileSync } from "node:fs";

@@ -226,3 +226,21 @@ test("idle waits for every notice in the intake, including one waiting behind a 
   await Promise.all([reconcile, handled, idle]);
   assert.equal(store.items.length, 1);
 });
+
+test("a replay for a reclaimed node whose evacuation is done is a duplicate, settled without waiting for a reconcile", async () => {
+  const clock = new FakeClock(NOTICE_T0 + 300_000);
+  const serial = new Serial();
+  const { intake: i, store, metrics } = intake(clock, serial, null, emptyCluster());
+  const done = anEvacuation({ instanceId: "i-0aaaaaaaaaaaaaaaa", noticeIds: ["evt-1"], phase: "Done" });
+  store.items.push({ evacuation: done, lifecycleHook: null, message: "", resourceVersion: "1" });
+  let release!: () => void;
+  const reconcile = serial.run(() => new Promise<void>((r) => (release = r)));
+  const replay = i.handle(aNotice({ id: "evt-1" }));
+  assert.equal(await settledWithin(replay), true, "waited for the reconcile");
+  await replay;
+  assert.equal(store.items.length, 1, "nothing created");
+  assert.deepEqual(store.specUpdates, [], "nothing written");
+  assert.match(await metrics.registry.metrics(), /lifeboat_notices_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
+  release();
+  await reconcile;
+});

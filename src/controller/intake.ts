@@ -90,8 +90,48 @@ export class NoticeIntake {
       });
       throw err;
     }
+    // A notice about a node that is gone writes only into that node's active Evacuation: with none, it is settled
+    // here (a duplicate, or late) from one read, without a turn (replays of reclaimed nodes drain at once).
+    if (target.kind === "gone" && (await this.#settledGone(stamped, target))) return;
     const timed = await this.#hookDeadline(stamped);
     return this.#d.serial.run(() => this.#handle(timed, target));
+  }
+
+  /** True when `notice`, about a node that is gone, needs no write: no active evacuation of that node. */
+  async #settledGone(notice: Notice, target: Target & { kind: "gone" }): Promise<boolean> {
+    const { store, metrics } = this.#d;
+    let all: StoredEvacuation[];
+    try {
+      all = await store.list();
+    } catch (err) {
+      metrics.noticeReceived({ kind: notice.kind, source: notice.source, outcome: "failed" });
+      throw err;
+    }
+    const node = target.node.name;
+    if (all.some((s) => s.evacuation.nodeName === node && isActive(s.evacuation))) return false;
+    const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
+    this.#noteGone(notice, target, seen);
+    return true;
+  }
+
+  /** Logs and counts a notice about a gone node with no active evacuation: a duplicate (`seen`), else late. */
+  #noteGone(notice: Notice, target: Target & { kind: "gone" }, seen: StoredEvacuation | undefined): void {
+    const { metrics, log, clock } = this.#d;
+    const label = { kind: notice.kind, source: notice.source };
+    const times = noticeTimes(notice, notice.receivedAt ?? clock.now());
+    const fields = { notice: notice.id, node: target.node.name, ...times };
+    if (seen !== undefined) {
+      metrics.noticeReceived({ ...label, outcome: "duplicate" });
+      log.info(fields, `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}`);
+      return;
+    }
+    // Ours, but too late: the node and its pods are gone, nothing is left to evacuate. Not foreign (it was
+    // our node), so the message is deleted whatever --foreign-instance-policy says.
+    metrics.noticeReceived({ ...label, outcome: "late" });
+    log.warn(
+      fields,
+      `${notice.kind} notice arrived after its node was gone: ${target.how}; nothing left to evacuate`,
+    );
   }
 
   /**
@@ -170,14 +210,9 @@ export class NoticeIntake {
       }
       const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
       const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
-      if (target.kind === "gone" && active === null && seen === undefined) {
-        // Ours, but too late: the node and its pods are gone, nothing is left to evacuate. Not foreign (it
-        // was our node), so the message is deleted whatever --foreign-instance-policy says.
-        metrics.noticeReceived({ ...label, outcome: "late" });
-        log.warn(
-          { notice: notice.id, node: node.name, ...times },
-          `${notice.kind} notice arrived after its node was gone: ${target.how}; nothing left to evacuate`,
-        );
+      if (target.kind === "gone" && active === null) {
+        // Its evacuation finished meanwhile: nothing to write.
+        this.#noteGone(notice, target, seen);
         return;
       }
       const decision =
