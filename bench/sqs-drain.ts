@@ -6,7 +6,10 @@
  * semantics) or an in-process queue answering every call after `--sqs-ms` (`--sqs fake`, no process started);
  * the Evacuation store is in memory and answers after `--api-ms`. Prints the drain rate, the outcomes, how long
  * real notices waited from receipt to record, and the most messages received and not yet settled at once (each
- * one invisible to a standby). Asserts nothing.
+ * one invisible to a standby). Besides REAL warnings of live nodes the queue holds foreign instances' warnings
+ * and state changes, replays (state changes, warnings) of nodes reclaimed before the run whose Evacuations are
+ * Done, duplicates of the real warnings, malformed and unknown bodies, and `running` state changes of live
+ * nodes. Asserts nothing.
  *
  *   npm run bench:sqs -- [--messages 2000] [--real 20] [--sqs fake|moto] [--sqs-ms 20] [--api-ms 5]
  *     [--reconcile-ms 200] [--gap-ms 100] [--concurrency 10] [--visibility 15]
@@ -96,11 +99,16 @@ const nodes: NodeView[] = Array.from({ length: REAL + 10 }, (_, i) => ({
 }));
 const realBodies = Array.from({ length: REAL }, (_, i) => warning(`real-${i}`, nodes[i]?.instanceId ?? ""));
 
-type Kind = "real" | "foreign" | "duplicate" | "malformed" | "unknown" | "live-running";
+/** Nodes reclaimed before the run: gone from the cluster, their Evacuations Done (the chaos bench's replays). */
+const RECLAIMED = 10;
+const reclaimedInstance = (i: number): string => instanceOf(i % RECLAIMED, "b");
+
+type Kind = "real" | "foreign" | "replay" | "duplicate" | "malformed" | "unknown" | "live-running";
 function junkBody(i: number): { kind: Kind; body: string } {
   const r = i % 20;
   if (r < 7) return { kind: "foreign", body: warning(`f-${i}`, instanceOf(i, "f")) };
-  if (r < 9) return { kind: "foreign", body: state(`fs-${i}`, instanceOf(i, "f"), "terminated") };
+  if (r < 8) return { kind: "replay", body: state(`rs-${i}`, reclaimedInstance(i), "terminated") };
+  if (r < 9) return { kind: "replay", body: warning(`reclaimed-${i % RECLAIMED}`, reclaimedInstance(i)) };
   if (r < 11 && REAL > 0) return { kind: "duplicate", body: realBodies[i % REAL] ?? "" };
   if (r < 13) return { kind: "malformed", body: `{"version":"0","id":"m-${i}","detail-type":` };
   if (r < 14)
@@ -268,6 +276,24 @@ const cluster: ClusterView = {
 await using queue = values.sqs === "moto" ? await motoQueue() : fakeQueue();
 const serial = new Serial();
 const store = new MemoryStore();
+for (let i = 0; i < RECLAIMED; i++) {
+  const e = {
+    name: `evac-reclaimed-${i}`,
+    nodeName: `reclaimed-${i}`,
+    instanceId: reclaimedInstance(i),
+    mode: "evacuate" as const,
+    noticeIds: [`reclaimed-${i}`],
+    noticeKind: "spot-interruption" as const,
+    deadline: Date.parse(now) - 60_000,
+    noticedAt: Date.parse(now) - 180_000,
+    phase: "Done" as const,
+    surges: [],
+    evictions: [],
+    timeline: { noticedAt: Date.parse(now) - 180_000 },
+    instanceGone: true,
+  };
+  store.items.push({ evacuation: e, lifecycleHook: null, message: "", resourceVersion: "1" });
+}
 const intake = new NoticeIntake({
   cluster,
   store,
@@ -320,7 +346,7 @@ let left = bodies.length;
 while (systemClock.now() - started < 30 * 60_000) {
   await sleep(250);
   left = await queue.depth();
-  if (left === 0 && store.items.length >= REAL) break;
+  if (left === 0 && store.items.length >= REAL + RECLAIMED) break;
 }
 const seconds = (systemClock.now() - started) / 1000;
 stop.abort();
@@ -344,7 +370,7 @@ console.log(
     .join(", ")}`,
 );
 console.log(
-  `real notices recorded: ${store.items.length}/${REAL}; receipt to record ms p50 ${pct(50)} p90 ${pct(90)} max ${pct(100)}`,
+  `real notices recorded: ${store.items.length - RECLAIMED}/${REAL}; receipt to record ms p50 ${pct(50)} p90 ${pct(90)} max ${pct(100)}`,
 );
 console.log(`most messages received and not settled at once (hidden from a standby): ${queue.held().max}`);
 console.log(
