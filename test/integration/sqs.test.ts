@@ -277,6 +277,11 @@ test("consumer: a message held is kept hidden past its visibility timeout; once 
   // Twice its 2 s visibility timeout later, still hidden: the holder extends it while it is handled.
   await new Promise((r) => setTimeout(r, 4_000));
   assert.deepEqual(await depth(sqs, queueUrl), { visible: 0, inFlight: 1 }, "hidden while it is held");
+  assert.equal(
+    out.match(/held /g)?.length,
+    1,
+    "not delivered again (not even to its holder) while it is held",
+  );
 
   holder.kill("SIGKILL");
   await using next = runConsumer(sqs, queueUrl, () => Promise.resolve(), { visibilityTimeoutSeconds: 2 });
