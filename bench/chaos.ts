@@ -152,7 +152,7 @@ function startReplica(
     "--unknown-message-policy=delete",
     "--foreign-instance-policy=delete",
     // Scaled like every lab timing: a message received by a leader that is then killed reappears after it.
-    `--sqs-visibility-timeout-seconds=${Math.max(1, Math.round(60 * timeScale))}`,
+    `--sqs-visibility-timeout-seconds=${Math.max(1, Math.round(15 * timeScale))}`,
   ];
   const out = createWriteStream(logPath, { flags: "a" });
   const child = spawn(process.execPath, args, {

@@ -32,6 +32,8 @@ const NODE = {
 class FakeApiServer implements AsyncDisposable {
   up = false;
   requests = 0;
+  /** Open watches of nodes, to send events into. */
+  readonly nodeWatches: ServerResponse[] = [];
   readonly #server: Server;
 
   private constructor() {
@@ -69,11 +71,18 @@ class FakeApiServer implements AsyncDisposable {
     if (url.searchParams.get("watch") === "true") {
       res.writeHead(200, { "content-type": "application/json" });
       res.flushHeaders(); // like the API server: headers at once, events later (here: none)
+      if (url.pathname === "/api/v1/nodes") this.nodeWatches.push(res);
       return;
     }
     const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
+  }
+
+  /** Sends a DELETED event for the node on every open node watch. */
+  deleteNode(): void {
+    const object = { ...NODE, metadata: { ...NODE.metadata, resourceVersion: "11" } };
+    for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "DELETED", object })}\n`);
   }
 
   /** Drops every open connection (the watches), as a restarting API server does. */
@@ -158,4 +167,43 @@ describe("ClusterCache against an API server that comes and goes", () => {
     assert.equal(cache.nodeByInstanceId(INSTANCE)?.name, NODE.metadata.name);
     assert.equal(cache.snapshot(clock.now()).nodes[0]?.nodeGroup, "spot-a");
   });
+});
+
+describe("ClusterCache remembers deleted nodes", () => {
+  it(
+    "a deleted node's instance id resolves to it for 15 minutes, then no longer",
+    { timeout: 30_000 },
+    async () => {
+      await using api = await FakeApiServer.start();
+      api.up = true;
+      const clock = new FakeClock();
+      await using cache = new ClusterCache({
+        kubeConfig: kubeConfigFor(api.url),
+        clock,
+        log: new RecordingLogger(),
+      });
+      await cache.start();
+      await cache.synced;
+      assert.equal(cache.deletedNodeByInstanceId(INSTANCE), null, "not deleted yet");
+      await until("the node watch", () => api.nodeWatches.length > 0);
+      const deletedAt = clock.now();
+      api.deleteNode();
+      await until("the delete", () => cache.nodeByInstanceId(INSTANCE) === null);
+      assert.deepEqual(
+        {
+          name: cache.deletedNodeByInstanceId(INSTANCE)?.node.name,
+          at: cache.deletedNodeByInstanceId(INSTANCE)?.deletedAt,
+        },
+        { name: NODE.metadata.name, at: deletedAt },
+      );
+      await clock.advance(15 * 60_000);
+      assert.equal(
+        cache.deletedNodeByInstanceId(INSTANCE)?.node.name,
+        NODE.metadata.name,
+        "still at 15 minutes",
+      );
+      await clock.advance(1);
+      assert.equal(cache.deletedNodeByInstanceId(INSTANCE), null, "forgotten after 15 minutes");
+    },
+  );
 });

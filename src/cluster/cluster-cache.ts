@@ -55,6 +55,9 @@ export interface ClusterChange {
   name: string;
 }
 
+/** How long a deleted node's instance id still resolves to it (deletedNodeByInstanceId), ms. */
+export const DELETED_NODE_MEMORY_MS = 15 * 60_000;
+
 export interface ClusterCacheOptions {
   kubeConfig: KubeConfig;
   clock: Clock;
@@ -187,6 +190,9 @@ export class ClusterCache implements AsyncDisposable {
   /** instance id -> node name, and node name -> instance id (to unindex when a node's providerID changes). */
   readonly #nodeByInstance = new Map<string, string>();
   readonly #instanceByNode = new Map<string, string>();
+  /** Nodes deleted within DELETED_NODE_MEMORY_MS, by instance id (see deletedNodeByInstanceId). */
+  readonly #deletedNodes = new Map<string, { node: NodeView; deletedAt: number }>();
+  readonly #cacheClock: Clock;
   readonly #listeners = new Set<(change: ClusterChange) => void>();
   /** PDBs already reported as skipped (logged once per resourceVersion-less name). */
   readonly #skippedPdbs = new Set<string>();
@@ -194,6 +200,7 @@ export class ClusterCache implements AsyncDisposable {
   constructor(opts: ClusterCacheOptions) {
     const kc = opts.kubeConfig;
     this.#log = opts.log;
+    this.#cacheClock = opts.clock;
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
     const policy = kc.makeApiClient(PolicyV1Api);
@@ -260,6 +267,7 @@ export class ClusterCache implements AsyncDisposable {
     });
     this.#nodes.informer.on("delete", (n) => {
       this.#unindexNode(n.metadata?.name ?? "");
+      this.#rememberDeleted(n);
     });
     for (const watched of this.#all) {
       for (const type of ["add", "update", "delete"] as const) {
@@ -302,6 +310,28 @@ export class ClusterCache implements AsyncDisposable {
   nodeByInstanceId(instanceId: string): NodeView | null {
     const name = this.#nodeByInstance.get(instanceId);
     return name === undefined ? null : this.nodeByName(name);
+  }
+
+  /**
+   * The node that ran EC2 instance `instanceId` if it was deleted within the last DELETED_NODE_MEMORY_MS (15
+   * minutes), with when: a notice that arrives just after its node died (an SQS message redelivered after its
+   * holder was killed, a state change of a reclaimed instance) names an instance that was ours, not a foreign one.
+   */
+  deletedNodeByInstanceId(instanceId: string): { node: NodeView; deletedAt: number } | null {
+    this.#forgetOldDeleted();
+    return this.#deletedNodes.get(instanceId) ?? null;
+  }
+
+  #rememberDeleted(node: V1Node): void {
+    this.#forgetOldDeleted();
+    const view = nodeView(node);
+    if (view.instanceId === null) return;
+    this.#deletedNodes.set(view.instanceId, { node: view, deletedAt: this.#cacheClock.now() });
+  }
+
+  #forgetOldDeleted(): void {
+    const before = this.#cacheClock.now() - DELETED_NODE_MEMORY_MS;
+    for (const [id, d] of this.#deletedNodes) if (d.deletedAt < before) this.#deletedNodes.delete(id);
   }
 
   /** A node's annotations as cached (the controller watches `lifeboat.dev/evacuate`); null when unknown. */
@@ -359,6 +389,7 @@ export class ClusterCache implements AsyncDisposable {
     if (previous === id) return;
     this.#unindexNode(name);
     if (id === null) return;
+    this.#deletedNodes.delete(id);
     this.#nodeByInstance.set(id, name);
     this.#instanceByNode.set(name, id);
   }

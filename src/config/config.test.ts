@@ -39,8 +39,8 @@ describe("defaults", () => {
       awsRegion: "us-east-1",
       sqsWaitSeconds: 20,
       sqsMaxMessages: 10,
-      sqsConcurrency: 4,
-      sqsVisibilityTimeoutSeconds: 60,
+      sqsConcurrency: 10,
+      sqsVisibilityTimeoutSeconds: 15,
       malformedMessagePolicy: "keep",
       unknownMessagePolicy: "delete",
       foreignInstancePolicy: "delete",
@@ -105,7 +105,7 @@ describe("precedence: flag, then LIFEBOAT_* env, then default", () => {
       load({ queueUrl: "" }, { LIFEBOAT_QUEUE_URL: "http://127.0.0.1:5000/1/q" }).queueUrl,
       "http://127.0.0.1:5000/1/q",
     );
-    assert.equal(load({}, { LIFEBOAT_SQS_CONCURRENCY: "  " }).sqsConcurrency, 4);
+    assert.equal(load({}, { LIFEBOAT_SQS_CONCURRENCY: "  " }).sqsConcurrency, 10);
   });
 
   test("KUBECONFIG and AWS_REGION are honoured after their LIFEBOAT_ names", () => {

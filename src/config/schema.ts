@@ -189,19 +189,19 @@ export const FIELDS = {
     defaultText: "10",
     help: "Messages per ReceiveMessage call (SQS allows 1 to 10).",
   }),
-  sqsConcurrency: field(integer({ min: 1, max: 64, default: 4 }), {
+  sqsConcurrency: field(integer({ min: 1, max: 64, default: 10 }), {
     group: G.sqs,
     value: "<n>",
     expect: "a whole number from 1 to 64",
-    defaultText: "4",
-    help: "Receive loops running in parallel, and so the most messages being handled at once.",
+    defaultText: "10",
+    help: "The most messages being handled at once: no receive while this many are, and each receive asks for at most the free slots (and --sqs-max-messages). No message is received while a notice waits for the intake (no prefetch behind a running reconcile).",
   }),
-  sqsVisibilityTimeoutSeconds: field(integer({ min: 1, max: 43200, default: 60 }), {
+  sqsVisibilityTimeoutSeconds: field(integer({ min: 1, max: 43200, default: 15 }), {
     group: G.sqs,
     value: "<seconds>",
     expect: "a whole number from 1 to 43200",
-    defaultText: "60",
-    help: "How long a received message stays hidden from other consumers; a message kept (not deleted) reappears after it.",
+    defaultText: "15",
+    help: "VisibilityTimeout asked for on every receive: how long a received message stays hidden from other consumers. While a message is still being handled it is extended by as much every half of it (sqs:ChangeMessageVisibility), so it bounds how long a message held by a replica that dies stays hidden from the next leader. A message kept (not deleted) reappears after it.",
   }),
   malformedMessagePolicy: field(z.enum(MESSAGE_POLICIES).default("keep"), {
     group: G.sqs,

@@ -301,6 +301,8 @@ export class Controller implements AsyncDisposable {
           maxMessages: config.sqsMaxMessages,
           concurrency: config.sqsConcurrency,
           visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
+          // No prefetch: no receive while a notice waits in the intake (behind a reconcile or other notices).
+          ready: () => this.#intake.idle(),
           deleteMessages: !config.dryRun,
           malformed: config.malformedMessagePolicy,
           unknown: config.unknownMessagePolicy,

@@ -43,17 +43,95 @@ export class UnknownNodeError extends Error {
 
 export class NoticeIntake {
   readonly #d: IntakeDeps;
+  /** Notices being handled (see idle). */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(deps: IntakeDeps) {
     this.#d = deps;
   }
 
-  /** One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile. */
-  async handle(notice: Notice): Promise<void> {
+  /**
+   * One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile.
+   * Which node the notice names is decided first, outside that turn: a notice about no node of ours (a queue
+   * full of foreign or junk messages) is dropped at once instead of waiting behind a running reconcile.
+   */
+  handle(notice: Notice): Promise<void> {
+    const handling = this.#handleNotice(notice);
+    const settled = handling.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#pending.add(settled);
+    void settled.then(() => this.#pending.delete(settled));
+    return handling;
+  }
+
+  /**
+   * Resolves once no notice is waiting in the intake (for its turn, or being recorded). The SQS consumer receives
+   * only then: while a notice waits behind a running reconcile, no further messages are taken from the queue
+   * (they stay visible to a standby); junk in the batch already received is settled meanwhile.
+   */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  async #handleNotice(notice: Notice): Promise<void> {
     // Stamped at receipt, not after waiting for a running reconcile.
     const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
+    let target: Target;
+    try {
+      target = await this.#resolve(stamped);
+    } catch (err) {
+      const foreign = err instanceof ForeignInstanceError || err instanceof UnknownNodeError;
+      this.#d.metrics.noticeReceived({
+        kind: notice.kind,
+        source: notice.source,
+        outcome: foreign ? "foreign" : "failed",
+      });
+      throw err;
+    }
+    // A notice about a node that is gone writes only into that node's active Evacuation: with none, it is settled
+    // here (a duplicate, or late) from one read, without a turn (replays of reclaimed nodes drain at once).
+    if (target.kind === "gone" && (await this.#settledGone(stamped, target))) return;
     const timed = await this.#hookDeadline(stamped);
-    return this.#d.serial.run(() => this.#handle(timed));
+    return this.#d.serial.run(() => this.#handle(timed, target));
+  }
+
+  /** True when `notice`, about a node that is gone, needs no write: no active evacuation of that node. */
+  async #settledGone(notice: Notice, target: Target & { kind: "gone" }): Promise<boolean> {
+    const { store, metrics } = this.#d;
+    let all: StoredEvacuation[];
+    try {
+      all = await store.list();
+    } catch (err) {
+      metrics.noticeReceived({ kind: notice.kind, source: notice.source, outcome: "failed" });
+      throw err;
+    }
+    const node = target.node.name;
+    if (all.some((s) => s.evacuation.nodeName === node && isActive(s.evacuation))) return false;
+    const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
+    this.#noteGone(notice, target, seen);
+    return true;
+  }
+
+  /** Logs and counts a notice about a gone node with no active evacuation: a duplicate (`seen`), else late. */
+  #noteGone(notice: Notice, target: Target & { kind: "gone" }, seen: StoredEvacuation | undefined): void {
+    const { metrics, log, clock } = this.#d;
+    const label = { kind: notice.kind, source: notice.source };
+    const times = noticeTimes(notice, notice.receivedAt ?? clock.now());
+    const fields = { notice: notice.id, node: target.node.name, ...times };
+    if (seen !== undefined) {
+      metrics.noticeReceived({ ...label, outcome: "duplicate" });
+      log.info(fields, `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}`);
+      return;
+    }
+    // Ours, but too late: the node and its pods are gone, nothing is left to evacuate. Not foreign (it was
+    // our node), so the message is deleted whatever --foreign-instance-policy says.
+    metrics.noticeReceived({ ...label, outcome: "late" });
+    log.warn(
+      fields,
+      `${notice.kind} notice arrived after its node was gone: ${target.how}; nothing left to evacuate`,
+    );
   }
 
   /**
@@ -77,39 +155,66 @@ export class NoticeIntake {
     return { ...notice, deadline: notice.issuedAt + read.seconds * 1000 };
   }
 
-  #resolve(notice: Notice): NodeView {
-    const { cluster } = this.#d;
-    if (notice.target.kind === "instance") {
-      const node = cluster.nodeByInstanceId(notice.target.instanceId);
-      if (node === null) {
-        throw new ForeignInstanceError(
-          notice,
-          `no node has providerID with instance ${notice.target.instanceId}`,
-        );
-      }
-      return node;
+  /**
+   * The node a notice is about. An instance id resolves to the live node with that providerID; failing that, to a
+   * node of ours that is already gone: one deleted within the cluster cache's memory (15 minutes), or the node of
+   * an Evacuation recorded for that instance (a replica that started after the node was deleted). Only an
+   * instance that none of these knows is foreign.
+   */
+  async #resolve(notice: Notice): Promise<Target> {
+    const { cluster, store } = this.#d;
+    if (notice.target.kind === "node") {
+      const node = cluster.nodeByName(notice.target.nodeName);
+      if (node === null) throw new UnknownNodeError(notice, `node ${notice.target.nodeName} does not exist`);
+      return { kind: "live", node };
     }
-    const node = cluster.nodeByName(notice.target.nodeName);
-    if (node === null) throw new UnknownNodeError(notice, `node ${notice.target.nodeName} does not exist`);
-    return node;
+    const id = notice.target.instanceId;
+    const node = cluster.nodeByInstanceId(id);
+    if (node !== null) return { kind: "live", node };
+    const deleted = cluster.deletedNodeByInstanceId?.(id) ?? null;
+    if (deleted !== null) {
+      const ago = Math.round((this.#d.clock.now() - deleted.deletedAt) / 1000);
+      return {
+        kind: "gone",
+        node: deleted.node,
+        how: `node ${deleted.node.name} (instance ${id}) was deleted ${ago} s ago`,
+      };
+    }
+    const recorded = (await store.list())
+      .map((s) => s.evacuation)
+      .filter((e) => e.instanceId === id)
+      .sort((a, b) => Number(isActive(b)) - Number(isActive(a)) || b.noticedAt - a.noticedAt)[0];
+    if (recorded !== undefined) {
+      return {
+        kind: "gone",
+        node: { name: recorded.nodeName, instanceId: id, nodeGroup: null },
+        how: `node ${recorded.nodeName} (instance ${id}, evacuation ${recorded.name}) no longer exists`,
+      };
+    }
+    throw new ForeignInstanceError(notice, `no node has providerID with instance ${id}`);
   }
 
-  async #handle(notice: Notice): Promise<void> {
+  async #handle(notice: Notice, target: Target): Promise<void> {
     const { store, policy, clock, log, metrics, events } = this.#d;
     const label = { kind: notice.kind, source: notice.source };
     const receivedAt = notice.receivedAt ?? clock.now();
     const times = noticeTimes(notice, receivedAt);
-    let node: NodeView;
-    try {
-      node = this.#resolve(notice);
-    } catch (err) {
-      metrics.noticeReceived({ ...label, outcome: "foreign" });
-      throw err;
-    }
+    const node = target.node;
     for (let attempt = 1; ; attempt++) {
-      const all = await store.list();
+      let all: StoredEvacuation[];
+      try {
+        all = await store.list();
+      } catch (err) {
+        metrics.noticeReceived({ ...label, outcome: "failed" });
+        throw err;
+      }
       const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
       const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
+      if (target.kind === "gone" && active === null) {
+        // Its evacuation finished meanwhile: nothing to write.
+        this.#noteGone(notice, target, seen);
+        return;
+      }
       const decision =
         seen !== undefined && seen !== active
           ? ({
@@ -181,6 +286,11 @@ export class NoticeIntake {
     }
   }
 }
+
+/** What a notice is about: a node in the cluster, or a node of ours that is already gone (and how we know). */
+type Target =
+  | { kind: "live"; node: NodeView }
+  | { kind: "gone"; node: Pick<NodeView, "name" | "instanceId" | "nodeGroup">; how: string };
 
 /**
  * How old the notice was at receipt (receipt minus the event's own time) and how long it sat in SQS

@@ -14,6 +14,11 @@ export interface ClusterView {
   snapshot(now: number): ClusterSnapshot;
   nodeByInstanceId(instanceId: string): NodeView | null;
   nodeByName(name: string): NodeView | null;
+  /**
+   * A node that ran EC2 instance `instanceId` and was deleted recently (remembered for a while after its
+   * delete), with when it was deleted; null when none is remembered. Optional: views without the memory.
+   */
+  deletedNodeByInstanceId?(instanceId: string): { node: NodeView; deletedAt: number } | null;
 }
 
 /** An Event about an object: a node, a pod (namespace/name) or an Evacuation. */

@@ -24,6 +24,8 @@ export type NoticeOutcome =
   | "unknown"
   /** About an instance that is no node of this cluster. */
   | "foreign"
+  /** About a node of ours that is already gone, with no evacuation to fold into: nothing left to do. */
+  | "late"
   /** Handling raised an error (the message is kept for redelivery). */
   | "failed";
 

@@ -21,6 +21,8 @@ import { silentLogger } from "../../src/signals/logger.ts";
 import type { NoticeHandler, Outcome, SqsConsumerOptions } from "../../src/signals/sqs/consumer.ts";
 import { SqsConsumer } from "../../src/signals/sqs/consumer.ts";
 import { waitUntil } from "../helpers/wait.ts";
+import { spawn } from "node:child_process";
+import { pathToFileURL } from "node:url";
 
 /** Waits in this file: bounded and polled as before. */
 const SQS_WAIT = { timeoutMs: 15_000, intervalMs: 50 };
@@ -169,10 +171,15 @@ test("consumer: a handler that throws leaves the message; it is received again a
   const sqs = moto.sqsClient();
   const queueUrl = await createQueue(sqs, "retry", { VisibilityTimeout: "1" });
   const seen: string[] = [];
-  await using consumer = runConsumer(sqs, queueUrl, (n) => {
-    seen.push(n.id);
-    return seen.length === 1 ? Promise.reject(new Error("apiserver unavailable")) : Promise.resolve();
-  });
+  await using consumer = runConsumer(
+    sqs,
+    queueUrl,
+    (n) => {
+      seen.push(n.id);
+      return seen.length === 1 ? Promise.reject(new Error("apiserver unavailable")) : Promise.resolve();
+    },
+    { visibilityTimeoutSeconds: 1 },
+  );
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: spotWarning() }));
   await waitUntil("failure, then redelivery handled", () => consumer.outcomes.length === 2, SQS_WAIT);
   assert.deepEqual(
@@ -199,10 +206,15 @@ test("consumer: a malformed message is kept (and reaches the DLQ by redrive); an
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }),
   });
   const handled: Notice[] = [];
-  await using consumer = runConsumer(sqs, queueUrl, (n) => {
-    handled.push(n);
-    return Promise.resolve();
-  });
+  await using consumer = runConsumer(
+    sqs,
+    queueUrl,
+    (n) => {
+      handled.push(n);
+      return Promise.resolve();
+    },
+    { visibilityTimeoutSeconds: 1 },
+  );
 
   const unknown = JSON.stringify({
     ...(JSON.parse(spotWarning()) as object),
@@ -231,4 +243,53 @@ test("consumer: a malformed message is kept (and reaches the DLQ by redrive); an
     },
     SQS_WAIT,
   );
+});
+
+/**
+ * A consumer in a child process (the leader) receives a warning and holds it (its intake never records it); the
+ * message must stay hidden past its 2 s visibility timeout while it is held (extended), and come back within that
+ * timeout once the holder is SIGKILLed, so that the next leader handles it long before the warning's 2 minutes.
+ */
+test("consumer: a message held is kept hidden past its visibility timeout; once its holder is killed it comes back", async () => {
+  await using moto = await startMoto();
+  const sqs = moto.sqsClient();
+  const queueUrl = await createQueue(sqs, "held", { VisibilityTimeout: "30" });
+  const mod = (path: string): string => JSON.stringify(pathToFileURL(join(import.meta.dirname, path)).href);
+  const script = `
+    import { SQSClient } from "@aws-sdk/client-sqs";
+    import { SqsConsumer } from ${mod("../../src/signals/sqs/consumer.ts")};
+    import { systemClock } from ${mod("../../src/domain/clock.ts")};
+    import { silentLogger } from ${mod("../../src/signals/logger.ts")};
+    const client = new SQSClient(${JSON.stringify({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials })});
+    const consumer = new SqsConsumer(client, ${JSON.stringify(queueUrl)}, { waitTimeSeconds: 1, visibilityTimeoutSeconds: 2 }, systemClock, silentLogger);
+    void consumer.run((n) => { console.log("held " + n.id); return new Promise(() => undefined); }, new AbortController().signal);
+  `;
+  const holder = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: join(import.meta.dirname, "..", ".."),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await using _kill = { [Symbol.asyncDispose]: () => Promise.resolve(void holder.kill("SIGKILL")) };
+  let out = "";
+  holder.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: spotWarning() }));
+  await waitUntil("the holder received the warning", () => out.includes("held "), SQS_WAIT);
+
+  // Twice its 2 s visibility timeout later, still hidden: the holder extends it while it is handled.
+  await new Promise((r) => setTimeout(r, 4_000));
+  assert.deepEqual(await depth(sqs, queueUrl), { visible: 0, inFlight: 1 }, "hidden while it is held");
+  assert.equal(
+    out.match(/held /g)?.length,
+    1,
+    "not delivered again (not even to its holder) while it is held",
+  );
+
+  holder.kill("SIGKILL");
+  await using next = runConsumer(sqs, queueUrl, () => Promise.resolve(), { visibilityTimeoutSeconds: 2 });
+  await waitUntil("the next consumer handled the warning", () => next.outcomes.length === 1, SQS_WAIT);
+  assert.deepEqual(
+    next.outcomes.map((o) => [o.outcome, o.action]),
+    [["handled", "deleted"]],
+  );
+  assert.ok((next.outcomes[0]?.receiveCount ?? 0) >= 2, "delivered again after the holder died");
+  assert.deepEqual(await depth(sqs, queueUrl), { visible: 0, inFlight: 0 });
 });

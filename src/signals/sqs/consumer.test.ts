@@ -54,6 +54,8 @@ class FakeSqs {
   });
   readonly receives: ReceiveMessageCommandInput[] = [];
   readonly deleted: string[] = [];
+  /** ChangeMessageVisibility calls: receipt handle and the new timeout. */
+  readonly extended: { receiptHandle: string; seconds: number }[] = [];
   readonly #inbox: (Message[] | Error)[] = [];
   #wake: (() => void) | undefined;
 
@@ -63,6 +65,13 @@ class FakeSqs {
         const input = args.input as Record<string, unknown>;
         if (context.commandName === "DeleteMessageCommand") {
           this.deleted.push(String(input["ReceiptHandle"]));
+          return { output: { $metadata: {} }, response: {} };
+        }
+        if (context.commandName === "ChangeMessageVisibilityCommand") {
+          this.extended.push({
+            receiptHandle: String(input["ReceiptHandle"]),
+            seconds: Number(input["VisibilityTimeout"]),
+          });
           return { output: { $metadata: {} }, response: {} };
         }
         this.receives.push(input as unknown as ReceiveMessageCommandInput);
@@ -159,6 +168,63 @@ test("receive asks for long polling (20 s), at most 10 messages, and the receive
   assert.equal(r?.MaxNumberOfMessages, 10);
   assert.ok(r?.MessageSystemAttributeNames?.includes("ApproximateReceiveCount"));
   await h.stop();
+});
+
+test("every receive asks for a short visibility timeout: 15 s by default, the flag's value when set", async () => {
+  const h = harness();
+  await until(() => h.sqs.receives.length === 1, "first receive");
+  assert.equal(h.sqs.receives[0]?.VisibilityTimeout, 15);
+  await h.stop();
+  const set = harness({ visibilityTimeoutSeconds: 8 });
+  await until(() => set.sqs.receives.length === 1, "first receive");
+  assert.equal(set.sqs.receives[0]?.VisibilityTimeout, 8);
+  await set.stop();
+});
+
+test("a message still being handled is kept hidden: its visibility is extended every half timeout until it is done", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const h = harness({ visibilityTimeoutSeconds: 10 }, () => held);
+  h.sqs.push([message(SPOT, "m1")]);
+  await until(() => h.seen.length === 1, "handler running");
+  await h.clock.advance(4_999);
+  assert.deepEqual(h.sqs.extended, [], "nothing before half the timeout");
+  await h.clock.advance(1);
+  await until(() => h.sqs.extended.length === 1, "first extension at 5 s");
+  assert.deepEqual(h.sqs.extended[0], { receiptHandle: "rh-m1", seconds: 10 });
+  await h.clock.advance(5_000);
+  await until(() => h.sqs.extended.length === 2, "second extension at 10 s");
+  assert.deepEqual(h.sqs.deleted, [], "not deleted while the handler runs");
+  release();
+  await until(() => h.sqs.deleted.length === 1, "deleted once handled");
+  await h.clock.advance(20_000);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.sqs.extended.length, 2, "no extension after the message was settled");
+  await h.stop();
+});
+
+test("no receive while the handler is not ready (no prefetch behind a busy intake)", async () => {
+  let readyNow!: () => void;
+  let ready = new Promise<void>((r) => (readyNow = r));
+  const h = harness({ ready: () => ready });
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.sqs.receives.length, 0, "received while the intake was busy");
+  readyNow();
+  await until(() => h.sqs.receives.length === 1, "receive once ready");
+  ready = new Promise<void>((r) => (readyNow = r));
+  h.sqs.push([message(SPOT, "m1")]);
+  await until(() => h.outcomes.length === 1, "handled");
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(h.sqs.receives.length, 1, "received again while the intake was busy");
+  readyNow();
+  await until(() => h.sqs.receives.length === 2, "next receive once ready again");
+  await h.stop();
+});
+
+test("stopping while waiting for the handler to be ready ends the loop", async () => {
+  const h = harness({ ready: () => new Promise<void>(() => undefined) });
+  await h.stop();
+  assert.equal(h.sqs.receives.length, 0);
 });
 
 test("a handler that throws leaves the message, and the loop goes on to the next one", async () => {

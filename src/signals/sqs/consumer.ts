@@ -5,9 +5,19 @@
  * once the evacuation is durably recorded in the cluster. A crash anywhere between receive and that record leaves the
  * message in the queue, and SQS delivers it again after its visibility timeout. Everything else (malformed, unknown,
  * foreign-instance messages) is logged with its reason, counted, and deleted or kept by a policy; nothing stops the loop.
+ *
+ * A message received but not yet recorded is invisible to every other consumer (a standby that takes over after
+ * this process is killed) until its visibility timeout ends, so that window is kept short: the loop receives only
+ * when no notice waits for the handler (`ready`, no prefetch behind a busy intake), asks for a short
+ * VisibilityTimeout on every receive, and extends it with ChangeMessageVisibility while a message is still being
+ * handled (as long-running SQS consumers do).
  */
 import type { Message, SQSClient } from "@aws-sdk/client-sqs";
-import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+} from "@aws-sdk/client-sqs";
 import type { Clock } from "../../domain/clock.ts";
 import type { Notice } from "../../domain/notice.ts";
 import { isForeignInstanceError } from "../errors.ts";
@@ -57,11 +67,20 @@ export interface SqsConsumerOptions {
   /** Messages handled at once; no new receive while this many are in flight. Default 10. */
   concurrency?: number;
   /**
+   * Resolves when no notice waits for the handler (the intake). Awaited before every receive, so that messages
+   * do not pile up, received and invisible, behind a busy intake. Default: always ready.
+   */
+  ready?: () => Promise<void>;
+  /**
    * False in a dry run: no message is ever deleted (a dry run acts on none; they stay for a real controller
    * and come back after their visibility timeout). Default true.
    */
   deleteMessages?: boolean;
-  /** Visibility timeout requested on receive, seconds; default: the queue's own setting. */
+  /**
+   * Visibility timeout requested on every receive, seconds: how long a received message stays hidden from other
+   * consumers (and so how long a message reappears after this process dies holding it). While a message is still
+   * being handled it is extended by as much again every half of it (ChangeMessageVisibility). Default 15.
+   */
   visibilityTimeoutSeconds?: number;
   /** Malformed messages. Default `keep`: they go to the dead-letter queue through the queue's redrive policy. */
   malformed?: MessagePolicy;
@@ -86,10 +105,11 @@ export class SqsConsumer {
   readonly #clock: Clock;
   readonly #log: SignalLogger;
   readonly #opts: Required<
-    Omit<SqsConsumerOptions, "visibilityTimeoutSeconds" | "parser" | "hooks" | "deleteMessages">
+    Omit<SqsConsumerOptions, "visibilityTimeoutSeconds" | "parser" | "hooks" | "deleteMessages" | "ready">
   >;
   readonly #deleteMessages: boolean;
-  readonly #visibility: number | undefined;
+  readonly #visibility: number;
+  readonly #ready: () => Promise<void>;
   readonly #parser: ParserOptions;
   readonly #hooks: ConsumerHooks;
 
@@ -114,7 +134,8 @@ export class SqsConsumer {
       receiveBackoffMs: options.receiveBackoffMs ?? 1000,
       receiveBackoffMaxMs: options.receiveBackoffMaxMs ?? 30_000,
     };
-    this.#visibility = options.visibilityTimeoutSeconds;
+    this.#visibility = options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
+    this.#ready = options.ready ?? (() => Promise.resolve());
     this.#deleteMessages = options.deleteMessages ?? true;
     this.#parser = options.parser ?? {};
     this.#hooks = options.hooks ?? {};
@@ -130,6 +151,8 @@ export class SqsConsumer {
     this.#log.info({ queueUrl: this.#queueUrl }, "sqs consumer started");
     while (!signal.aborted) {
       while (inFlight.size >= this.#opts.concurrency) await Promise.race(inFlight);
+      // No prefetch: a message received while the intake is busy would sit invisible to a standby.
+      if (!(await untilReady(this.#ready, signal))) break;
       let messages: Message[];
       try {
         messages = await this.#receive(
@@ -173,7 +196,7 @@ export class SqsConsumer {
         QueueUrl: this.#queueUrl,
         MaxNumberOfMessages: max,
         WaitTimeSeconds: this.#opts.waitTimeSeconds,
-        ...(this.#visibility === undefined ? {} : { VisibilityTimeout: this.#visibility }),
+        VisibilityTimeout: this.#visibility,
         MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
       }),
       { abortSignal: signal },
@@ -201,7 +224,7 @@ export class SqsConsumer {
             })),
           }
         : read;
-    const decision = await this.#decide(parsed, handler);
+    const decision = await this.#whileHeld(message, () => this.#decide(parsed, handler));
     const deleting = decision.delete && this.#deleteMessages;
     let action: MessageAction = deleting ? "deleted" : "kept";
     if (decision.delete && !deleting)
@@ -239,6 +262,51 @@ export class SqsConsumer {
     this.#log[level](fields, `sqs message ${decision.outcome}, ${action}: ${decision.reason}`);
     this.#hooks.onOutcome?.(parsed.label, decision.outcome, detail);
     return { outcome: decision.outcome, action };
+  }
+
+  /**
+   * Runs `work` while keeping `message` hidden: every half visibility timeout (on the clock) its visibility is
+   * extended by a full one, so a message still being handled never reappears to another consumer, and one whose
+   * holder died reappears within one visibility timeout.
+   */
+  async #whileHeld<T>(message: Message, work: () => Promise<T>): Promise<T> {
+    const done = new AbortController();
+    const everyMs = (this.#visibility * 1000) / 2;
+    const extend = async (): Promise<void> => {
+      for (;;) {
+        try {
+          await this.#clock.sleep(everyMs, done.signal);
+        } catch {
+          return;
+        }
+        if (done.signal.aborted) return;
+        try {
+          await this.#client.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: this.#queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: this.#visibility,
+            }),
+          );
+          this.#log.debug(
+            { messageId: message.MessageId, visibilityTimeoutSeconds: this.#visibility },
+            "sqs message still being handled; visibility extended",
+          );
+        } catch (err) {
+          this.#log.warn(
+            { err: describeError(err), messageId: message.MessageId },
+            "sqs visibility extension failed; the message may reappear while it is handled (deduplicated downstream)",
+          );
+        }
+      }
+    };
+    const extending = extend();
+    try {
+      return await work();
+    } finally {
+      done.abort();
+      await extending;
+    }
   }
 
   async #decide(
@@ -303,6 +371,26 @@ export class SqsConsumer {
     const handled = notices.length - foreign.length;
     const rest = foreign.length > 0 ? `; not ours: ${foreign.join("; ")}` : "";
     return { outcome: "handled", delete: true, reason: `${handled} notice(s) recorded${rest}` };
+  }
+}
+
+/** Default visibility timeout on receive, seconds: a message held by a process that died reappears this soon. */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 15;
+
+/** Waits for `ready` unless `signal` aborts first; false when aborted. */
+async function untilReady(ready: () => Promise<void>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<false>((resolve) => {
+    onAbort = () => {
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([ready().then(() => !signal.aborted), aborted]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
   }
 }
 
