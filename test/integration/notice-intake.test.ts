@@ -82,7 +82,14 @@ test(
       async () => (await nodesHolding(env.lab, "gone")).every((n) => n.name !== node.name),
       { timeoutMs: 30_000 },
     );
-    const lines = await controller.logLines();
-    assert.ok(lines.some((l) => typeof l.msg === "string" && l.msg.startsWith("force-deleted")));
+    // The pod is gone from the API as soon as the delete call returns; its log line follows it.
+    await waitUntil(
+      "the force-delete logged",
+      async () =>
+        (await controller.logLines()).some(
+          (l) => typeof l.msg === "string" && l.msg.startsWith("force-deleted"),
+        ),
+      { timeoutMs: 10_000 },
+    );
   },
 );
