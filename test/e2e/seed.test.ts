@@ -58,10 +58,10 @@ test("none: the seed's 502s appear after the node dies, inside the window the re
     seconds.every((t) => t >= from - 1 && t <= to),
     `5xx outside [${from - 1}, ${to}]: ${seconds.join(", ")}`,
   );
-  assert.ok(
-    seconds.every((t) => died !== null && t >= died - 1),
-    "no 5xx before the node died",
-  );
+  // The window's start is the scenario's death time (the deadline), so the check above is also "no 5xx before
+  // the node died". The observed death time (died) is sampled by the run's observer and can lag the death by
+  // seconds on a loaded machine, so it only has to exist, and be no earlier than the scheduled death.
+  assert.ok(died !== null && died >= from - 1, `the node died at ${died ?? "?"} s, not before ${from} s`);
 });
 
 test("lifeboat: no 5xx at all, and Ready replicas never below desired", () => {
