@@ -1,14 +1,16 @@
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
+import { registerRunFlags } from "../config/flags.ts";
+import { loadConfig } from "../config/load.ts";
+import { budgetsFrom, policyFrom } from "../config/plan-settings.ts";
+import { FLAG_GROUPS } from "../config/schema.ts";
 import { systemClock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import { foldNotice } from "../executor/fold-notice.ts";
 import { silentLogger } from "../observability/logger.ts";
-import { DEFAULT_BUDGETS, type Budgets } from "../planner/budgets.ts";
 import { describePlan } from "../planner/describe.ts";
 import { planEvacuations } from "../planner/planner.ts";
-import { DEFAULT_POLICY } from "../planner/policy.ts";
 import { manualNotice, parseDeadline } from "../signals/manual/manual.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
@@ -18,10 +20,8 @@ import { addOutputOption, render, type OutputFormat } from "./output.ts";
 interface PlanOptions extends KubeAccessOptions {
   deadline: string;
   output: OutputFormat;
-  lbPropagationSeconds: string;
-  safetyMarginSeconds: string;
-  inFlightSeconds: string;
-  defaultReadySeconds: string;
+  /** The budgets group of `lifeboat run`'s flags, by config key. */
+  [key: string]: unknown;
 }
 
 /** `lifeboat plan NODE`: what lifeboat would do for a notice on NODE now, and why. Changes nothing. */
@@ -36,27 +36,10 @@ export function registerPlanCommand(program: Command): void {
       "--deadline <when>",
       'the hypothetical deadline: "now", a duration ("2m") or an RFC 3339 time',
       "2m",
-    )
-    .option(
-      "--lb-propagation-seconds <s>",
-      "load balancer deregistration propagation budget",
-      String(DEFAULT_BUDGETS.lbPropagationSeconds),
-    )
-    .option(
-      "--safety-margin-seconds <s>",
-      "slack kept before the deadline",
-      String(DEFAULT_BUDGETS.safetyMarginSeconds),
-    )
-    .option(
-      "--in-flight-seconds <s>",
-      "time for in-flight requests to finish",
-      String(DEFAULT_BUDGETS.inFlightSeconds),
-    )
-    .option(
-      "--default-ready-seconds <s>",
-      "expected time to Ready when not learned",
-      String(DEFAULT_BUDGETS.defaultReadySeconds),
     );
+  // The same budget and action flags as `lifeboat run` (names, env vars, defaults, checks): a plan made
+  // with the settings of the installed controller is the plan that controller would make.
+  registerRunFlags(command, [FLAG_GROUPS.budgets]);
   addKubeAccessOptions(command);
   addOutputOption(command);
   command.action(async (node: string, opts: PlanOptions) => {
@@ -65,23 +48,10 @@ export function registerPlanCommand(program: Command): void {
   });
 }
 
-function budgetsFromOptions(opts: PlanOptions): Budgets {
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number >= 0, got '${v}'`);
-    return n;
-  };
-  return {
-    ...DEFAULT_BUDGETS,
-    lbPropagationSeconds: num("lb-propagation-seconds", opts.lbPropagationSeconds),
-    safetyMarginSeconds: num("safety-margin-seconds", opts.safetyMarginSeconds),
-    inFlightSeconds: num("in-flight-seconds", opts.inFlightSeconds),
-    defaultReadySeconds: num("default-ready-seconds", opts.defaultReadySeconds),
-  };
-}
-
 async function planFor(nodeName: string, opts: PlanOptions): Promise<{ data: unknown; lines: string[] }> {
-  const budgets = budgetsFromOptions(opts);
+  const config = loadConfig(opts, process.env);
+  const budgets = budgetsFrom(config);
+  const policy = policyFrom(config);
   const now = systemClock.now();
   const deadline = parseDeadline(opts.deadline, now);
   const loaded = loadKubeConfig(opts);
@@ -116,14 +86,15 @@ async function planFor(nodeName: string, opts: PlanOptions): Promise<{ data: unk
     evacuations,
     now,
     budgets,
-    policy: DEFAULT_POLICY,
+    policy,
   });
   const header = [
     `Plan for node ${nodeName} with a deadline ${Math.round((deadline - now) / 1000)} s from now (${new Date(deadline).toISOString()}):`,
     `budgets: lb propagation ${budgets.lbPropagationSeconds} s, in-flight ${budgets.inFlightSeconds} s, margin ${budgets.safetyMarginSeconds} s, default ready ${budgets.defaultReadySeconds} s`,
+    `marks: taint ${policy.taintKey}:NoSchedule${policy.excludeFromLb ? ", label node.kubernetes.io/exclude-from-external-load-balancers=true" : ""}`,
   ];
   return {
-    data: { node: nodeName, deadline: new Date(deadline).toISOString(), budgets, plan },
+    data: { node: nodeName, deadline: new Date(deadline).toISOString(), budgets, policy, plan },
     lines: [...header, ...describePlan(plan, now)],
   };
 }

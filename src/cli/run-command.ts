@@ -24,7 +24,7 @@ export function registerRunCommand(program: Command): void {
     log.info({ version: VERSION, config: configForLog(config) }, "lifeboat starting");
     // A missing kubeconfig is fatal at once (exit 2); an API server that does not answer is logged within
     // seconds and retried, as a controller whose API server restarts must.
-    const kube = loadKubeConfig({ kubeconfig: config.kubeconfig });
+    const kube = loadKubeConfig({ kubeconfig: config.kubeconfig, context: config.context });
     const stopping = new AbortController();
     const stopped = new Promise<string>((resolve) => {
       process.once("SIGTERM", () => {

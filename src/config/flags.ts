@@ -5,7 +5,7 @@
  */
 import { Option } from "commander";
 import type { Command } from "commander";
-import { CONFIG_KEYS, FIELDS, envName, flagName } from "./schema.ts";
+import { CONFIG_KEYS, FIELDS, envName, flagName, type FieldDoc } from "./schema.ts";
 
 /** The help line of one field: meaning, then "(default: ...; env: ...)". */
 export function flagHelp(key: (typeof CONFIG_KEYS)[number]): string {
@@ -13,9 +13,14 @@ export function flagHelp(key: (typeof CONFIG_KEYS)[number]): string {
   return `${doc.help} (default: ${doc.defaultText}; env: ${envName(key)})`;
 }
 
-export function registerRunFlags(command: Command): Command {
+/**
+ * Adds the fields as flags; `groups` limits them to some help groups (`lifeboat plan` takes only the
+ * budgets, with the same names, env vars and checks as `lifeboat run`).
+ */
+export function registerRunFlags(command: Command, groups?: readonly FieldDoc["group"][]): Command {
   for (const key of CONFIG_KEYS) {
     const { doc } = FIELDS[key];
+    if (groups !== undefined && !groups.includes(doc.group)) continue;
     const option = new Option(`${flagName(key)} ${doc.value}`, flagHelp(key)).helpGroup(doc.group);
     command.addOption(option);
   }

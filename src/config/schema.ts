@@ -134,6 +134,13 @@ export const FIELDS = {
     defaultText: "$KUBECONFIG, ~/.kube/config, in-cluster",
     help: "Kubeconfig file to reach the API server. Unset: $KUBECONFIG when set, else ~/.kube/config when it exists, else the in-cluster service account; when there is none of them, lifeboat exits with code 2 and names each place it looked. An API server that does not answer is logged with its URL and retried.",
   }),
+  context: field(z.string().optional(), {
+    group: G.cluster,
+    value: "<name>",
+    expect: "a kubeconfig context name",
+    defaultText: "unset: the kubeconfig's current-context",
+    help: "The kubeconfig context to use, as kubectl's --context. A context that the kubeconfig does not have exits with code 2 and lists the ones it has.",
+  }),
   identity: field(z.string().min(1).max(128).optional(), {
     group: G.cluster,
     value: "<name>",

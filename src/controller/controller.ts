@@ -36,7 +36,7 @@ import {
   type ObservabilityServer,
 } from "../observability/server.ts";
 import { LoopWatch } from "../observability/loop-watch.ts";
-import type { Budgets } from "../planner/budgets.ts";
+import { budgetsFrom } from "../config/plan-settings.ts";
 import { NoticeDeduper } from "../signals/dedupe.ts";
 import { isForeignInstanceError } from "../signals/errors.ts";
 import { annotationNotice, EVACUATE_ANNOTATION } from "../signals/manual/manual.ts";
@@ -59,18 +59,6 @@ export interface ControllerDeps {
 const NOTICE_SETTLE_MS = 150;
 /** Longest wait after the first notice of a batch before planning anyway. */
 const NOTICE_SETTLE_MAX_MS = 1_000;
-
-export function budgetsFrom(config: Config): Budgets {
-  return {
-    lbPropagationSeconds: config.lbPropagationSeconds,
-    safetyMarginSeconds: config.safetyMarginSeconds,
-    inFlightSeconds: config.inFlightSeconds,
-    defaultReadySeconds: config.defaultReadySeconds,
-    deletionCost: config.deletionCost,
-    retireCheckSeconds: 5,
-    reviewIntervalSeconds: 5,
-  };
-}
 
 export class Controller implements AsyncDisposable {
   readonly #d: ControllerDeps;

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { labBinaries } from "../../lab/controlplane/binaries.ts";
 import { startLab, type Lab } from "../../lab/lab.ts";
@@ -337,6 +338,86 @@ test("--context picks the lab in a kubeconfig whose current context is broken; p
     annotations[evacuated.annotation],
     evacuated.deadline,
     "the node carries the deadline printed",
+  );
+});
+
+test("plan takes run's budget and action flags: a node marked with a custom taint key needs no cordon", async () => {
+  const node = (await lab.core.listNode()).items[2]?.metadata?.name ?? "";
+  const key = "example.com/leaving";
+  const marked = {
+    spec: { unschedulable: true, taints: [{ key, value: "true", effect: "NoSchedule" }] },
+    metadata: { labels: { "node.kubernetes.io/exclude-from-external-load-balancers": "true" } },
+  };
+  await lab.core.patchNode(
+    { name: node, body: marked },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+  );
+  try {
+    type Planned = {
+      policy: { taintKey: string };
+      budgets: { lbPropagationSeconds: number };
+      plan: { steps: { kind: string }[] };
+    };
+    const planWith = async (...flags: string[]): Promise<Planned> =>
+      JSON.parse(
+        (
+          await run(process.execPath, [
+            CLI,
+            "plan",
+            node,
+            "--kubeconfig",
+            lab.kubeconfigPath,
+            "-o",
+            "json",
+            ...flags,
+          ])
+        ).stdout,
+      ) as Planned;
+    const byDefault = await planWith();
+    assert.equal(byDefault.policy.taintKey, "lifeboat.dev/evacuating");
+    assert.ok(
+      byDefault.plan.steps.some((s) => s.kind === "cordon"),
+      "the default key is missing: cordon",
+    );
+    const custom = await planWith("--evacuation-taint-key", key, "--lb-propagation-seconds", "30");
+    assert.equal(custom.policy.taintKey, key);
+    assert.equal(custom.budgets.lbPropagationSeconds, 30);
+    assert.ok(
+      !custom.plan.steps.some((s) => s.kind === "cordon"),
+      `marked with ${key} already: ${JSON.stringify(custom.plan.steps)}`,
+    );
+    await assert.rejects(
+      run(process.execPath, [
+        CLI,
+        "plan",
+        node,
+        "--kubeconfig",
+        lab.kubeconfigPath,
+        "--evacuation-taint-key",
+        "bad key",
+      ]),
+      (err: Failed) => err.code === 2 && /--evacuation-taint-key must be a valid taint key/.test(err.stderr),
+    );
+  } finally {
+    await lab.core.patchNode(
+      {
+        name: node,
+        body: {
+          spec: { unschedulable: null, taints: null },
+          metadata: { labels: { "node.kubernetes.io/exclude-from-external-load-balancers": null } },
+        },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+});
+
+test("run --context: a context the kubeconfig does not have exits 2 and lists the ones it has", async () => {
+  const [kubeconfig = "", labContext = ""] = (await twoContextKubeconfig(await closedPort())).split("\n");
+  await assert.rejects(
+    bare(["run", "--kubeconfig", kubeconfig, "--context", "nope"]),
+    (err: Failed) =>
+      err.code === 2 && new RegExp(`has no context nope \\(contexts: .*${labContext}`).test(err.stderr),
   );
 });
 
