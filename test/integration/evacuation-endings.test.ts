@@ -3,7 +3,9 @@
  * process, notices as EventBridge messages on moto SQS, every assertion on what the cluster shows.
  * - the Deployment is deleted mid-evacuation: its surge is handed back and the evacuation completes;
  * - a doomed pod that never leaves: the evacuation gives up (Failed, Warning EvacuationFailed);
- * - finished evacuations are deleted after their time to live.
+ * - finished evacuations are deleted after their time to live;
+ * - a prewarm (rebalance recommendation) that sees no warning in time is undone: surge retired, the
+ *   StatefulSet pod on the node untouched, the node uncordoned.
  * The controller runs with a short give-up time and time to live so that the test stays short.
  */
 import { after, before, describe, it } from "node:test";
@@ -12,21 +14,27 @@ import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { EvacuationResource } from "../../src/state/evacuation-resource.ts";
 import { startController, type ControllerProcess } from "../helpers/controller-process.ts";
 import {
+  deploymentReplicas,
+  EVACUATED_MARKS,
+  evacuationMarks,
   eventsFor,
   nodesHolding,
   NS,
+  REGION,
   podsOf,
   readyPodCount,
   startControllerLab,
   type ControllerLab,
 } from "../helpers/lab-env.ts";
 import { waitFor, waitUntil } from "../helpers/wait.ts";
-import { fastDeployment } from "../helpers/workloads.ts";
+import { fastDeployment, fastStatefulSet } from "../helpers/workloads.ts";
+import { rebalanceRecommendation } from "../../lab/cloud/messages.ts";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 const strategicPatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
 const GIVE_UP_SECONDS = 4;
 const TTL_SECONDS = 6;
+const PREWARM_TIMEOUT_SECONDS = 15;
 /** A finalizer nothing removes: the pod stays terminating (a stuck volume detach, say) until the test lifts it. */
 const STUCK = "lab.lifeboat.dev/stuck";
 
@@ -40,11 +48,16 @@ describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
       nodeGroups: [
         { name: "gone", zone: "us-east-1a", count: 3 },
         { name: "stuck", zone: "us-east-1b", count: 3 },
+        { name: "warm", zone: "us-east-1a", count: 3 },
       ],
     });
     controller = await startController({
       ...env.handlerContext("controller.log"),
-      extraArgs: [`--give-up-after-seconds=${GIVE_UP_SECONDS}`, `--evacuation-ttl-seconds=${TTL_SECONDS}`],
+      extraArgs: [
+        `--give-up-after-seconds=${GIVE_UP_SECONDS}`,
+        `--evacuation-ttl-seconds=${TTL_SECONDS}`,
+        `--prewarm-timeout-seconds=${PREWARM_TIMEOUT_SECONDS}`,
+      ],
     });
   });
 
@@ -152,5 +165,52 @@ describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
         mergePatch,
       );
     }
+  });
+
+  it("a prewarm that sees no warning is undone: surge retired, the StatefulSet pod left alone, node uncordoned", async () => {
+    await env.lab.apps.createNamespacedDeployment({
+      namespace: NS,
+      body: fastDeployment({ name: "warm", replicas: 2, nodeGroup: "warm" }),
+    });
+    await env.lab.apps.createNamespacedStatefulSet({
+      namespace: NS,
+      body: fastStatefulSet({ name: "warm-db", replicas: 3, nodeGroup: "warm" }),
+    });
+    await waitUntil("2 Ready pods of warm", async () => (await readyPodCount(env.lab, "warm")) === 2);
+    await waitUntil("3 Ready pods of warm-db", async () => (await readyPodCount(env.lab, "warm-db")) === 3);
+    const [node] = await nodesHolding(env.lab, "warm");
+    assert.ok(node !== undefined);
+    const dbPod = (await podsOf(env.lab, "warm-db")).find((p) => p.spec?.nodeName === node.name);
+    assert.ok(dbPod !== undefined, "one pod of warm-db per node");
+
+    await env.send(
+      JSON.stringify(rebalanceRecommendation({ instanceId: node.instanceId, region: REGION }, new Date())),
+    );
+    await waitUntil(
+      "prewarm surged warm to 3",
+      async () => (await deploymentReplicas(env.lab, "warm")) === 3,
+    );
+    const marked = evacuationMarks(await env.lab.core.readNode({ name: node.name }));
+    assert.deepEqual(marked, EVACUATED_MARKS, "the prewarmed node is cordoned, tainted and labelled");
+
+    const done = await phaseOf(node.name, "Done");
+    assert.equal(done.spec.mode, "prewarm");
+    assert.equal(await deploymentReplicas(env.lab, "warm"), 2, "the surge is retired");
+    await waitUntil(
+      "the node uncordoned, untainted and back in the load balancers",
+      async () => {
+        const marks = evacuationMarks(await env.lab.core.readNode({ name: node.name }));
+        return !marks.unschedulable && marks.taint === null && marks.excludeLabel === null;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const db = await env.lab.core.readNamespacedPod({ name: dbPod.metadata?.name ?? "", namespace: NS });
+    assert.equal(db.metadata?.uid, dbPod.metadata?.uid, "the StatefulSet pod was never moved");
+    assert.equal(db.metadata?.deletionTimestamp, undefined, "nor is it terminating");
+    assert.equal(db.spec?.nodeName, node.name);
+    const expired = await eventsFor(env.lab, "Evacuation", done.metadata.name, "PrewarmExpired", "default");
+    assert.equal(expired.length, 1, "PrewarmExpired said once");
+    const evictions = await eventsFor(env.lab, "Pod", dbPod.metadata?.name ?? "", "Evicted");
+    assert.deepEqual(evictions, [], "no eviction of a pod that cannot surge on a node without a deadline");
   });
 });
