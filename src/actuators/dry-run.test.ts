@@ -16,7 +16,6 @@ describe("withDryRun", () => {
     const log = new RecordingLogger();
     const dry = withDryRun(untouchable, log);
     const pod = { namespace: "shop", name: "web-1" };
-    const workload = { kind: "Deployment" as const, namespace: "shop", name: "web" };
     assert.deepEqual(await dry.cordon("n1", { taintKey: "lifeboat.dev/evacuating", excludeFromLb: true }), {
       kind: "done",
       changed: true,
@@ -27,13 +26,6 @@ describe("withDryRun", () => {
     });
     assert.deepEqual(await dry.uncordon("n1", "lifeboat.dev/evacuating"), { kind: "done", changed: true });
     assert.deepEqual(await dry.setDeletionCost(pod, -100), { kind: "patched" });
-    assert.deepEqual(await dry.scaleBy(workload, 2), {
-      kind: "scaled",
-      by: 2,
-      replicas: null,
-      clamped: false,
-      attempts: 0,
-    });
     assert.deepEqual(await dry.evict(pod), { kind: "evicted" });
     assert.deepEqual(await dry.forceDelete(pod), { kind: "deleted" });
     assert.deepEqual(await dry.deletePod(pod), { kind: "deleted" });
@@ -42,7 +34,6 @@ describe("withDryRun", () => {
       "dry run: would taint node n1 with lifeboat.dev/evacuating:PreferNoSchedule",
       "dry run: would uncordon node n1",
       "dry run: would set-deletion-cost pod shop/web-1 pod-deletion-cost=-100",
-      "dry run: would scale Deployment/shop/web by +2",
       "dry run: would evict pod shop/web-1",
       "dry run: would force-delete pod shop/web-1 (grace period 0)",
       "dry run: would delete pod shop/web-1",

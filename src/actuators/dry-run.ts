@@ -41,14 +41,6 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       would("set-deletion-cost", { pod: podKey(pod), cost }, `pod ${podKey(pod)} pod-deletion-cost=${cost}`);
       return Promise.resolve({ kind: "patched" });
     },
-    scaleBy: (workload, by) => {
-      would(
-        "scale",
-        { workload: workloadKey(workload), by },
-        `${workloadKey(workload)} by ${by > 0 ? "+" : ""}${by}`,
-      );
-      return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 0 });
-    },
     changeSurgeLedger: (workload, change) => {
       const key = workloadKey(workload);
       const plan = planLedgerChange(ledgers.get(key) ?? [], change);

@@ -21,21 +21,6 @@ export type NodeOutcome = { kind: "done"; changed: boolean } | { kind: "not-foun
 
 export type PatchOutcome = { kind: "patched" } | { kind: "not-found" };
 
-export type ScaleOutcome =
-  | {
-      kind: "scaled";
-      /** The relative change requested. */
-      by: number;
-      /** Replicas read and written; null when not observed (dry run). */
-      replicas: { from: number; to: number } | null;
-      /** True when `from + by` was below 0 and 0 was written instead. */
-      clamped: boolean;
-      /** Read-modify-write rounds (more than 1 after a conflicting concurrent write). */
-      attempts: number;
-    }
-  | { kind: "not-found" }
-  | { kind: "unsupported"; reason: string };
-
 /** A surge or retire written together with its surge-ledger entry (src/domain/surge-ledger.ts). */
 export type LedgerOutcome =
   | {
@@ -78,8 +63,6 @@ export interface KubeActuator {
   uncordon(node: string, taintKey: string): Promise<NodeOutcome>;
   /** Annotates controller.kubernetes.io/pod-deletion-cost. */
   setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome>;
-  /** Relative scale through the scale subresource (read, write replicas+by with its resourceVersion, retry on 409). */
-  scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome>;
   /**
    * Surge (+k) or retire (-k) and its ledger entry in one optimistic-concurrency write of the workload
    * (spec.replicas + annotation lifeboat.dev/surge-ledger); idempotent: a change the ledger already holds

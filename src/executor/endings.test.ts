@@ -4,6 +4,7 @@
  * the cluster, the store and the AWS call: failures no real part produces on cue.
  */
 import assert from "node:assert/strict";
+import { fakeActuator } from "../../test/fixtures/actuator.ts";
 import { test } from "node:test";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
 import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
@@ -66,20 +67,19 @@ function harness(o: {
         return Promise.resolve();
       },
     },
-    actuator: {
-      cordon: () => Promise.resolve({ kind: "done", changed: false }),
-      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: false }),
-      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-      scaleBy: () => Promise.reject(new Error("not expected")),
-      changeSurgeLedger: () => Promise.reject(new Error("not expected")),
-      evict: o.evict ?? (() => Promise.resolve({ kind: "evicted" })),
-      forceDelete: () => Promise.reject(new Error("not expected")),
-      deletePod: (pod) => {
-        calls.deleted.push(pod);
-        return Promise.resolve({ kind: "deleted" });
+    actuator: fakeActuator({
+      overrides: {
+        cordon: () => Promise.resolve({ kind: "done", changed: false }),
+        taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: false }),
+        changeSurgeLedger: () => Promise.reject(new Error("not expected")),
+        evict: o.evict ?? (() => Promise.resolve({ kind: "evicted" })),
+        forceDelete: () => Promise.reject(new Error("not expected")),
+        deletePod: (pod) => {
+          calls.deleted.push(pod);
+          return Promise.resolve({ kind: "deleted" });
+        },
       },
-    },
+    }),
     lifecycle: o.lifecycle ?? null,
     events: { emit: (e) => events.push(e) },
     observer: {

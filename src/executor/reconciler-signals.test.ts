@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KubeActuator, LedgerOutcome, ScaleOutcome } from "../actuators/kube-actuator.ts";
-import { planLedgerChange } from "../domain/surge-ledger.ts";
+import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import { fakeActuator } from "../../test/fixtures/actuator.ts";
 import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
@@ -59,33 +59,6 @@ class MemoryStore {
   }
 }
 
-function actuator(overrides: Partial<KubeActuator> = {}): KubeActuator {
-  return {
-    cordon: () => Promise.resolve({ kind: "done", changed: true }),
-    taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
-    uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-    setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-    scaleBy: (_w, by): Promise<ScaleOutcome> =>
-      Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 }),
-    changeSurgeLedger: (_w, change): Promise<LedgerOutcome> => {
-      const plan = planLedgerChange([], change);
-      return Promise.resolve({
-        kind: "applied",
-        delta: plan.delta,
-        replicas: null,
-        clamped: false,
-        attempts: 1,
-        touched: plan.touched,
-        unknown: plan.unknown,
-      });
-    },
-    evict: () => Promise.resolve({ kind: "evicted" }),
-    forceDelete: () => Promise.resolve({ kind: "deleted" }),
-    deletePod: () => Promise.resolve({ kind: "deleted" }),
-    ...overrides,
-  };
-}
-
 function harness(options: {
   snapshot: ClusterSnapshot;
   evacuation: Evacuation;
@@ -114,7 +87,7 @@ function harness(options: {
   const reconciler = new Reconciler({
     cluster: { snapshot: () => options.snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
     store,
-    actuator: actuator(options.kube),
+    actuator: fakeActuator({ overrides: options.kube ?? {} }),
     lifecycle: options.lifecycle ?? null,
     events: { emit: (e) => events.push(e) },
     observer,

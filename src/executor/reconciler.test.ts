@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KubeActuator, LedgerOutcome, ScaleOutcome } from "../actuators/kube-actuator.ts";
-import { planLedgerChange, type LedgerEntry } from "../domain/surge-ledger.ts";
-import { workloadKey } from "../domain/snapshot.ts";
+import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import { fakeActuator } from "../../test/fixtures/actuator.ts";
+import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { WorkloadRef } from "../domain/snapshot.ts";
 import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
@@ -40,44 +40,6 @@ const noObserver: EvacuationObserver = {
   eviction: () => undefined,
   actuatorError: () => undefined,
 };
-
-/**
- * Records the replica changes written; everything else succeeds. Surges and retires go through an
- * in-memory surge ledger per workload, as the real actuator's single write does (`ledgers`).
- */
-function recordingActuator(
-  scales: { workload: WorkloadRef; by: number }[],
-  ledgers = new Map<string, LedgerEntry[]>(),
-): KubeActuator {
-  return {
-    cordon: () => Promise.resolve({ kind: "done", changed: true }),
-    taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
-    uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-    setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-    scaleBy: (workload, by): Promise<ScaleOutcome> => {
-      scales.push({ workload, by });
-      return Promise.resolve({ kind: "scaled", by, replicas: null, clamped: false, attempts: 1 });
-    },
-    changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
-      const key = workloadKey(workload);
-      const plan = planLedgerChange(ledgers.get(key) ?? [], change);
-      ledgers.set(key, plan.entries);
-      if (plan.delta !== 0) scales.push({ workload, by: plan.delta });
-      return Promise.resolve({
-        kind: "applied",
-        delta: plan.delta,
-        replicas: null,
-        clamped: false,
-        attempts: 1,
-        touched: plan.touched,
-        unknown: plan.unknown,
-      });
-    },
-    evict: () => Promise.resolve({ kind: "evicted" }),
-    forceDelete: () => Promise.resolve({ kind: "deleted" }),
-    deletePod: () => Promise.resolve({ kind: "deleted" }),
-  };
-}
 
 /** A store holding one evacuation whose first status write conflicts (someone wrote it since it was read). */
 class ConflictingOnceStore {
@@ -133,7 +95,7 @@ test("a status write that conflicts after a surge keeps the surge record, so the
   const reconciler = new Reconciler({
     cluster,
     store,
-    actuator: recordingActuator(scales),
+    actuator: fakeActuator({ scales }),
     lifecycle: null,
     events: { emit: () => undefined },
     observer: noObserver,
@@ -245,7 +207,7 @@ test("a status write that fails (500) after a surge: the next reconcile surges n
     resourceVersion: "1",
   });
   const clock = new FakeClock(T0 + 2_000);
-  const reconciler = reconcilerWith(cluster, store, recordingActuator(scales, ledgers), clock);
+  const reconciler = reconcilerWith(cluster, store, fakeActuator({ scales, ledgers }), clock);
 
   const first = await reconciler.reconcileOnce().catch(() => null);
   assert.equal(first, null, "the final status write fails the reconcile");

@@ -22,7 +22,8 @@ import type { WorkloadRef } from "../../src/domain/snapshot.ts";
 import { withDryRun } from "../../src/actuators/dry-run.ts";
 import { ApiKubeActuator } from "../../src/actuators/kube/api-actuator.ts";
 import { isForbidden, KubeApiError } from "../../src/actuators/kube/errors.ts";
-import { scaleBy, type ScaleClient } from "../../src/actuators/kube/scale.ts";
+import { changeSurgeLedger, type LedgerClient } from "../../src/actuators/kube/scale.ts";
+import { SURGE_LEDGER_ANNOTATION, type LedgerChange } from "../../src/domain/surge-ledger.ts";
 import { RecordingLogger } from "../../src/cluster/logger.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -124,63 +125,91 @@ describe("Kubernetes actuators on the lab's control plane", { timeout: 240_000 }
     assert.deepEqual(await actuator.cordon("no-such-node", CORDON), { kind: "not-found" });
   });
 
-  it("scaleBy +2 then -2 keeps a change another writer made in between", async () => {
+  it("a surge and its ledger entry are one write; a retry writes nothing; another writer's scale is never cut", async () => {
     await lab.apps.createNamespacedDeployment({ namespace: NS, body: fastDeployment("scaled", 6) });
     const web: WorkloadRef = { kind: "Deployment", namespace: NS, name: "scaled" };
+    const surge: LedgerChange = {
+      kind: "surge",
+      records: [{ evacuation: "evac-a", pods: ["scaled-1", "scaled-2"] }],
+      at: 1_000,
+    };
     // The Deployment controller writes the new Deployment's status meanwhile: a 409 and a retry are expected.
-    const up = await actuator.scaleBy(web, 2);
-    assert.deepEqual(up.kind === "scaled" ? up.replicas : up, { from: 6, to: 8 });
-    // Another writer (an HPA, a user) scales up by 3 meanwhile.
+    const up = await actuator.changeSurgeLedger(web, surge);
+    assert.ok(up.kind === "applied", JSON.stringify(up));
+    assert.equal(up.delta, 2);
+    assert.deepEqual(up.replicas, { from: 6, to: 8 });
+    const ledger = async (): Promise<string | undefined> =>
+      (await lab.apps.readNamespacedDeployment({ name: "scaled", namespace: NS })).metadata?.annotations?.[
+        SURGE_LEDGER_ANNOTATION
+      ];
+    assert.match((await ledger()) ?? "", /evac-a/, "the entry is on the Deployment with its replicas");
+    const again = await actuator.changeSurgeLedger(web, surge);
+    assert.ok(again.kind === "applied" && again.delta === 0, "the same surge again writes nothing");
+    assert.equal(await replicasOf(lab, "scaled"), 8);
+
+    // Another writer (an HPA, a user) scales to 11 meanwhile: a retire would cut below their count.
     await lab.apps.patchNamespacedDeploymentScale(
       { name: "scaled", namespace: NS, body: { spec: { replicas: 11 } } },
       mergePatch,
     );
-    const down = await actuator.scaleBy(web, -2);
-    assert.deepEqual(down.kind === "scaled" ? down.replicas : down, { from: 11, to: 9 });
-    assert.equal(await replicasOf(lab, "scaled"), 9, "the other writer's +3 is kept");
+    const [entry] = up.touched;
+    assert.ok(entry !== undefined);
+    const retire: LedgerChange = {
+      kind: "retire",
+      surges: [{ id: entry.id, evacuation: "evac-a", pods: entry.pods, by: 2, legacy: false }],
+      at: 2_000,
+    };
+    const down = await actuator.changeSurgeLedger(web, retire);
+    assert.equal(down.kind, "unsupported");
+    assert.match(down.kind === "unsupported" ? down.reason : "", /someone else scaled it/);
+    assert.equal(await replicasOf(lab, "scaled"), 11, "the other writer's count is kept");
+    const back = await actuator.changeSurgeLedger(web, { kind: "hand-back", ids: [entry.id], at: 3_000 });
+    assert.ok(back.kind === "applied" && back.delta === 0, "a hand-back changes no replica");
+    assert.equal(await replicasOf(lab, "scaled"), 11);
   });
 
-  it("scaleBy retries on 409 when a write lands between its read and its write", async () => {
+  it("the ledger write retries on 409 when a write lands between its read and its write", async () => {
     const web: WorkloadRef = { kind: "Deployment", namespace: NS, name: "scaled" };
     const start = (await replicasOf(lab, "scaled")) ?? 0;
     let interfered = false;
     // The real client, except that right after our first read another writer adds 1 replica.
-    const racing: ScaleClient = new Proxy(lab.apps, {
+    const racing: LedgerClient = new Proxy(lab.apps, {
       get(target, prop, receiver) {
-        if (prop === "readNamespacedDeploymentScale") {
+        if (prop === "readNamespacedDeployment") {
           return async (p: { name: string; namespace: string }) => {
-            const scale = await target.readNamespacedDeploymentScale(p);
+            const read = await target.readNamespacedDeployment(p);
             if (!interfered) {
               interfered = true;
               await target.patchNamespacedDeploymentScale(
-                { ...p, body: { spec: { replicas: (scale.spec?.replicas ?? 0) + 1 } } },
+                { ...p, body: { spec: { replicas: (read.spec?.replicas ?? 0) + 1 } } },
                 mergePatch,
               );
             }
-            return scale;
+            return read;
           };
         }
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
-    const outcome = await scaleBy(racing, web, 2);
+    const change: LedgerChange = {
+      kind: "surge",
+      records: [{ evacuation: "evac-b", pods: ["p1", "p2"] }],
+      at: 4_000,
+    };
+    const outcome = await changeSurgeLedger(racing, web, change);
     assert.ok(interfered);
-    assert.equal(outcome.kind, "scaled");
-    assert.ok(
-      outcome.kind === "scaled" && outcome.attempts >= 2,
-      "the first write was refused with 409 and retried",
-    );
-    assert.deepEqual(outcome.kind === "scaled" ? outcome.replicas : outcome, {
-      from: start + 1,
-      to: start + 3,
-    });
+    assert.ok(outcome.kind === "applied", JSON.stringify(outcome));
+    assert.ok(outcome.attempts >= 2, "the first write was refused with 409 and retried");
+    assert.deepEqual(outcome.replicas, { from: start + 1, to: start + 3 });
     assert.equal(await replicasOf(lab, "scaled"), start + 3);
-    assert.deepEqual(await actuator.scaleBy({ kind: "Deployment", namespace: NS, name: "absent" }, 1), {
-      kind: "not-found",
-    });
+    assert.deepEqual(
+      await actuator.changeSurgeLedger({ kind: "Deployment", namespace: NS, name: "absent" }, change),
+      { kind: "not-found" },
+    );
     assert.equal(
-      (await actuator.scaleBy({ kind: "DaemonSet", namespace: NS, name: "x" }, 1)).kind,
+      (await actuator.changeSurgeLedger({ kind: "StatefulSet", namespace: NS, name: "x" }, change)).kind,
       "unsupported",
+      "a StatefulSet is never surged",
     );
   });
 
@@ -260,7 +289,10 @@ describe("Kubernetes actuators on the lab's control plane", { timeout: 240_000 }
       return true;
     });
     await assert.rejects(
-      limited.scaleBy({ kind: "Deployment", namespace: NS, name: "scaled" }, 1),
+      limited.changeSurgeLedger(
+        { kind: "Deployment", namespace: NS, name: "scaled" },
+        { kind: "surge", records: [{ evacuation: "evac-c", pods: ["p"] }], at: 5_000 },
+      ),
       (err: unknown) => isForbidden(err),
     );
     const evicted = await limited.evict({ namespace: NS, name: "whatever" });
@@ -287,7 +319,10 @@ describe("Kubernetes actuators on the lab's control plane", { timeout: 240_000 }
     await dry.cordon(node.name, CORDON);
     await dry.taintPreferNoSchedule(node.name, EVACUATING_TAINT_KEY);
     await dry.setDeletionCost(podRef, -5);
-    await dry.scaleBy({ kind: "Deployment", namespace: NS, name: "scaled" }, 3);
+    await dry.changeSurgeLedger(
+      { kind: "Deployment", namespace: NS, name: "scaled" },
+      { kind: "surge", records: [{ evacuation: "evac-d", pods: ["p"] }], at: 6_000 },
+    );
     await dry.evict(podRef);
     await dry.forceDelete(podRef);
     await dry.deletePod(podRef);

@@ -12,12 +12,11 @@ import type {
   NodeOutcome,
   PatchOutcome,
   LedgerOutcome,
-  ScaleOutcome,
 } from "../kube-actuator.ts";
 import type { LedgerChange } from "../../domain/surge-ledger.ts";
 import { cordon, taintPreferNoSchedule, uncordon } from "./node.ts";
 import { deletePod, evict, forceDelete, setDeletionCost } from "./pod.ts";
-import { changeSurgeLedger, scaleBy } from "./scale.ts";
+import { changeSurgeLedger } from "./scale.ts";
 
 export class ApiKubeActuator implements KubeActuator {
   readonly #core: CoreV1Api;
@@ -49,10 +48,6 @@ export class ApiKubeActuator implements KubeActuator {
 
   setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome> {
     return setDeletionCost(this.#core, pod, cost);
-  }
-
-  scaleBy(workload: WorkloadRef, by: number): Promise<ScaleOutcome> {
-    return scaleBy(this.#apps, workload, by);
   }
 
   changeSurgeLedger(workload: WorkloadRef, change: LedgerChange): Promise<LedgerOutcome> {
