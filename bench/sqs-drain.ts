@@ -14,6 +14,7 @@
  *   npm run bench:sqs -- [--messages 2000] [--real 20] [--sqs fake|moto] [--sqs-ms 20] [--api-ms 5]
  *     [--reconcile-ms 200] [--gap-ms 100] [--concurrency 10] [--visibility 15]
  */
+import { aNode } from "../test/fixtures/snapshot-builders.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -86,17 +87,9 @@ const warning = (id: string, instanceId: string): string =>
 const state = (id: string, instanceId: string, s: string): string =>
   JSON.stringify({ ...stateChange, id, time: now, detail: { "instance-id": instanceId, state: s } });
 
-const nodes: NodeView[] = Array.from({ length: REAL + 10 }, (_, i) => ({
-  name: `node-${i}`,
-  instanceId: instanceOf(i, "a"),
-  nodeGroup: "spot",
-  zone: "us-east-1a",
-  ready: true,
-  unschedulable: false,
-  taints: [],
-  labels: {},
-  allocatable: { cpuMilli: 4000, memoryBytes: 16 * 2 ** 30, pods: 110 },
-}));
+const nodes: NodeView[] = Array.from({ length: REAL + 10 }, (_, i) =>
+  aNode({ name: `node-${i}`, instanceId: instanceOf(i, "a") }),
+);
 const realBodies = Array.from({ length: REAL }, (_, i) => warning(`real-${i}`, nodes[i]?.instanceId ?? ""));
 
 /** Nodes reclaimed before the run: gone from the cluster, their Evacuations Done (the chaos bench's replays). */

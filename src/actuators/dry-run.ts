@@ -37,6 +37,10 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       would("uncordon", { node, taintKey }, `node ${node}`);
       return Promise.resolve({ kind: "done", changed: true });
     },
+    removeNodeAnnotation: (node, key, value) => {
+      would("remove-annotation", { node, key, value }, `annotation ${key}=${value} from node ${node}`);
+      return Promise.resolve({ kind: "done", changed: true });
+    },
     setDeletionCost: (pod, cost) => {
       would("set-deletion-cost", { pod: podKey(pod), cost }, `pod ${podKey(pod)} pod-deletion-cost=${cost}`);
       return Promise.resolve({ kind: "patched" });

@@ -61,6 +61,8 @@ export interface KubeActuator {
   taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome>;
   /** Undoes cordon: unschedulable off, every `taintKey` taint and the exclude-from-LB label removed. */
   uncordon(node: string, taintKey: string): Promise<NodeOutcome>;
+  /** Removes the node's annotation `key` if it still holds `value` (changed: false otherwise). */
+  removeNodeAnnotation(node: string, key: string, value: string): Promise<NodeOutcome>;
   /** Annotates controller.kubernetes.io/pod-deletion-cost. */
   setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome>;
   /**

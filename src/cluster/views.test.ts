@@ -237,6 +237,7 @@ describe("nodeView", () => {
       ],
       labels: { "eks.amazonaws.com/nodegroup": "spot-a", "topology.kubernetes.io/zone": "us-east-1a" },
       allocatable: { cpuMilli: 3920, memoryBytes: 14783 * 2 ** 20, pods: 58 },
+      evacuateRequest: null,
     });
   });
 

@@ -32,6 +32,7 @@ import {
   type WorkloadView,
 } from "../domain/snapshot.ts";
 import { bytes, cpuMilli, parseQuantity } from "./quantity.ts";
+import { annotationNoticeId, EVACUATE_ANNOTATION } from "../signals/manual/manual.ts";
 import { parseLedger, SURGE_LEDGER_ANNOTATION, type LedgerEntry } from "../domain/surge-ledger.ts";
 
 export const NODE_GROUP_LABEL = "eks.amazonaws.com/nodegroup";
@@ -75,7 +76,14 @@ export function nodeView(node: V1Node): NodeView {
       memoryBytes: bytes(allocatable["memory"]),
       pods: Math.floor(parseQuantity(allocatable["pods"]) ?? 0),
     },
+    evacuateRequest: evacuateRequestOf(node),
   };
+}
+
+function evacuateRequestOf(node: V1Node): NodeView["evacuateRequest"] {
+  const value = node.metadata?.annotations?.[EVACUATE_ANNOTATION];
+  if (value === undefined) return null;
+  return { value, noticeId: annotationNoticeId(node.metadata?.name ?? "", value) };
 }
 
 function isTaintEffect(effect: string): effect is TaintEffect {

@@ -317,7 +317,12 @@ export class Controller implements AsyncDisposable {
   #checkAnnotation(nodeName: string): void {
     if (!this.#d.config.watchNodeAnnotation || this.#leadership.kind === "standby") return;
     const value = this.#cache.nodeAnnotations(nodeName)?.[EVACUATE_ANNOTATION];
-    if (value === undefined || this.#seenAnnotations.get(nodeName) === value) return;
+    if (value === undefined) {
+      // Removed (served, or by a person): the same value written again is read again.
+      this.#seenAnnotations.delete(nodeName);
+      return;
+    }
+    if (this.#seenAnnotations.get(nodeName) === value) return;
     this.#seenAnnotations.set(nodeName, value);
     const { log, clock } = this.#d;
     let notice: Notice;

@@ -219,7 +219,11 @@ export class NoticeIntake {
         seen !== undefined && seen !== active
           ? ({
               kind: "duplicate",
-              reason: `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}`,
+              reason:
+                `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}` +
+                (notice.source === "annotation"
+                  ? `; the annotation is removed as served. To evacuate the node again, write a new value (lifeboat evacuate NODE writes an absolute deadline)`
+                  : ""),
             } as const)
           : foldNotice(
               active,

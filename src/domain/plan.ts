@@ -9,6 +9,8 @@ import type { PodRef, WorkloadRef } from "./snapshot.ts";
 /** NoSchedule taint added with the cordon (and PreferNoSchedule taint for mode taint-only). */
 export const EVACUATING_TAINT_KEY = "lifeboat.dev/evacuating";
 /** Label that takes a node out of instance-mode target groups (AWS Load Balancer Controller, kube-proxy). */
+/** A request to evacuate a node: a deadline (written by a person or `lifeboat evacuate`) or a notice handed over by `lifeboat agent`. */
+export const EVACUATE_ANNOTATION = "lifeboat.dev/evacuate";
 export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 /** Pods with a lower value are removed first when a ReplicaSet scales down. */
 export const POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
@@ -120,6 +122,12 @@ export type Step =
    * planned only once every surge of the evacuation is retired or handed back.
    */
   | { kind: "fail"; evacuation: string; reason: string }
+  /**
+   * Remove the node's `lifeboat.dev/evacuate` annotation (only while it still holds `value`): the evacuation
+   * it asked for has finished, so the request is served. Left in place it would ask again once the record is
+   * forgotten (a restarted controller reads it as a new request).
+   */
+  | { kind: "clear-request"; node: string; value: string; evacuation: string; reason: string }
   /** Delete the finished Evacuation resource: its time to live after finishing is over. */
   | { kind: "forget"; evacuation: string; reason: string };
 

@@ -59,6 +59,11 @@ export interface NodeView {
   taints: Taint[];
   labels: Record<string, string>;
   allocatable: Resources & { pods: number };
+  /**
+   * The node's `lifeboat.dev/evacuate` annotation (a request by a person, `lifeboat evacuate` or `lifeboat
+   * agent`) and the id of the notice it makes (null when the value cannot be read); null without one.
+   */
+  evacuateRequest: { value: string; noticeId: string | null } | null;
 }
 
 /** Pod phase as reported by the API. */

@@ -13,7 +13,7 @@
 import type { Clock } from "../domain/clock.ts";
 import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
-import type { Plan, Step } from "../domain/plan.ts";
+import { EVACUATE_ANNOTATION, type Plan, type Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
 import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
@@ -549,6 +549,19 @@ export class Reconciler {
         });
         return [];
       }
+      case "clear-request": {
+        const outcome = await actuator.removeNodeAnnotation(step.node, EVACUATE_ANNOTATION, step.value);
+        if (outcome.kind === "done" && outcome.changed) {
+          log.info({ node: step.node, evacuation: step.evacuation }, `request cleared: ${step.reason}`);
+          events.emit({
+            object: { kind: "Node", name: step.node },
+            type: "Normal",
+            reason: "RequestCleared",
+            message: step.reason,
+          });
+        }
+        return [];
+      }
       case "fail": {
         // The lifecycle call first (as for complete): when it fails the step is retried, and the Failed
         // phase, the metric and the Events below are not recorded twice.
@@ -784,6 +797,8 @@ function actionOf(step: Step): ActuatorAction {
       return "force_delete";
     case "uncordon":
       return "uncordon";
+    case "clear-request":
+      return "clear_request";
     case "complete":
     case "fail":
       return "lifecycle_complete";
@@ -802,6 +817,7 @@ function stepObject(step: Step): EventObject {
     case "cordon":
     case "uncordon":
     case "taint-prefer-no-schedule":
+    case "clear-request":
       return { kind: "Node", name: step.node };
     case "surge":
     case "retire":

@@ -50,6 +50,8 @@ export const EVENT_REASONS = {
   Prewarmed: "Normal",
   /** A prewarm saw no warning in time and was undone (surge retired, nothing evicted, node uncordoned). */
   PrewarmExpired: "Normal",
+  /** The node's lifeboat.dev/evacuate annotation was served by a finished evacuation and removed. */
+  RequestCleared: "Normal",
   /** lifeboat's cordon was undone (an expired prewarm): the node serves again. */
   Uncordoned: "Normal",
   /**

@@ -44,6 +44,7 @@ export const ACTUATOR_ACTIONS = [
   "delete",
   "force_delete",
   "uncordon",
+  "clear_request",
   "lifecycle_complete",
   "lifecycle_heartbeat",
   "status_write",

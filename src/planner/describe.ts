@@ -47,6 +47,8 @@ function headline(step: Step, at: (t: number) => string): string {
       return `hand back the surge of ${workloadKey(step.workload)} (${step.cause})`;
     case "uncordon":
       return `uncordon ${step.node}`;
+    case "clear-request":
+      return `remove the served request ${step.value} from ${step.node}`;
     case "complete":
       return `complete ${step.evacuation}`;
     case "fail":

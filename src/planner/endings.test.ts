@@ -59,6 +59,7 @@ function outline(steps: Step[]): string[] {
       case "cordon":
       case "uncordon":
       case "taint-prefer-no-schedule":
+      case "clear-request":
         return `${s.kind} ${s.node}`;
       case "warn":
         return `warn ${s.code}`;
@@ -352,6 +353,42 @@ describe("finished evacuations and taint-only (item 6)", () => {
       "forget done",
       "forget failed",
     ]);
+  });
+
+  test("a node annotation served by a finished evacuation is removed before the record is forgotten", () => {
+    const request = { value: "10m", noticeId: "annotation/node-a/10m" };
+    const done = anEvacuation({
+      name: "done",
+      phase: "Done",
+      noticeKind: "manual",
+      noticeIds: [request.noticeId],
+      timeline: { noticedAt: T0, doneAt: T0 + 100 * SECOND },
+    });
+    const annotated = aSnapshot({ nodes: [aCordonedNode({ evacuateRequest: request })] });
+    const ttl = { ttlSecondsAfterFinished: 0 };
+
+    const first = plan(annotated, [done], T0 + 101 * SECOND, ttl);
+    assert.deepEqual(outline(first.steps), ["clear-request node-a"]);
+    assert.match(
+      first.steps[0]?.reason ?? "",
+      /lifeboat\.dev\/evacuate=10m on node node-a was served by evacuation done/,
+    );
+    const cleared = aSnapshot({ nodes: [aCordonedNode()] });
+    assert.deepEqual(outline(plan(cleared, [done], T0 + 102 * SECOND, ttl).steps), ["forget done"]);
+
+    // Still evacuating: the request is being served. A new value is a new request (the intake records it).
+    const active = { ...done, phase: "Cordoned" as const, timeline: { noticedAt: T0 } };
+    assert.ok(
+      !plan(annotated, [active], T0 + 101 * SECOND, ttl).steps.some((s) => s.kind === "clear-request"),
+    );
+    const renewed = aSnapshot({
+      nodes: [aCordonedNode({ evacuateRequest: { value: "5m", noticeId: "annotation/node-a/5m" } })],
+    });
+    assert.deepEqual(outline(plan(renewed, [done], T0 + 101 * SECOND, ttl).steps), ["forget done"]);
+    const unreadable = aSnapshot({
+      nodes: [aCordonedNode({ evacuateRequest: { value: "soon", noticeId: null } })],
+    });
+    assert.deepEqual(outline(plan(unreadable, [done], T0 + 101 * SECOND, ttl).steps), ["forget done"]);
   });
 
   test("a finished evacuation's records no longer cover its pods: a new evacuation surges them", () => {

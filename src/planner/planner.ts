@@ -27,7 +27,7 @@
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
 import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
-import { EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
+import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView, PodView, Resources, WorkloadView } from "../domain/snapshot.ts";
 import { matchesLabels, podKey, workloadKey } from "../domain/snapshot.ts";
 import type { Budgets } from "./budgets.ts";
@@ -179,7 +179,8 @@ class Planner {
     this.#pdbWarnings();
     this.#complete();
     this.#windDown();
-    this.#forget();
+    const served = this.#clearServedRequests();
+    this.#forget(served);
 
     const waits = [...this.#waits.values()];
     const untils = [
@@ -1018,10 +1019,37 @@ class Planner {
 
   // ---- time to live ---------------------------------------------------------------------------------
 
-  #forget(): void {
+  /**
+   * A node annotation whose request a finished evacuation served is removed (returns those evacuations'
+   * names): the annotation is a one-shot request, and the record that makes it a duplicate is deleted later.
+   */
+  #clearServedRequests(): Set<string> {
+    const served = new Set<string>();
+    for (const node of this.#nodes.values()) {
+      const request = node.evacuateRequest;
+      if (request === null || request.noticeId === null) continue;
+      const id = request.noticeId;
+      const asked = this.#all.filter((e) => e.nodeName === node.name && e.noticeIds.includes(id));
+      // An active evacuation still serves it; a request no record knows is new (the intake records it).
+      if (asked.length === 0 || asked.some(isActive)) continue;
+      const e = asked[0] as Evacuation;
+      served.add(e.name);
+      this.#completes.push({
+        kind: "clear-request",
+        node: node.name,
+        value: request.value,
+        evacuation: e.name,
+        reason: `the request ${EVACUATE_ANNOTATION}=${request.value} on node ${node.name} was served by evacuation ${e.name} (${e.phase}): remove it, so that it is not taken as a new request once the record is forgotten`,
+      });
+    }
+    return served;
+  }
+
+  #forget(served: ReadonlySet<string>): void {
     const ttl = this.#policy.ttlSecondsAfterFinished * 1000;
     for (const e of this.#all) {
-      if (isActive(e)) continue;
+      // A record is deleted only after the request it served left the node: it is what marks it served.
+      if (isActive(e) || served.has(e.name)) continue;
       const at = finishedAt(e) ?? e.noticedAt;
       if (this.#now < at + ttl) {
         this.#timers.push(at + ttl);

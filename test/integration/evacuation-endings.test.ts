@@ -5,7 +5,9 @@
  * - a doomed pod that never leaves: the evacuation gives up (Failed, Warning EvacuationFailed);
  * - finished evacuations are deleted after their time to live;
  * - a prewarm (rebalance recommendation) that sees no warning in time is undone: surge retired, the
- *   StatefulSet pod on the node untouched, the node uncordoned.
+ *   StatefulSet pod on the node untouched, the node uncordoned;
+ * - a `lifeboat.dev/evacuate` annotation is a one-shot request: removed once served, so that neither the
+ *   record's deletion nor a restart makes it ask again.
  * The controller runs with a short give-up time and time to live so that the test stays short.
  */
 import { after, before, describe, it } from "node:test";
@@ -49,6 +51,7 @@ describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
         { name: "gone", zone: "us-east-1a", count: 3 },
         { name: "stuck", zone: "us-east-1b", count: 3 },
         { name: "warm", zone: "us-east-1a", count: 3 },
+        { name: "asked", zone: "us-east-1b", count: 1 },
       ],
     });
     controller = await startController({
@@ -212,5 +215,49 @@ describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
     assert.equal(expired.length, 1, "PrewarmExpired said once");
     const evictions = await eventsFor(env.lab, "Pod", dbPod.metadata?.name ?? "", "Evicted");
     assert.deepEqual(evictions, [], "no eviction of a pod that cannot surge on a node without a deadline");
+  });
+
+  it("the evacuate annotation is removed once served; after the record's TTL and a restart nothing starts again", async () => {
+    const [node] = env.lab.nodes.filter((n) => n.nodeGroup === "asked");
+    assert.ok(node !== undefined);
+    await env.lab.core.patchNode(
+      { name: node.name, body: { metadata: { annotations: { "lifeboat.dev/evacuate": "2m" } } } },
+      mergePatch,
+    );
+    const done = await phaseOf(node.name, "Done");
+    await waitUntil(
+      "the served annotation removed",
+      async () =>
+        (await env.lab.core.readNode({ name: node.name })).metadata?.annotations?.[
+          "lifeboat.dev/evacuate"
+        ] === undefined,
+      { timeoutMs: 30_000 },
+    );
+    const cleared = await eventsFor(env.lab, "Node", node.name, "RequestCleared", "default");
+    assert.equal(cleared.length, 1, "RequestCleared once");
+    assert.match(cleared[0]?.message ?? "", new RegExp(`served by evacuation ${done.metadata.name}`));
+    await waitUntil(
+      `the Evacuation of ${node.name} forgotten after its time to live`,
+      async () => (await env.evacuationsOf(node.name)).length === 0,
+      { timeoutMs: 60_000 },
+    );
+
+    await controller.stop();
+    controller = await startController({
+      ...env.handlerContext("controller-2.log"),
+      extraArgs: [`--evacuation-ttl-seconds=${TTL_SECONDS}`],
+    });
+    await waitFor(
+      "the restarted controller leading",
+      async () =>
+        (await controller.logLines()).some(
+          (l) => typeof l.msg === "string" && l.msg.includes("consuming interruption notices"),
+        )
+          ? true
+          : undefined,
+      { timeoutMs: 60_000, alive: controller.assertRunning },
+    );
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.deepEqual(await env.evacuationsOf(node.name), [], "no new evacuation from a served request");
   });
 });

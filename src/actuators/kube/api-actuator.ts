@@ -14,7 +14,7 @@ import type {
   LedgerOutcome,
 } from "../kube-actuator.ts";
 import type { LedgerChange } from "../../domain/surge-ledger.ts";
-import { cordon, taintPreferNoSchedule, uncordon } from "./node.ts";
+import { cordon, removeAnnotation, taintPreferNoSchedule, uncordon } from "./node.ts";
 import { deletePod, evict, forceDelete, setDeletionCost } from "./pod.ts";
 import { changeSurgeLedger } from "./scale.ts";
 
@@ -44,6 +44,10 @@ export class ApiKubeActuator implements KubeActuator {
 
   uncordon(node: string, taintKey: string): Promise<NodeOutcome> {
     return uncordon(this.#core, node, taintKey);
+  }
+
+  removeNodeAnnotation(node: string, key: string, value: string): Promise<NodeOutcome> {
+    return removeAnnotation(this.#core, node, key, value);
   }
 
   setDeletionCost(pod: PodRef, cost: number): Promise<PatchOutcome> {

@@ -24,7 +24,7 @@ type NodeClient = Pick<CoreV1Api, "readNode" | "patchNode">;
 
 /** A JSON merge patch for a node, without its resourceVersion (added by `mutateNode`). */
 interface NodePatch {
-  metadata?: { labels?: Record<string, string | null> };
+  metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> };
   spec?: { unschedulable?: boolean | null; taints?: V1Taint[] };
 }
 
@@ -99,6 +99,21 @@ export function taintPreferNoSchedule(
     hasTaint(node, taintKey, "PreferNoSchedule")
       ? null
       : { spec: { taints: withTaint(node, taintKey, "PreferNoSchedule") } },
+  );
+}
+
+/**
+ * Removes annotation `key` only while it still holds `value` (a newer value is someone's new request, and
+ * stays). `changed: false` when it is gone or holds something else.
+ */
+export function removeAnnotation(
+  core: NodeClient,
+  name: string,
+  key: string,
+  value: string,
+): Promise<NodeOutcome> {
+  return mutateNode(core, name, "remove annotation", (node) =>
+    node.metadata?.annotations?.[key] === value ? { metadata: { annotations: { [key]: null } } } : null,
   );
 }
 

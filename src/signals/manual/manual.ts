@@ -5,7 +5,9 @@
 import type { Notice } from "../../domain/notice.ts";
 import { decodeHandoff, handoffNotice, isHandoffValue } from "../imds/handoff.ts";
 
-export const EVACUATE_ANNOTATION = "lifeboat.dev/evacuate";
+import { EVACUATE_ANNOTATION } from "../../domain/plan.ts";
+
+export { EVACUATE_ANNOTATION };
 
 /** A deadline value that is not "now", a duration or an RFC 3339 time. */
 export class InvalidDeadlineError extends Error {
@@ -87,6 +89,15 @@ export interface AnnotationInput {
  * A JSON value is a notice handed over by `lifeboat agent` (../imds/handoff.ts): its kind, deadline and id are the
  * IMDS notice's. Throws InvalidDeadlineError or InvalidHandoffError with a message fit for a Kubernetes Event.
  */
+/** The id of the notice `value` makes (it depends on node and value only), or null when it cannot be read. */
+export function annotationNoticeId(nodeName: string, value: string): string | null {
+  try {
+    return annotationNotice({ nodeName, value, now: 0 }).id;
+  } catch {
+    return null;
+  }
+}
+
 export function annotationNotice(input: AnnotationInput): Notice {
   if (isHandoffValue(input.value)) return handoffNotice(input.nodeName, decodeHandoff(input.value));
   const deadline = parseDeadline(input.value, input.now);
