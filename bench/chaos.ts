@@ -315,6 +315,19 @@ function pickJunk(): JunkKind {
 }
 
 /** Sends `count` junk bodies (batches of 10; the 256 KiB ones alone). Returns how many of each kind. */
+/**
+ * moto keeps a queue's messages in a list and scans it on every receive and delete: with 3,000 messages
+ * waiting it serves about 6 receive+delete per second, with 100 about 120. The junk is therefore sent as the
+ * queue drains (at most JUNK_MAX_BACKLOG waiting), so that what is measured is lifeboat, not moto's scan.
+ */
+const JUNK_MAX_BACKLOG = 200;
+const JUNK_BACKLOG_CHECK_EVERY = 50;
+
+/** Waits until fewer than `max` messages are in the queue (visible or in flight), or `deadline`. */
+async function backlogBelow(sqs: SQSClient, queueUrl: string, max: number, deadline: number): Promise<void> {
+  while (performance.now() < deadline && (await queueDepth(sqs, queueUrl)) >= max) await sleep(250);
+}
+
 async function sendJunk(
   sqs: SQSClient,
   queueUrl: string,
@@ -359,6 +372,7 @@ async function sendJunk(
   };
   const instances = reclaimed.length > 0 ? reclaimed : [randomInstanceId()];
   for (let i = 0; i < count && performance.now() < deadline; i++) {
+    if (i % JUNK_BACKLOG_CHECK_EVERY === 0) await backlogBelow(sqs, queueUrl, JUNK_MAX_BACKLOG, deadline);
     const kind = pickJunk();
     if (kind === "state-change replayed before its warning" && i + 1 < count) {
       // Reordered: the instance's terminated notice first, then its warning again, back to back.
