@@ -556,7 +556,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const wall0 = Date.now();
   const now = (): number => (performance.now() - t0) / 1000 / timeScale;
-  const cloud = new CloudSimulator({
+  await using cloud = new CloudSimulator({
     lab: cloudLabOf(lab),
     send: sqsSender(env.sqs, env.queueUrl),
     hooks: {
