@@ -20,6 +20,8 @@ const NODE = {
     name: "ip-10-0-1-4.us-east-1.compute.internal",
     resourceVersion: "5",
     labels: { "eks.amazonaws.com/nodegroup": "spot-a" },
+    annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", team: "a" },
+    managedFields: [{ manager: "kubectl", operation: "Apply", fieldsType: "FieldsV1", fieldsV1: {} }],
   },
   spec: { providerID: `aws:///us-east-1a/${INSTANCE}` },
   status: {
@@ -83,6 +85,19 @@ class FakeApiServer implements AsyncDisposable {
   deleteNode(): void {
     const object = { ...NODE, metadata: { ...NODE.metadata, resourceVersion: "11" } };
     for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "DELETED", object })}\n`);
+  }
+
+  /** Sends a MODIFIED event for the node, with these annotations (and a fresh last-applied copy), on every open node watch. */
+  annotateNode(annotations: Record<string, string>): void {
+    const object = {
+      ...NODE,
+      metadata: {
+        ...NODE.metadata,
+        resourceVersion: "12",
+        annotations: { ...annotations, "kubectl.kubernetes.io/last-applied-configuration": '{"big":1}' },
+      },
+    };
+    for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
   }
 
   /** Drops every open connection (the watches), as a restarting API server does. */
@@ -204,6 +219,30 @@ describe("ClusterCache remembers deleted nodes", () => {
       );
       await clock.advance(1);
       assert.equal(cache.deletedNodeByInstanceId(INSTANCE), null, "forgotten after 15 minutes");
+    },
+  );
+});
+
+describe("ClusterCache keeps only what lifeboat reads", () => {
+  it(
+    "objects from the list and from watch events are cached trimmed (no last-applied copy)",
+    { timeout: 30_000 },
+    async () => {
+      await using api = await FakeApiServer.start();
+      api.up = true;
+      const clock = new FakeClock();
+      await using cache = new ClusterCache({
+        kubeConfig: kubeConfigFor(api.url),
+        clock,
+        log: new RecordingLogger(),
+      });
+      await cache.start();
+      await cache.synced;
+      assert.deepEqual(cache.nodeAnnotations(NODE.metadata.name), { team: "a" }, "from the list");
+      await until("the node watch", () => api.nodeWatches.length > 0);
+      api.annotateNode({ team: "b" });
+      await until("the update", () => cache.nodeAnnotations(NODE.metadata.name)?.["team"] === "b");
+      assert.deepEqual(cache.nodeAnnotations(NODE.metadata.name), { team: "b" }, "from a watch event");
     },
   );
 });

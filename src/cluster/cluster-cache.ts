@@ -11,8 +11,9 @@ import {
   AppsV1Api,
   AutoscalingV2Api,
   CoreV1Api,
-  makeInformer,
+  ListWatch,
   PolicyV1Api,
+  Watch,
   type Informer,
   type KubeConfig,
   type KubernetesListObject,
@@ -35,7 +36,17 @@ import {
   type WorkloadView,
 } from "../domain/snapshot.ts";
 import type { ClusterLogger } from "./logger.ts";
-import { bareReplicaSets, nodeView, pdbView, podView, replicaSetOwners, workloadView } from "./views.ts";
+import {
+  bareReplicaSets,
+  nodeView,
+  pdbView,
+  podView,
+  replicaSetOwners,
+  workloadView,
+  type ScalableWorkload,
+} from "./views.ts";
+import { trimMetadata, trimNode, trimPod, trimReplicaSet } from "./trim.ts";
+import type { PodView } from "../domain/snapshot.ts";
 
 /** The resources the cache watches. */
 export type ResourceName =
@@ -70,6 +81,36 @@ export interface ClusterCacheOptions {
 
 type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
 
+/** Trims an object, in place, to what lifeboat reads (./trim.ts) before the informer caches it. */
+type Trim<T> = (obj: T) => T;
+
+/** A Watch whose events carry trimmed objects, so the informer's cache never holds the full ones. */
+class TrimmingWatch<T extends KubernetesObject> extends Watch {
+  readonly #trim: Trim<T>;
+  constructor(kubeConfig: KubeConfig, trim: Trim<T>) {
+    super(kubeConfig);
+    this.#trim = trim;
+  }
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, apiObj: unknown, watchObj) => {
+        // BOOKMARK and ERROR events carry no object to keep.
+        const obj =
+          phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? this.#trim(apiObj as T) : apiObj;
+        callback(phase, obj, watchObj);
+      },
+      done,
+    );
+  }
+}
+
 /** One informer with its restart loop. */
 class Watched<T extends KubernetesObject> {
   readonly resource: ResourceName;
@@ -94,6 +135,7 @@ class Watched<T extends KubernetesObject> {
     path: string,
     list: ListFn<T>,
     opts: { clock: Clock; log: ClusterLogger; initialMs: number; maxMs: number; stop: AbortSignal },
+    trim: Trim<T> = trimMetadata,
   ) {
     this.resource = resource;
     this.#clock = opts.clock;
@@ -107,11 +149,12 @@ class Watched<T extends KubernetesObject> {
     });
     const listed: ListFn<T> = async () => {
       const result = await list();
+      result.items = result.items.map(trim);
       this.#listedOk = true;
       this.#delayMs = this.#initialMs;
       return result;
     };
-    this.informer = makeInformer(kubeConfig, path, listed);
+    this.informer = new ListWatch(path, new TrimmingWatch(kubeConfig, trim), listed, false);
     this.informer.on("error", (err: unknown) => {
       this.#onError(err);
     });
@@ -166,6 +209,10 @@ function describe(err: unknown): string {
   return String(err);
 }
 
+function workloadKey(kind: string, namespace: string, name: string): string {
+  return `${kind}\u0000${namespace}\u0000${name}`;
+}
+
 function nameOf(obj: KubernetesObject): { namespace: string | null; name: string } {
   return { namespace: obj.metadata?.namespace ?? null, name: obj.metadata?.name ?? "" };
 }
@@ -212,14 +259,15 @@ export class ClusterCache implements AsyncDisposable {
       maxMs: opts.restartMaxMs ?? 30_000,
       stop: this.#abort.signal,
     };
-    this.#nodes = new Watched("nodes", kc, "/api/v1/nodes", () => core.listNode(), w);
-    this.#pods = new Watched("pods", kc, "/api/v1/pods", () => core.listPodForAllNamespaces(), w);
+    this.#nodes = new Watched("nodes", kc, "/api/v1/nodes", () => core.listNode(), w, trimNode);
+    this.#pods = new Watched("pods", kc, "/api/v1/pods", () => core.listPodForAllNamespaces(), w, trimPod);
     this.#replicaSets = new Watched(
       "replicasets",
       kc,
       "/apis/apps/v1/replicasets",
       () => apps.listReplicaSetForAllNamespaces(),
       w,
+      trimReplicaSet,
     );
     this.#deployments = new Watched(
       "deployments",
@@ -350,17 +398,34 @@ export class ClusterCache implements AsyncDisposable {
     const owners = replicaSetOwners(this.#replicaSets.informer.list());
     const pods = this.#pods.informer.list().map((p) => podView(p, owners));
     const hpas = this.#hpas.informer.list();
+    // Each workload's view reads its own pods and HPA: grouped once here, so a snapshot costs
+    // O(pods + workloads), not O(pods x workloads) (30,000 pods and 1,300 workloads: 39 million visits).
+    const podsByOwner = new Map<string, PodView[]>();
+    for (const p of pods) {
+      if (p.owner === null) continue;
+      const key = workloadKey(p.owner.kind, p.owner.namespace, p.owner.name);
+      const list = podsByOwner.get(key);
+      if (list === undefined) podsByOwner.set(key, [p]);
+      else list.push(p);
+    }
+    const hpasByTarget = new Map<string, V2HorizontalPodAutoscaler[]>();
+    for (const h of hpas) {
+      const target = h.spec?.scaleTargetRef;
+      if (target === undefined) continue;
+      const key = workloadKey(target.kind, h.metadata?.namespace ?? "", target.name);
+      hpasByTarget.set(key, [...(hpasByTarget.get(key) ?? []), h]);
+    }
+    const view = (w: ScalableWorkload): WorkloadView => {
+      const key = workloadKey(w.kind, w.object.metadata?.namespace ?? "", w.object.metadata?.name ?? "");
+      return workloadView(w, hpasByTarget.get(key) ?? [], podsByOwner.get(key) ?? []);
+    };
     const workloads: WorkloadView[] = [
-      ...this.#deployments.informer
-        .list()
-        .map((d) => workloadView({ kind: "Deployment", object: d }, hpas, pods)),
-      ...this.#statefulSets.informer
-        .list()
-        .map((s) => workloadView({ kind: "StatefulSet", object: s }, hpas, pods)),
+      ...this.#deployments.informer.list().map((d) => view({ kind: "Deployment", object: d })),
+      ...this.#statefulSets.informer.list().map((s) => view({ kind: "StatefulSet", object: s })),
       // A bare ReplicaSet (no owner at all) surges like a Deployment. One owned by another controller
       // (Argo Rollouts, ...) is not scaled behind its owner's back: its pods go at the LRM.
       ...bareReplicaSets(this.#replicaSets.informer.list()).map((r) =>
-        workloadView({ kind: "ReplicaSet", object: r }, hpas, pods),
+        view({ kind: "ReplicaSet", object: r }),
       ),
     ];
     const pdbs: PdbView[] = [];

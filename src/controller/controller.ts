@@ -18,6 +18,7 @@ import { DryRunEvacuationStore } from "../state/dry-run-store.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
 import { LifecycleActuator, LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import { limitedKubeConfig } from "../cluster/api-client.ts";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
 import type { Config } from "../config/schema.ts";
 import type { Clock } from "../domain/clock.ts";
@@ -100,7 +101,19 @@ export class Controller implements AsyncDisposable {
 
   constructor(deps: ControllerDeps) {
     this.#d = deps;
-    const { config, kubeConfig, clock, log } = deps;
+    const { config, clock, log } = deps;
+    // Every request waits for the client-side rate limit and is counted (lifeboat_kube_requests_total).
+    // Leader election gets a bucket of its own: a renewal never queues behind a burst of evacuation writes.
+    const limits = {
+      qps: config.kubeApiQps,
+      burst: config.kubeApiBurst,
+      clock,
+      onRequest: (kind: { verb: string; resource: string }) => {
+        deps.metrics.kubeRequest(kind);
+      },
+    };
+    const kubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
     if (config.dryRun && config.leaderElect)
@@ -108,7 +121,7 @@ export class Controller implements AsyncDisposable {
     this.#elector =
       config.leaderElect && !config.dryRun
         ? new LeaderElector(
-            kubeConfig.makeApiClient(CoordinationV1Api),
+            leaseKubeConfig.makeApiClient(CoordinationV1Api),
             {
               namespace: config.leaderElectionNamespace,
               leaseName: config.leaseName,
