@@ -56,7 +56,8 @@ export type ResourceName =
   | "deployments"
   | "statefulsets"
   | "poddisruptionbudgets"
-  | "horizontalpodautoscalers";
+  | "horizontalpodautoscalers"
+  | "evacuations";
 
 /** One change seen by an informer: enough to decide whether to re-plan, and to log why. */
 export interface ClusterChange {
@@ -111,8 +112,8 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
   }
 }
 
-/** One informer with its restart loop. */
-class Watched<T extends KubernetesObject> {
+/** One informer with its restart loop (and the trim of what it keeps). */
+export class Watched<T extends KubernetesObject> {
   readonly resource: ResourceName;
   readonly informer: Informer<T> & ObjectCache<T>;
   /** Resolves once the first list has succeeded and the watch was opened. */

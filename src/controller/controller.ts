@@ -78,6 +78,8 @@ export class Controller implements AsyncDisposable {
   readonly #stop = new AbortController();
   readonly #cache: ClusterCache;
   readonly #store: EvacuationStore;
+  /** The rate-limited, counted client configuration every API client of this controller uses. */
+  readonly #kubeConfig: KubeConfig;
   readonly #events: EventSink & { flush(): Promise<void> };
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
@@ -114,6 +116,7 @@ export class Controller implements AsyncDisposable {
     };
     const kubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    this.#kubeConfig = kubeConfig;
     this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
     if (config.dryRun && config.leaderElect)
@@ -245,6 +248,13 @@ export class Controller implements AsyncDisposable {
       if (change.resource === "nodes" && change.type !== "delete") this.#checkAnnotation(change.name);
       if (this.#activeEvacuations > 0) this.wake();
     });
+    // The Evacuations too are read from an informer (a missing CRD leaves it retrying; list() then asks the
+    // API server, which names the CRD in its error).
+    await this.#store.watch(
+      this.#kubeConfig,
+      log.child({ component: "evacuation-store" }),
+      this.#stop.signal,
+    );
     await this.#cache.start();
     await this.#cache.synced;
     this.#synced = true;

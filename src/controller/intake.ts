@@ -203,7 +203,8 @@ export class NoticeIntake {
     for (let attempt = 1; ; attempt++) {
       let all: StoredEvacuation[];
       try {
-        all = await store.list();
+        // A retry after a conflict reads the API server: the store's informer may not show the winner yet.
+        all = await store.list({ fresh: attempt > 1 });
       } catch (err) {
         metrics.noticeReceived({ ...label, outcome: "failed" });
         throw err;
