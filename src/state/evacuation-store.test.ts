@@ -122,7 +122,11 @@ describe("EvacuationStore.watch", () => {
       } finally {
         stop.abort();
         server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        );
       }
     },
   );
