@@ -73,6 +73,42 @@ export interface ReconcileResult {
   evacuations: Evacuation[];
 }
 
+/** Independent steps of one kind (cordons, surges) run this many at a time. */
+export const STEP_CONCURRENCY = 16;
+
+/** Consecutive steps of the same kind, in plan order. */
+export function groupsOfKind(steps: readonly Step[]): Step[][] {
+  const groups: Step[][] = [];
+  for (const step of steps) {
+    const last = groups.at(-1);
+    if (last !== undefined && last[0]?.kind === step.kind) last.push(step);
+    else groups.push([step]);
+  }
+  return groups;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled. */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let firstError: { err: unknown } | null = null;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        firstError ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== null) throw (firstError as { err: unknown }).err;
+}
+
 export class Reconciler {
   readonly #d: ReconcilerDeps;
   readonly #lastHeartbeat = new Map<string, number>();
@@ -129,21 +165,22 @@ export class Reconciler {
       budgets: this.#d.budgets,
       policy: this.#policy,
     });
-    for (const step of plan.steps) {
+    const run = async (step: Step, persistNow: boolean): Promise<string[]> => {
       let action = actionOf(step);
       try {
         if (step.kind === "forget") {
           await this.#d.store.delete(step.evacuation);
           forgotten.add(step.evacuation);
           this.#d.log.info({ evacuation: step.evacuation }, `forgotten: ${step.reason}`);
-          continue;
+          return [];
         }
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
         action = "status_write";
-        if (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back")
+        if (persistNow && (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back"))
           await this.#persist(byName, changes, touched, dirty);
+        return touched;
       } catch (err) {
         // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
         if (isNotLeader(err)) throw err;
@@ -154,7 +191,37 @@ export class Reconciler {
           stepObject(step),
           `${action} failed, will retry: ${error} (step: ${step.reason})`,
         );
+        return [];
       }
+    };
+    // The plan's order holds (every cordon before any surge, every surge before any retire): steps run
+    // group by group of one kind. Within a group of cordons or surges (an AZ-wide reclaim: a hundred nodes,
+    // a thousand workloads) the steps are independent (one node, one workload each) and run
+    // STEP_CONCURRENCY at a time; the surges' status writes then follow once for the whole group (the
+    // ledger on each workload is what makes a surge exactly-once, the status is its cache).
+    for (const group of groupsOfKind(plan.steps)) {
+      const kind = group[0]?.kind;
+      if (group.length > 1 && (kind === "cordon" || kind === "surge")) {
+        const touched = new Set<string>();
+        await forEachConcurrently(group, STEP_CONCURRENCY, async (step) => {
+          for (const name of await run(step, false)) touched.add(name);
+        });
+        if (kind === "surge") {
+          try {
+            await this.#persist(byName, changes, touched, dirty);
+          } catch (err) {
+            if (isNotLeader(err)) throw err;
+            const error = err instanceof Error ? err.message : String(err);
+            this.#failed(
+              "status_write",
+              { kind: "Evacuation", name: [...touched][0] ?? "" },
+              `status write after ${group.length} surges failed, will retry: ${error}`,
+            );
+          }
+        }
+        continue;
+      }
+      for (const step of group) await run(step, true);
     }
     await this.#heartbeats(stored, clock.now());
     try {
