@@ -30,6 +30,14 @@ const NODE = {
   },
 };
 
+const POD = {
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "web-1", namespace: "shop", uid: "p1", resourceVersion: "7", labels: { app: "web" } },
+  spec: { nodeName: NODE.metadata.name, containers: [{ name: "app", image: "web:1" }] },
+  status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+};
+
 /** Answers lists (one node, everything else empty) and holds watches open; or 503 for everything while down. */
 class FakeApiServer implements AsyncDisposable {
   up = false;
@@ -76,7 +84,7 @@ class FakeApiServer implements AsyncDisposable {
       if (url.pathname === "/api/v1/nodes") this.nodeWatches.push(res);
       return;
     }
-    const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
+    const items = url.pathname === "/api/v1/nodes" ? [NODE] : url.pathname === "/api/v1/pods" ? [POD] : [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
   }
@@ -245,4 +253,24 @@ describe("ClusterCache keeps only what lifeboat reads", () => {
       assert.deepEqual(cache.nodeAnnotations(NODE.metadata.name), { team: "b" }, "from a watch event");
     },
   );
+});
+
+describe("ClusterCache snapshots", () => {
+  it("reuse an unchanged pod's view from one snapshot to the next", { timeout: 30_000 }, async () => {
+    await using api = await FakeApiServer.start();
+    api.up = true;
+    const clock = new FakeClock();
+    await using cache = new ClusterCache({
+      kubeConfig: kubeConfigFor(api.url),
+      clock,
+      log: new RecordingLogger(),
+    });
+    await cache.start();
+    await cache.synced;
+    const first = cache.snapshot(clock.now()).pods;
+    const second = cache.snapshot(clock.now()).pods;
+    assert.equal(first.length, 1);
+    assert.equal(second[0], first[0], "the same view object: nothing copied again");
+    assert.equal(first[0]?.name, "web-1");
+  });
 });

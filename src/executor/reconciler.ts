@@ -389,8 +389,10 @@ export class Reconciler {
       }
       case "surge": {
         const ns = step.workload.namespace;
-        for (const pod of step.pods)
+        // One patch per doomed pod (the cost is per pod), sent together.
+        await forEachConcurrently(step.pods, STEP_CONCURRENCY, async (pod) => {
           await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
+        });
         const outcome = expectApplied(
           await actuator.changeSurgeLedger(step.workload, { kind: "surge", records: step.records, at: now }),
           step.workload,
