@@ -6,7 +6,8 @@
  * Exactly-once replica changes: a surge (+k) or retire (-k) is written together with its entry in the
  * workload's surge ledger (annotation lifeboat.dev/surge-ledger, src/domain/surge-ledger.ts) in one
  * optimistic-concurrency update, and that write is idempotent. The Evacuation status is a cache of the
- * ledger: it is written right after each replica change, and when that write fails (or the process dies
+ * ledger: it is written right after each replica change (after a group of surges run together, once per
+ * evacuation touched), and when that write fails (or the process dies
  * before it), the next reconcile recovers the record from the ledger before planning (./ledger-sync.ts),
  * and a step planned again from a stale view finds its change already in the ledger and writes nothing.
  */
