@@ -357,7 +357,7 @@ async function runSize(nodes: number): Promise<Result> {
       componentQps: COMPONENT_QPS,
       // A /24 per node out of a /12: 4,096 nodes.
       clusterCidr: { cidr: "10.128.0.0/12", nodeMaskSize: 24 },
-      nodeConcurrency: 25,
+      nodeConcurrency: 50,
     },
   });
   const lab = env.lab;

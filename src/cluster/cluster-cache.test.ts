@@ -38,10 +38,17 @@ const POD = {
   status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
 };
 
+const PODS = [1, 2, 3].map((i) => ({
+  ...POD,
+  metadata: { ...POD.metadata, name: `web-${i}`, uid: `p${i}` },
+}));
+
 /** Answers lists (one node, everything else empty) and holds watches open; or 503 for everything while down. */
 class FakeApiServer implements AsyncDisposable {
   up = false;
   requests = 0;
+  /** The query of every pod list request (its pages). */
+  readonly podPages: string[] = [];
   /** Open watches of nodes, to send events into. */
   readonly nodeWatches: ServerResponse[] = [];
   readonly #server: Server;
@@ -84,7 +91,23 @@ class FakeApiServer implements AsyncDisposable {
       if (url.pathname === "/api/v1/nodes") this.nodeWatches.push(res);
       return;
     }
-    const items = url.pathname === "/api/v1/nodes" ? [NODE] : url.pathname === "/api/v1/pods" ? [POD] : [];
+    if (url.pathname === "/api/v1/pods") {
+      // Chunked like the API server: one pod per page here, whatever the limit asked for.
+      this.podPages.push(url.searchParams.toString());
+      const i = Number(url.searchParams.get("continue") ?? "0");
+      const next = i + 1 < PODS.length ? { continue: String(i + 1) } : {};
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          kind: "PodList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: "10", ...next },
+          items: [PODS[i]],
+        }),
+      );
+      return;
+    }
+    const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
   }
@@ -269,8 +292,25 @@ describe("ClusterCache snapshots", () => {
     await cache.synced;
     const first = cache.snapshot(clock.now()).pods;
     const second = cache.snapshot(clock.now()).pods;
-    assert.equal(first.length, 1);
+    assert.deepEqual(
+      first.map((p) => p.name),
+      ["web-1", "web-2", "web-3"],
+    );
     assert.equal(second[0], first[0], "the same view object: nothing copied again");
-    assert.equal(first[0]?.name, "web-1");
+  });
+
+  it("lists in pages of 500, as client-go's reflector does", { timeout: 30_000 }, async () => {
+    await using api = await FakeApiServer.start();
+    api.up = true;
+    const clock = new FakeClock();
+    await using cache = new ClusterCache({
+      kubeConfig: kubeConfigFor(api.url),
+      clock,
+      log: new RecordingLogger(),
+    });
+    await cache.start();
+    await cache.synced;
+    assert.deepEqual(api.podPages, ["limit=500", "continue=1&limit=500", "continue=2&limit=500"]);
+    assert.equal(cache.snapshot(clock.now()).pods.length, 3);
   });
 });

@@ -82,7 +82,18 @@ export interface ClusterCacheOptions {
   restartMaxMs?: number;
 }
 
-type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
+/** One page of a list: at most `limit` items, from `_continue` on (the API server's chunked lists). */
+export interface ListPage {
+  limit: number;
+  _continue?: string;
+}
+type ListFn<T extends KubernetesObject> = (page: ListPage) => Promise<KubernetesListObject<T>>;
+
+/**
+ * Items per page of an informer's list, as client-go's reflector pages (500): a 30,000-pod cluster is never
+ * one response of a few hundred MB in memory, and each page is trimmed before the next is read.
+ */
+export const LIST_PAGE_SIZE = 500;
 
 /** Trims an object, in place, to what lifeboat reads (./trim.ts) before the informer caches it. */
 type Trim<T> = (obj: T) => T;
@@ -150,12 +161,22 @@ export class Watched<T extends KubernetesObject> {
     this.synced = new Promise<void>((resolve) => {
       this.#markSynced = resolve;
     });
-    const listed: ListFn<T> = async () => {
-      const result = await list();
-      result.items = result.items.map(trim);
+    const listed = async (): Promise<KubernetesListObject<T>> => {
+      const items: T[] = [];
+      let last: KubernetesListObject<T> | undefined;
+      let cont: string | undefined;
+      do {
+        const page: ListPage =
+          cont === undefined ? { limit: LIST_PAGE_SIZE } : { limit: LIST_PAGE_SIZE, _continue: cont };
+        last = await list(page);
+        for (const item of last.items) items.push(trim(item));
+        cont = last.metadata?._continue;
+      } while (cont !== undefined && cont !== "");
       this.#listedOk = true;
       this.#delayMs = this.#initialMs;
-      return result;
+      // Every page is of one snapshot: its resourceVersion is where the watch starts.
+      const { _continue: _done, ...metadata } = last.metadata ?? {};
+      return { ...last, items, metadata };
     };
     this.informer = new ListWatch(path, new TrimmingWatch(kubeConfig, trim), listed, false);
     this.informer.on("error", (err: unknown) => {
@@ -274,13 +295,20 @@ export class ClusterCache implements AsyncDisposable {
       maxMs: opts.restartMaxMs ?? 30_000,
       stop: this.#abort.signal,
     };
-    this.#nodes = new Watched("nodes", kc, "/api/v1/nodes", () => core.listNode(), w, trimNode);
-    this.#pods = new Watched("pods", kc, "/api/v1/pods", () => core.listPodForAllNamespaces(), w, trimPod);
+    this.#nodes = new Watched("nodes", kc, "/api/v1/nodes", (page) => core.listNode(page), w, trimNode);
+    this.#pods = new Watched(
+      "pods",
+      kc,
+      "/api/v1/pods",
+      (page) => core.listPodForAllNamespaces(page),
+      w,
+      trimPod,
+    );
     this.#replicaSets = new Watched(
       "replicasets",
       kc,
       "/apis/apps/v1/replicasets",
-      () => apps.listReplicaSetForAllNamespaces(),
+      (page) => apps.listReplicaSetForAllNamespaces(page),
       w,
       trimReplicaSet,
     );
@@ -288,28 +316,28 @@ export class ClusterCache implements AsyncDisposable {
       "deployments",
       kc,
       "/apis/apps/v1/deployments",
-      () => apps.listDeploymentForAllNamespaces(),
+      (page) => apps.listDeploymentForAllNamespaces(page),
       w,
     );
     this.#statefulSets = new Watched(
       "statefulsets",
       kc,
       "/apis/apps/v1/statefulsets",
-      () => apps.listStatefulSetForAllNamespaces(),
+      (page) => apps.listStatefulSetForAllNamespaces(page),
       w,
     );
     this.#pdbs = new Watched(
       "poddisruptionbudgets",
       kc,
       "/apis/policy/v1/poddisruptionbudgets",
-      () => policy.listPodDisruptionBudgetForAllNamespaces(),
+      (page) => policy.listPodDisruptionBudgetForAllNamespaces(page),
       w,
     );
     this.#hpas = new Watched(
       "horizontalpodautoscalers",
       kc,
       "/apis/autoscaling/v2/horizontalpodautoscalers",
-      () => autoscaling.listHorizontalPodAutoscalerForAllNamespaces(),
+      (page) => autoscaling.listHorizontalPodAutoscalerForAllNamespaces(page),
       w,
     );
     this.#all = [

@@ -5,7 +5,7 @@ import type {
   KubernetesObject,
 } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
-import { Watched } from "../cluster/cluster-cache.ts";
+import { Watched, type ListPage } from "../cluster/cluster-cache.ts";
 import type { ClusterLogger } from "../cluster/logger.ts";
 import { statusOf } from "../actuators/kube/errors.ts";
 import {
@@ -64,11 +64,12 @@ export class EvacuationStore {
 
   /** Starts the informer; `list()` reads it once it has listed (the API until then). */
   async watch(kubeConfig: KubeConfig, log: ClusterLogger, stop: AbortSignal): Promise<void> {
-    const list = async (): Promise<KubernetesListObject<KubernetesObject>> =>
+    const list = async (page: ListPage): Promise<KubernetesListObject<KubernetesObject>> =>
       (await this.#api.listClusterCustomObject({
         group: GROUP,
         version: VERSION,
         plural: PLURAL,
+        ...page,
       })) as KubernetesListObject<KubernetesObject>;
     const informer = new Watched<KubernetesObject>(
       "evacuations",
