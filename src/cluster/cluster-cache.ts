@@ -431,6 +431,13 @@ export class ClusterCache implements AsyncDisposable {
     return node === undefined ? null : (node.metadata?.annotations ?? {});
   }
 
+  /** A Deployment or ReplicaSet as cached (read-only: shared with the cache); undefined when not cached. */
+  workloadObject(ref: WorkloadRef): V1Deployment | V1ReplicaSet | undefined {
+    if (ref.kind === "Deployment") return this.#deployments.informer.get(ref.name, ref.namespace);
+    if (ref.kind === "ReplicaSet") return this.#replicaSets.informer.get(ref.name, ref.namespace);
+    return undefined;
+  }
+
   nodeByName(name: string): NodeView | null {
     const node = this.#nodes.informer.get(name);
     return node === undefined ? null : nodeView(node);

@@ -145,9 +145,12 @@ export class Controller implements AsyncDisposable {
     // Dry run (--dry-run): plan and report, change nothing: DryRun Events, Evacuations and surge ledgers in
     // memory, no ASG lifecycle calls, no SQS deletes, no Lease.
     this.#events = config.dryRun ? withDryRunEvents(events) : events;
+    const cache = this.#cache;
     let actuator: KubeActuator = new ApiKubeActuator({
       core: kubeConfig.makeApiClient(CoreV1Api),
       apps: kubeConfig.makeApiClient(AppsV1Api),
+      // A surge or retire starts from the informer's copy (one PATCH, not a GET and a PATCH).
+      cachedWorkload: (ref) => cache.workloadObject(ref),
     });
     if (config.dryRun) actuator = withDryRun(actuator, log.child({ component: "dry-run" }));
     actuator = fencedActuator(actuator, fence);
