@@ -412,6 +412,8 @@ async function runSize(nodes: number): Promise<Result> {
     timeScale: 1,
     cluster: { nodeGroups: groups },
     workloads: [{ name: "unused", replicas: 1 }],
+    // The scenario format wants traffic; the bench sends none (no pod serves HTTP).
+    traffic: { rps: 1, durationSeconds: FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS, warmupSeconds: 0 },
     cloud: { eventDeliverySeconds: 0, noticeLeadSeconds: NOTICE_LEAD_SECONDS, nodeJoinSeconds: 70 },
     events: perWave
       .map((count, i) => ({ at: FIRST_WAVE_AT + i, kind: "spot-reclaim", nodes: { zone: ZONES[0], count } }))
@@ -551,6 +553,8 @@ async function nthPhase(
     timeScale: 1,
     cluster: { nodeGroups: groups },
     workloads: [{ name: "unused", replicas: 1 }],
+    // The scenario format wants traffic; the bench sends none (no pod serves HTTP).
+    traffic: { rps: 1, durationSeconds: FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS, warmupSeconds: 0 },
     cloud: { eventDeliverySeconds: 0, noticeLeadSeconds: NOTICE_LEAD_SECONDS, nodeJoinSeconds: 70 },
     events: perWave
       .map((count, i) => ({ at: FIRST_WAVE_AT + i, kind: "spot-reclaim", nodes: { zone: ZONES[1], count } }))
