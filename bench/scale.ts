@@ -40,7 +40,6 @@ import { CloudSimulator } from "../lab/cloud/cloud.ts";
 import { cloudLabOf, sqsSender } from "../lab/cloud/kube.ts";
 import { scenarioSchema } from "../lab/scenarios/schema.ts";
 import type { Lab } from "../lab/lab.ts";
-import { startHandler } from "../lab/run/handlers.ts";
 import { startController, type ControllerProcess } from "../test/helpers/controller-process.ts";
 import { listEvacuations, NS, startControllerLab, type ControllerLab } from "../test/helpers/lab-env.ts";
 
@@ -50,7 +49,6 @@ const { values } = parseArgs({
     "pods-per-node": { type: "string", default: "30" },
     share: { type: "string", default: "0.1" },
     "keep-logs": { type: "boolean", default: false },
-    nth: { type: "boolean", default: true },
   },
 });
 const sizes = values.sizes.split(",").map((s) => Number(s.trim()));
@@ -336,8 +334,6 @@ interface Result {
   setupSeconds: number;
   load: string;
   notes: string[];
-  /** The real aws-node-termination-handler on the same event in another zone; null when not run. */
-  nth: { version: string; reclaimed: number; drainedBeforeDeadline: number; drainS: number[] } | null;
 }
 
 async function runSize(nodes: number): Promise<Result> {
@@ -503,7 +499,6 @@ async function runSize(nodes: number): Promise<Result> {
   const eventRequests = new Map<string, number>();
   for (const [verb, n] of after) eventRequests.set(verb, n - (before.get(verb) ?? 0));
   await controller.stop();
-  const nth = values.nth ? await nthPhase(env, groups, reclaimedCount, perWave) : null;
   return {
     nodes,
     pods: total,
@@ -526,93 +521,7 @@ async function runSize(nodes: number): Promise<Result> {
     setupSeconds,
     load: loadAtEvent,
     notes,
-    nth,
   };
-}
-
-/**
- * The same event for the real aws-node-termination-handler (the lab's `nth` handler: queue-processor mode,
- * its chart's defaults) on the same cluster once lifeboat has stopped: as many nodes, in us-east-1b this
- * time. A drain is finished when no pod is left on the node (polled every 2 s per node).
- */
-async function nthPhase(
-  env: ControllerLab,
-  groups: { name: string; zone: string; count: number }[],
-  reclaimedCount: number,
-  perWave: number[],
-): Promise<Result["nth"]> {
-  const lab = env.lab;
-  log(`aws-node-termination-handler: the same event in ${ZONES[1]}`);
-  await using nth = await startHandler("nth", {
-    ...env.handlerContext(`nth-${lab.nodes.length}.log`),
-    workDir: env.dir,
-  });
-  const scenario = scenarioSchema.parse({
-    name: "scale-nth",
-    description: "bench/scale.ts: the same AZ-wide reclaim for NTH",
-    timeScale: 1,
-    cluster: { nodeGroups: groups },
-    workloads: [{ name: "unused", replicas: 1 }],
-    // The scenario format wants traffic; the bench sends none (no pod serves HTTP).
-    traffic: { rps: 1, durationSeconds: FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS, warmupSeconds: 0 },
-    cloud: { eventDeliverySeconds: 0, noticeLeadSeconds: NOTICE_LEAD_SECONDS, nodeJoinSeconds: 70 },
-    events: perWave
-      .map((count, i) => ({ at: FIRST_WAVE_AT + i, kind: "spot-reclaim", nodes: { zone: ZONES[1], count } }))
-      .filter((e) => e.nodes.count > 0),
-  });
-  const sentAt = new Map<string, number>();
-  const send = sqsSender(env.sqs, env.queueUrl);
-  const cloud = new CloudSimulator({
-    lab: { ...cloudLabOf(lab), nodes: lab.nodes.filter((n) => n.zone === ZONES[1]) },
-    send: async (body) => {
-      const id = (JSON.parse(body) as { detail?: { "instance-id"?: string } }).detail?.["instance-id"];
-      if (id !== undefined && !sentAt.has(id)) sentAt.set(id, performance.now());
-      await send(body);
-    },
-    hooks: { killNode: () => undefined },
-    settings: scenario.cloud,
-    nodeGroups: scenario.cluster.nodeGroups,
-    events: scenario.events,
-    timeScale: 1,
-  });
-  const byInstance = new Map(lab.nodes.map((n) => [n.instanceId, n.name]));
-  const drainedAt = new Map<string, number>();
-  cloud.start();
-  const tEvent = performance.now();
-  const lastDeadline = FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS;
-  while ((performance.now() - tEvent) / 1000 < lastDeadline + 5) {
-    const pending = [...sentAt.keys()]
-      .map((i) => byInstance.get(i))
-      .filter((n): n is string => n !== undefined && !drainedAt.has(n));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < pending.length) {
-        const node = pending[next++];
-        if (node === undefined) return;
-        const pods = await lab.core.listNamespacedPod({
-          namespace: NS,
-          fieldSelector: `spec.nodeName=${node}`,
-          limit: 1,
-        });
-        if (pods.items.length === 0) drainedAt.set(node, performance.now());
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    if (sentAt.size === reclaimedCount && drainedAt.size === reclaimedCount) break;
-    await sleep(2_000);
-  }
-  await cloud.stop();
-  const drainS: number[] = [];
-  let drainedBeforeDeadline = 0;
-  for (const [instance, at] of sentAt) {
-    const node = byInstance.get(instance);
-    const drained = node === undefined ? undefined : drainedAt.get(node);
-    if (drained === undefined) continue;
-    const s = (drained - at) / 1000;
-    drainS.push(s);
-    if (s <= NOTICE_LEAD_SECONDS) drainedBeforeDeadline++;
-  }
-  return { version: nth.version ?? "nth", reclaimed: sentAt.size, drainedBeforeDeadline, drainS };
 }
 
 // ---- output ----------------------------------------------------------------------------------------------
@@ -660,14 +569,6 @@ function printTable(r: Result): void {
       "API requests during the event",
       `${sum(r.eventRequests)} (${(sum(r.eventRequests) / Math.max(1, r.reclaimed)).toFixed(1)} per evacuation): ${verbs(r.eventRequests)}`,
     ],
-    ...(r.nth === null
-      ? []
-      : ([
-          [
-            `${r.nth.version}: drains done before the deadline`,
-            `${r.nth.drainedBeforeDeadline} of ${r.nth.reclaimed} (same event in ${ZONES[1]}; drain p50 / p99 ${f(percentile(r.nth.drainS, 50))} / ${f(percentile(r.nth.drainS, 99))} s)`,
-          ],
-        ] as [string, string][])),
     ...r.notes.map((n): [string, string] => ["note", n]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -36,8 +36,8 @@ describe("defaults", () => {
     const config = load();
     assert.deepEqual(configForLog(config), {
       dryRun: false,
-      kubeApiQps: 50,
-      kubeApiBurst: 100,
+      kubeApiQps: 200,
+      kubeApiBurst: 300,
       awsRegion: "us-east-1",
       sqsWaitSeconds: 20,
       sqsMaxMessages: 10,

@@ -105,7 +105,8 @@ export class Controller implements AsyncDisposable {
     this.#d = deps;
     const { config, clock, log } = deps;
     // Every request waits for the client-side rate limit and is counted (lifeboat_kube_requests_total).
-    // Leader election gets a bucket of its own: a renewal never queues behind a burst of evacuation writes.
+    // Leader election and Events get buckets of their own: a renewal never queues behind a burst of
+    // evacuation writes, and the evacuation's writes never queue behind its Events.
     const limits = {
       qps: config.kubeApiQps,
       burst: config.kubeApiBurst,
@@ -116,6 +117,8 @@ export class Controller implements AsyncDisposable {
     };
     const kubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    // Events too: an AZ-wide reclaim emits hundreds, and none of them may delay a cordon or a surge.
+    const eventsKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     this.#kubeConfig = kubeConfig;
     this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
@@ -141,7 +144,7 @@ export class Controller implements AsyncDisposable {
     const fence: LeaseFence = this.#elector ?? NO_FENCE;
     this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
     const store = config.dryRun ? new DryRunEvacuationStore(this.#store) : fencedStore(this.#store, fence);
-    const events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    const events = makeEventSink(eventsKubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
     // Dry run (--dry-run): plan and report, change nothing: DryRun Events, Evacuations and surge ledgers in
     // memory, no ASG lifecycle calls, no SQS deletes, no Lease.
     this.#events = config.dryRun ? withDryRunEvents(events) : events;

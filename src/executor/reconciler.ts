@@ -74,7 +74,7 @@ export interface ReconcileResult {
   evacuations: Evacuation[];
 }
 
-/** Independent steps of one kind (cordons, surges) run this many at a time. */
+/** Independent steps of one kind (cordons, surges, retires) run this many at a time. */
 export const STEP_CONCURRENCY = 16;
 
 /** Consecutive steps of the same kind, in plan order. */
@@ -196,18 +196,18 @@ export class Reconciler {
       }
     };
     // The plan's order holds (every cordon before any surge, every surge before any retire): steps run
-    // group by group of one kind. Within a group of cordons or surges (an AZ-wide reclaim: a hundred nodes,
-    // a thousand workloads) the steps are independent (one node, one workload each) and run
-    // STEP_CONCURRENCY at a time; the surges' status writes then follow once for the whole group (the
-    // ledger on each workload is what makes a surge exactly-once, the status is its cache).
+    // group by group of one kind. Within a group of cordons, surges or retires (an AZ-wide reclaim: a
+    // hundred nodes, a thousand workloads) the steps are independent (one node, one workload each) and run
+    // STEP_CONCURRENCY at a time; the status writes of surges and retires then follow once for the whole
+    // group (the ledger on each workload is what makes a replica change exactly-once, the status its cache).
     for (const group of groupsOfKind(plan.steps)) {
       const kind = group[0]?.kind;
-      if (group.length > 1 && (kind === "cordon" || kind === "surge")) {
+      if (group.length > 1 && (kind === "cordon" || kind === "surge" || kind === "retire")) {
         const touched = new Set<string>();
         await forEachConcurrently(group, STEP_CONCURRENCY, async (step) => {
           for (const name of await run(step, false)) touched.add(name);
         });
-        if (kind === "surge") {
+        if (kind === "surge" || kind === "retire") {
           try {
             await this.#persist(byName, changes, touched, dirty);
           } catch (err) {
@@ -216,7 +216,7 @@ export class Reconciler {
             this.#failed(
               "status_write",
               { kind: "Evacuation", name: [...touched][0] ?? "" },
-              `status write after ${group.length} surges failed, will retry: ${error}`,
+              `status write after ${group.length} ${kind}s failed, will retry: ${error}`,
             );
           }
         }
