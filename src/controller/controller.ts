@@ -179,6 +179,8 @@ export class Controller implements AsyncDisposable {
       evacuationTtlSeconds: config.evacuationTtlSeconds,
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
+      // The intake is built below; a reconcile asks it only while running.
+      noticeWaiting: () => this.#intake.waiting(),
     });
     this.#intake = new NoticeIntake({
       cluster: this.#cache,

@@ -185,3 +185,77 @@ test("groupsOfKind keeps the plan's order; forEachConcurrently bounds the work i
   assert.equal(peak, 3);
   assert.deepEqual([...seen].sort(), [1, 2, 3, 4, 5, 6, 7], "a failure does not stop the others");
 });
+
+test("a notice waiting to be recorded stops the reconcile after its cordons; the next one surges", async () => {
+  const snapshot = aSnapshot({
+    nodes: [aNode({ name: "node-a" }), aNode({ name: "spare" })],
+    pods: [aPod({ name: "web-1-a", nodeName: "node-a", owner: ownedBy("Deployment", "web-1") })],
+    workloads: [aDeployment({ ref: ownedBy("Deployment", "web-1"), specReplicas: 2, readyReplicas: 2 })],
+  });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation({ nodeName: "node-a", phase: "Pending" }),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const calls: string[] = [];
+  let waiting = true;
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store: {
+      list: () => Promise.resolve([stored]),
+      get: () => Promise.resolve(stored),
+      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+      updateStatus: (s: StoredEvacuation) => {
+        stored = s;
+        return Promise.resolve(s);
+      },
+      delete: () => Promise.resolve(),
+    },
+    actuator: {
+      cordon: (node) => {
+        calls.push(`cordon ${node}`);
+        return Promise.resolve({ kind: "done", changed: true });
+      },
+      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+      scaleBy: () => Promise.reject(new Error("not expected")),
+      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
+        calls.push(`surge ${workload.name}`);
+        const plan = planLedgerChange([], change);
+        return Promise.resolve({
+          kind: "applied",
+          delta: plan.delta,
+          replicas: null,
+          clamped: false,
+          attempts: 1,
+          touched: plan.touched,
+          unknown: plan.unknown,
+        });
+      },
+      evict: () => Promise.resolve({ kind: "evicted" }),
+      forceDelete: () => Promise.resolve({ kind: "deleted" }),
+      deletePod: () => Promise.resolve({ kind: "deleted" }),
+    },
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 1_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+    noticeWaiting: () => waiting,
+  });
+  await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["cordon node-a"], "cordoned, then left the surge to the next reconcile");
+  assert.ok(stored.evacuation.timeline.cordonedAt !== undefined, "the cordon is recorded");
+  waiting = false;
+  await reconciler.reconcileOnce();
+  assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
+});

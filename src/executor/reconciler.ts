@@ -57,6 +57,13 @@ export interface ReconcilerDeps {
   giveUpAfterSeconds: number;
   /** A Done or Failed evacuation is deleted this long after it finished. */
   evacuationTtlSeconds: number;
+  /**
+   * True while a notice waits to be recorded (it waits for this reconcile: they share one Serial). After its
+   * cordons, a reconcile then stops and leaves its surges to the next one, which plans them with the new
+   * notice's node cordoned first: during an AZ-wide reclaim, every new node is cordoned within one group of
+   * cordons, not after every surge of the nodes before it. Default: never.
+   */
+  noticeWaiting?: () => boolean;
 }
 
 /** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
@@ -207,6 +214,10 @@ export class Reconciler {
         await forEachConcurrently(group, STEP_CONCURRENCY, async (step) => {
           for (const name of await run(step, false)) touched.add(name);
         });
+        if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
+          this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
+          break;
+        }
         if (kind === "surge" || kind === "retire") {
           try {
             await this.#persist(byName, changes, touched, dirty);
@@ -223,6 +234,10 @@ export class Reconciler {
         continue;
       }
       for (const step of group) await run(step, true);
+      if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
+        this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
+        break;
+      }
     }
     await this.#heartbeats(stored, clock.now());
     try {
