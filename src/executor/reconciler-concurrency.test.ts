@@ -12,6 +12,7 @@ import { planLedgerChange } from "../domain/surge-ledger.ts";
 import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import {
+  aCordonedNode,
   aDeployment,
   aNode,
   aPod,
@@ -258,4 +259,80 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
   waiting = false;
   await reconciler.reconcileOnce();
   assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
+});
+
+test("a notice waiting also stops a large group of surges after its first 16; the next reconcile does the rest", async () => {
+  const names = Array.from({ length: 20 }, (_, i) => `web-${i}`);
+  const snapshot = aSnapshot({
+    nodes: [aCordonedNode({ name: "node-a" }), aNode({ name: "spare" })],
+    pods: names.map((n) => aPod({ name: `${n}-a`, nodeName: "node-a", owner: ownedBy("Deployment", n) })),
+    workloads: names.map((n) =>
+      aDeployment({ ref: ownedBy("Deployment", n), specReplicas: 2, readyReplicas: 2 }),
+    ),
+  });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation({ nodeName: "node-a" }),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const surged = new Set<string>();
+  const ledgers = new Map<string, ReturnType<typeof planLedgerChange>["entries"]>();
+  let waiting = true;
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store: {
+      list: () => Promise.resolve([stored]),
+      get: () => Promise.resolve(stored),
+      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+      updateStatus: (s: StoredEvacuation) => {
+        stored = s;
+        return Promise.resolve(s);
+      },
+      delete: () => Promise.resolve(),
+    },
+    actuator: {
+      cordon: () => Promise.resolve({ kind: "done", changed: true }),
+      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+      scaleBy: () => Promise.reject(new Error("not expected")),
+      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
+        const plan = planLedgerChange(ledgers.get(workload.name) ?? [], change);
+        ledgers.set(workload.name, plan.entries);
+        if (plan.delta > 0) surged.add(workload.name);
+        return Promise.resolve({
+          kind: "applied",
+          delta: plan.delta,
+          replicas: null,
+          clamped: false,
+          attempts: 1,
+          touched: plan.touched,
+          unknown: plan.unknown,
+        });
+      },
+      evict: () => Promise.resolve({ kind: "evicted" }),
+      forceDelete: () => Promise.resolve({ kind: "deleted" }),
+      deletePod: () => Promise.resolve({ kind: "deleted" }),
+    },
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 1_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+    noticeWaiting: () => waiting,
+  });
+  await reconciler.reconcileOnce();
+  assert.equal(surged.size, 16, "the first 16 surges, then the waiting notice's turn");
+  assert.equal(stored.evacuation.surges.length, 16, "and their records written");
+  waiting = false;
+  await reconciler.reconcileOnce();
+  assert.equal(surged.size, 20, "the next reconcile surges the rest");
 });

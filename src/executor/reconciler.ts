@@ -95,16 +95,21 @@ export function groupsOfKind(steps: readonly Step[]): Step[][] {
   return groups;
 }
 
-/** Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled. */
+/**
+ * Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled.
+ * `stopWhen`: once `limit` items have started, no further item starts while it holds; returns how many ran.
+ */
 export async function forEachConcurrently<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
-): Promise<void> {
+  stopWhen?: () => boolean,
+): Promise<number> {
   let next = 0;
   let firstError: { err: unknown } | null = null;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
+      if (next >= limit && stopWhen?.() === true) return;
       const item = items[next++] as T;
       try {
         await fn(item);
@@ -115,6 +120,7 @@ export async function forEachConcurrently<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (firstError !== null) throw (firstError as { err: unknown }).err;
+  return Math.min(next, items.length);
 }
 
 export class Reconciler {
@@ -211,9 +217,19 @@ export class Reconciler {
       const kind = group[0]?.kind;
       if (group.length > 1 && (kind === "cordon" || kind === "surge" || kind === "retire")) {
         const touched = new Set<string>();
-        await forEachConcurrently(group, STEP_CONCURRENCY, async (step) => {
-          for (const name of await run(step, false)) touched.add(name);
-        });
+        // A notice waiting to be recorded also stops a group of surges or retires from starting more steps
+        // (after a first STEP_CONCURRENCY, so that every reconcile moves on): the rest waits for the next
+        // reconcile, which cordons the new node first.
+        const preempt = kind === "cordon" ? undefined : () => this.#d.noticeWaiting?.() === true;
+        const ran = await forEachConcurrently(
+          group,
+          STEP_CONCURRENCY,
+          async (step) => {
+            for (const name of await run(step, false)) touched.add(name);
+          },
+          preempt,
+        );
+        const preempted = ran < group.length;
         if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
           this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
           break;
@@ -230,6 +246,13 @@ export class Reconciler {
               `status write after ${group.length} ${kind}s failed, will retry: ${error}`,
             );
           }
+        }
+        if (preempted) {
+          this.#d.log.info(
+            { done: ran, left: group.length - ran },
+            `a notice is waiting: ${group.length - ran} ${kind}s wait for the next reconcile`,
+          );
+          break;
         }
         continue;
       }
