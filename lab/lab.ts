@@ -38,6 +38,13 @@ export interface LabOptions extends ControlPlaneOptions {
    */
   runtime?: Omit<PodRuntimeOptions, "kubeConfig">;
   /**
+   * Whether the pod runtime plays the kubelet for pods (default true). Off with `kwokPods` (KWOK's pod
+   * stages make pods Ready instead): nothing serves HTTP, so a lab of thousands of pods fits one machine.
+   */
+  podRuntime?: boolean;
+  /** Nodes created at once while the lab starts (each is created, then polled until Ready). Default 50. */
+  nodeConcurrency?: number;
+  /**
    * The cloud behind the nodes (the lab's EC2 in moto, `LabEc2` in lab/cloud/ec2.ts): every node is first an
    * instance launched there, and takes its id, address and name from it. Without it nodes get made-up ids.
    */
@@ -259,18 +266,26 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const lab = new Lab(controlPlane, timeScale, options.runtime, options.instances);
   try {
     await waitForDefaultNamespace(lab);
-    await lab.runtime.start();
+    if (options.podRuntime ?? true) await lab.runtime.start();
     let octet = 1;
-    const adds: Promise<LabNode>[] = [];
+    const specs: EksNodeSpec[] = [];
     for (const group of options.nodeGroups) {
       for (let i = 0; i < group.count; i++) {
         const spec: EksNodeSpec = { nodeGroup: group.name, zone: group.zone, subnetOctet: octet++ };
         if (group.instanceType !== undefined) spec.instanceType = group.instanceType;
         if (group.capacityType !== undefined) spec.capacityType = group.capacityType;
-        adds.push(lab.addNode(spec));
+        specs.push(spec);
       }
     }
-    await Promise.all(adds);
+    // A bounded number at once: each add polls its node until Ready.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < specs.length) {
+        const spec = specs[next++];
+        if (spec !== undefined) await lab.addNode(spec);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.nodeConcurrency ?? 50) }, worker));
     return lab;
   } catch (err) {
     await lab[Symbol.asyncDispose]();

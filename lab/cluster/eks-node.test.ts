@@ -28,3 +28,11 @@ test("a node takes its instance's id, address and name; without one it gets made
   assert.equal(made.metadata?.name, privateDnsNameOf(ip, "eu-west-1"));
   assert.match(instanceIdOf(made) ?? "", /^i-[0-9a-f]{17}$/);
 });
+
+test("a lab of more than 250 nodes gets valid, distinct addresses: subnets past 249 go on in 10.1.0.0/16", () => {
+  const ip = (subnetOctet: number): string =>
+    eksNode({ nodeGroup: "g", zone: "us-east-1a", subnetOctet }).status?.addresses?.[0]?.address ?? "";
+  assert.match(ip(249), /^10\.0\.249\.\d+$/);
+  assert.match(ip(253), /^10\.1\.3\.\d+$/);
+  assert.match(ip(1100), /^10\.4\.100\.\d+$/);
+});

@@ -55,7 +55,10 @@ export interface EksNodeSpec {
    * address and the name EC2 would derive from them.
    */
   instance?: NodeInstance;
-  /** Third octet of the node's VPC address when there is no instance, for a readable hostname. */
+  /**
+   * Which /24 of the VPC (10.0.0.0/16 first, then 10.1.0.0/16, ...: 250 subnets each) holds the node's
+   * address when there is no instance, for a readable hostname: 3 is 10.0.3.x, 253 is 10.1.3.x.
+   */
   subnetOctet?: number;
 }
 
@@ -89,9 +92,10 @@ export function eksNode(spec: EksNodeSpec): V1Node {
   const type = INSTANCE_TYPES[spec.instanceType ?? "m5.xlarge"];
   if (type === undefined) throw new Error(`unknown instance type ${String(spec.instanceType)}`);
   const octets = randomBytes(2);
+  const subnet = spec.subnetOctet ?? (octets[0] ?? 0) % 250;
   const ip =
     spec.instance?.privateIp ??
-    `10.0.${spec.subnetOctet ?? (octets[0] ?? 0) % 250}.${((octets[1] ?? 0) % 250) + 4}`;
+    `10.${Math.floor(subnet / 250)}.${subnet % 250}.${((octets[1] ?? 0) % 250) + 4}`;
   const instanceId = spec.instance?.instanceId ?? randomInstanceId();
   const name = spec.instance?.privateDnsName ?? privateDnsNameOf(ip, regionOf(spec.zone));
   return {

@@ -19,6 +19,19 @@ export interface ControlPlaneOptions {
   nodeLeaseDurationSeconds?: number;
   /** Keep the temp dir (logs, etcd data) after stop, for debugging. Also LIFEBOAT_LAB_KEEP=1. */
   keepDir?: boolean;
+  /**
+   * KWOK plays the kubelet for pods too (its "fast" pod stages: Ready as soon as bound, gone as soon as
+   * deleted), for labs that measure the control plane rather than the data plane (bench/scale.ts). Default
+   * false: the lab's pod runtime runs pods as real HTTP servers.
+   */
+  kwokPods?: boolean;
+  /**
+   * kube-controller-manager's and kube-scheduler's client rate limit (--kube-api-qps, burst twice that).
+   * Default: their own (20/30 and 50/100).
+   */
+  componentQps?: number;
+  /** Pod network and each node's share of it. Default 10.244.0.0/16 with /24 per node (256 nodes). */
+  clusterCidr?: { cidr: string; nodeMaskSize: number };
 }
 
 /** Identities in the static token file. `admin` is system:masters; `limited` has no RBAC bindings at all. */
@@ -184,13 +197,14 @@ export class ControlPlane implements AsyncDisposable {
         "--leader-elect=false",
         "--controllers=*",
         "--allocate-node-cidrs=true",
-        "--cluster-cidr=10.244.0.0/16",
-        "--node-cidr-mask-size=24",
+        `--cluster-cidr=${options.clusterCidr?.cidr ?? "10.244.0.0/16"}`,
+        `--node-cidr-mask-size=${options.clusterCidr?.nodeMaskSize ?? 24}`,
         "--service-cluster-ip-range=10.96.0.0/16",
         `--service-account-private-key-file=${join(pki, "sa.key")}`,
         `--root-ca-file=${caPath}`,
         `--node-monitor-grace-period=${seconds(grace)}`,
         `--node-monitor-period=${seconds(period)}`,
+        ...qpsFlags(options.componentQps),
         "-v=1",
       ],
       join(dir, "kube-controller-manager.log"),
@@ -199,13 +213,19 @@ export class ControlPlane implements AsyncDisposable {
     const scheduler = new LabProcess(
       "kube-scheduler",
       bins.kubeScheduler,
-      [`--kubeconfig=${kubeconfigPath}`, "--secure-port=0", "--leader-elect=false", "-v=1"],
+      [
+        `--kubeconfig=${kubeconfigPath}`,
+        "--secure-port=0",
+        "--leader-elect=false",
+        ...qpsFlags(options.componentQps),
+        "-v=1",
+      ],
       join(dir, "kube-scheduler.log"),
     );
     processes.push(scheduler);
 
     const stagesPath = join(dir, "kwok-stages.yaml");
-    await writeFile(stagesPath, kwokStagesYaml());
+    await writeFile(stagesPath, kwokStagesYaml({ pods: options.kwokPods ?? false }));
     const kwok = new LabProcess(
       "kwok",
       bins.kwok,
@@ -254,6 +274,10 @@ rules:
 
 /** KWOK manages (renews leases of) only nodes with this label; removing it is how the lab kills a node. */
 export const HEARTBEAT_LABEL = "kwok.lifeboat.dev/heartbeat";
+
+function qpsFlags(qps: number | undefined): string[] {
+  return qps === undefined ? [] : [`--kube-api-qps=${qps}`, `--kube-api-burst=${qps * 2}`];
+}
 
 function seconds(s: number): string {
   return `${Math.max(0.1, s).toFixed(2)}s`;

@@ -20,6 +20,8 @@ const NODE = {
     name: "ip-10-0-1-4.us-east-1.compute.internal",
     resourceVersion: "5",
     labels: { "eks.amazonaws.com/nodegroup": "spot-a" },
+    annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", team: "a" },
+    managedFields: [{ manager: "kubectl", operation: "Apply", fieldsType: "FieldsV1", fieldsV1: {} }],
   },
   spec: { providerID: `aws:///us-east-1a/${INSTANCE}` },
   status: {
@@ -28,10 +30,25 @@ const NODE = {
   },
 };
 
+const POD = {
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "web-1", namespace: "shop", uid: "p1", resourceVersion: "7", labels: { app: "web" } },
+  spec: { nodeName: NODE.metadata.name, containers: [{ name: "app", image: "web:1" }] },
+  status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+};
+
+const PODS = [1, 2, 3].map((i) => ({
+  ...POD,
+  metadata: { ...POD.metadata, name: `web-${i}`, uid: `p${i}` },
+}));
+
 /** Answers lists (one node, everything else empty) and holds watches open; or 503 for everything while down. */
 class FakeApiServer implements AsyncDisposable {
   up = false;
   requests = 0;
+  /** The query of every pod list request (its pages). */
+  readonly podPages: string[] = [];
   /** Open watches of nodes, to send events into. */
   readonly nodeWatches: ServerResponse[] = [];
   readonly #server: Server;
@@ -74,6 +91,22 @@ class FakeApiServer implements AsyncDisposable {
       if (url.pathname === "/api/v1/nodes") this.nodeWatches.push(res);
       return;
     }
+    if (url.pathname === "/api/v1/pods") {
+      // Chunked like the API server: one pod per page here, whatever the limit asked for.
+      this.podPages.push(url.searchParams.toString());
+      const i = Number(url.searchParams.get("continue") ?? "0");
+      const next = i + 1 < PODS.length ? { continue: String(i + 1) } : {};
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          kind: "PodList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: "10", ...next },
+          items: [PODS[i]],
+        }),
+      );
+      return;
+    }
     const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
@@ -83,6 +116,19 @@ class FakeApiServer implements AsyncDisposable {
   deleteNode(): void {
     const object = { ...NODE, metadata: { ...NODE.metadata, resourceVersion: "11" } };
     for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "DELETED", object })}\n`);
+  }
+
+  /** Sends a MODIFIED event for the node, with these annotations (and a fresh last-applied copy), on every open node watch. */
+  annotateNode(annotations: Record<string, string>): void {
+    const object = {
+      ...NODE,
+      metadata: {
+        ...NODE.metadata,
+        resourceVersion: "12",
+        annotations: { ...annotations, "kubectl.kubernetes.io/last-applied-configuration": '{"big":1}' },
+      },
+    };
+    for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
   }
 
   /** Drops every open connection (the watches), as a restarting API server does. */
@@ -206,4 +252,65 @@ describe("ClusterCache remembers deleted nodes", () => {
       assert.equal(cache.deletedNodeByInstanceId(INSTANCE), null, "forgotten after 15 minutes");
     },
   );
+});
+
+describe("ClusterCache keeps only what lifeboat reads", () => {
+  it(
+    "objects from the list and from watch events are cached trimmed (no last-applied copy)",
+    { timeout: 30_000 },
+    async () => {
+      await using api = await FakeApiServer.start();
+      api.up = true;
+      const clock = new FakeClock();
+      await using cache = new ClusterCache({
+        kubeConfig: kubeConfigFor(api.url),
+        clock,
+        log: new RecordingLogger(),
+      });
+      await cache.start();
+      await cache.synced;
+      assert.deepEqual(cache.nodeAnnotations(NODE.metadata.name), { team: "a" }, "from the list");
+      await until("the node watch", () => api.nodeWatches.length > 0);
+      api.annotateNode({ team: "b" });
+      await until("the update", () => cache.nodeAnnotations(NODE.metadata.name)?.["team"] === "b");
+      assert.deepEqual(cache.nodeAnnotations(NODE.metadata.name), { team: "b" }, "from a watch event");
+    },
+  );
+});
+
+describe("ClusterCache snapshots", () => {
+  it("reuse an unchanged pod's view from one snapshot to the next", { timeout: 30_000 }, async () => {
+    await using api = await FakeApiServer.start();
+    api.up = true;
+    const clock = new FakeClock();
+    await using cache = new ClusterCache({
+      kubeConfig: kubeConfigFor(api.url),
+      clock,
+      log: new RecordingLogger(),
+    });
+    await cache.start();
+    await cache.synced;
+    const first = cache.snapshot(clock.now()).pods;
+    const second = cache.snapshot(clock.now()).pods;
+    assert.deepEqual(
+      first.map((p) => p.name),
+      ["web-1", "web-2", "web-3"],
+    );
+    assert.equal(second[0], first[0], "the same view object: nothing copied again");
+  });
+
+  it("lists in pages of 500, as client-go's reflector does", { timeout: 30_000 }, async () => {
+    await using api = await FakeApiServer.start();
+    api.up = true;
+    const clock = new FakeClock();
+    await using cache = new ClusterCache({
+      kubeConfig: kubeConfigFor(api.url),
+      clock,
+      log: new RecordingLogger(),
+    });
+    await cache.start();
+    await cache.synced;
+    assert.deepEqual(api.podPages, ["limit=500", "continue=1&limit=500", "continue=2&limit=500"]);
+    assert.equal(cache.snapshot(clock.now()).pods.length, 3);
+  });
 });

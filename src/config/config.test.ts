@@ -36,6 +36,8 @@ describe("defaults", () => {
     const config = load();
     assert.deepEqual(configForLog(config), {
       dryRun: false,
+      kubeApiQps: 200,
+      kubeApiBurst: 300,
       awsRegion: "us-east-1",
       sqsWaitSeconds: 20,
       sqsMaxMessages: 10,
@@ -164,6 +166,8 @@ describe("validation errors name the flag or env var, the expectation and the va
   const bad: [ConfigKey, unknown, string][] = [
     ["identity", "x".repeat(129), "must be a non-empty string of at most 128 characters"],
     ["dryRun", "maybe", "must be true or false, got 'maybe'"],
+    ["kubeApiQps", "0", "must be a number above 0, at most 10000, got '0'"],
+    ["kubeApiBurst", "0.5", "must be a whole number from 1 to 100000, got '0.5'"],
     ["queueUrl", "not a url", "must be an http(s) URL, got 'not a url'"],
     ["queueUrl", "ftp://example.invalid/q", "must be an http(s) URL"],
     ["awsRegion", "Mars", "must be an AWS region name such as us-east-1, got 'Mars'"],

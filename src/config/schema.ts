@@ -155,6 +155,20 @@ export const FIELDS = {
     defaultText: "false",
     help: "Plan and report (logs, Events with reason DryRun, metrics) but change nothing in the cluster or in AWS: Evacuations and surge ledgers are kept in memory, no ASG lifecycle call is made, SQS messages are left in the queue (never deleted: a dry run acts on none), and leader election is off (no Lease).",
   }),
+  kubeApiQps: field(z.preprocess(toNumber, z.number().gt(0).max(10_000)).default(200), {
+    group: G.cluster,
+    value: "<qps>",
+    expect: "a number above 0, at most 10000",
+    defaultText: "200",
+    help: "Client-side rate limit on requests to the Kubernetes API server, per second on average (client-go's QPS; Karpenter's default): every request, and every watch opened, waits for a token. Leader election and Events each have a bucket of their own with the same settings. An AZ-wide reclaim costs about a hundred requests per evacuated node of 30 pods (docs/benchmarks.md, Scale).",
+  }),
+  kubeApiBurst: field(integer({ min: 1, max: 100_000, default: 300 }), {
+    group: G.cluster,
+    value: "<n>",
+    expect: "a whole number from 1 to 100000",
+    defaultText: "300",
+    help: "Requests the client may send at once above --kube-api-qps before it waits (client-go's Burst; Karpenter's default).",
+  }),
   queueUrl: field(httpUrl().optional(), {
     group: G.sqs,
     value: "<url>",

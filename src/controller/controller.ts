@@ -18,6 +18,7 @@ import { DryRunEvacuationStore } from "../state/dry-run-store.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
 import { LifecycleActuator, LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import { limitedKubeConfig } from "../cluster/api-client.ts";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
 import type { Config } from "../config/schema.ts";
 import type { Clock } from "../domain/clock.ts";
@@ -65,6 +66,8 @@ export class Controller implements AsyncDisposable {
   readonly #stop = new AbortController();
   readonly #cache: ClusterCache;
   readonly #store: EvacuationStore;
+  /** The rate-limited, counted client configuration every API client of this controller uses. */
+  readonly #kubeConfig: KubeConfig;
   readonly #events: EventSink & { flush(): Promise<void> };
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
@@ -88,7 +91,23 @@ export class Controller implements AsyncDisposable {
 
   constructor(deps: ControllerDeps) {
     this.#d = deps;
-    const { config, kubeConfig, clock, log } = deps;
+    const { config, clock, log } = deps;
+    // Every request waits for the client-side rate limit and is counted (lifeboat_kube_requests_total).
+    // Leader election and Events get buckets of their own: a renewal never queues behind a burst of
+    // evacuation writes, and the evacuation's writes never queue behind its Events.
+    const limits = {
+      qps: config.kubeApiQps,
+      burst: config.kubeApiBurst,
+      clock,
+      onRequest: (kind: { verb: string; resource: string }) => {
+        deps.metrics.kubeRequest(kind);
+      },
+    };
+    const kubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    // Events too: an AZ-wide reclaim emits hundreds, and none of them may delay a cordon or a surge.
+    const eventsKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    this.#kubeConfig = kubeConfig;
     this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
     if (config.dryRun && config.leaderElect)
@@ -96,7 +115,7 @@ export class Controller implements AsyncDisposable {
     this.#elector =
       config.leaderElect && !config.dryRun
         ? new LeaderElector(
-            kubeConfig.makeApiClient(CoordinationV1Api),
+            leaseKubeConfig.makeApiClient(CoordinationV1Api),
             {
               namespace: config.leaderElectionNamespace,
               leaseName: config.leaseName,
@@ -113,13 +132,16 @@ export class Controller implements AsyncDisposable {
     const fence: LeaseFence = this.#elector ?? NO_FENCE;
     this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
     const store = config.dryRun ? new DryRunEvacuationStore(this.#store) : fencedStore(this.#store, fence);
-    const events = makeEventSink(kubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    const events = makeEventSink(eventsKubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
     // Dry run (--dry-run): plan and report, change nothing: DryRun Events, Evacuations and surge ledgers in
     // memory, no ASG lifecycle calls, no SQS deletes, no Lease.
     this.#events = config.dryRun ? withDryRunEvents(events) : events;
+    const cache = this.#cache;
     let actuator: KubeActuator = new ApiKubeActuator({
       core: kubeConfig.makeApiClient(CoreV1Api),
       apps: kubeConfig.makeApiClient(AppsV1Api),
+      // A surge or retire starts from the informer's copy (one PATCH, not a GET and a PATCH).
+      cachedWorkload: (ref) => cache.workloadObject(ref),
     });
     if (config.dryRun) actuator = withDryRun(actuator, log.child({ component: "dry-run" }));
     actuator = fencedActuator(actuator, fence);
@@ -145,6 +167,8 @@ export class Controller implements AsyncDisposable {
       evacuationTtlSeconds: config.evacuationTtlSeconds,
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
+      // The intake is built below; a reconcile asks it only while running.
+      noticeWaiting: () => this.#intake.waiting(),
     });
     this.#intake = new NoticeIntake({
       cluster: this.#cache,
@@ -220,6 +244,13 @@ export class Controller implements AsyncDisposable {
       if (change.resource === "nodes" && change.type !== "delete") this.#checkAnnotation(change.name);
       if (this.#activeEvacuations > 0) this.wake();
     });
+    // The Evacuations too are read from an informer (a missing CRD leaves it retrying; list() then asks the
+    // API server, which names the CRD in its error).
+    await this.#store.watch(
+      this.#kubeConfig,
+      log.child({ component: "evacuation-store" }),
+      this.#stop.signal,
+    );
     await this.#cache.start();
     await this.#cache.synced;
     this.#synced = true;

@@ -71,6 +71,11 @@ export class NoticeIntake {
    * only then: while a notice waits behind a running reconcile, no further messages are taken from the queue
    * (they stay visible to a standby); junk in the batch already received is settled meanwhile.
    */
+  /** Whether a notice has been handed over and is not recorded (or settled) yet. */
+  waiting(): boolean {
+    return this.#pending.size > 0;
+  }
+
   async idle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
@@ -203,7 +208,8 @@ export class NoticeIntake {
     for (let attempt = 1; ; attempt++) {
       let all: StoredEvacuation[];
       try {
-        all = await store.list();
+        // A retry after a conflict reads the API server: the store's informer may not show the winner yet.
+        all = await store.list({ fresh: attempt > 1 });
       } catch (err) {
         metrics.noticeReceived({ ...label, outcome: "failed" });
         throw err;

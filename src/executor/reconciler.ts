@@ -6,7 +6,8 @@
  * Exactly-once replica changes: a surge (+k) or retire (-k) is written together with its entry in the
  * workload's surge ledger (annotation lifeboat.dev/surge-ledger, src/domain/surge-ledger.ts) in one
  * optimistic-concurrency update, and that write is idempotent. The Evacuation status is a cache of the
- * ledger: it is written right after each replica change, and when that write fails (or the process dies
+ * ledger: it is written right after each replica change (after a group of surges run together, once per
+ * evacuation touched), and when that write fails (or the process dies
  * before it), the next reconcile recovers the record from the ledger before planning (./ledger-sync.ts),
  * and a step planned again from a stale view finds its change already in the ledger and writes nothing.
  */
@@ -56,6 +57,13 @@ export interface ReconcilerDeps {
   giveUpAfterSeconds: number;
   /** A Done or Failed evacuation is deleted this long after it finished. */
   evacuationTtlSeconds: number;
+  /**
+   * True while a notice waits to be recorded (it waits for this reconcile: they share one Serial). After its
+   * cordons, a reconcile then stops and leaves its surges to the next one, which plans them with the new
+   * notice's node cordoned first: during an AZ-wide reclaim, every new node is cordoned within one group of
+   * cordons, not after every surge of the nodes before it. Default: never.
+   */
+  noticeWaiting?: () => boolean;
 }
 
 /** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
@@ -71,6 +79,48 @@ export interface ReconcileResult {
   nextReviewAt: number | null;
   /** Every Evacuation as it stands after this reconcile (for phase gauges and the active count). */
   evacuations: Evacuation[];
+}
+
+/** Independent steps of one kind (cordons, surges, retires) run this many at a time. */
+export const STEP_CONCURRENCY = 16;
+
+/** Consecutive steps of the same kind, in plan order. */
+export function groupsOfKind(steps: readonly Step[]): Step[][] {
+  const groups: Step[][] = [];
+  for (const step of steps) {
+    const last = groups.at(-1);
+    if (last !== undefined && last[0]?.kind === step.kind) last.push(step);
+    else groups.push([step]);
+  }
+  return groups;
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled.
+ * `stopWhen`: once `limit` items have started, no further item starts while it holds; returns how many ran.
+ */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+  stopWhen?: () => boolean,
+): Promise<number> {
+  let next = 0;
+  let firstError: { err: unknown } | null = null;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      if (next >= limit && stopWhen?.() === true) return;
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        firstError ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (firstError !== null) throw (firstError as { err: unknown }).err;
+  return Math.min(next, items.length);
 }
 
 export class Reconciler {
@@ -129,21 +179,22 @@ export class Reconciler {
       budgets: this.#d.budgets,
       policy: this.#policy,
     });
-    for (const step of plan.steps) {
+    const run = async (step: Step, persistNow: boolean): Promise<string[]> => {
       let action = actionOf(step);
       try {
         if (step.kind === "forget") {
           await this.#d.store.delete(step.evacuation);
           forgotten.add(step.evacuation);
           this.#d.log.info({ evacuation: step.evacuation }, `forgotten: ${step.reason}`);
-          continue;
+          return [];
         }
         const touched = await this.#execute(step, byName, changes, clock.now());
         for (const name of touched) dirty.add(name);
         // Replica changes are persisted at once (see the crash-safety note above).
         action = "status_write";
-        if (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back")
+        if (persistNow && (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back"))
           await this.#persist(byName, changes, touched, dirty);
+        return touched;
       } catch (err) {
         // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
         if (isNotLeader(err)) throw err;
@@ -154,6 +205,61 @@ export class Reconciler {
           stepObject(step),
           `${action} failed, will retry: ${error} (step: ${step.reason})`,
         );
+        return [];
+      }
+    };
+    // The plan's order holds (every cordon before any surge, every surge before any retire): steps run
+    // group by group of one kind. Within a group of cordons, surges or retires (an AZ-wide reclaim: a
+    // hundred nodes, a thousand workloads) the steps are independent (one node, one workload each) and run
+    // STEP_CONCURRENCY at a time; the status writes of surges and retires then follow once for the whole
+    // group (the ledger on each workload is what makes a replica change exactly-once, the status its cache).
+    for (const group of groupsOfKind(plan.steps)) {
+      const kind = group[0]?.kind;
+      if (group.length > 1 && (kind === "cordon" || kind === "surge" || kind === "retire")) {
+        const touched = new Set<string>();
+        // A notice waiting to be recorded also stops a group of surges or retires from starting more steps
+        // (after a first STEP_CONCURRENCY, so that every reconcile moves on): the rest waits for the next
+        // reconcile, which cordons the new node first.
+        const preempt = kind === "cordon" ? undefined : () => this.#d.noticeWaiting?.() === true;
+        const ran = await forEachConcurrently(
+          group,
+          STEP_CONCURRENCY,
+          async (step) => {
+            for (const name of await run(step, false)) touched.add(name);
+          },
+          preempt,
+        );
+        const preempted = ran < group.length;
+        if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
+          this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
+          break;
+        }
+        if (kind === "surge" || kind === "retire") {
+          try {
+            await this.#persist(byName, changes, touched, dirty);
+          } catch (err) {
+            if (isNotLeader(err)) throw err;
+            const error = err instanceof Error ? err.message : String(err);
+            this.#failed(
+              "status_write",
+              { kind: "Evacuation", name: [...touched][0] ?? "" },
+              `status write after ${group.length} ${kind}s failed, will retry: ${error}`,
+            );
+          }
+        }
+        if (preempted) {
+          this.#d.log.info(
+            { done: ran, left: group.length - ran },
+            `a notice is waiting: ${group.length - ran} ${kind}s wait for the next reconcile`,
+          );
+          break;
+        }
+        continue;
+      }
+      for (const step of group) await run(step, true);
+      if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
+        this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
+        break;
       }
     }
     await this.#heartbeats(stored, clock.now());
@@ -322,8 +428,10 @@ export class Reconciler {
       }
       case "surge": {
         const ns = step.workload.namespace;
-        for (const pod of step.pods)
+        // One patch per doomed pod (the cost is per pod), sent together.
+        await forEachConcurrently(step.pods, STEP_CONCURRENCY, async (pod) => {
           await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
+        });
         const outcome = expectApplied(
           await actuator.changeSurgeLedger(step.workload, { kind: "surge", records: step.records, at: now }),
           step.workload,

@@ -29,6 +29,7 @@ test("every metric is prefixed, has help text, and the documented set is complet
     "lifeboat_evacuations_completed_total",
     "lifeboat_evacuations_started_total",
     "lifeboat_evictions_total",
+    "lifeboat_kube_requests_total",
     "lifeboat_leader",
     "lifeboat_notice_event_age_seconds",
     "lifeboat_notice_to_cordon_seconds",

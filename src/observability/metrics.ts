@@ -97,6 +97,7 @@ export class Metrics {
   readonly #evictions: Counter<"outcome">;
   readonly #actuatorErrors: Counter<"action">;
   readonly #leader: Gauge;
+  readonly #kubeRequests: Counter<"verb" | "resource">;
 
   constructor(options: MetricsOptions = {}) {
     const registry = new Registry();
@@ -189,6 +190,12 @@ export class Metrics {
       labelNames: ["action"],
       registers,
     });
+    this.#kubeRequests = new Counter({
+      name: name("kube_requests_total"),
+      help: "Requests sent to the Kubernetes API server, by verb (get, list, watch, create, update, patch, delete) and resource (with its subresource: pods/eviction, evacuations/status), counted as each leaves the client-side rate limit (--kube-api-qps, --kube-api-burst).",
+      labelNames: ["verb", "resource"],
+      registers,
+    });
     this.#leader = new Gauge({
       name: name("leader"),
       help: "1 while this replica holds the leader Lease (or runs without leader election), else 0.",
@@ -260,6 +267,10 @@ export class Metrics {
 
   actuatorError(action: ActuatorAction): void {
     this.#actuatorErrors.inc({ action });
+  }
+
+  kubeRequest(labels: { verb: string; resource: string }): void {
+    this.#kubeRequests.inc(labels);
   }
 
   setLeader(isLeader: boolean): void {

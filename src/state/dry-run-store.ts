@@ -18,8 +18,8 @@ export class DryRunEvacuationStore {
     this.#real = real;
   }
 
-  async list(): Promise<StoredEvacuation[]> {
-    const real = await this.#real.list();
+  async list(options: { fresh?: boolean } = {}): Promise<StoredEvacuation[]> {
+    const real = await this.#real.list(options);
     const names = new Set(real.map((s) => s.evacuation.name));
     return [
       ...real.map((s) => this.#memory.get(s.evacuation.name) ?? s),

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { startMoto, type Moto } from "../../lab/aws/moto.ts";
 import { deployInterruptionStack } from "../../lab/aws/stack.ts";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
-import { startLab, type Lab, type LabNode, type NodeGroupSpec } from "../../lab/lab.ts";
+import { startLab, type Lab, type LabNode, type LabOptions, type NodeGroupSpec } from "../../lab/lab.ts";
 import type { HandlerContext } from "../../lab/run/handlers.ts";
 import type { EvacuationResource } from "../../src/state/evacuation-resource.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/state/evacuation-resource.ts";
@@ -38,6 +38,8 @@ export interface ControllerLabOptions {
    * CloudFormation stack (queue, dead-letter queue, EventBridge rules), for notices published with PutEvents.
    */
   queue?: "plain" | "stack";
+  /** More lab settings (KWOK pods instead of the pod runtime, control-plane rate limits: bench/scale.ts). */
+  lab?: Omit<LabOptions, "nodeGroups" | "timeScale" | "runtime">;
 }
 
 export class ControllerLab implements AsyncDisposable {
@@ -120,7 +122,12 @@ export class ControllerLab implements AsyncDisposable {
 export async function startControllerLab(options: ControllerLabOptions): Promise<ControllerLab> {
   const timeScale = options.timeScale ?? 0.2;
   const dir = await mkdtemp(join(tmpdir(), "lifeboat-it-"));
-  const lab = await startLab({ nodeGroups: options.nodeGroups, timeScale, runtime: { timeScale: 1 } });
+  const lab = await startLab({
+    ...options.lab,
+    nodeGroups: options.nodeGroups,
+    timeScale,
+    runtime: { timeScale: 1 },
+  });
   let moto: Moto | undefined;
   try {
     moto = await startMoto({ region: REGION });

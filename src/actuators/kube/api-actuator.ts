@@ -2,7 +2,13 @@
  * The KubeActuator that talks to the API server: each method delegates to the function of the same name in
  * ./node.ts, ./pod.ts or ./scale.ts with the client it needs.
  */
-import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from "@kubernetes/client-node";
 import type { PodRef, WorkloadRef } from "../../domain/snapshot.ts";
 import type {
   CordonOptions,
@@ -21,10 +27,20 @@ import { changeSurgeLedger } from "./scale.ts";
 export class ApiKubeActuator implements KubeActuator {
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
+  readonly #cachedWorkload: ((ref: WorkloadRef) => V1Deployment | V1ReplicaSet | undefined) | undefined;
 
-  constructor(clients: { core: CoreV1Api; apps: AppsV1Api }) {
+  /**
+   * `cachedWorkload`: the workload as an informer holds it, so that a surge or retire starts from it rather
+   * than a GET (./scale.ts changeSurgeLedger says why that is safe).
+   */
+  constructor(clients: {
+    core: CoreV1Api;
+    apps: AppsV1Api;
+    cachedWorkload?: (ref: WorkloadRef) => V1Deployment | V1ReplicaSet | undefined;
+  }) {
     this.#core = clients.core;
     this.#apps = clients.apps;
+    this.#cachedWorkload = clients.cachedWorkload;
   }
 
   static fromKubeConfig(kubeConfig: KubeConfig): ApiKubeActuator {
@@ -55,7 +71,13 @@ export class ApiKubeActuator implements KubeActuator {
   }
 
   changeSurgeLedger(workload: WorkloadRef, change: LedgerChange): Promise<LedgerOutcome> {
-    return changeSurgeLedger(this.#apps, workload, change);
+    const cached = this.#cachedWorkload;
+    return changeSurgeLedger(
+      this.#apps,
+      workload,
+      change,
+      cached === undefined ? undefined : () => cached(workload),
+    );
   }
 
   evict(pod: PodRef): Promise<EvictOutcome> {

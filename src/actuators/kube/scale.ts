@@ -65,21 +65,41 @@ export async function changeSurgeLedger(
   apps: LedgerClient,
   workload: WorkloadRef,
   change: LedgerChange,
+  /**
+   * The workload as the informer holds it: the first attempt starts from it instead of a GET. Safe because
+   * only a write is decided from it, and the write carries its resourceVersion (stale: 409, read again);
+   * a decision to write nothing (already in the ledger, or scaled by someone else) is always confirmed
+   * by a fresh read.
+   */
+  cached?: () => V1Deployment | V1ReplicaSet | undefined,
 ): Promise<LedgerOutcome> {
   const endpoints = ledgerEndpointsFor(apps, workload.kind);
   if (endpoints === null)
     return { kind: "unsupported", reason: `${workload.kind} is not surged by lifeboat (no ledger)` };
   const target = workloadKey(workload);
   const id = { name: workload.name, namespace: workload.namespace };
+  // Only a copy with a resourceVersion: the write's precondition is what makes a cached read safe.
+  let fromCache = cached?.();
+  if (fromCache?.metadata?.resourceVersion === undefined) fromCache = undefined;
   for (let attempt = 1; attempt <= MAX_CONFLICT_ATTEMPTS; attempt++) {
     let object: V1Deployment | V1ReplicaSet;
-    try {
-      object = await endpoints.read(id);
-    } catch (err) {
-      if (isNotFound(err)) return { kind: "not-found" };
-      throw toKubeApiError(err, "get", target);
+    const cachedCopy = fromCache !== undefined;
+    if (fromCache !== undefined) {
+      object = fromCache;
+      fromCache = undefined;
+    } else {
+      try {
+        object = await endpoints.read(id);
+      } catch (err) {
+        if (isNotFound(err)) return { kind: "not-found" };
+        throw toKubeApiError(err, "get", target);
+      }
     }
     const read = parseLedger(object.metadata?.annotations?.[SURGE_LEDGER_ANNOTATION]);
+    if (read.kind === "malformed" && cachedCopy) {
+      attempt--; // confirmed by a fresh read (not an attempt)
+      continue;
+    }
     if (read.kind === "malformed")
       throw new KubeApiError({
         kind: "invalid",
@@ -92,17 +112,24 @@ export async function changeSurgeLedger(
     const from = object.spec?.replicas ?? 1;
     const wanted = from + plan.delta;
     const to = Math.max(0, wanted);
-    if (change.kind === "retire" && plan.delta !== 0 && read.replicas !== null && from !== read.replicas)
+    // The count this write leaves, recorded with the ledger: a hand-back acknowledges the count someone else
+    // chose; a write that changes nothing keeps the record as it was.
+    const recorded = plan.delta !== 0 ? to : change.kind === "hand-back" ? from : read.replicas;
+    const same = serializeLedger(plan.entries, recorded) === serializeLedger(read.entries, read.replicas);
+    const unsupported =
+      change.kind === "retire" && plan.delta !== 0 && read.replicas !== null && from !== read.replicas;
+    if (cachedCopy && (unsupported || (plan.delta === 0 && same))) {
+      // A decision to write nothing is never taken from a cached copy: read it fresh (not an attempt).
+      attempt--;
+      continue;
+    }
+    if (unsupported)
       // Someone else (an HPA, a person) scaled it since lifeboat's last write: -k now would cut below the
       // count they chose. The next plan sees it too and hands the surge back instead.
       return {
         kind: "unsupported",
         reason: `spec.replicas is ${from}, not the ${read.replicas} lifeboat last wrote: someone else scaled it, so the surge is handed back rather than retired`,
       };
-    // The count this write leaves, recorded with the ledger: a hand-back acknowledges the count someone else
-    // chose; a write that changes nothing keeps the record as it was.
-    const recorded = plan.delta !== 0 ? to : change.kind === "hand-back" ? from : read.replicas;
-    const same = serializeLedger(plan.entries, recorded) === serializeLedger(read.entries, read.replicas);
     if (plan.delta === 0 && same)
       return {
         kind: "applied",

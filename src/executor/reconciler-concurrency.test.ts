@@ -1,0 +1,338 @@
+/**
+ * An AZ-wide reclaim plans many independent cordons and surges in one reconcile: they run concurrently,
+ * group by group, so every cordon still ends before any surge starts (the plan's order), and the
+ * surges' status writes follow once per evacuation, not once per surge.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setImmediate as tick } from "node:timers/promises";
+import type { KubeActuator, LedgerOutcome } from "../actuators/kube-actuator.ts";
+import { FakeClock } from "../domain/clock.ts";
+import { planLedgerChange } from "../domain/surge-ledger.ts";
+import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
+import type { StoredEvacuation } from "../state/evacuation-resource.ts";
+import {
+  aCordonedNode,
+  aDeployment,
+  aNode,
+  aPod,
+  aSnapshot,
+  anEvacuation,
+  ownedBy,
+  T0,
+} from "../../test/fixtures/snapshot-builders.ts";
+import { forEachConcurrently, groupsOfKind, Reconciler } from "./reconciler.ts";
+import type { ClusterView } from "./ports.ts";
+
+const silent = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+};
+const noObserver = {
+  noticeToCordon: () => undefined,
+  noticeToSurge: () => undefined,
+  noticeToReplacementsReady: () => undefined,
+  noticeToDone: () => undefined,
+  evacuationFailed: () => undefined,
+  podsMoved: () => undefined,
+  eviction: () => undefined,
+  actuatorError: () => undefined,
+};
+
+test("cordons run together, then surges run together, then one status write per evacuation", async () => {
+  const doomed = ["a", "b", "c", "d"];
+  const snapshot = aSnapshot({
+    nodes: [
+      ...doomed.map((n) => aNode({ name: `node-${n}` })),
+      aNode({ name: "spare-1" }),
+      aNode({ name: "spare-2" }),
+    ],
+    // Each doomed node holds one pod of each of two Deployments: web-1 and web-2 on every node.
+    pods: doomed.flatMap((n) =>
+      [1, 2].map((w) =>
+        aPod({ name: `web-${w}-${n}`, nodeName: `node-${n}`, owner: ownedBy("Deployment", `web-${w}`) }),
+      ),
+    ),
+    workloads: [1, 2].map((w) =>
+      aDeployment({ ref: ownedBy("Deployment", `web-${w}`), specReplicas: 8, readyReplicas: 8 }),
+    ),
+  });
+  const cluster: ClusterView = {
+    snapshot: () => snapshot,
+    nodeByInstanceId: () => null,
+    nodeByName: () => null,
+  };
+  const stored = new Map<string, StoredEvacuation>(
+    doomed.map((n) => [
+      `evac-node-${n}`,
+      {
+        evacuation: anEvacuation({ nodeName: `node-${n}`, phase: "Pending" }),
+        lifecycleHook: null,
+        message: "",
+        resourceVersion: "1",
+      },
+    ]),
+  );
+  const statusWrites: string[] = [];
+  const store = {
+    list: () => Promise.resolve([...stored.values()]),
+    get: (name: string) => Promise.resolve(stored.get(name) ?? null),
+    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+    updateStatus: (s: StoredEvacuation) => {
+      statusWrites.push(s.evacuation.name);
+      stored.set(s.evacuation.name, s);
+      return Promise.resolve(s);
+    },
+    delete: () => Promise.resolve(),
+  };
+  const trace: string[] = [];
+  let inFlight = 0;
+  const peak = { cordon: 0, surge: 0 };
+  const call = async (kind: "cordon" | "surge", what: string): Promise<void> => {
+    inFlight++;
+    peak[kind] = Math.max(peak[kind], inFlight);
+    trace.push(`${kind} start ${what}`);
+    await tick();
+    await tick();
+    trace.push(`${kind} end ${what}`);
+    inFlight--;
+  };
+  const ledgers = new Map<string, ReturnType<typeof planLedgerChange>["entries"]>();
+  const actuator: KubeActuator = {
+    cordon: async (node) => {
+      await call("cordon", node);
+      return { kind: "done", changed: true };
+    },
+    taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+    uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+    setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+    removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
+    changeSurgeLedger: async (workload, change): Promise<LedgerOutcome> => {
+      await call("surge", workload.name);
+      const plan = planLedgerChange(ledgers.get(workload.name) ?? [], change);
+      ledgers.set(workload.name, plan.entries);
+      return {
+        kind: "applied",
+        delta: plan.delta,
+        replicas: null,
+        clamped: false,
+        attempts: 1,
+        touched: plan.touched,
+        unknown: plan.unknown,
+      };
+    },
+    evict: () => Promise.resolve({ kind: "evicted" }),
+    forceDelete: () => Promise.resolve({ kind: "deleted" }),
+    deletePod: () => Promise.resolve({ kind: "deleted" }),
+  };
+  const reconciler = new Reconciler({
+    cluster,
+    store,
+    actuator,
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 1_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+  });
+  const result = await reconciler.reconcileOnce();
+  assert.deepEqual(result.failures, []);
+  assert.equal(peak.cordon, 4, "the four cordons were in flight together");
+  assert.equal(peak.surge, 2, "the two surges were in flight together");
+  const lastCordonEnd = trace.findLastIndex((t) => t.startsWith("cordon end"));
+  const firstSurgeStart = trace.findIndex((t) => t.startsWith("surge start"));
+  assert.ok(
+    firstSurgeStart > lastCordonEnd,
+    `every cordon ends before any surge starts: ${trace.join(", ")}`,
+  );
+  assert.deepEqual(
+    [...statusWrites].sort(),
+    doomed.map((n) => `evac-node-${n}`),
+    "one status write per evacuation (not one per surge and evacuation)",
+  );
+  for (const n of doomed)
+    assert.equal(stored.get(`evac-node-${n}`)?.evacuation.surges.length, 2, `node-${n}: both surge records`);
+});
+
+test("groupsOfKind keeps the plan's order; forEachConcurrently bounds the work in flight and reports the first error", async () => {
+  const kinds = ["cordon", "cordon", "surge", "surge", "surge", "retire"].map((kind) => ({ kind }));
+  assert.deepEqual(
+    groupsOfKind(kinds as never).map((g) => g.length),
+    [2, 3, 1],
+  );
+  let inFlight = 0;
+  let peak = 0;
+  const seen: number[] = [];
+  await assert.rejects(
+    forEachConcurrently([1, 2, 3, 4, 5, 6, 7], 3, async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await tick();
+      inFlight--;
+      seen.push(i);
+      if (i === 2) throw new Error("two failed");
+    }),
+    /two failed/,
+  );
+  assert.equal(peak, 3);
+  assert.deepEqual([...seen].sort(), [1, 2, 3, 4, 5, 6, 7], "a failure does not stop the others");
+});
+
+test("a notice waiting to be recorded stops the reconcile after its cordons; the next one surges", async () => {
+  const snapshot = aSnapshot({
+    nodes: [aNode({ name: "node-a" }), aNode({ name: "spare" })],
+    pods: [aPod({ name: "web-1-a", nodeName: "node-a", owner: ownedBy("Deployment", "web-1") })],
+    workloads: [aDeployment({ ref: ownedBy("Deployment", "web-1"), specReplicas: 2, readyReplicas: 2 })],
+  });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation({ nodeName: "node-a", phase: "Pending" }),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const calls: string[] = [];
+  let waiting = true;
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store: {
+      list: () => Promise.resolve([stored]),
+      get: () => Promise.resolve(stored),
+      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+      updateStatus: (s: StoredEvacuation) => {
+        stored = s;
+        return Promise.resolve(s);
+      },
+      delete: () => Promise.resolve(),
+    },
+    actuator: {
+      cordon: (node) => {
+        calls.push(`cordon ${node}`);
+        return Promise.resolve({ kind: "done", changed: true });
+      },
+      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+      removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
+      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
+        calls.push(`surge ${workload.name}`);
+        const plan = planLedgerChange([], change);
+        return Promise.resolve({
+          kind: "applied",
+          delta: plan.delta,
+          replicas: null,
+          clamped: false,
+          attempts: 1,
+          touched: plan.touched,
+          unknown: plan.unknown,
+        });
+      },
+      evict: () => Promise.resolve({ kind: "evicted" }),
+      forceDelete: () => Promise.resolve({ kind: "deleted" }),
+      deletePod: () => Promise.resolve({ kind: "deleted" }),
+    },
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 1_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+    noticeWaiting: () => waiting,
+  });
+  await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["cordon node-a"], "cordoned, then left the surge to the next reconcile");
+  assert.ok(stored.evacuation.timeline.cordonedAt !== undefined, "the cordon is recorded");
+  waiting = false;
+  await reconciler.reconcileOnce();
+  assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
+});
+
+test("a notice waiting also stops a large group of surges after its first 16; the next reconcile does the rest", async () => {
+  const names = Array.from({ length: 20 }, (_, i) => `web-${i}`);
+  const snapshot = aSnapshot({
+    nodes: [aCordonedNode({ name: "node-a" }), aNode({ name: "spare" })],
+    pods: names.map((n) => aPod({ name: `${n}-a`, nodeName: "node-a", owner: ownedBy("Deployment", n) })),
+    workloads: names.map((n) =>
+      aDeployment({ ref: ownedBy("Deployment", n), specReplicas: 2, readyReplicas: 2 }),
+    ),
+  });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation({ nodeName: "node-a" }),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const surged = new Set<string>();
+  const ledgers = new Map<string, ReturnType<typeof planLedgerChange>["entries"]>();
+  let waiting = true;
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store: {
+      list: () => Promise.resolve([stored]),
+      get: () => Promise.resolve(stored),
+      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+      updateStatus: (s: StoredEvacuation) => {
+        stored = s;
+        return Promise.resolve(s);
+      },
+      delete: () => Promise.resolve(),
+    },
+    actuator: {
+      cordon: () => Promise.resolve({ kind: "done", changed: true }),
+      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
+      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
+      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
+      removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
+      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
+        const plan = planLedgerChange(ledgers.get(workload.name) ?? [], change);
+        ledgers.set(workload.name, plan.entries);
+        if (plan.delta > 0) surged.add(workload.name);
+        return Promise.resolve({
+          kind: "applied",
+          delta: plan.delta,
+          replicas: null,
+          clamped: false,
+          attempts: 1,
+          touched: plan.touched,
+          unknown: plan.unknown,
+        });
+      },
+      evict: () => Promise.resolve({ kind: "evicted" }),
+      forceDelete: () => Promise.resolve({ kind: "deleted" }),
+      deletePod: () => Promise.resolve({ kind: "deleted" }),
+    },
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 1_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+    noticeWaiting: () => waiting,
+  });
+  await reconciler.reconcileOnce();
+  assert.equal(surged.size, 16, "the first 16 surges, then the waiting notice's turn");
+  assert.equal(stored.evacuation.surges.length, 16, "and their records written");
+  waiting = false;
+  await reconciler.reconcileOnce();
+  assert.equal(surged.size, 20, "the next reconcile surges the rest");
+});
