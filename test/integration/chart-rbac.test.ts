@@ -102,6 +102,8 @@ class MissingGrantError extends Error {
 const NOT_EXERCISED: Record<string, string> = {
   "core/pods delete":
     "force-delete of the pods of an instance that is already gone (state-change notice); graceful delete of a pod whose PodDisruptionBudget still refuses at its last responsible moment",
+  "apps/deployments get":
+    "a surge or retire starts from the informer's copy; the Deployment is read fresh after a conflict (409) and to confirm a decision to write nothing",
   "apps/replicasets get": "the surge ledger write of a bare ReplicaSet (this run surges Deployments)",
   "apps/replicasets patch": "the surge ledger write of a bare ReplicaSet (this run surges Deployments)",
   "lifeboat.dev/evacuations delete":

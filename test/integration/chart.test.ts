@@ -81,6 +81,7 @@ const CLUSTER_GRANTS = [
   "lifeboat.dev/evacuations get",
   "lifeboat.dev/evacuations list",
   "lifeboat.dev/evacuations update",
+  "lifeboat.dev/evacuations watch",
   "lifeboat.dev/evacuations/status update",
   "policy/poddisruptionbudgets list",
   "policy/poddisruptionbudgets watch",

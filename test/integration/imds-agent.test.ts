@@ -243,6 +243,15 @@ describe(
           "agent-1.log",
           env.lab.limitedKubeconfigPath,
         );
+        // Read at once: the controller removes the handoff as soon as the evacuation it asked for is done.
+        const handedOverValue = await waitFor(
+          "the agent's handoff on the node",
+          async () =>
+            (await env.lab.core.readNode({ name: node.name })).metadata?.annotations?.[
+              "lifeboat.dev/evacuate"
+            ],
+          { ...WAIT, intervalMs: 50, alive: controller.assertRunning },
+        );
         const evacuation = await waitFor(
           "the Evacuation of the agent's node",
           async () => (await env.evacuationsOf(node.name))[0],
@@ -258,8 +267,7 @@ describe(
           },
           { ...WAIT, alive: controller.assertRunning },
         );
-        const annotated = await env.lab.core.readNode({ name: node.name });
-        const handoff = decodeHandoff(annotated.metadata?.annotations?.["lifeboat.dev/evacuate"] ?? "");
+        const handoff = decodeHandoff(handedOverValue);
         assert.deepEqual(
           [handoff.kind, handoff.deadline, handoff.instanceId],
           ["spot-interruption", new Date(time).toISOString(), AEMM_INSTANCE],
@@ -269,17 +277,47 @@ describe(
       }
       const annotation = async (): Promise<string | undefined> =>
         (await env.lab.core.readNode({ name: node.name })).metadata?.annotations?.["lifeboat.dev/evacuate"];
-      const handedOver = await annotation();
+      // Served: once the evacuation is Done the controller removes the handoff (a one-shot request).
+      await waitFor(
+        "the evacuation Done and the served handoff removed",
+        async () =>
+          (await env.evacuationsOf(node.name))[0]?.status?.phase === "Done" &&
+          (await annotation()) === undefined
+            ? true
+            : undefined,
+        { ...WAIT, alive: controller.assertRunning },
+      );
       {
+        // A restarted agent still reads the notice from IMDS and hands it over again: the controller knows it
+        // (same notice id, its record kept for the TTL), starts nothing, and removes it again.
         await using again = startAgent(env, node.name, imds.endpoint, "agent-2.log");
         await waitFor(
-          "the restarted agent to see its notice already handed over",
+          "the restarted agent to hand its notice over again",
           async () =>
-            (await again.lines()).some((l) => l.msg.startsWith("not handed over:")) ? true : undefined,
+            (await again.lines()).some((l) => l.msg.startsWith("handed over to the controller:"))
+              ? true
+              : undefined,
           WAIT,
         );
+        await waitFor(
+          "the controller to take it as the notice it handled",
+          async () =>
+            (await controller.logLines()).some(
+              (l) => typeof l.msg === "string" && l.msg.includes("was already handled by evacuation"),
+            )
+              ? true
+              : undefined,
+          { ...WAIT, alive: controller.assertRunning },
+        );
+        await waitFor(
+          "the handoff removed again",
+          async () => ((await annotation()) === undefined ? true : undefined),
+          {
+            ...WAIT,
+            alive: controller.assertRunning,
+          },
+        );
       }
-      assert.equal(await annotation(), handedOver, "the restarted agent wrote nothing");
       const group = new Set(env.lab.nodes.filter((n) => n.nodeGroup === "imds").map((n) => n.name));
       assert.deepEqual(
         (await env.evacuations())
