@@ -11,6 +11,7 @@ import {
   CoreV1Api,
   AppsV1Api,
   CustomObjectsApi,
+  SchedulingV1Api,
   type KubeConfig,
 } from "@kubernetes/client-node";
 import { withDryRun, withDryRunEvents, withDryRunLifecycle } from "../actuators/dry-run.ts";
@@ -23,7 +24,10 @@ import type { Config } from "../config/schema.ts";
 import type { Clock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
+import type { ClusterSnapshot } from "../domain/snapshot.ts";
 import { Reconciler } from "../executor/reconciler.ts";
+import { HeadroomKeeper } from "../executor/headroom-keeper.ts";
+import { HeadroomActuator } from "../actuators/kube/headroom.ts";
 import type { EventSink } from "../executor/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
 import { fencedActuator, fencedLifecycle, fencedStore, NO_FENCE, type LeaseFence } from "../leader/fence.ts";
@@ -80,6 +84,7 @@ export class Controller implements AsyncDisposable {
   readonly #events: EventSink & { flush(): Promise<void> };
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
+  readonly #headroom: HeadroomKeeper;
   readonly #elector: LeaderElector | null;
   readonly #servers: ObservabilityServer[] = [];
   #synced = false;
@@ -158,6 +163,7 @@ export class Controller implements AsyncDisposable {
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
     });
+    this.#headroom = headroomKeeper(deps, fence, (now) => this.#cache.snapshot(now));
     this.#intake = new NoticeIntake({
       cluster: this.#cache,
       store,
@@ -287,7 +293,7 @@ export class Controller implements AsyncDisposable {
       metrics.noticeReceived({ kind: n.kind, source: n.source, outcome: "duplicate" });
       log.info({ notice: n.id, kind: n.kind }, `duplicate notice dropped (seen recently): ${n.summary}`);
     });
-    const work: Promise<unknown>[] = [this.#reconcileLoop(signal)];
+    const work: Promise<unknown>[] = [this.#reconcileLoop(signal), this.#headroom.run(signal)];
     if (config.watchNodeAnnotation) {
       this.#seenAnnotations.clear();
       for (const node of this.#cache.snapshot(clock.now()).nodes) this.#checkAnnotation(node.name);
@@ -415,6 +421,38 @@ export class Controller implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** Managed headroom (src/executor/headroom-keeper.ts): placeholder Deployments kept by the leader. */
+function headroomKeeper(
+  deps: ControllerDeps,
+  fence: LeaseFence,
+  snapshot: (now: number) => ClusterSnapshot,
+): HeadroomKeeper {
+  const { config, kubeConfig, clock, log } = deps;
+  return new HeadroomKeeper({
+    snapshot,
+    actuator: new HeadroomActuator(
+      { apps: kubeConfig.makeApiClient(AppsV1Api), scheduling: kubeConfig.makeApiClient(SchedulingV1Api) },
+      {
+        namespace: config.headroomNamespace,
+        priorityClassName: config.headroomPriorityClass,
+        priority: config.headroomPriority,
+        image: config.headroomImage,
+      },
+    ),
+    settings: {
+      nodes: config.headroomNodes,
+      scope: config.headroomScope,
+      cpuMilli: config.headroomCpu === null ? null : Math.ceil(config.headroomCpu * 1000),
+      memoryBytes: config.headroomMemory === null ? null : Math.ceil(config.headroomMemory),
+    },
+    intervalSeconds: config.headroomIntervalSeconds,
+    clock,
+    log: log.child({ component: "headroom" }),
+    fence,
+    dryRun: config.dryRun,
+  });
 }
 
 /**

@@ -867,4 +867,29 @@ describe("planEvacuations: warnings", () => {
       },
     ]);
   });
+  test("headroom placeholders count as room: a surge that fits only by preempting them is not warned", () => {
+    const full = { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 };
+    const placeholder = aPod({
+      name: "headroom-0",
+      namespace: "lifeboat-system",
+      nodeName: "node-b",
+      owner: ownedBy("Deployment", "lifeboat-headroom-ng-spot", "lifeboat-system"),
+      labels: { "lifeboat.dev/headroom": "spot" },
+      requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 },
+    });
+    const snapshot = (pods: ReturnType<typeof aPod>[]) =>
+      aSnapshot({
+        nodes: [aCordonedNode(), aNode({ name: "node-b", allocatable: full })],
+        pods: [aPod({ name: "web-0", requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 } }), ...pods],
+        workloads: [aDeployment({ specReplicas: 1, expectedReadySeconds: 30 })],
+      });
+    const codes = (pods: ReturnType<typeof aPod>[]) =>
+      plan(snapshot(pods), [anEvacuation()], T0 + 2 * SECOND)
+        .steps.filter((s) => s.kind === "warn")
+        .map((s) => (s.kind === "warn" ? s.code : ""));
+
+    assert.deepEqual(codes([placeholder]), [], "the placeholder's room is free for the surge");
+    const sameButAWorkload = aPod({ ...placeholder, labels: { app: "other" } });
+    assert.deepEqual(codes([sameButAWorkload]), ["InsufficientCapacity"], "a real pod there leaves no room");
+  });
 });

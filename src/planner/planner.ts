@@ -25,6 +25,7 @@
  * - Done and Failed evacuations are forgotten (deleted) `ttlSecondsAfterFinished` after they finished.
  */
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
+import { isPlaceholder } from "../domain/headroom.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
 import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
 import { EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
@@ -723,7 +724,10 @@ class Planner {
     );
   }
 
-  /** First-fit of the surged pods' requests into the free room of schedulable nodes outside the evacuation. */
+  /**
+   * First-fit of the surged pods' requests into the free room of schedulable nodes outside the evacuation;
+   * the room held by headroom placeholders counts as free (src/planner/headroom.ts).
+   */
   #capacityWarnings(surged: { view: WorkloadView; pods: Doomed[] }[]): void {
     if (surged.length === 0) return;
     const free = this.#freeRoom();
@@ -764,7 +768,10 @@ class Planner {
         !n.taints.some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"),
     );
     return eligible.map((n) => {
-      const used = this.#snapshot.pods.filter((p) => p.nodeName === n.name && !isFinished(p));
+      // Placeholders of lifeboat's headroom are room: a surge pod preempts them (they have a lower priority).
+      const used = this.#snapshot.pods.filter(
+        (p) => p.nodeName === n.name && !isFinished(p) && !isPlaceholder(p),
+      );
       return {
         pods: n.allocatable.pods - used.length,
         cpuMilli: n.allocatable.cpuMilli - used.reduce((s, p) => s + p.requests.cpuMilli, 0),
