@@ -194,6 +194,11 @@ export class CloudSimulator implements AsyncDisposable {
     return (performance.now() - this.#t0) / 1000 / this.#opts.timeScale;
   }
 
+  /** Nodes launched and not yet joined. */
+  get launching(): number {
+    return this.#upcoming.size;
+  }
+
   /** Live nodes (not yet dead), including doomed ones. */
   get liveNodes(): CloudNode[] {
     return [...this.#live.values()];
@@ -213,6 +218,9 @@ export class CloudSimulator implements AsyncDisposable {
     this.#t0 = this.#opts.t0 ?? performance.now();
     this.#wall0 = Date.now() - (performance.now() - this.#t0);
     for (const n of this.#opts.lab.nodes) this.#live.set(n.name, n);
+    // Nodes added before time zero (the autoscaler placing a handler's headroom) are part of the group's size.
+    for (const g of this.#opts.nodeGroups)
+      this.#desired.set(g.name, Math.max(this.#desired.get(g.name) ?? 0, this.#groupSize(g.name)));
     for (const e of this.#opts.events) {
       if (isWorkloadEvent(e)) continue;
       this.#spawn(`${e.kind} at ${e.at}`, null, () => this.#runEvent(e));

@@ -60,6 +60,7 @@ export function lifeboatArgs(
     `--in-flight-seconds=${s(5)}`,
     `--default-ready-seconds=${s(90)}`,
     `--reconcile-interval-seconds=${s(2)}`,
+    `--headroom-interval-seconds=${s(15)}`,
     "--log-level=info",
   ];
 }

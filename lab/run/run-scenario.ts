@@ -24,11 +24,13 @@ import { writeReport } from "../report/write.ts";
 import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/load.ts";
 import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
 import { startHandler, type HandlerName } from "./handlers.ts";
-import { ClusterObserver } from "./observer.ts";
+import { ClusterObserver, PLACEHOLDER_LABEL } from "./observer.ts";
 import { WorkloadEvents } from "./workload-events.ts";
 import { LabKubeProxy } from "./kube-proxy.ts";
 
 const NAMESPACE = "default";
+/** Where lifeboat keeps its headroom placeholders (its --headroom-namespace default, the chart's namespace). */
+const HEADROOM_NAMESPACE = "lifeboat-system";
 const REGION = "us-east-1";
 /** The EventBridge notice says "2 minutes"; consumers compute the deadline as the event's time + 120 s. */
 const NOTICE_LEAD_MS = 120_000;
@@ -221,6 +223,7 @@ async function runHandler(
     ),
   );
 
+  await lab.core.createNamespace({ body: { metadata: { name: HEADROOM_NAMESPACE } } });
   await using running = await startHandler(handler, {
     kubeconfigPath: lab.kubeconfigPath,
     queueUrl,
@@ -230,6 +233,10 @@ async function runHandler(
     logPath: join(outDir, `${handler}.log`),
     workDir: lab.controlPlane.dir,
   });
+
+  // A handler that keeps headroom (lifeboat's placeholders) has had it in place long before a reclaim in a
+  // real cluster: let the autoscaler add the nodes its placeholders ask for before time zero.
+  if (handler === "lifeboat") await settleHeadroom(lab, scenario, timeScale, progress);
 
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -356,7 +363,56 @@ async function runHandler(
     evacuations: observer.evacuations,
     nodes: observer.lanes,
     workloads,
+    placeholders: observer.placeholders,
   });
+}
+
+/**
+ * Before time zero: runs the cloud's autoscaler (no events) until the handler's headroom placeholder
+ * Deployments exist and every placeholder runs, so the run starts from the steady state a real cluster has.
+ * Gives up waiting (and says so) after the time a node takes to be asked for and join, twice over.
+ */
+async function settleHeadroom(
+  lab: Awaited<ReturnType<typeof startLab>>,
+  scenario: Scenario,
+  timeScale: number,
+  progress: (line: string) => void,
+): Promise<void> {
+  const settings = scenario.cloud;
+  await using pre = new CloudSimulator({
+    lab: cloudLabOf(lab),
+    send: () => Promise.resolve(),
+    hooks: { killNode: () => undefined, pendingPods: () => pendingPods(lab.core) },
+    settings,
+    nodeGroups: scenario.cluster.nodeGroups,
+    events: [],
+    timeScale,
+  });
+  pre.start();
+  const started = performance.now();
+  const planSeconds = 10;
+  const limitSeconds = 2 * (settings.autoscaler.reactSeconds + settings.nodeJoinSeconds) + 60;
+  progress(
+    `[lifeboat] waiting for its headroom placeholders to run (at most ${Math.round(limitSeconds * timeScale)} s)`,
+  );
+  let placed = "no placeholder Deployment";
+  try {
+    await waitFor("headroom placeholders running", limitSeconds * timeScale * 1000, async () => {
+      const list = await lab.apps.listNamespacedDeployment({
+        namespace: HEADROOM_NAMESPACE,
+        labelSelector: PLACEHOLDER_LABEL,
+      });
+      if (list.items.length === 0)
+        return performance.now() - started > planSeconds * Math.max(timeScale, 0.5) * 1000;
+      const want = list.items.reduce((n, d) => n + (d.spec?.replicas ?? 0), 0);
+      const ready = list.items.reduce((n, d) => n + (d.status?.readyReplicas ?? 0), 0);
+      placed = `${ready}/${want} placeholders Ready in ${list.items.length} Deployment(s)`;
+      return ready >= want && pre.launching === 0;
+    });
+    progress(`[lifeboat] headroom in place: ${placed}`);
+  } catch {
+    progress(`[lifeboat] headroom not in place before time zero: ${placed}`);
+  }
 }
 
 /** moto with the shipped CloudFormation stack deployed; moto is stopped again if the deploy fails. */
