@@ -352,7 +352,7 @@ export const FIELDS = {
     value: "<n>",
     expect: "a whole number from 0 to 100",
     defaultText: "1",
-    help: "Managed headroom: keep this many spare nodes' worth of room per node group (or zone, --headroom-scope) that runs pods lifeboat surges, held by placeholder pods (a pause container with a PriorityClass below every workload's) that a surge pod preempts and starts in at once; spare nodes already there count. Each placeholder holds a node of its own (anti-affinity to every Deployment pod), so the cost is up to this many nodes per node group: docs/design.md, Managed headroom. 0 turns it off and removes the placeholders.",
+    help: "Managed headroom: keep this many spare nodes' worth of room per node group (or zone, --headroom-scope) that runs pods lifeboat surges, held by placeholder pods (a pause container with a PriorityClass below every workload's) that a surge pod preempts and starts in at once; spare nodes already there count. Each placeholder fills a node of its own by its requests, so the cost is up to this many nodes per node group: docs/design.md, Managed headroom. 0 turns it off and removes the placeholders.",
   }),
   headroomScope: field(z.enum(HEADROOM_SCOPES).default("node-group"), {
     group: G.headroom,
@@ -366,14 +366,14 @@ export const FIELDS = {
     value: "<quantity>",
     expect: "a Kubernetes quantity > 0 such as 500m or 2, or empty",
     defaultText: "unset: computed",
-    help: "CPU request of one placeholder. Empty: the largest node's worth of pods lifeboat surges in that node group (the sum of their requests on the node where it is largest, rounded up to 100m).",
+    help: "CPU request of one placeholder. Empty: a whole node of the group (its smallest schedulable node's allocatable CPU minus its DaemonSet pods' requests, rounded down to 100m), and never less than the largest node's worth of pods lifeboat surges there.",
   }),
   headroomMemory: field(quantityOrComputed(), {
     group: G.headroom,
     value: "<quantity>",
     expect: "a Kubernetes quantity > 0 such as 512Mi or 2Gi, or empty",
     defaultText: "unset: computed",
-    help: "Memory request of one placeholder. Empty: computed like --headroom-cpu (rounded up to 64Mi).",
+    help: "Memory request of one placeholder. Empty: computed like --headroom-cpu (rounded down to 64Mi).",
   }),
   headroomNamespace: field(z.string().regex(DNS_LABEL).default("lifeboat-system"), {
     group: G.headroom,
@@ -415,6 +415,27 @@ export const FIELDS = {
     expect: "a number > 0 and <= 3600",
     defaultText: "15",
     help: "How often the headroom is planned again from the cluster and the placeholder Deployments brought in line.",
+  }),
+  poolSteeringThreshold: field(integer({ min: 0, max: 1000, default: 2 }), {
+    group: G.headroom,
+    value: "<n>",
+    expect: "a whole number from 0 to 1000",
+    defaultText: "2",
+    help: "Steering away from a pool under reclaim: when this many nodes of one pool (instance type and zone) get notices within --pool-steering-window-seconds, the pool's other nodes are tainted lifeboat.dev/pool-under-reclaim:PreferNoSchedule (value: when it expires) so the scheduler prefers other pools for surges, headroom and new pods; nothing is evicted. 0 turns it off.",
+  }),
+  poolSteeringWindowSeconds: field(seconds({ min: 0, exclusive: true, default: 300 }), {
+    group: G.headroom,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "300",
+    help: "Window in which --pool-steering-threshold notices of one pool make it a pool under reclaim.",
+  }),
+  poolSteeringSeconds: field(seconds({ min: 0, exclusive: true, default: 1800 }), {
+    group: G.headroom,
+    value: "<seconds>",
+    expect: "a number > 0",
+    defaultText: "1800",
+    help: "How long after the latest notice of a burst the pool's nodes keep the PreferNoSchedule taint; then lifeboat removes it.",
   }),
   leaderElect: field(boolean(true), {
     group: G.leader,

@@ -24,10 +24,14 @@ import type { Config } from "../config/schema.ts";
 import type { Clock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
-import type { ClusterSnapshot } from "../domain/snapshot.ts";
+import type { ClusterSnapshot, NodeView } from "../domain/snapshot.ts";
+import type { Evacuation } from "../domain/evacuation.ts";
 import { Reconciler } from "../executor/reconciler.ts";
 import { HeadroomKeeper } from "../executor/headroom-keeper.ts";
 import { HeadroomActuator } from "../actuators/kube/headroom.ts";
+import { removePreferNoScheduleTaint, setPreferNoScheduleTaint } from "../actuators/kube/node.ts";
+import { SteeringKeeper } from "../executor/steering-keeper.ts";
+import { POOL_TAINT_KEY } from "../domain/steering.ts";
 import type { EventSink } from "../executor/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
 import { fencedActuator, fencedLifecycle, fencedStore, NO_FENCE, type LeaseFence } from "../leader/fence.ts";
@@ -85,6 +89,7 @@ export class Controller implements AsyncDisposable {
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
   readonly #headroom: HeadroomKeeper;
+  readonly #steering: SteeringKeeper;
   readonly #elector: LeaderElector | null;
   readonly #servers: ObservabilityServer[] = [];
   #synced = false;
@@ -164,6 +169,12 @@ export class Controller implements AsyncDisposable {
       excludeFromLb: config.excludeFromLoadBalancers,
     });
     this.#headroom = headroomKeeper(deps, fence, (now) => this.#cache.snapshot(now));
+    this.#steering = steeringKeeper(
+      deps,
+      fence,
+      () => this.#cache.snapshot(clock.now()).nodes,
+      async () => (await store.list()).map((s) => s.evacuation),
+    );
     this.#intake = new NoticeIntake({
       cluster: this.#cache,
       store,
@@ -180,6 +191,7 @@ export class Controller implements AsyncDisposable {
         this.#lastNoticeAt = this.#d.clock.now();
         this.#firstUnplannedNoticeAt ??= this.#lastNoticeAt;
         this.wake();
+        this.#steering.wake();
       },
       serial: this.#serial,
       hookTimeouts:
@@ -293,7 +305,11 @@ export class Controller implements AsyncDisposable {
       metrics.noticeReceived({ kind: n.kind, source: n.source, outcome: "duplicate" });
       log.info({ notice: n.id, kind: n.kind }, `duplicate notice dropped (seen recently): ${n.summary}`);
     });
-    const work: Promise<unknown>[] = [this.#reconcileLoop(signal), this.#headroom.run(signal)];
+    const work: Promise<unknown>[] = [
+      this.#reconcileLoop(signal),
+      this.#headroom.run(signal),
+      this.#steering.run(signal),
+    ];
     if (config.watchNodeAnnotation) {
       this.#seenAnnotations.clear();
       for (const node of this.#cache.snapshot(clock.now()).nodes) this.#checkAnnotation(node.name);
@@ -450,6 +466,35 @@ function headroomKeeper(
     intervalSeconds: config.headroomIntervalSeconds,
     clock,
     log: log.child({ component: "headroom" }),
+    fence,
+    dryRun: config.dryRun,
+  });
+}
+
+/** Steering away from a pool under reclaim (src/executor/steering-keeper.ts): PreferNoSchedule on its nodes. */
+function steeringKeeper(
+  deps: ControllerDeps,
+  fence: LeaseFence,
+  nodes: () => readonly NodeView[],
+  evacuations: () => Promise<readonly Evacuation[]>,
+): SteeringKeeper {
+  const { config, kubeConfig, clock, log } = deps;
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return new SteeringKeeper({
+    nodes,
+    evacuations,
+    actuator: {
+      taint: (node, until) => setPreferNoScheduleTaint(core, node, POOL_TAINT_KEY, String(until)),
+      untaint: (node) => removePreferNoScheduleTaint(core, node, POOL_TAINT_KEY),
+    },
+    settings: {
+      threshold: config.poolSteeringThreshold,
+      windowSeconds: config.poolSteeringWindowSeconds,
+      taintSeconds: config.poolSteeringSeconds,
+    },
+    intervalSeconds: Math.max(config.reconcileIntervalSeconds, 5),
+    clock,
+    log: log.child({ component: "steering" }),
     fence,
     dryRun: config.dryRun,
   });

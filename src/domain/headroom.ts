@@ -10,9 +10,6 @@ import type { PodView, Resources } from "./snapshot.ts";
 export const HEADROOM_LABEL = "lifeboat.dev/headroom";
 /** Label on placeholder Deployments: which scope (`node-group` or `zone`) the value of HEADROOM_LABEL names. */
 export const HEADROOM_SCOPE_LABEL = "lifeboat.dev/headroom-scope";
-/** Every Deployment's pods carry it: a placeholder keeps away from nodes running any of them (a spare node). */
-export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
-export const HOSTNAME_LABEL = "kubernetes.io/hostname";
 export const ZONE_LABEL = "topology.kubernetes.io/zone";
 export const EKS_NODE_GROUP_LABEL = "eks.amazonaws.com/nodegroup";
 export const KARPENTER_NODEPOOL_LABEL = "karpenter.sh/nodepool";

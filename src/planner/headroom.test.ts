@@ -6,7 +6,10 @@ import { aNode, aPod, ownedBy } from "../../test/fixtures/snapshot-builders.ts";
 import { planHeadroom } from "./headroom.ts";
 
 const MI = 2 ** 20;
+const GI = 2 ** 30;
 const DEFAULTS: HeadroomSettings = { nodes: 1, scope: "node-group", cpuMilli: null, memoryBytes: null };
+/** aNode's allocatable: 4000m CPU, 16 GiB. */
+const WHOLE_NODE = { cpuMilli: 4000, memoryBytes: 16 * GI };
 
 function node(name: string, group: string, zone = "us-east-1a", extra: Partial<NodeView> = {}): NodeView {
   return aNode({ name, nodeGroup: group, zone, labels: { "eks.amazonaws.com/nodegroup": group }, ...extra });
@@ -16,6 +19,16 @@ function app(name: string, on: string, cpuMilli = 1000, memoryBytes = 512 * MI):
   return aPod({ name, nodeName: on, requests: { cpuMilli, memoryBytes } });
 }
 
+function daemon(name: string, on: string): PodView {
+  return aPod({
+    name,
+    namespace: "kube-system",
+    nodeName: on,
+    owner: ownedBy("DaemonSet", "aws-node", "kube-system"),
+    requests: { cpuMilli: 130, memoryBytes: 100 * MI },
+  });
+}
+
 function placeholder(name: string, on: string | null, group: string): PodView {
   return aPod({
     name,
@@ -23,7 +36,7 @@ function placeholder(name: string, on: string | null, group: string): PodView {
     nodeName: on,
     owner: ownedBy("Deployment", `lifeboat-headroom-ng-${group}`, "lifeboat-system"),
     labels: { [HEADROOM_LABEL]: group },
-    requests: { cpuMilli: 1000, memoryBytes: 512 * MI },
+    requests: WHOLE_NODE,
   });
 }
 
@@ -34,7 +47,7 @@ const SEED_FULL = {
 };
 
 describe("planHeadroom", () => {
-  test("no spare node: one placeholder of the largest node's worth of surgeable pods", () => {
+  test("no spare node: one placeholder that fills a whole node of the group", () => {
     const plan = planHeadroom({ snapshot: SEED_FULL, settings: DEFAULTS });
     assert.equal(plan.sets.length, 1);
     const [set] = plan.sets;
@@ -42,24 +55,41 @@ describe("planHeadroom", () => {
     assert.equal(set?.labelKey, "eks.amazonaws.com/nodegroup");
     assert.equal(set?.labelValue, "spot");
     assert.equal(set?.replicas, 1);
-    assert.deepEqual(set?.requests, { cpuMilli: 1000, memoryBytes: 512 * MI });
+    assert.deepEqual(set?.requests, WHOLE_NODE);
   });
 
-  test("the size is the node with the most requests, rounded up to 100m and 64 MiB", () => {
+  test("a whole node is the smallest node's room after its DaemonSet pods, rounded down to 100m and 64 MiB", () => {
+    const small = node("n4", "spot", "us-east-1a", {
+      allocatable: { cpuMilli: 3920, memoryBytes: 15 * GI, pods: 110 },
+    });
+    const snapshot = {
+      nodes: [...SEED_FULL.nodes, small],
+      pods: [...SEED_FULL.pods, daemon("aws-node-1", "n1"), daemon("aws-node-4", "n4")],
+    };
+    const [set] = planHeadroom({ snapshot, settings: DEFAULTS }).sets;
+    // n4: 3920 - 130 = 3790 -> 3700m; 15 GiB - 100 MiB -> rounded down to 64 MiB steps.
+    assert.deepEqual(set?.requests, { cpuMilli: 3700, memoryBytes: 15 * GI - 128 * MI });
+  });
+
+  test("never less than the largest node's worth of pods lifeboat surges", () => {
     const snapshot = {
       nodes: [node("n1", "spot"), node("n2", "spot")],
       pods: [
-        app("a-0", "n1", 250, 100 * MI),
-        app("b-0", "n1", 260, 100 * MI),
+        app("a-0", "n1", 2500, 10 * GI),
+        app("b-0", "n1", 2560, 8 * GI),
         app("a-1", "n2", 300, 300 * MI),
       ],
     };
     const [set] = planHeadroom({ snapshot, settings: DEFAULTS }).sets;
-    assert.deepEqual(set?.requests, { cpuMilli: 600, memoryBytes: 256 * MI });
+    // n1 holds 5060m and 18 GiB: more than a 4000m / 16 GiB node.
+    assert.deepEqual(set?.requests, { cpuMilli: 5100, memoryBytes: 18 * GI });
   });
 
-  test("an empty schedulable node with room is spare: no placeholder needed", () => {
-    const snapshot = { nodes: [...SEED_FULL.nodes, node("n4", "spot")], pods: SEED_FULL.pods };
+  test("an empty schedulable node (DaemonSets aside) is spare: no placeholder needed", () => {
+    const snapshot = {
+      nodes: [...SEED_FULL.nodes, node("n4", "spot")],
+      pods: [...SEED_FULL.pods, daemon("aws-node-4", "n4"), daemon("aws-node-1", "n1")],
+    };
     const [set] = planHeadroom({ snapshot, settings: DEFAULTS }).sets;
     assert.equal(set?.replicas, 0);
   });
@@ -89,11 +119,7 @@ describe("planHeadroom", () => {
     };
     const [set] = planHeadroom({ snapshot, settings: DEFAULTS }).sets;
     assert.equal(set?.replicas, 1);
-    assert.deepEqual(
-      set?.requests,
-      { cpuMilli: 1000, memoryBytes: 512 * MI },
-      "placeholders are not sized in",
-    );
+    assert.deepEqual(set?.requests, WHOLE_NODE, "placeholders are not sized in as workload");
   });
 
   test("after a surge preempted the placeholder, its node holds a workload pod: still one placeholder wanted", () => {
@@ -152,19 +178,20 @@ describe("planHeadroom", () => {
     assert.equal(set?.labelValue, "default");
   });
 
-  test("fixed size and more nodes: the settings win over the computed worth", () => {
+  test("fixed size and more nodes: the settings win over the computed size", () => {
     const settings = { nodes: 2, scope: "node-group" as const, cpuMilli: 2000, memoryBytes: 4096 * MI };
     const [set] = planHeadroom({ snapshot: SEED_FULL, settings }).sets;
     assert.equal(set?.replicas, 2);
     assert.deepEqual(set?.requests, { cpuMilli: 2000, memoryBytes: 4096 * MI });
   });
 
-  test("an empty node too small for the worth is not spare", () => {
+  test("with a fixed size, an empty node too small for it is not spare", () => {
     const small = node("n4", "spot", "us-east-1a", {
-      allocatable: { cpuMilli: 500, memoryBytes: 16 * 2 ** 30, pods: 110 },
+      allocatable: { cpuMilli: 500, memoryBytes: 16 * GI, pods: 110 },
     });
     const snapshot = { nodes: [...SEED_FULL.nodes, small], pods: SEED_FULL.pods };
-    assert.equal(planHeadroom({ snapshot, settings: DEFAULTS }).sets[0]?.replicas, 1);
+    const settings = { ...DEFAULTS, cpuMilli: 1000, memoryBytes: 512 * MI };
+    assert.equal(planHeadroom({ snapshot, settings }).sets[0]?.replicas, 1);
   });
 
   test("nodes 0 turns headroom off", () => {

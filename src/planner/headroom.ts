@@ -3,19 +3,22 @@
  * reclaim's pods can start at once somewhere else. No I/O, no clock.
  *
  * Per scope value (a node group, or a zone):
- * - **Size**: the largest node's worth of pods lifeboat surges (Deployment and bare ReplicaSet pods, not
- *   placeholders): the sum of their requests on the node where that sum is largest (CPU rounded up to 100m,
- *   memory to 64 MiB, so a small change does not roll the placeholders), or the fixed size of the settings.
+ * - **Size**: a whole node: what the group's smallest schedulable node offers once its DaemonSet and mirror
+ *   pods are counted (allocatable minus their requests), and never less than the largest node's worth of pods
+ *   lifeboat surges (the sum of their requests on the node where it is largest); CPU rounded down to 100m and
+ *   memory to 64 MiB so that a small change does not roll the placeholders. Or the fixed size of the
+ *   settings. A whole node, because a reclaim's pods may repel each other (the seed's one pod per node, by
+ *   required anti-affinity): only an empty node of the group is sure to take any of them.
  * - **Count**: `nodes` spare nodes' worth, minus the spare nodes the scope already has. A node is spare when it
- *   is schedulable, runs no Deployment pod and no placeholder, and has free room for one such worth: a
- *   replacement can start there at once, whatever its anti-affinity, because it is a node of the same group
- *   (or zone) with nothing that would repel it.
+ *   is schedulable, runs no Deployment pod and no placeholder, and has room for one placeholder.
  * - A scope value with no pod lifeboat surges gets no placeholders (nothing there would need room).
  *
- * A placeholder keeps away from nodes that run any Deployment pod (required anti-affinity on the label every
- * Deployment pod carries, pod-template-hash), so each one holds a node of its own: the autoscaler adds that
- * node in the background, and a surge pod preempts the placeholder there (it has a lower priority) and starts
- * at once, honouring its own anti-affinity and node selectors.
+ * A placeholder that fills a node leaves no room there: the autoscaler adds that node in the background, and a
+ * surge pod that finds no room elsewhere preempts the placeholder (it has a lower priority) and starts there
+ * at once, honouring its own anti-affinity and node selectors. Filling the node by requests (and not with
+ * anti-affinity) matters: the scheduler retries a preemptor when the victim's deletion frees resources it was
+ * refused for; a refusal by the victim's own anti-affinity is not retried on that deletion (kube-scheduler's
+ * InterPodAffinity queueing hint only looks at the preemptor's terms), and the surge would wait for a node.
  */
 import type { HeadroomPlan, HeadroomSettings, PlaceholderSet } from "../domain/headroom.ts";
 import {
@@ -61,6 +64,15 @@ function schedulable(n: NodeView): boolean {
 
 function roundUp(value: number, step: number): number {
   return Math.ceil(value / step) * step;
+}
+
+function roundDown(value: number, step: number): number {
+  return Math.floor(value / step) * step;
+}
+
+/** Pods that come with every node: DaemonSet and mirror (static) pods. */
+function nodeBound(p: PodView): boolean {
+  return p.mirror || p.owner?.kind === "DaemonSet";
 }
 
 function sum(pods: readonly PodView[]): Resources {
@@ -119,11 +131,28 @@ export function planHeadroom(input: HeadroomInput): HeadroomPlan {
       null,
     );
     if (largest === null || largest.pods === 0) continue;
-    const computed = settings.cpuMilli === null || settings.memoryBytes === null;
-    const requests: Resources = {
-      cpuMilli: settings.cpuMilli ?? roundUp(largest.requests.cpuMilli, CPU_STEP_MILLI),
-      memoryBytes: settings.memoryBytes ?? roundUp(largest.requests.memoryBytes, MEMORY_STEP_BYTES),
+    // A whole node: the smallest schedulable node's room once its DaemonSet and mirror pods are counted.
+    const rooms = scope.nodes.filter(schedulable).map((n) => {
+      const fixed = sum((podsByNode.get(n.name) ?? []).filter(nodeBound));
+      return {
+        cpuMilli: roundDown(n.allocatable.cpuMilli - fixed.cpuMilli, CPU_STEP_MILLI),
+        memoryBytes: roundDown(n.allocatable.memoryBytes - fixed.memoryBytes, MEMORY_STEP_BYTES),
+      };
+    });
+    const wholeNode: Resources = {
+      cpuMilli: Math.min(...rooms.map((r) => r.cpuMilli)),
+      memoryBytes: Math.min(...rooms.map((r) => r.memoryBytes)),
     };
+    const worth: Resources = {
+      cpuMilli: roundUp(largest.requests.cpuMilli, CPU_STEP_MILLI),
+      memoryBytes: roundUp(largest.requests.memoryBytes, MEMORY_STEP_BYTES),
+    };
+    const requests: Resources = {
+      cpuMilli: settings.cpuMilli ?? Math.max(worth.cpuMilli, rooms.length === 0 ? 0 : wholeNode.cpuMilli),
+      memoryBytes:
+        settings.memoryBytes ?? Math.max(worth.memoryBytes, rooms.length === 0 ? 0 : wholeNode.memoryBytes),
+    };
+    const computed = settings.cpuMilli === null || settings.memoryBytes === null;
     const spare = scope.nodes.filter((n) => {
       if (!schedulable(n)) return false;
       const pods = podsByNode.get(n.name) ?? [];
@@ -136,8 +165,8 @@ export function planHeadroom(input: HeadroomInput): HeadroomPlan {
       );
     });
     const replicas = Math.max(0, settings.nodes - spare.length);
-    const worth = computed
-      ? `the largest node's worth of pods lifeboat surges (${largest.pods} on ${largest.node.name})`
+    const why = computed
+      ? `a whole node of the group, at least the largest node's worth of pods lifeboat surges (${largest.pods} on ${largest.node.name}: ${formatRequests(worth)})`
       : "the configured size";
     const room =
       spare.length === 0
@@ -150,7 +179,7 @@ export function planHeadroom(input: HeadroomInput): HeadroomPlan {
       labelValue: scope.value,
       replicas,
       requests,
-      reason: `${settings.scope} ${scope.value}: keep ${settings.nodes} node(s) of room for ${formatRequests(requests)} (${worth}); it has ${room}, so ${replicas} placeholder(s)`,
+      reason: `${settings.scope} ${scope.value}: keep ${settings.nodes} node(s) of room for ${formatRequests(requests)} (${why}); it has ${room}, so ${replicas} placeholder(s)`,
     });
   }
   return { sets };

@@ -6,13 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { AppsV1Api, SchedulingV1Api, V1Deployment, V1PriorityClass } from "@kubernetes/client-node";
-import {
-  HEADROOM_LABEL,
-  HEADROOM_SCOPE_LABEL,
-  HOSTNAME_LABEL,
-  POD_TEMPLATE_HASH_LABEL,
-  type PlaceholderSet,
-} from "../../domain/headroom.ts";
+import { HEADROOM_LABEL, HEADROOM_SCOPE_LABEL, type PlaceholderSet } from "../../domain/headroom.ts";
 import { isConflict, isNotFound, toKubeApiError } from "./errors.ts";
 
 /** Annotation on a placeholder Deployment: hash of the spec lifeboat last wrote. */
@@ -50,7 +44,10 @@ export interface HeadroomActuatorLike {
   remove(name: string): Promise<void>;
 }
 
-/** The placeholder Deployment for one set: a pause container, a low priority, a node of its own. */
+/**
+ * The placeholder Deployment for one set: a pause container of a low priority that fills a node of the group
+ * by its requests (the planner sizes it), so each placeholder holds a node of its own.
+ */
 export function placeholderDeployment(set: PlaceholderSet, s: PlaceholderSettings): V1Deployment {
   const labels = {
     [NAME_LABEL]: "lifeboat-headroom",
@@ -73,8 +70,8 @@ export function placeholderDeployment(set: PlaceholderSet, s: PlaceholderSetting
       template: {
         metadata: {
           labels,
-          // Karpenter: do not consolidate the node a placeholder holds (cluster-autoscaler cannot move it
-          // anywhere either: its anti-affinity repels every node that runs a Deployment pod).
+          // Karpenter: do not consolidate the node a placeholder holds (cluster-autoscaler does not remove it
+          // either: the placeholder fills it, and fits on no other node).
           annotations: { "karpenter.sh/do-not-disrupt": "true" },
         },
         spec: {
@@ -89,15 +86,6 @@ export function placeholderDeployment(set: PlaceholderSet, s: PlaceholderSetting
                   { matchExpressions: [{ key: set.labelKey, operator: "In", values: [set.labelValue] }] },
                 ],
               },
-            },
-            podAntiAffinity: {
-              requiredDuringSchedulingIgnoredDuringExecution: [
-                {
-                  topologyKey: HOSTNAME_LABEL,
-                  namespaceSelector: {},
-                  labelSelector: { matchExpressions: [{ key: POD_TEMPLATE_HASH_LABEL, operator: "Exists" }] },
-                },
-              ],
             },
           },
           containers: [
