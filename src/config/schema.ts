@@ -416,6 +416,13 @@ export const FIELDS = {
     defaultText: "15",
     help: "How often the headroom is planned again from the cluster and the placeholder Deployments brought in line.",
   }),
+  earlyNode: field(boolean(false), {
+    group: G.headroom,
+    value: "[bool]",
+    expect: "true or false",
+    defaultText: "false",
+    help: "An early node: when a surge finds no room at the notice (headroom placeholders counted as room), raise the doomed node's Auto Scaling group desired capacity by one at once (once per evacuation, up to MaxSize) instead of waiting for the autoscaler to see the Pending pods. Needs autoscaling:DescribeAutoScalingInstances, DescribeAutoScalingGroups, CreateOrUpdateTags and SetDesiredCapacity (docs/aws.md). For ASG-backed node groups (EKS managed node groups, cluster-autoscaler); Karpenter nodes belong to no group and are skipped.",
+  }),
   poolSteeringThreshold: field(integer({ min: 0, max: 1000, default: 2 }), {
     group: G.headroom,
     value: "<n>",

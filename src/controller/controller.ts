@@ -18,6 +18,7 @@ import { withDryRun, withDryRunEvents, withDryRunLifecycle } from "../actuators/
 import { DryRunEvacuationStore } from "../state/dry-run-store.ts";
 import { ApiKubeActuator } from "../actuators/kube/api-actuator.ts";
 import { LifecycleActuator, LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
+import { EarlyNodeActuator, type EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
 import { ClusterCache } from "../cluster/cluster-cache.ts";
 import type { Config } from "../config/schema.ts";
@@ -167,6 +168,7 @@ export class Controller implements AsyncDisposable {
       evacuationTtlSeconds: config.evacuationTtlSeconds,
       taintKey: config.evacuationTaintKey,
       excludeFromLb: config.excludeFromLoadBalancers,
+      earlyNode: earlyNodeActuator(config, fence, log),
     });
     this.#headroom = headroomKeeper(deps, fence, (now) => this.#cache.snapshot(now));
     this.#steering = steeringKeeper(
@@ -437,6 +439,27 @@ export class Controller implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** `--early-node`: the doomed node's Auto Scaling group is raised at the notice when the surge has no room. */
+function earlyNodeActuator(config: Config, fence: LeaseFence, log: Logger): EarlyNodeActuatorLike | null {
+  if (!config.earlyNode) return null;
+  if (config.dryRun) {
+    const dry = log.child({ component: "dry-run" });
+    return {
+      request: (instanceId, count, evacuation) => {
+        dry.info({ instanceId, count, evacuation }, "would raise the Auto Scaling group of the instance");
+        return Promise.resolve({ kind: "no-group" });
+      },
+    };
+  }
+  const actuator = new EarlyNodeActuator(new AutoScalingClient(awsClientConfig(config)));
+  return {
+    request: (instanceId, count, evacuation) => {
+      fence.assertHeld("asg.request-node");
+      return actuator.request(instanceId, count, evacuation);
+    },
+  };
 }
 
 /** Managed headroom (src/executor/headroom-keeper.ts): placeholder Deployments kept by the leader. */

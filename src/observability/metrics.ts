@@ -46,6 +46,7 @@ export const ACTUATOR_ACTIONS = [
   "uncordon",
   "lifecycle_complete",
   "lifecycle_heartbeat",
+  "asg_set_desired",
   "status_write",
   "evacuation_delete",
 ] as const;

@@ -59,6 +59,7 @@ function outline(steps: Step[]): string[] {
       case "cordon":
       case "uncordon":
       case "taint-prefer-no-schedule":
+      case "request-node":
         return `${s.kind} ${s.node}`;
       case "warn":
         return `warn ${s.code}`;

@@ -892,4 +892,54 @@ describe("planEvacuations: warnings", () => {
     const sameButAWorkload = aPod({ ...placeholder, labels: { app: "other" } });
     assert.deepEqual(codes([sameButAWorkload]), ["InsufficientCapacity"], "a real pod there leaves no room");
   });
+  test("early node: a surge without room asks the doomed node's group for a node, right after the cordons", () => {
+    const snapshot = (withPlaceholder: boolean) =>
+      aSnapshot({
+        nodes: [
+          aCordonedNode(),
+          aNode({ name: "node-b", allocatable: { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 } }),
+        ],
+        pods: [
+          aPod({ name: "web-0", requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 } }),
+          aPod({
+            name: withPlaceholder ? "headroom-0" : "other-0",
+            namespace: "lifeboat-system",
+            nodeName: "node-b",
+            owner: ownedBy("Deployment", "lifeboat-headroom-ng-spot", "lifeboat-system"),
+            labels: withPlaceholder ? { "lifeboat.dev/headroom": "spot" } : { app: "other" },
+            requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 },
+          }),
+        ],
+        workloads: [aDeployment({ specReplicas: 1, expectedReadySeconds: 30 })],
+      });
+    const kinds = (withPlaceholder: boolean, earlyNode: boolean) =>
+      planEvacuations({
+        snapshot: snapshot(withPlaceholder),
+        evacuations: [anEvacuation()],
+        now: T0 + 2 * SECOND,
+        budgets: DEFAULT_BUDGETS,
+        policy: { ...DEFAULT_POLICY, earlyNode },
+      }).steps.filter((s) => s.kind !== "wait");
+
+    const steps = kinds(false, true);
+    const request = steps.find((s) => s.kind === "request-node");
+    assert.deepEqual(request === undefined ? null : { ...request, reason: "" }, {
+      kind: "request-node",
+      node: "node-a",
+      instanceId: anEvacuation().instanceId,
+      evacuation: anEvacuation().name,
+      count: 1,
+      reason: "",
+    });
+    assert.ok(
+      steps.findIndex((s) => s.kind === "request-node") < steps.findIndex((s) => s.kind === "surge"),
+      "asked for before the surge is written",
+    );
+    assert.equal(kinds(false, false).filter((s) => s.kind === "request-node").length, 0, "off by default");
+    assert.equal(
+      kinds(true, true).filter((s) => s.kind === "request-node").length,
+      0,
+      "a placeholder is room enough",
+    );
+  });
 });

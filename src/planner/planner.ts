@@ -130,6 +130,8 @@ class Planner {
   readonly #retires: Step[] = [];
   readonly #evicts: (StepOf<"evict"> | StepOf<"delete">)[] = [];
   readonly #warns: Step[] = [];
+  /** Early-node requests: right after the cordons, so the node is asked for as soon as possible. */
+  readonly #nodeRequests: Step[] = [];
   readonly #completes: Step[] = [];
   readonly #waits = new Map<string, StepOf<"wait">>();
   readonly #skipped: Skip[] = [];
@@ -192,6 +194,7 @@ class Planner {
       // eviction. The executor runs steps in order, so no replacement can land on a node still being emptied.
       steps: [
         ...this.#cordons,
+        ...this.#nodeRequests,
         ...this.#forceDeletes,
         ...this.#surges,
         ...this.#retires,
@@ -731,6 +734,7 @@ class Planner {
   #capacityWarnings(surged: { view: WorkloadView; pods: Doomed[] }[]): void {
     if (surged.length === 0) return;
     const free = this.#freeRoom();
+    const short = new Map<string, { evac: Evacuation; misfits: number }>();
     for (const { view, pods } of surged) {
       let misfits = 0;
       for (const d of pods) {
@@ -742,6 +746,9 @@ class Planner {
         );
         if (slot === undefined) {
           misfits++;
+          const entry = short.get(d.evac.name) ?? { evac: d.evac, misfits: 0 };
+          entry.misfits++;
+          short.set(d.evac.name, entry);
           continue;
         }
         slot.pods -= 1;
@@ -756,6 +763,18 @@ class Planner {
           reason: `${misfits} of ${plural(pods.length, "replacement")} do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins`,
         });
       }
+    }
+    if (!this.#policy.earlyNode) return;
+    for (const { evac, misfits } of short.values()) {
+      if (evac.instanceId === null) continue;
+      this.#nodeRequests.push({
+        kind: "request-node",
+        node: evac.nodeName,
+        instanceId: evac.instanceId,
+        evacuation: evac.name,
+        count: 1,
+        reason: `${plural(misfits, "replacement")} for ${evac.nodeName} find no room (headroom included): ask its Auto Scaling group for a node like it now instead of waiting for the autoscaler to see them Pending`,
+      });
     }
   }
 
