@@ -14,7 +14,8 @@ import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { startMoto, type Moto } from "../aws/moto.ts";
 import { deployInterruptionStack } from "../aws/stack.ts";
 import { LabEc2 } from "../cloud/ec2.ts";
-import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
+import { CloudSimulator, type AsgHooks, type TimelineEntry } from "../cloud/cloud.ts";
+import { LabAsgs } from "../cloud/asg.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
@@ -49,6 +50,8 @@ export interface RunOptions {
   timeScale?: number;
   /** One line at a time: progress and phase changes. */
   progress?: (line: string) => void;
+  /** Extra flags for `lifeboat run` (e.g. `--early-node`, `--headroom-nodes=0`), after the lab's own. */
+  lifeboatArgs?: readonly string[];
 }
 
 export async function runScenario(opts: RunOptions): Promise<Report> {
@@ -57,7 +60,14 @@ export async function runScenario(opts: RunOptions): Promise<Report> {
   await mkdir(opts.outDir, { recursive: true });
   for (const handler of opts.handlers) {
     report.handlers.push(
-      await runHandler(opts.scenario, handler, timeScale, opts.outDir, opts.progress ?? (() => undefined)),
+      await runHandler(
+        opts.scenario,
+        handler,
+        timeScale,
+        opts.outDir,
+        opts.progress ?? (() => undefined),
+        opts.lifeboatArgs ?? [],
+      ),
     );
     await writeReport(opts.outDir, report);
   }
@@ -111,6 +121,7 @@ async function runHandler(
   timeScale: number,
   outDir: string,
   progress: (line: string) => void,
+  lifeboatArgs: readonly string[],
 ): Promise<HandlerReport> {
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
@@ -136,6 +147,13 @@ async function runHandler(
     instances: ec2,
   });
   await lab.installEvacuationCrd();
+  // Each node group's Auto Scaling group in moto, holding the starting instances (what --early-node raises).
+  await using asgs = await LabAsgs.create(
+    moto,
+    scenario.cluster.nodeGroups,
+    lab.nodes,
+    scenario.cloud.autoscaler.maxNodesPerGroup,
+  );
 
   const desired = new Map<string, number>();
   for (const w of scenario.workloads) {
@@ -232,11 +250,12 @@ async function runHandler(
     timeScale,
     logPath: join(outDir, `${handler}.log`),
     workDir: lab.controlPlane.dir,
+    lifeboatArgs,
   });
 
   // A handler that keeps headroom (lifeboat's placeholders) has had it in place long before a reclaim in a
   // real cluster: let the autoscaler add the nodes its placeholders ask for before time zero.
-  if (handler === "lifeboat") await settleHeadroom(lab, scenario, timeScale, progress);
+  if (handler === "lifeboat") await settleHeadroom(lab, scenario, timeScale, progress, asgs.hooks);
 
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -260,6 +279,7 @@ async function runHandler(
         ? {}
         : { chooseVictims: preferNodesHoldingPods(() => podsOf(lab.core, NAMESPACE, `app=${first.name}`)) }),
       pendingPods: () => pendingPods(lab.core),
+      asg: asgs.hooks,
     },
     settings: scenario.cloud,
     nodeGroups: scenario.cluster.nodeGroups,
@@ -377,12 +397,13 @@ async function settleHeadroom(
   scenario: Scenario,
   timeScale: number,
   progress: (line: string) => void,
+  asg: AsgHooks,
 ): Promise<void> {
   const settings = scenario.cloud;
   await using pre = new CloudSimulator({
     lab: cloudLabOf(lab),
     send: () => Promise.resolve(),
-    hooks: { killNode: () => undefined, pendingPods: () => pendingPods(lab.core) },
+    hooks: { killNode: () => undefined, pendingPods: () => pendingPods(lab.core), asg },
     settings,
     nodeGroups: scenario.cluster.nodeGroups,
     events: [],

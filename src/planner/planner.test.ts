@@ -863,7 +863,7 @@ describe("planEvacuations: warnings", () => {
         code: "InsufficientCapacity",
         subject: "Deployment/shop/web",
         reason:
-          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins",
+          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests and one-per-node anti-affinity counted, tolerations ignored): they stay Pending until a node joins",
       },
     ]);
   });
@@ -941,5 +941,31 @@ describe("planEvacuations: warnings", () => {
       0,
       "a placeholder is room enough",
     );
+  });
+  test("one pod per node: nodes that hold a pod of the workload are no room for its replacement", () => {
+    // The seed's cluster, full: every node holds one web pod (required anti-affinity on the hostname).
+    const pods = (onePerNode: boolean) => [
+      aPod({ name: "web-0", onePerNode }),
+      aPod({ name: "web-1", nodeName: "node-b", onePerNode }),
+      aPod({ name: "web-2", nodeName: "node-c", onePerNode }),
+    ];
+    const codes = (onePerNode: boolean, earlyNode: boolean) =>
+      planEvacuations({
+        snapshot: aSnapshot({
+          nodes: [aCordonedNode(), aNode({ name: "node-b" }), aNode({ name: "node-c" })],
+          pods: pods(onePerNode),
+          workloads: [aDeployment({ specReplicas: 3 })],
+        }),
+        evacuations: [anEvacuation()],
+        now: T0 + 2 * SECOND,
+        budgets: DEFAULT_BUDGETS,
+        policy: { ...DEFAULT_POLICY, earlyNode },
+      })
+        .steps.filter((s) => s.kind === "warn" || s.kind === "request-node")
+        .map((s) => (s.kind === "warn" ? s.code : s.kind));
+
+    assert.deepEqual(codes(false, true), [], "room by requests alone");
+    assert.deepEqual(codes(true, false), ["InsufficientCapacity"]);
+    assert.deepEqual(codes(true, true), ["request-node", "InsufficientCapacity"]);
   });
 });

@@ -738,11 +738,13 @@ class Planner {
     for (const { view, pods } of surged) {
       let misfits = 0;
       for (const d of pods) {
+        const key = workloadKey(view.ref);
         const slot = free.find(
           (f) =>
             f.pods >= 1 &&
             f.cpuMilli >= d.pod.requests.cpuMilli &&
-            f.memoryBytes >= d.pod.requests.memoryBytes,
+            f.memoryBytes >= d.pod.requests.memoryBytes &&
+            !(d.pod.onePerNode && f.workloads.has(key)),
         );
         if (slot === undefined) {
           misfits++;
@@ -754,13 +756,14 @@ class Planner {
         slot.pods -= 1;
         slot.cpuMilli -= d.pod.requests.cpuMilli;
         slot.memoryBytes -= d.pod.requests.memoryBytes;
+        slot.workloads.add(key);
       }
       if (misfits > 0) {
         this.#warns.push({
           kind: "warn",
           code: "InsufficientCapacity",
           subject: workloadKey(view.ref),
-          reason: `${misfits} of ${plural(pods.length, "replacement")} do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins`,
+          reason: `${misfits} of ${plural(pods.length, "replacement")} do not fit on the schedulable nodes outside the evacuation (requests and one-per-node anti-affinity counted, tolerations ignored): they stay Pending until a node joins`,
         });
       }
     }
@@ -778,7 +781,7 @@ class Planner {
     }
   }
 
-  #freeRoom(): (Resources & { pods: number })[] {
+  #freeRoom(): (Resources & { pods: number; workloads: Set<string> })[] {
     const eligible = this.#snapshot.nodes.filter(
       (n) =>
         n.ready &&
@@ -795,6 +798,10 @@ class Planner {
         pods: n.allocatable.pods - used.length,
         cpuMilli: n.allocatable.cpuMilli - used.reduce((s, p) => s + p.requests.cpuMilli, 0),
         memoryBytes: n.allocatable.memoryBytes - used.reduce((s, p) => s + p.requests.memoryBytes, 0),
+        // Workloads with a pod here: a one-per-node replacement of theirs cannot land here.
+        workloads: new Set(
+          used.flatMap((p) => (p.owner === null || p.deleting ? [] : [workloadKey(p.owner)])),
+        ),
       };
     });
   }

@@ -9,8 +9,7 @@
  * `lifeboat.dev/early-node/<evacuation>` BEFORE the capacity is raised, and a group that carries it is not
  * raised again (a crash between the two writes loses the request rather than doubling it).
  */
-import type {
-  AutoScalingClient} from "@aws-sdk/client-auto-scaling";
+import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import {
   CreateOrUpdateTagsCommand,
   DescribeAutoScalingGroupsCommand,
