@@ -776,7 +776,7 @@ class Planner {
         instanceId: evac.instanceId,
         evacuation: evac.name,
         count: 1,
-        reason: `${plural(misfits, "replacement")} for ${evac.nodeName} find no room (headroom included): ask its Auto Scaling group for a node like it now instead of waiting for the autoscaler to see them Pending`,
+        reason: `no room for ${plural(misfits, "replacement")} of ${evac.nodeName}'s pods (headroom included): ask its Auto Scaling group for a node like it now instead of waiting for the autoscaler to see the Pending pods`,
       });
     }
   }
