@@ -113,4 +113,33 @@ describe("planSteering", () => {
       [["untaint", "a3"]],
     );
   });
+  test("state changes of the reclaimed nodes neither make a burst nor extend one", () => {
+    const stateChange = (nodeName: string, at: number) =>
+      anEvacuation({
+        name: `sc-${nodeName}`,
+        nodeName,
+        noticedAt: at,
+        noticeKind: "instance-state-change",
+        phase: "Done",
+      });
+    const steps = planSteering({
+      nodes: NODES,
+      evacuations: [
+        notice("a1", T0),
+        notice("a2", T0),
+        stateChange("a1", T0 + 120 * SECOND),
+        stateChange("a3", T0),
+      ],
+      now: T0 + 121 * SECOND,
+      settings: SETTINGS,
+    });
+    const until = Math.ceil((T0 + 1800 * SECOND) / 1000);
+    assert.deepEqual(
+      steps.map((s) => [s.kind, s.node, s.kind === "taint" ? s.until : null]),
+      [
+        ["taint", "a3", until],
+        ["taint", "a4", until],
+      ],
+    );
+  });
 });

@@ -4,7 +4,8 @@
  *
  * A pool is an instance type in a zone (EC2 reclaims spot capacity per capacity pool: instance type and
  * availability zone). A burst is `threshold` distinct nodes of one pool with notices within `windowSeconds`;
- * the pool is steered until `taintSeconds` after the latest notice of its latest burst. While steered, every
+ * the pool is steered until `taintSeconds` after the latest notice of its latest burst. Instance state changes
+ * (shutting-down, terminated) do not count: they end a reclaim already counted. While steered, every
  * node of the pool that is not itself evacuating carries the taint (value: when it expires, epoch seconds), so
  * the scheduler scores the pool's nodes lower (TaintToleration) and surges and new pods prefer other pools;
  * nothing is evicted and a pod may still land there when nothing else fits. Once the time is over the taint
@@ -58,6 +59,8 @@ export function planSteering(input: SteeringInput): SteeringStep[] {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const notices = new Map<string, { node: string; at: number }[]>();
   for (const e of evacuations) {
+    // A state change (shutting-down, terminated) is the reclaim's own end, not another reclaim.
+    if (e.noticeKind === "instance-state-change") continue;
     const node = byName.get(e.nodeName);
     const pool = node === undefined ? null : poolOf(node);
     if (pool === null) continue;
