@@ -25,7 +25,7 @@ export function buildLabProgram(): Command {
     .description("run a scenario once per handler and write DIR/report.json and DIR/report.html")
     .argument(
       "<scenario>",
-      "a scenario name (seed, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path",
+      "a scenario name (seed, seed-full, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path",
     )
     .addOption(
       new Option(
@@ -40,27 +40,38 @@ export function buildLabProgram(): Command {
       "--time-scale <s>",
       "real seconds per scenario second (default: the scenario's; 1.0 is the benchmark)",
     )
-    .action(async (name: string, opts: { handler?: string[]; out: string; timeScale?: string }) => {
-      const { loadScenario } = await import("./scenarios/load.ts");
-      const { runScenario } = await import("./run/run-scenario.ts");
-      const scenario = await loadScenario(name);
-      const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
-      if (timeScale !== undefined && !(timeScale > 0))
-        throw new Error(`--time-scale must be a number > 0, got '${String(opts.timeScale)}'`);
-      const handlers = (opts.handler ?? ["none", "nth", "nth-tuned", "lifeboat"]) as (
-        "none" | "nth" | "nth-tuned" | "lifeboat"
-      )[];
-      await runScenario({
-        scenario,
-        handlers,
-        outDir: opts.out,
-        ...(timeScale === undefined ? {} : { timeScale }),
-        progress: (line) => {
-          process.stdout.write(`${line}\n`);
-        },
-      });
-      process.stdout.write(`report: ${opts.out}/report.json, ${opts.out}/report.html\n`);
-    });
+    .option(
+      "--lifeboat-arg <flag>",
+      "an extra flag for the lifeboat handler (repeatable), e.g. --lifeboat-arg=--early-node",
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
+    .action(
+      async (
+        name: string,
+        opts: { handler?: string[]; out: string; timeScale?: string; lifeboatArg?: string[] },
+      ) => {
+        const { loadScenario } = await import("./scenarios/load.ts");
+        const { runScenario } = await import("./run/run-scenario.ts");
+        const scenario = await loadScenario(name);
+        const timeScale = opts.timeScale === undefined ? undefined : Number(opts.timeScale);
+        if (timeScale !== undefined && !(timeScale > 0))
+          throw new Error(`--time-scale must be a number > 0, got '${String(opts.timeScale)}'`);
+        const handlers = (opts.handler ?? ["none", "nth", "nth-tuned", "lifeboat"]) as (
+          "none" | "nth" | "nth-tuned" | "lifeboat"
+        )[];
+        await runScenario({
+          scenario,
+          handlers,
+          outDir: opts.out,
+          lifeboatArgs: opts.lifeboatArg ?? [],
+          ...(timeScale === undefined ? {} : { timeScale }),
+          progress: (line) => {
+            process.stdout.write(`${line}\n`);
+          },
+        });
+        process.stdout.write(`report: ${opts.out}/report.json, ${opts.out}/report.html\n`);
+      },
+    );
   return lab;
 }
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { EksNodeSpec } from "../cluster/eks-node.ts";
 import type { CloudSettings, NodeGroup, ScenarioEvent } from "../scenarios/schema.ts";
 import { CloudSimulator } from "./cloud.ts";
-import type { CloudLab, CloudNode, DeadHostMode, PendingPod, TimelineEntry } from "./cloud.ts";
+import type { AsgHooks, CloudLab, CloudNode, DeadHostMode, PendingPod, TimelineEntry } from "./cloud.ts";
 import { pendingPodOf, preferNodesHoldingPods } from "./kube.ts";
 
 /** Scenario seconds run 200 times faster: a 120 s deadline takes 0.6 s. */
@@ -78,6 +78,7 @@ function harness(opts: {
   settings?: Partial<CloudSettings>;
   chooseVictims?: (c: readonly CloudNode[], n: number) => Promise<readonly CloudNode[]>;
   pendingPods?: () => Promise<readonly PendingPod[]>;
+  asg?: AsgHooks;
 }): Harness {
   const groups = opts.groups ?? [group("spot-a", "us-east-1a", 2), group("spot-b", "us-east-1b", 2)];
   const lab = new FakeLab(
@@ -100,6 +101,7 @@ function harness(opts: {
       },
       ...(opts.chooseVictims === undefined ? {} : { chooseVictims: opts.chooseVictims }),
       ...(opts.pendingPods === undefined ? {} : { pendingPods: opts.pendingPods }),
+      ...(opts.asg === undefined ? {} : { asg: opts.asg }),
     },
     settings: settings(opts.settings),
     nodeGroups: groups,
@@ -339,6 +341,75 @@ test("the autoscaler packs small pods onto one new node and counts nodes already
   // Several scans saw the pods pending while the node was on its way: still one node.
   assert.equal(cloud.timeline.filter((e) => e.kind === "autoscaler-scale-up").length, 1);
   assert.equal(h.lab.added.length, 1);
+});
+
+/** Auto Scaling groups as moto keeps them: desired capacity per group, raised by lifeboat's early node. */
+class FakeAsgs implements AsgHooks {
+  readonly desiredByGroup = new Map<string, number>();
+  readonly writes: [string, number][] = [];
+  desired(group: string): Promise<number | null> {
+    return Promise.resolve(this.desiredByGroup.get(group) ?? null);
+  }
+  setDesired(group: string, desired: number): Promise<void> {
+    this.writes.push([group, desired]);
+    this.desiredByGroup.set(group, desired);
+    return Promise.resolve();
+  }
+}
+
+test("an early node: a desired capacity raised from outside launches a node, and the autoscaler counts it", async () => {
+  const asgs = new FakeAsgs();
+  asgs.desiredByGroup.set("spot-a", 2);
+  asgs.desiredByGroup.set("spot-b", 2);
+  // A surge pod pending from time zero, one per node (its group's nodes all hold one).
+  const surge = pod("default/app-surge", { onePerNode: true, groups: ["spot-a"] });
+  const h = harness({
+    events: [{ at: 1, kind: "rebalance", nodes: {} }],
+    settings: { nodeJoinSeconds: 40, autoscaler: { enabled: true, maxNodesPerGroup: 10, reactSeconds: 10 } },
+    pendingPods: () => Promise.resolve(joined(h.cloud) > 0 ? [] : [surge]),
+    asg: asgs,
+  });
+  await using cloud = h.cloud;
+  cloud.start();
+  // lifeboat's early node at the notice (second 2): SetDesiredCapacity 2 -> 3, before the autoscaler reacts.
+  while (cloud.now() < 2) await new Promise((r) => setTimeout(r, 5));
+  asgs.desiredByGroup.set("spot-a", 3);
+  while (joined(cloud) < 1) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 50));
+  await cloud.settled();
+  const raised = first(cloud.timeline, "asg-scale-up");
+  assert.ok(raised.at < 10, `the raise is seen within a scan, at ${raised.at}`);
+  assert.match(raised.detail, /spot-a.*2 -> 3/);
+  // The node on its way absorbs the pending pod: cluster-autoscaler adds nothing on top.
+  assert.equal(cloud.timeline.filter((e) => e.kind === "autoscaler-scale-up").length, 0);
+  assert.deepEqual(
+    h.lab.added.map((s) => s.nodeGroup),
+    ["spot-a"],
+  );
+  const joinedAt = first(cloud.timeline, "node-joined").at;
+  assert.ok(joinedAt < 10 + 40, `joined at ${joinedAt}: earlier than the autoscaler's react + join`);
+  assert.deepEqual(asgs.writes, [], "nothing written back: the raise was not the simulator's");
+});
+
+test("without an early node the autoscaler scales up and writes the group's desired capacity back", async () => {
+  const asgs = new FakeAsgs();
+  asgs.desiredByGroup.set("spot-a", 2);
+  asgs.desiredByGroup.set("spot-b", 2);
+  const surge = pod("default/app-surge", { onePerNode: true, groups: ["spot-a"] });
+  const h = harness({
+    events: [{ at: 1, kind: "rebalance", nodes: {} }],
+    settings: { nodeJoinSeconds: 40, autoscaler: { enabled: true, maxNodesPerGroup: 10, reactSeconds: 10 } },
+    pendingPods: () => Promise.resolve(joined(h.cloud) > 0 ? [] : [surge]),
+    asg: asgs,
+  });
+  await using cloud = h.cloud;
+  cloud.start();
+  while (joined(cloud) < 1) await new Promise((r) => setTimeout(r, 20));
+  await cloud.settled();
+  assert.equal(cloud.timeline.filter((e) => e.kind === "autoscaler-scale-up").length, 1);
+  assert.equal(cloud.timeline.filter((e) => e.kind === "asg-scale-up").length, 0);
+  assert.deepEqual(asgs.writes, [["spot-a", 3]]);
+  assert.ok(first(cloud.timeline, "node-joined").at >= 10 + 40 - SLACK);
 });
 
 test("pendingPodOf reads groups, CPU and one-per-node from an unschedulable pod", () => {

@@ -14,6 +14,10 @@
  * - **Cluster-autoscaler**: a pod Pending/Unschedulable for `reactSeconds` makes the simulator add a node to a
  *   group the pod may run on (up to `maxNodesPerGroup`), joining `nodeJoinSeconds` later.
  * - **Cloud node lifecycle**: a dead node's Node object is deleted once it is no longer Ready (checked every 5 s).
+ * - **Auto Scaling groups as AWS sees them** (optional `asg` hook, moto in the lab): a desired capacity raised
+ *   from outside (lifeboat's `--early-node` calls SetDesiredCapacity) launches that many nodes, which the
+ *   autoscaler then counts as on their way, as cluster-autoscaler counts a group's upcoming instances; the
+ *   autoscaler's own scale-ups are written back to the group.
  *
  * Everything is recorded in `timeline` (scenario seconds) for the report.
  */
@@ -80,6 +84,15 @@ export interface CloudHooks {
   ): Promise<readonly CloudNode[]> | readonly CloudNode[];
   /** Pods Pending/Unschedulable now; without it the autoscaler does nothing. */
   pendingPods?(): Promise<readonly PendingPod[]>;
+  /** The node groups' Auto Scaling groups (moto in the lab); without it desired capacity is the simulator's alone. */
+  asg?: AsgHooks;
+}
+
+/** A node group's Auto Scaling group desired capacity, read and written by group name. */
+export interface AsgHooks {
+  /** null: the group has no Auto Scaling group. */
+  desired(group: string): Promise<number | null>;
+  setDesired(group: string, desired: number): Promise<void>;
 }
 
 /** Puts one message body into the queue. */
@@ -98,6 +111,7 @@ export type CloudEventKind =
   | "node-launched"
   | "node-joined"
   | "autoscaler-scale-up"
+  | "asg-scale-up"
   | "error";
 
 export interface TimelineEntry {
@@ -159,7 +173,7 @@ export interface CloudOptions {
 
 interface UpcomingNode {
   group: string;
-  reason: "asg-replacement" | "autoscaler";
+  reason: "asg-replacement" | "autoscaler" | "asg-desired";
 }
 
 /**
@@ -177,6 +191,8 @@ export class CloudSimulator implements AsyncDisposable {
   /** Nodes that joined less than `reactSeconds` ago: the scheduler is still placing pods on them. */
   readonly #recentlyJoined = new Map<string, { group: string; joinedAt: number }>();
   readonly #firstSeenPending = new Map<string, number>();
+  /** Each group's Auto Scaling desired capacity as last seen or written by the simulator. */
+  readonly #asgKnown = new Map<string, number>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   #t0 = 0;
@@ -192,6 +208,11 @@ export class CloudSimulator implements AsyncDisposable {
   /** Scenario seconds since time zero. */
   now(): number {
     return (performance.now() - this.#t0) / 1000 / this.#opts.timeScale;
+  }
+
+  /** Nodes launched and not yet joined. */
+  get launching(): number {
+    return this.#upcoming.size;
   }
 
   /** Live nodes (not yet dead), including doomed ones. */
@@ -213,12 +234,20 @@ export class CloudSimulator implements AsyncDisposable {
     this.#t0 = this.#opts.t0 ?? performance.now();
     this.#wall0 = Date.now() - (performance.now() - this.#t0);
     for (const n of this.#opts.lab.nodes) this.#live.set(n.name, n);
+    // Nodes added before time zero (the autoscaler placing a handler's headroom) are part of the group's size.
+    for (const g of this.#opts.nodeGroups)
+      this.#desired.set(g.name, Math.max(this.#desired.get(g.name) ?? 0, this.#groupSize(g.name)));
     for (const e of this.#opts.events) {
       if (isWorkloadEvent(e)) continue;
       this.#spawn(`${e.kind} at ${e.at}`, null, () => this.#runEvent(e));
     }
     if (this.#opts.settings.autoscaler.enabled && this.#opts.hooks.pendingPods !== undefined) {
-      this.#spawnLoop(() => this.#autoscale());
+      this.#spawnLoop(async () => {
+        await this.#syncAsg();
+        await this.#autoscale();
+      });
+    } else if (this.#opts.hooks.asg !== undefined) {
+      this.#spawnLoop(() => this.#syncAsg());
     }
   }
 
@@ -544,6 +573,7 @@ export class CloudSimulator implements AsyncDisposable {
     }
     for (const group of launches) {
       this.#desired.set(group, (this.#desired.get(group) ?? 0) + 1);
+      await this.#writeAsg(group);
       this.#record(
         "autoscaler-scale-up",
         null,
@@ -551,6 +581,40 @@ export class CloudSimulator implements AsyncDisposable {
       );
       this.#launch(group, "autoscaler");
     }
+  }
+
+  /**
+   * A desired capacity raised from outside since the simulator last saw or wrote it (lifeboat's early node)
+   * launches that many nodes, as the Auto Scaling group would.
+   */
+  async #syncAsg(): Promise<void> {
+    const asg = this.#opts.hooks.asg;
+    if (asg === undefined) return;
+    for (const g of this.#opts.nodeGroups) {
+      const desired = await asg.desired(g.name);
+      if (desired === null) continue;
+      const known = this.#asgKnown.get(g.name);
+      this.#asgKnown.set(g.name, Math.max(desired, known ?? desired));
+      if (known === undefined || desired <= known) continue;
+      const add = desired - known;
+      this.#desired.set(g.name, (this.#desired.get(g.name) ?? 0) + add);
+      this.#record(
+        "asg-scale-up",
+        null,
+        `desired capacity of ${g.name}'s Auto Scaling group raised from outside (${known} -> ${desired}): +${add} node(s)`,
+      );
+      for (let i = 0; i < add; i++) this.#launch(g.name, "asg-desired");
+    }
+  }
+
+  /** Writes the simulator's own scale-up back to the group's Auto Scaling group. */
+  async #writeAsg(group: string): Promise<void> {
+    const asg = this.#opts.hooks.asg;
+    const known = this.#asgKnown.get(group);
+    if (asg === undefined || known === undefined) return;
+    const desired = known + 1;
+    this.#asgKnown.set(group, desired);
+    await asg.setDesired(group, desired);
   }
 
   #allocatableCpu(group: string): number {

@@ -115,6 +115,12 @@ export function sampleObservations(): HandlerObservations[] {
       durationSeconds: DURATION,
       responses: responses(() => 200),
       ready: ready((t) => (t >= 104 && t < 128 ? 5 : 4)),
+      // A headroom placeholder of 1 CPU until the surge preempts it at 33 s, again once a node joined at 112 s.
+      placeholders: [
+        { t: 0, cpuMilli: 1000 },
+        { t: 33, cpuMilli: 0 },
+        { t: 112, cpuMilli: 1000 },
+      ],
       evacuations: [
         {
           node: VICTIM,

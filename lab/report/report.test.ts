@@ -10,6 +10,8 @@ import {
   formatProgress,
   formatSummaryTable,
   minReadyRatio,
+  nodeSeconds,
+  placeholderCpuSeconds,
   renderReportHtml,
   replicaSecondsBelowDesired,
   requestsPerSecond,
@@ -49,6 +51,7 @@ test("the report JSON has the issue's shape", () => {
     "errors5xx",
     "minReadyRatio",
     "replicaSecondsBelowDesired",
+    "cost",
     "evacuations",
     "series",
   ]);
@@ -142,19 +145,78 @@ test("the summary table puts the handlers side by side under the issue's columns
   assert.equal(lines[0], "scenario seed (time scale 1)");
   assert.match(
     lines[1]!,
-    /^handler\s+version\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+replica-s below desired\s+evacuations\s+min slack$/,
+    /^handler\s+version\s+requests\s+2xx\s+5xx\s+502\s+503\s+504\s+min ready ratio\s+replica-s below desired\s+node-s\s+placeholder cpu-s\s+evacuations\s+min slack$/,
   );
   assert.deepEqual(
     lines.slice(2).map((l) => l.split(/\s{2,}/)),
     [
-      ["none", "-", "13200", "12880", "320", "60", "0", "260", "0.75", "110.0", "0/1", "-"],
-      ["nth", "NTH v1.25.6", "13200", "13190", "10", "10", "0", "0", "0.75", "71.0", "1/1", "96.0 s"],
-      ["lifeboat", "lifeboat 0.1.0", "13200", "13200", "0", "0", "0", "0", "1.00", "0.0", "1/1", "22.0 s"],
+      ["none", "-", "13200", "12880", "320", "60", "0", "260", "0.75", "110.0", "1956", "0", "0/1", "-"],
+      [
+        "nth",
+        "NTH v1.25.6",
+        "13200",
+        "13190",
+        "10",
+        "10",
+        "0",
+        "0",
+        "0.75",
+        "71.0",
+        "1910",
+        "0",
+        "1/1",
+        "96.0 s",
+      ],
+      [
+        "lifeboat",
+        "lifeboat 0.1.0",
+        "13200",
+        "13200",
+        "0",
+        "0",
+        "0",
+        "0",
+        "1.00",
+        "0.0",
+        "1910",
+        "251",
+        "1/1",
+        "22.0 s",
+      ],
     ],
   );
   // Columns line up: every row as long as the header or shorter only by trailing cells.
   const headerWidth = lines[1]!.length;
   assert.ok(lines.slice(2).every((l) => l.length === headerWidth));
+});
+
+test("cost: node-seconds within the run, placeholder CPU-seconds integrated until the end", () => {
+  const lane = (from: number, to: number | null) => ({
+    node: "n",
+    group: null,
+    zone: null,
+    from,
+    to,
+    marks: [],
+  });
+  // From time zero (or the join) to the death (or the end); nothing outside [0, duration].
+  assert.equal(
+    nodeSeconds([lane(0, null), lane(100, null), lane(0, 150), lane(-20, 400)], 300),
+    300 + 200 + 150 + 300,
+  );
+  assert.equal(nodeSeconds([], 300), 0);
+  assert.equal(
+    placeholderCpuSeconds(
+      [
+        { t: 0, cpuMilli: 1500 },
+        { t: 10, cpuMilli: 0 },
+        { t: 200, cpuMilli: 500 },
+      ],
+      300,
+    ),
+    15 + 50,
+  );
+  assert.equal(placeholderCpuSeconds([], 300), 0);
 });
 
 test("the progress line", () => {

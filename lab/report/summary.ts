@@ -4,6 +4,7 @@ import type {
   HandlerReport,
   HandlerSeries,
   NodeLane,
+  PlaceholderSample,
   ReadySample,
   Report,
   RequestsPerSecond,
@@ -70,6 +71,27 @@ export function replicaSecondsBelowDesired(samples: readonly ReadySample[], endS
   return Math.round(sum * 10) / 10;
 }
 
+/** Every node's lifetime within [0, durationSeconds], summed: what the run paid for in nodes. Rounded to 1. */
+export function nodeSeconds(lanes: readonly NodeLane[], durationSeconds: number): number {
+  let sum = 0;
+  for (const lane of lanes) {
+    const from = Math.max(0, lane.from);
+    const to = Math.min(durationSeconds, lane.to ?? durationSeconds);
+    sum += Math.max(0, to - from);
+  }
+  return Math.round(sum);
+}
+
+/** Cores held by placeholders, integrated until `endSeconds`: each sample holds until the next. Rounded to 1. */
+export function placeholderCpuSeconds(samples: readonly PlaceholderSample[], endSeconds: number): number {
+  let sum = 0;
+  for (const [i, s] of samples.entries()) {
+    const next = Math.min(samples[i + 1]?.t ?? endSeconds, endSeconds);
+    sum += (s.cpuMilli / 1000) * Math.max(0, next - Math.max(0, s.t));
+  }
+  return Math.round(sum);
+}
+
 /** An evacuation row with its slack computed: deadline - retiredAt, null when never retired. */
 export function evacuation(e: Omit<Evacuation, "slackSeconds">): Evacuation {
   return {
@@ -89,6 +111,8 @@ export interface HandlerObservations {
   nodes: readonly NodeLane[];
   /** Each workload's replica count at the end of the run. */
   workloads?: readonly WorkloadOutcome[];
+  /** CPU held by headroom placeholders over the run (none: no placeholders). */
+  placeholders?: readonly PlaceholderSample[];
 }
 
 /** A handler's report from what the runner observed. */
@@ -108,6 +132,10 @@ export function handlerReport(o: HandlerObservations): HandlerReport {
     errors5xx: countInRange(responses, 500, 599),
     minReadyRatio: minReadyRatio(o.ready),
     replicaSecondsBelowDesired: replicaSecondsBelowDesired(o.ready, o.durationSeconds),
+    cost: {
+      nodeSeconds: nodeSeconds(o.nodes, o.durationSeconds),
+      placeholderCpuSeconds: placeholderCpuSeconds(o.placeholders ?? [], o.durationSeconds),
+    },
     evacuations: o.evacuations.map(evacuation),
     ...(o.workloads === undefined ? {} : { workloads: [...o.workloads] }),
     series,
@@ -132,6 +160,8 @@ export const SUMMARY_COLUMNS = [
   "504",
   "min ready ratio",
   "replica-s below desired",
+  "node-s",
+  "placeholder cpu-s",
   "evacuations",
   "min slack",
 ] as const;
@@ -151,6 +181,8 @@ export function summaryRow(h: HandlerReport): string[] {
     String(h.responses["504"] ?? 0),
     h.minReadyRatio.toFixed(2),
     h.replicaSecondsBelowDesired.toFixed(1),
+    h.cost === undefined ? "-" : String(h.cost.nodeSeconds),
+    h.cost === undefined ? "-" : String(h.cost.placeholderCpuSeconds),
     `${retired}/${h.evacuations.length}`,
     slack === null ? "-" : `${slack.toFixed(1)} s`,
   ];
@@ -165,9 +197,9 @@ export function shortVersion(version: string | null): string {
 /**
  * The side-by-side table the CLI prints, one row per handler:
  *
- *   handler  version      requests  2xx    5xx  502  503  504  min ready ratio  replica-s below desired  evacuations  min slack
- *   none     -            13200     13041  159  159  0    0    0.75             110.0                    0/1          -
- *   nth      NTH v1.25.6  13200     13200  0    0    0    0    0.75             52.3                     1/1          97.8 s
+ *   handler  version      requests  2xx    5xx  502  503  504  min ready ratio  replica-s below desired  node-s  placeholder cpu-s  evacuations  min slack
+ *   none     -            13200     13041  159  159  0    0    0.75             110.0                    1980    0                  0/1          -
+ *   nth      NTH v1.25.6  13200     13200  0    0    0    0    0.75             52.3                     1980    0                  1/1          97.8 s
  */
 export function formatSummaryTable(report: Report): string {
   const rows = [SUMMARY_COLUMNS.map(String), ...report.handlers.map(summaryRow)];

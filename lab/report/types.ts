@@ -27,11 +27,28 @@ export interface HandlerReport {
    * replica-seconds (one replica missing for 50 s = 50).
    */
   replicaSecondsBelowDesired: number;
+  /**
+   * What the run cost: node-seconds (every node's lifetime within the run, from time zero or its join to its
+   * death, deletion or the end) and placeholder CPU-seconds (cores held by scheduled headroom placeholders,
+   * integrated over the run). Absent in reports written before they were measured.
+   */
+  cost?: RunCost;
   evacuations: Evacuation[];
   /** Each workload's replicas at the end of the run (absent in reports written before they were recorded). */
   workloads?: WorkloadOutcome[];
   /** Time series for the HTML timeline (kept in the JSON so the HTML can be redrawn). */
   series: HandlerSeries;
+}
+
+export interface RunCost {
+  nodeSeconds: number;
+  placeholderCpuSeconds: number;
+}
+
+/** CPU requested by scheduled headroom placeholders from `t` until the next sample. */
+export interface PlaceholderSample {
+  t: number;
+  cpuMilli: number;
 }
 
 /** A workload at the end of a run. */

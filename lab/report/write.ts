@@ -13,6 +13,8 @@ export {
   handlerReport,
   minReadyRatio,
   minSlack,
+  nodeSeconds,
+  placeholderCpuSeconds,
   replicaSecondsBelowDesired,
   requestsPerSecond,
 } from "./summary.ts";

@@ -25,6 +25,8 @@ export interface HandlerContext {
   logPath: string;
   /** Where a handler may stage files (NTH's service-account token). */
   workDir: string;
+  /** Extra flags for `lifeboat run`, after the lab's own (a later flag wins). */
+  lifeboatArgs?: readonly string[];
 }
 
 export interface RunningHandler extends AsyncDisposable {
@@ -60,6 +62,7 @@ export function lifeboatArgs(
     `--in-flight-seconds=${s(5)}`,
     `--default-ready-seconds=${s(90)}`,
     `--reconcile-interval-seconds=${s(2)}`,
+    `--headroom-interval-seconds=${s(15)}`,
     "--log-level=info",
   ];
 }
@@ -97,7 +100,7 @@ export async function startHandler(name: HandlerName, ctx: HandlerContext): Prom
 
 async function startLifeboat(ctx: HandlerContext): Promise<RunningHandler> {
   const name = "lifeboat";
-  const args = [join(ROOT, "bin", "lifeboat.js"), ...lifeboatArgs(ctx)];
+  const args = [join(ROOT, "bin", "lifeboat.js"), ...lifeboatArgs(ctx), ...(ctx.lifeboatArgs ?? [])];
   const log = createWriteStream(ctx.logPath, { flags: "a" });
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],

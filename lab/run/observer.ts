@@ -4,7 +4,8 @@
  * it did: cordon, retirement and replacement readiness are read off the cluster.
  */
 import type { CoreV1Api, V1Node, V1Pod } from "@kubernetes/client-node";
-import type { LaneMark, NodeLane, ReadySample } from "../report/types.ts";
+import { cpuToMilli } from "../cloud/kube.ts";
+import type { LaneMark, NodeLane, PlaceholderSample, ReadySample } from "../report/types.ts";
 import type { Evacuation } from "../report/types.ts";
 
 interface Doomed {
@@ -36,10 +37,14 @@ const key = (p: V1Pod): string => `${p.metadata?.namespace ?? ""}/${p.metadata?.
 const isReady = (p: V1Pod): boolean =>
   p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 const appOf = (p: V1Pod): string => p.metadata?.labels?.["app"] ?? "";
+/** The label of lifeboat's headroom placeholders (src/domain/headroom.ts); the lab reads it, it does not import it. */
+export const PLACEHOLDER_LABEL = "lifeboat.dev/headroom";
 
 export class ClusterObserver {
   readonly #o: ObserverOptions;
   readonly ready: ReadySample[] = [];
+  /** CPU held by scheduled headroom placeholders (any namespace), sampled like `ready`. */
+  readonly placeholders: PlaceholderSample[] = [];
   readonly #lanes = new Map<string, NodeLane>();
   readonly #doomed = new Map<string, Doomed>();
   #pods: V1Pod[] = [];
@@ -51,10 +56,12 @@ export class ClusterObserver {
   /** One observation: call it often (every few hundred ms of real time). */
   async sample(): Promise<void> {
     const t = this.#o.now();
-    const [nodes, pods] = await Promise.all([
+    const [nodes, pods, placeholders] = await Promise.all([
       this.#o.core.listNode(),
       this.#o.core.listNamespacedPod({ namespace: this.#o.namespace }),
+      this.#o.core.listPodForAllNamespaces({ labelSelector: PLACEHOLDER_LABEL }),
     ]);
+    this.#observePlaceholders(placeholders.items, t);
     this.#pods = pods.items;
     this.#observeNodes(nodes.items, t);
     const serving = pods.items.filter(
@@ -72,6 +79,24 @@ export class ClusterObserver {
     if (last === undefined || Math.floor(t) > Math.floor(last.t) || ready !== last.ready)
       this.ready.push({ t: round(t), ready, desired });
     for (const d of this.#doomed.values()) this.#observeEvacuation(d, nodes.items, pods.items, serving, t);
+  }
+
+  #observePlaceholders(pods: V1Pod[], t: number): void {
+    const cpuMilli = pods
+      .filter(
+        (p) =>
+          p.spec?.nodeName !== undefined &&
+          p.metadata?.deletionTimestamp == null &&
+          !this.#o.isNodeDead(p.spec.nodeName),
+      )
+      .reduce(
+        (sum, p) =>
+          sum +
+          (p.spec?.containers ?? []).reduce((s, c) => s + cpuToMilli(c.resources?.requests?.["cpu"]), 0),
+        0,
+      );
+    const last = this.placeholders.at(-1);
+    if (last === undefined || last.cpuMilli !== cpuMilli) this.placeholders.push({ t: round(t), cpuMilli });
   }
 
   /** The cloud issued a notice for `node`: remember which pods it holds now. */

@@ -14,7 +14,8 @@ import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { startMoto, type Moto } from "../aws/moto.ts";
 import { deployInterruptionStack } from "../aws/stack.ts";
 import { LabEc2 } from "../cloud/ec2.ts";
-import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
+import { CloudSimulator, type AsgHooks, type TimelineEntry } from "../cloud/cloud.ts";
+import { LabAsgs } from "../cloud/asg.ts";
 import { cloudLabOf, pendingPods, podsOf, preferNodesHoldingPods } from "../cloud/kube.ts";
 import { startLab } from "../lab.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
@@ -24,11 +25,13 @@ import { writeReport } from "../report/write.ts";
 import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/load.ts";
 import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
 import { startHandler, type HandlerName } from "./handlers.ts";
-import { ClusterObserver } from "./observer.ts";
+import { ClusterObserver, PLACEHOLDER_LABEL } from "./observer.ts";
 import { WorkloadEvents } from "./workload-events.ts";
 import { LabKubeProxy } from "./kube-proxy.ts";
 
 const NAMESPACE = "default";
+/** Where lifeboat keeps its headroom placeholders (its --headroom-namespace default, the chart's namespace). */
+const HEADROOM_NAMESPACE = "lifeboat-system";
 const REGION = "us-east-1";
 /** The EventBridge notice says "2 minutes"; consumers compute the deadline as the event's time + 120 s. */
 const NOTICE_LEAD_MS = 120_000;
@@ -47,6 +50,8 @@ export interface RunOptions {
   timeScale?: number;
   /** One line at a time: progress and phase changes. */
   progress?: (line: string) => void;
+  /** Extra flags for `lifeboat run` (e.g. `--early-node`, `--headroom-nodes=0`), after the lab's own. */
+  lifeboatArgs?: readonly string[];
 }
 
 export async function runScenario(opts: RunOptions): Promise<Report> {
@@ -55,7 +60,14 @@ export async function runScenario(opts: RunOptions): Promise<Report> {
   await mkdir(opts.outDir, { recursive: true });
   for (const handler of opts.handlers) {
     report.handlers.push(
-      await runHandler(opts.scenario, handler, timeScale, opts.outDir, opts.progress ?? (() => undefined)),
+      await runHandler(
+        opts.scenario,
+        handler,
+        timeScale,
+        opts.outDir,
+        opts.progress ?? (() => undefined),
+        opts.lifeboatArgs ?? [],
+      ),
     );
     await writeReport(opts.outDir, report);
   }
@@ -109,6 +121,7 @@ async function runHandler(
   timeScale: number,
   outDir: string,
   progress: (line: string) => void,
+  lifeboatArgs: readonly string[],
 ): Promise<HandlerReport> {
   progress(
     `[${handler}] starting the lab (${scenario.cluster.nodeGroups.reduce((n, g) => n + g.count, 0)} nodes, time scale ${timeScale})`,
@@ -134,6 +147,13 @@ async function runHandler(
     instances: ec2,
   });
   await lab.installEvacuationCrd();
+  // Each node group's Auto Scaling group in moto, holding the starting instances (what --early-node raises).
+  await using asgs = await LabAsgs.create(
+    moto,
+    scenario.cluster.nodeGroups,
+    lab.nodes,
+    scenario.cloud.autoscaler.maxNodesPerGroup,
+  );
 
   const desired = new Map<string, number>();
   for (const w of scenario.workloads) {
@@ -221,6 +241,7 @@ async function runHandler(
     ),
   );
 
+  await lab.core.createNamespace({ body: { metadata: { name: HEADROOM_NAMESPACE } } });
   await using running = await startHandler(handler, {
     kubeconfigPath: lab.kubeconfigPath,
     queueUrl,
@@ -229,7 +250,12 @@ async function runHandler(
     timeScale,
     logPath: join(outDir, `${handler}.log`),
     workDir: lab.controlPlane.dir,
+    lifeboatArgs,
   });
+
+  // A handler that keeps headroom (lifeboat's placeholders) has had it in place long before a reclaim in a
+  // real cluster: let the autoscaler add the nodes its placeholders ask for before time zero.
+  if (handler === "lifeboat") await settleHeadroom(lab, scenario, timeScale, progress, asgs.hooks);
 
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -253,6 +279,7 @@ async function runHandler(
         ? {}
         : { chooseVictims: preferNodesHoldingPods(() => podsOf(lab.core, NAMESPACE, `app=${first.name}`)) }),
       pendingPods: () => pendingPods(lab.core),
+      asg: asgs.hooks,
     },
     settings: scenario.cloud,
     nodeGroups: scenario.cluster.nodeGroups,
@@ -356,7 +383,57 @@ async function runHandler(
     evacuations: observer.evacuations,
     nodes: observer.lanes,
     workloads,
+    placeholders: observer.placeholders,
   });
+}
+
+/**
+ * Before time zero: runs the cloud's autoscaler (no events) until the handler's headroom placeholder
+ * Deployments exist and every placeholder runs, so the run starts from the steady state a real cluster has.
+ * Gives up waiting (and says so) after the time a node takes to be asked for and join, twice over.
+ */
+async function settleHeadroom(
+  lab: Awaited<ReturnType<typeof startLab>>,
+  scenario: Scenario,
+  timeScale: number,
+  progress: (line: string) => void,
+  asg: AsgHooks,
+): Promise<void> {
+  const settings = scenario.cloud;
+  await using pre = new CloudSimulator({
+    lab: cloudLabOf(lab),
+    send: () => Promise.resolve(),
+    hooks: { killNode: () => undefined, pendingPods: () => pendingPods(lab.core), asg },
+    settings,
+    nodeGroups: scenario.cluster.nodeGroups,
+    events: [],
+    timeScale,
+  });
+  pre.start();
+  const started = performance.now();
+  const planSeconds = 10;
+  const limitSeconds = 2 * (settings.autoscaler.reactSeconds + settings.nodeJoinSeconds) + 60;
+  progress(
+    `[lifeboat] waiting for its headroom placeholders to run (at most ${Math.round(limitSeconds * timeScale)} s)`,
+  );
+  let placed = "no placeholder Deployment";
+  try {
+    await waitFor("headroom placeholders running", limitSeconds * timeScale * 1000, async () => {
+      const list = await lab.apps.listNamespacedDeployment({
+        namespace: HEADROOM_NAMESPACE,
+        labelSelector: PLACEHOLDER_LABEL,
+      });
+      if (list.items.length === 0)
+        return performance.now() - started > planSeconds * Math.max(timeScale, 0.5) * 1000;
+      const want = list.items.reduce((n, d) => n + (d.spec?.replicas ?? 0), 0);
+      const ready = list.items.reduce((n, d) => n + (d.status?.readyReplicas ?? 0), 0);
+      placed = `${ready}/${want} placeholders Ready in ${list.items.length} Deployment(s)`;
+      return ready >= want && pre.launching === 0;
+    });
+    progress(`[lifeboat] headroom in place: ${placed}`);
+  } catch {
+    progress(`[lifeboat] headroom not in place before time zero: ${placed}`);
+  }
 }
 
 /** moto with the shipped CloudFormation stack deployed; moto is stopped again if the deploy fails. */

@@ -47,6 +47,7 @@ test("every shipped scenario validates", async () => {
     "rollout-during-surge",
     "scale-during-surge",
     "seed",
+    "seed-full",
     "single-reclaim",
     "single-reclaim-instance",
   ]);
@@ -100,6 +101,21 @@ test("capacity-starved has no spare room for a one-per-node replacement", async 
   const nodes = s.cluster.nodeGroups.reduce((n, g) => n + g.count, 0);
   assert.equal(nodes, s.workloads[0]!.replicas);
   assert.equal(s.workloads[0]!.onePerNode, true);
+});
+
+test("seed-full is the seed's Deployment pinned to one node group with every node full", async () => {
+  const full = await loadScenario("seed-full");
+  const seed = await loadScenario("seed");
+  const app = full.workloads[0]!;
+  const { nodeGroups: _pinned, replicas: _r, ...rest } = app;
+  const { nodeGroups: _none, replicas: _r2, ...seedRest } = seed.workloads[0]!;
+  assert.deepEqual(rest, seedRest, "the seed's pod spec");
+  assert.deepEqual(app.nodeGroups, [full.cluster.nodeGroups[0]!.name]);
+  assert.equal(full.cluster.nodeGroups.length, 1);
+  assert.equal(full.cluster.nodeGroups[0]!.count, app.replicas, "one pod per node, no spare node");
+  assert.equal(full.cloud.nodeJoinSeconds, 70);
+  assert.deepEqual(full.expect.lifeboat?.max5xx, 0);
+  assert.deepEqual(full.expect.lifeboat?.minReadyRatioAtLeast, 1);
 });
 
 test("defaults are filled in: the seed's timings, GUESS defaults for the cloud", () => {

@@ -41,6 +41,23 @@ function fullPod(): V1Pod {
       overhead: { cpu: "10m" },
       serviceAccountName: "web",
       volumes: [{ name: "data", emptyDir: {} }],
+      affinity: {
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "web" } } },
+          ],
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 1,
+              podAffinityTerm: {
+                topologyKey: "topology.kubernetes.io/zone",
+                labelSelector: { matchLabels: { app: "web" } },
+              },
+            },
+          ],
+        },
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } },
+      },
       initContainers: [
         { name: "migrate", image: "m", resources: { requests: { cpu: "2" } } },
         { name: "proxy", image: "p", restartPolicy: "Always", resources: { requests: { cpu: "50m" } } },
@@ -91,8 +108,14 @@ test("a trimmed pod reads exactly as the full one, without managedFields, env, v
     ...expected,
     annotations: { "controller.kubernetes.io/pod-deletion-cost": "-100000" },
   });
+  assert.equal(expected.onePerNode, true, "the fixture is one pod per node");
   assert.equal(trimmed.metadata?.managedFields, undefined);
   assert.equal(trimmed.spec?.volumes, undefined);
+  assert.equal(
+    trimmed.spec?.affinity?.nodeAffinity,
+    undefined,
+    "only the required pod anti-affinity is kept",
+  );
   assert.equal(trimmed.spec?.containers[0]?.env, undefined);
   assert.equal(trimmed.status?.containerStatuses, undefined);
   assert.deepEqual(

@@ -8,8 +8,9 @@
  *
  * What is kept, per resource (everything views.ts reads, nothing else):
  * - every object: metadata without managedFields and without kubectl's last-applied-configuration annotation;
- * - pods: spec.nodeName, terminationGracePeriodSeconds, overhead, and of each container only its name,
- *   restartPolicy, lifecycle.preStop and resources.requests; status.phase and the Ready condition;
+ * - pods: spec.nodeName, terminationGracePeriodSeconds, overhead, the required pod anti-affinity (one pod
+ *   per node: room for a surge), and of each container only its name, restartPolicy, lifecycle.preStop and
+ *   resources.requests; status.phase and the Ready condition;
  * - nodes: spec, labels, annotations, status.conditions and allocatable (no images, no volumes, no nodeInfo);
  * - ReplicaSets owned by a Deployment: no pod template (the Deployment has it; bare ones keep theirs).
  */
@@ -52,6 +53,9 @@ export function trimPod(pod: V1Pod): V1Pod {
     if (spec.terminationGracePeriodSeconds !== undefined)
       kept.terminationGracePeriodSeconds = spec.terminationGracePeriodSeconds;
     if (spec.overhead !== undefined) kept.overhead = spec.overhead;
+    const antiAffinity = spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+    if (antiAffinity !== undefined)
+      kept.affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: antiAffinity } };
     pod.spec = kept;
   }
   const status = pod.status;

@@ -17,6 +17,7 @@ import {
   pdbView,
   podView,
   preStopSecondsOf,
+  onePerNodeOf,
   replicaSetOwners,
   resolveOwner,
   sleepSecondsOfCommand,
@@ -370,6 +371,7 @@ describe("podView", () => {
         terminationGracePeriodSeconds: 120,
         // containers 350m + sidecar 50m = 400m < init 1000m; memory 256+64+32 Mi > init 1 Mi
         requests: { cpuMilli: 1000, memoryBytes: (256 + 64 + 32) * 2 ** 20 },
+        onePerNode: false,
       },
     );
   });
@@ -492,5 +494,59 @@ describe("pdbView", () => {
     assert.equal(expr.kind, "skipped");
     assert.match(expr.kind === "skipped" ? expr.reason : "", /matchExpressions/);
     assert.equal(pdbView(base(undefined)).kind, "skipped");
+  });
+});
+
+describe("onePerNodeOf", () => {
+  const withAnti = (labels: Record<string, string>, term: object) =>
+    ({
+      metadata: { labels },
+      spec: {
+        containers: [],
+        affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } },
+      },
+    }) as Parameters<typeof onePerNodeOf>[0];
+
+  it("is true for required hostname anti-affinity against the pod's own labels", () => {
+    // The seed's selector (matchExpressions type In [instance]) and the common matchLabels form.
+    assert.equal(
+      onePerNodeOf(
+        withAnti(
+          { app: "web", type: "instance" },
+          {
+            topologyKey: "kubernetes.io/hostname",
+            labelSelector: { matchExpressions: [{ key: "type", operator: "In", values: ["instance"] }] },
+          },
+        ),
+      ),
+      true,
+    );
+    assert.equal(
+      onePerNodeOf(
+        withAnti(
+          { app: "web" },
+          { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "web" } } },
+        ),
+      ),
+      true,
+    );
+  });
+
+  it("is false for another topology key, another workload's labels, or no anti-affinity", () => {
+    const own = { labelSelector: { matchLabels: { app: "web" } } };
+    assert.equal(
+      onePerNodeOf(withAnti({ app: "web" }, { ...own, topologyKey: "topology.kubernetes.io/zone" })),
+      false,
+    );
+    assert.equal(
+      onePerNodeOf(
+        withAnti(
+          { app: "web" },
+          { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "db" } } },
+        ),
+      ),
+      false,
+    );
+    assert.equal(onePerNodeOf({ metadata: { labels: { app: "web" } }, spec: { containers: [] } }), false);
   });
 });

@@ -158,7 +158,34 @@ export function podView(pod: V1Pod, owners: ReplicaSetOwners): PodView {
     preStopSeconds: preStopSecondsOf(pod.spec?.containers ?? []),
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
     requests: podRequests(pod),
+    onePerNode: onePerNodeOf(pod),
   };
+}
+
+/** Required anti-affinity on kubernetes.io/hostname whose selector matches the pod's own labels. */
+export function onePerNodeOf(pod: V1Pod): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  const terms = pod.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  return terms.some((t) => {
+    if (t.topologyKey !== "kubernetes.io/hostname" || t.labelSelector === undefined) return false;
+    const own = Object.entries(t.labelSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+    const exprs = (t.labelSelector.matchExpressions ?? []).every((e) => {
+      const value = labels[e.key];
+      switch (e.operator) {
+        case "In":
+          return value !== undefined && (e.values ?? []).includes(value);
+        case "NotIn":
+          return value === undefined || !(e.values ?? []).includes(value);
+        case "Exists":
+          return value !== undefined;
+        case "DoesNotExist":
+          return value === undefined;
+        default:
+          return false;
+      }
+    });
+    return own && exprs;
+  });
 }
 
 function podPhase(phase: string | undefined): PodPhase {

@@ -43,6 +43,10 @@ const CHART_OVERRIDES: Partial<Record<ConfigKey, { value: string; note: string }
     value: '""',
     note: "Empty: the release namespace (where the chart's Role for Leases is).",
   },
+  headroomNamespace: {
+    value: '""',
+    note: "Empty: the release namespace (where the chart's Role for the placeholder Deployments is).",
+  },
 };
 
 /** The settings the chart's `config:` block holds, in schema order: every controller setting. */

@@ -25,5 +25,6 @@ export function policyFrom(config: Config): PlanPolicy {
     prewarmTimeoutSeconds: config.prewarmTimeoutSeconds,
     giveUpAfterSeconds: config.giveUpAfterSeconds,
     ttlSecondsAfterFinished: config.evacuationTtlSeconds,
+    earlyNode: config.earlyNode,
   };
 }

@@ -25,6 +25,9 @@ import type { Clock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
 import { Reconciler } from "../executor/reconciler.ts";
+import type { HeadroomKeeper } from "../executor/headroom-keeper.ts";
+import type { SteeringKeeper } from "../executor/steering-keeper.ts";
+import { earlyNodeActuator, headroomKeeper, steeringKeeper } from "./capacity.ts";
 import type { EventSink } from "../executor/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
 import { fencedActuator, fencedLifecycle, fencedStore, NO_FENCE, type LeaseFence } from "../leader/fence.ts";
@@ -71,6 +74,8 @@ export class Controller implements AsyncDisposable {
   readonly #events: EventSink & { flush(): Promise<void> };
   readonly #intake: NoticeIntake;
   readonly #reconciler: Reconciler;
+  readonly #headroom: HeadroomKeeper;
+  readonly #steering: SteeringKeeper;
   readonly #elector: LeaderElector | null;
   readonly #servers: ObservabilityServer[] = [];
   #synced = false;
@@ -169,7 +174,15 @@ export class Controller implements AsyncDisposable {
       excludeFromLb: config.excludeFromLoadBalancers,
       // The intake is built below; a reconcile asks it only while running.
       noticeWaiting: () => this.#intake.waiting(),
+      earlyNode: earlyNodeActuator(config, fence, log),
     });
+    this.#headroom = headroomKeeper(deps, fence, (now) => this.#cache.snapshot(now));
+    this.#steering = steeringKeeper(
+      deps,
+      fence,
+      () => this.#cache.snapshot(clock.now()).nodes,
+      async () => (await store.list()).map((s) => s.evacuation),
+    );
     this.#intake = new NoticeIntake({
       cluster: this.#cache,
       store,
@@ -186,6 +199,7 @@ export class Controller implements AsyncDisposable {
         this.#lastNoticeAt = this.#d.clock.now();
         this.#firstUnplannedNoticeAt ??= this.#lastNoticeAt;
         this.wake();
+        this.#steering.wake();
       },
       serial: this.#serial,
       hookTimeouts:
@@ -306,7 +320,11 @@ export class Controller implements AsyncDisposable {
       metrics.noticeReceived({ kind: n.kind, source: n.source, outcome: "duplicate" });
       log.info({ notice: n.id, kind: n.kind }, `duplicate notice dropped (seen recently): ${n.summary}`);
     });
-    const work: Promise<unknown>[] = [this.#reconcileLoop(signal)];
+    const work: Promise<unknown>[] = [
+      this.#reconcileLoop(signal),
+      this.#headroom.run(signal),
+      this.#steering.run(signal),
+    ];
     if (config.watchNodeAnnotation) {
       this.#seenAnnotations.clear();
       for (const node of this.#cache.snapshot(clock.now()).nodes) this.#checkAnnotation(node.name);

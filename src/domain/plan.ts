@@ -111,6 +111,20 @@ export type Step =
     }
   /** Undo the cordon (unschedulable off, the evacuation taint and the exclude-from-LB label removed): an expired prewarm. */
   | { kind: "uncordon"; node: string; evacuation: string; reason: string }
+  /**
+   * An early node (`--early-node`): the surge of `node`'s pods finds no room, not even by preempting headroom
+   * placeholders, so raise the desired capacity of the Auto Scaling group of `instanceId` by `count` now
+   * instead of waiting for the autoscaler to notice the Pending pods. Once per evacuation (the actuator records
+   * it on the group).
+   */
+  | {
+      kind: "request-node";
+      node: string;
+      instanceId: string;
+      evacuation: string;
+      count: number;
+      reason: string;
+    }
   /** Something the operator should know; emitted as a Warning Event on `subject`. */
   | { kind: "warn"; code: WarningCode; subject: string; reason: string }
   /** Nothing to do for `subject` (a workload key, pod key or node name) before `until` (null: until the cluster changes). */

@@ -94,6 +94,11 @@ export interface PodView {
   terminationGracePeriodSeconds: number;
   /** Sum of the containers' requests. */
   requests: Resources;
+  /**
+   * Required pod anti-affinity on kubernetes.io/hostname against pods with its own labels (the seed's "one pod
+   * per node"): a replacement cannot share a node with another pod of its workload.
+   */
+  onePerNode: boolean;
 }
 
 export interface WorkloadView {

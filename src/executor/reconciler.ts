@@ -18,6 +18,7 @@ import { EVACUATE_ANNOTATION, type Plan, type Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
 import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
+import type { EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import { isNotLeader } from "../leader/fence.ts";
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
   store: Pick<EvacuationStore, "list" | "get" | "updateSpec" | "updateStatus" | "delete">;
   actuator: KubeActuator;
   lifecycle: LifecycleActuatorLike | null;
+  /** `--early-node`: raises the doomed node's Auto Scaling group; null when off. */
+  earlyNode?: EarlyNodeActuatorLike | null;
   /** Taint key added with the cordon (NoSchedule) and for taint-only (PreferNoSchedule). */
   taintKey: string;
   /** Label exclude-from-external-load-balancers with the cordon. */
@@ -141,6 +144,7 @@ export class Reconciler {
       prewarmTimeoutSeconds: this.#d.prewarmTimeoutSeconds,
       giveUpAfterSeconds: this.#d.giveUpAfterSeconds,
       ttlSecondsAfterFinished: this.#d.evacuationTtlSeconds,
+      earlyNode: this.#d.earlyNode != null,
     };
   }
 
@@ -732,6 +736,34 @@ export class Reconciler {
         });
         return [step.evacuation];
       }
+      case "request-node": {
+        const earlyNode = this.#d.earlyNode;
+        if (earlyNode == null) return [];
+        const outcome = await earlyNode.request(step.instanceId, step.count, step.evacuation);
+        if (outcome.kind === "requested") {
+          log.info(
+            { node: step.node, group: outcome.group, from: outcome.from, to: outcome.to },
+            `early node: raised ${outcome.group} from ${outcome.from} to ${outcome.to}: ${step.reason}`,
+          );
+          events.emit({
+            object: { kind: "Node", name: step.node },
+            type: "Normal",
+            reason: "EarlyNodeRequested",
+            message: `desired capacity of ${outcome.group} raised from ${outcome.from} to ${outcome.to}: ${step.reason}`,
+          });
+        } else if (outcome.kind === "at-max" || outcome.kind === "no-group") {
+          const why =
+            outcome.kind === "at-max"
+              ? `${outcome.group} is at its MaxSize ${outcome.max}`
+              : `${step.instanceId} belongs to no Auto Scaling group`;
+          const key = `EarlyNode/${step.evacuation}`;
+          if (!this.#warned.has(key)) {
+            this.#warned.add(key);
+            log.warn({ node: step.node }, `early node not requested: ${why}`);
+          }
+        }
+        return [];
+      }
       case "warn": {
         const key = `${step.code}/${step.subject}`;
         if (this.#warned.has(key)) return [];
@@ -910,6 +942,8 @@ function actionOf(step: Step): ActuatorAction {
     case "complete":
     case "fail":
       return "lifecycle_complete";
+    case "request-node":
+      return "asg_set_desired";
     case "forget":
       return "evacuation_delete";
     case "hand-back":
@@ -926,6 +960,7 @@ function stepObject(step: Step): EventObject {
     case "uncordon":
     case "taint-prefer-no-schedule":
     case "clear-request":
+    case "request-node":
       return { kind: "Node", name: step.node };
     case "surge":
     case "retire":

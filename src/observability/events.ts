@@ -59,6 +59,8 @@ export const EVENT_REASONS = {
    * what lifeboat added; the replica count is theirs.
    */
   SurgeHandedBack: "Warning",
+  /** `--early-node`: the doomed node's Auto Scaling group was asked for a node at the notice (no room for the surge). */
+  EarlyNodeRequested: "Normal",
   /** The node was tainted PreferNoSchedule (rebalance policy `taint`). */
   TaintedPreferNoSchedule: "Normal",
   /** A further notice (duplicate or follow-up, e.g. a warning after a rebalance) was folded into the evacuation. */

@@ -47,6 +47,7 @@ export const ACTUATOR_ACTIONS = [
   "clear_request",
   "lifecycle_complete",
   "lifecycle_heartbeat",
+  "asg_set_desired",
   "status_write",
   "evacuation_delete",
 ] as const;

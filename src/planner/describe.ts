@@ -41,6 +41,8 @@ function headline(step: Step, at: (t: number) => string): string {
       return `force-delete ${podKey(step.pod)} on ${step.node}`;
     case "warn":
       return `warn ${step.code} ${step.subject}`;
+    case "request-node":
+      return `request ${step.count} node(s) from the Auto Scaling group of ${step.instanceId} (${step.node})`;
     case "wait":
       return `wait ${step.subject} ${step.until === null ? "for a change" : `until ${at(step.until)}`}`;
     case "hand-back":

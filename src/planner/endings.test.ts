@@ -60,6 +60,7 @@ function outline(steps: Step[]): string[] {
       case "uncordon":
       case "taint-prefer-no-schedule":
       case "clear-request":
+      case "request-node":
         return `${s.kind} ${s.node}`;
       case "warn":
         return `warn ${s.code}`;

@@ -863,8 +863,109 @@ describe("planEvacuations: warnings", () => {
         code: "InsufficientCapacity",
         subject: "Deployment/shop/web",
         reason:
-          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins",
+          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests and one-per-node anti-affinity counted, tolerations ignored): they stay Pending until a node joins",
       },
     ]);
+  });
+  test("headroom placeholders count as room: a surge that fits only by preempting them is not warned", () => {
+    const full = { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 };
+    const placeholder = aPod({
+      name: "headroom-0",
+      namespace: "lifeboat-system",
+      nodeName: "node-b",
+      owner: ownedBy("Deployment", "lifeboat-headroom-ng-spot", "lifeboat-system"),
+      labels: { "lifeboat.dev/headroom": "spot" },
+      requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 },
+    });
+    const snapshot = (pods: ReturnType<typeof aPod>[]) =>
+      aSnapshot({
+        nodes: [aCordonedNode(), aNode({ name: "node-b", allocatable: full })],
+        pods: [aPod({ name: "web-0", requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 } }), ...pods],
+        workloads: [aDeployment({ specReplicas: 1, expectedReadySeconds: 30 })],
+      });
+    const codes = (pods: ReturnType<typeof aPod>[]) =>
+      plan(snapshot(pods), [anEvacuation()], T0 + 2 * SECOND)
+        .steps.filter((s) => s.kind === "warn")
+        .map((s) => (s.kind === "warn" ? s.code : ""));
+
+    assert.deepEqual(codes([placeholder]), [], "the placeholder's room is free for the surge");
+    const sameButAWorkload = aPod({ ...placeholder, labels: { app: "other" } });
+    assert.deepEqual(codes([sameButAWorkload]), ["InsufficientCapacity"], "a real pod there leaves no room");
+  });
+  test("early node: a surge without room asks the doomed node's group for a node, right after the cordons", () => {
+    const snapshot = (withPlaceholder: boolean) =>
+      aSnapshot({
+        nodes: [
+          aCordonedNode(),
+          aNode({ name: "node-b", allocatable: { cpuMilli: 1000, memoryBytes: 2 ** 30, pods: 110 } }),
+        ],
+        pods: [
+          aPod({ name: "web-0", requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 } }),
+          aPod({
+            name: withPlaceholder ? "headroom-0" : "other-0",
+            namespace: "lifeboat-system",
+            nodeName: "node-b",
+            owner: ownedBy("Deployment", "lifeboat-headroom-ng-spot", "lifeboat-system"),
+            labels: withPlaceholder ? { "lifeboat.dev/headroom": "spot" } : { app: "other" },
+            requests: { cpuMilli: 1000, memoryBytes: 2 ** 29 },
+          }),
+        ],
+        workloads: [aDeployment({ specReplicas: 1, expectedReadySeconds: 30 })],
+      });
+    const kinds = (withPlaceholder: boolean, earlyNode: boolean) =>
+      planEvacuations({
+        snapshot: snapshot(withPlaceholder),
+        evacuations: [anEvacuation()],
+        now: T0 + 2 * SECOND,
+        budgets: DEFAULT_BUDGETS,
+        policy: { ...DEFAULT_POLICY, earlyNode },
+      }).steps.filter((s) => s.kind !== "wait");
+
+    const steps = kinds(false, true);
+    const request = steps.find((s) => s.kind === "request-node");
+    assert.deepEqual(request === undefined ? null : { ...request, reason: "" }, {
+      kind: "request-node",
+      node: "node-a",
+      instanceId: anEvacuation().instanceId,
+      evacuation: anEvacuation().name,
+      count: 1,
+      reason: "",
+    });
+    assert.ok(
+      steps.findIndex((s) => s.kind === "request-node") < steps.findIndex((s) => s.kind === "surge"),
+      "asked for before the surge is written",
+    );
+    assert.equal(kinds(false, false).filter((s) => s.kind === "request-node").length, 0, "off by default");
+    assert.equal(
+      kinds(true, true).filter((s) => s.kind === "request-node").length,
+      0,
+      "a placeholder is room enough",
+    );
+  });
+  test("one pod per node: nodes that hold a pod of the workload are no room for its replacement", () => {
+    // The seed's cluster, full: every node holds one web pod (required anti-affinity on the hostname).
+    const pods = (onePerNode: boolean) => [
+      aPod({ name: "web-0", onePerNode }),
+      aPod({ name: "web-1", nodeName: "node-b", onePerNode }),
+      aPod({ name: "web-2", nodeName: "node-c", onePerNode }),
+    ];
+    const codes = (onePerNode: boolean, earlyNode: boolean) =>
+      planEvacuations({
+        snapshot: aSnapshot({
+          nodes: [aCordonedNode(), aNode({ name: "node-b" }), aNode({ name: "node-c" })],
+          pods: pods(onePerNode),
+          workloads: [aDeployment({ specReplicas: 3 })],
+        }),
+        evacuations: [anEvacuation()],
+        now: T0 + 2 * SECOND,
+        budgets: DEFAULT_BUDGETS,
+        policy: { ...DEFAULT_POLICY, earlyNode },
+      })
+        .steps.filter((s) => s.kind === "warn" || s.kind === "request-node")
+        .map((s) => (s.kind === "warn" ? s.code : s.kind));
+
+    assert.deepEqual(codes(false, true), [], "room by requests alone");
+    assert.deepEqual(codes(true, false), ["InsufficientCapacity"]);
+    assert.deepEqual(codes(true, true), ["request-node", "InsufficientCapacity"]);
   });
 });

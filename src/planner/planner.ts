@@ -25,6 +25,7 @@
  * - Done and Failed evacuations are forgotten (deleted) `ttlSecondsAfterFinished` after they finished.
  */
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
+import { isPlaceholder } from "../domain/headroom.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
 import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
 import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
@@ -129,6 +130,8 @@ class Planner {
   readonly #retires: Step[] = [];
   readonly #evicts: (StepOf<"evict"> | StepOf<"delete">)[] = [];
   readonly #warns: Step[] = [];
+  /** Early-node requests: right after the cordons, so the node is asked for as soon as possible. */
+  readonly #nodeRequests: Step[] = [];
   readonly #completes: Step[] = [];
   readonly #waits = new Map<string, StepOf<"wait">>();
   readonly #skipped: Skip[] = [];
@@ -192,6 +195,7 @@ class Planner {
       // eviction. The executor runs steps in order, so no replacement can land on a node still being emptied.
       steps: [
         ...this.#cordons,
+        ...this.#nodeRequests,
         ...this.#forceDeletes,
         ...this.#surges,
         ...this.#retires,
@@ -724,39 +728,61 @@ class Planner {
     );
   }
 
-  /** First-fit of the surged pods' requests into the free room of schedulable nodes outside the evacuation. */
+  /**
+   * First-fit of the surged pods' requests into the free room of schedulable nodes outside the evacuation;
+   * the room held by headroom placeholders counts as free (src/planner/headroom.ts).
+   */
   #capacityWarnings(surged: { view: WorkloadView; pods: Doomed[] }[]): void {
     if (surged.length === 0) return;
     const free = this.#freeRoom();
+    const short = new Map<string, { evac: Evacuation; misfits: number }>();
     for (const { view, pods } of surged) {
       let misfits = 0;
       for (const d of pods) {
+        const key = workloadKey(view.ref);
         const slot = free.find(
           (f) =>
             f.pods >= 1 &&
             f.cpuMilli >= d.pod.requests.cpuMilli &&
-            f.memoryBytes >= d.pod.requests.memoryBytes,
+            f.memoryBytes >= d.pod.requests.memoryBytes &&
+            !(d.pod.onePerNode && f.workloads.has(key)),
         );
         if (slot === undefined) {
           misfits++;
+          const entry = short.get(d.evac.name) ?? { evac: d.evac, misfits: 0 };
+          entry.misfits++;
+          short.set(d.evac.name, entry);
           continue;
         }
         slot.pods -= 1;
         slot.cpuMilli -= d.pod.requests.cpuMilli;
         slot.memoryBytes -= d.pod.requests.memoryBytes;
+        slot.workloads.add(key);
       }
       if (misfits > 0) {
         this.#warns.push({
           kind: "warn",
           code: "InsufficientCapacity",
           subject: workloadKey(view.ref),
-          reason: `${misfits} of ${plural(pods.length, "replacement")} do not fit on the schedulable nodes outside the evacuation (requests counted, tolerations ignored): they stay Pending until a node joins`,
+          reason: `${misfits} of ${plural(pods.length, "replacement")} do not fit on the schedulable nodes outside the evacuation (requests and one-per-node anti-affinity counted, tolerations ignored): they stay Pending until a node joins`,
         });
       }
     }
+    if (!this.#policy.earlyNode) return;
+    for (const { evac, misfits } of short.values()) {
+      if (evac.instanceId === null) continue;
+      this.#nodeRequests.push({
+        kind: "request-node",
+        node: evac.nodeName,
+        instanceId: evac.instanceId,
+        evacuation: evac.name,
+        count: 1,
+        reason: `no room for ${plural(misfits, "replacement")} of ${evac.nodeName}'s pods (headroom included): ask its Auto Scaling group for a node like it now instead of waiting for the autoscaler to see the Pending pods`,
+      });
+    }
   }
 
-  #freeRoom(): (Resources & { pods: number })[] {
+  #freeRoom(): (Resources & { pods: number; workloads: Set<string> })[] {
     const eligible = this.#snapshot.nodes.filter(
       (n) =>
         n.ready &&
@@ -765,11 +791,18 @@ class Planner {
         !n.taints.some((t) => t.effect === "NoSchedule" || t.effect === "NoExecute"),
     );
     return eligible.map((n) => {
-      const used = this.#snapshot.pods.filter((p) => p.nodeName === n.name && !isFinished(p));
+      // Placeholders of lifeboat's headroom are room: a surge pod preempts them (they have a lower priority).
+      const used = this.#snapshot.pods.filter(
+        (p) => p.nodeName === n.name && !isFinished(p) && !isPlaceholder(p),
+      );
       return {
         pods: n.allocatable.pods - used.length,
         cpuMilli: n.allocatable.cpuMilli - used.reduce((s, p) => s + p.requests.cpuMilli, 0),
         memoryBytes: n.allocatable.memoryBytes - used.reduce((s, p) => s + p.requests.memoryBytes, 0),
+        // Workloads with a pod here: a one-per-node replacement of theirs cannot land here.
+        workloads: new Set(
+          used.flatMap((p) => (p.owner === null || p.deleting ? [] : [workloadKey(p.owner)])),
+        ),
       };
     });
   }

@@ -23,6 +23,11 @@ export interface PlanPolicy {
    * ttlSecondsAfterFinished (`--evacuation-ttl-seconds`, default 86400; 0 deletes it at once).
    */
   ttlSecondsAfterFinished: number;
+  /**
+   * When a surge finds no room (headroom placeholders counted as room), ask the doomed node's Auto Scaling
+   * group for a node at once (`--early-node`, default false): plans carry a `request-node` step.
+   */
+  earlyNode: boolean;
 }
 
 export const DEFAULT_POLICY: Readonly<PlanPolicy> = Object.freeze({
@@ -31,4 +36,5 @@ export const DEFAULT_POLICY: Readonly<PlanPolicy> = Object.freeze({
   prewarmTimeoutSeconds: 1800,
   giveUpAfterSeconds: 900,
   ttlSecondsAfterFinished: 86400,
+  earlyNode: false,
 });

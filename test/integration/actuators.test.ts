@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   KubeConfig,
   PatchStrategy,
+  SchedulingV1Api,
   setHeaderOptions,
   type V1Node,
   type V1Pod,
@@ -24,6 +25,9 @@ import { ApiKubeActuator } from "../../src/actuators/kube/api-actuator.ts";
 import { isForbidden, KubeApiError } from "../../src/actuators/kube/errors.ts";
 import { changeSurgeLedger, type LedgerClient } from "../../src/actuators/kube/scale.ts";
 import { SURGE_LEDGER_ANNOTATION, type LedgerChange } from "../../src/domain/surge-ledger.ts";
+import { HeadroomActuator } from "../../src/actuators/kube/headroom.ts";
+import { removePreferNoScheduleTaint, setPreferNoScheduleTaint } from "../../src/actuators/kube/node.ts";
+import { POOL_TAINT_KEY } from "../../src/domain/steering.ts";
 import { RecordingLogger } from "../../src/cluster/logger.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -123,6 +127,75 @@ describe("Kubernetes actuators on the lab's control plane", { timeout: 240_000 }
     await lab.core.patchNode({ name: node.name, body: { spec: { taints: null } } }, mergePatch);
 
     assert.deepEqual(await actuator.cordon("no-such-node", CORDON), { kind: "not-found" });
+  });
+
+  it("the steering taint is put with its expiry, replaced by a later one, and removed alone", async () => {
+    const [, node] = lab.nodes;
+    assert.ok(node !== undefined);
+    const core = lab.core;
+    const other = { key: "team.example/dedicated", value: "batch", effect: "NoSchedule" };
+    await core.patchNode({ name: node.name, body: { spec: { taints: [other] } } }, mergePatch);
+    assert.deepEqual(await setPreferNoScheduleTaint(core, node.name, POOL_TAINT_KEY, "1800000000"), {
+      kind: "done",
+      changed: true,
+    });
+    assert.deepEqual(await setPreferNoScheduleTaint(core, node.name, POOL_TAINT_KEY, "1800000000"), {
+      kind: "done",
+      changed: false,
+    });
+    await setPreferNoScheduleTaint(core, node.name, POOL_TAINT_KEY, "1800000600");
+    assert.deepEqual(ownTaints(await lab.getNode(node.name)), [
+      `${POOL_TAINT_KEY}=1800000600:PreferNoSchedule`,
+      "team.example/dedicated=batch:NoSchedule",
+    ]);
+    assert.deepEqual(await removePreferNoScheduleTaint(core, node.name, POOL_TAINT_KEY), {
+      kind: "done",
+      changed: true,
+    });
+    assert.deepEqual(ownTaints(await lab.getNode(node.name)), ["team.example/dedicated=batch:NoSchedule"]);
+    assert.deepEqual(await removePreferNoScheduleTaint(core, node.name, POOL_TAINT_KEY), {
+      kind: "done",
+      changed: false,
+    });
+    await core.patchNode({ name: node.name, body: { spec: { taints: null } } }, mergePatch);
+  });
+
+  it("headroom: the PriorityClass once, a placeholder Deployment created, resized only on change, removed", async () => {
+    await lab.core.createNamespace({ body: { metadata: { name: "lifeboat-system" } } });
+    const headroom = new HeadroomActuator(
+      { apps: lab.apps, scheduling: lab.kubeConfig.makeApiClient(SchedulingV1Api) },
+      {
+        namespace: "lifeboat-system",
+        priorityClassName: "lifeboat-headroom-test",
+        priority: -10,
+        image: "registry.k8s.io/pause:3.10",
+      },
+    );
+    assert.equal(await headroom.ensurePriorityClass(), "created");
+    assert.equal(await headroom.ensurePriorityClass(), "exists");
+    const pc = await lab.kubeConfig
+      .makeApiClient(SchedulingV1Api)
+      .readPriorityClass({ name: "lifeboat-headroom-test" });
+    assert.deepEqual([pc.value, pc.preemptionPolicy, pc.globalDefault ?? false], [-10, "Never", false]);
+    const set = {
+      name: "lifeboat-headroom-ng-spot-a",
+      scope: "node-group" as const,
+      labelKey: "eks.amazonaws.com/nodegroup",
+      labelValue: "spot-a",
+      replicas: 0,
+      requests: { cpuMilli: 1000, memoryBytes: 0 },
+      reason: "test",
+    };
+    assert.equal(await headroom.apply(set), "created");
+    assert.equal(await headroom.apply(set), "unchanged");
+    assert.equal(await headroom.apply({ ...set, replicas: 1 }), "updated");
+    const d = await lab.apps.readNamespacedDeployment({ name: set.name, namespace: "lifeboat-system" });
+    assert.equal(d.spec?.replicas, 1);
+    assert.equal(d.spec?.template.spec?.priorityClassName, "lifeboat-headroom-test");
+    assert.deepEqual(await headroom.list(), [set.name]);
+    await headroom.remove(set.name);
+    await headroom.remove(set.name);
+    assert.deepEqual(await headroom.list(), []);
   });
 
   it("a surge and its ledger entry are one write; a retry writes nothing; another writer's scale is never cut", async () => {

@@ -138,7 +138,7 @@ test(
     const objects = await renderChart("lifeboat", { namespace: RELEASE_NS, includeCrds: false });
     const rbacKinds = new Set(["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]);
     const rbac = objects.filter((o) => rbacKinds.has(o.kind));
-    assert.equal(rbac.length, 5);
+    assert.equal(rbac.length, 7);
     await kubectl(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac }));
 
     // The leader-election flags the chart passes, taken from the rendered Deployment.

@@ -85,6 +85,8 @@ const CLUSTER_GRANTS = [
   "lifeboat.dev/evacuations/status update",
   "policy/poddisruptionbudgets list",
   "policy/poddisruptionbudgets watch",
+  "scheduling.k8s.io/priorityclasses create",
+  "scheduling.k8s.io/priorityclasses get",
 ].sort();
 
 type Spec = Record<string, unknown>;
@@ -204,7 +206,15 @@ describe("the lifeboat charts", () => {
     const objects = await renderChart("lifeboat");
     const role = only(objects, "ClusterRole");
     assert.deepEqual(grants(role["rules"] as Rule[]), CLUSTER_GRANTS);
-    const leaseRole = only(objects, "Role");
+    const headroomRole = only(objects, "Role", "lifeboat-headroom");
+    assert.equal(headroomRole.metadata.namespace, "lifeboat-system");
+    assert.deepEqual(grants(headroomRole["rules"] as Rule[]), [
+      "apps/deployments create",
+      "apps/deployments delete",
+      "apps/deployments update",
+    ]);
+    assert.equal(only(objects, "RoleBinding", "lifeboat-headroom").metadata.namespace, "lifeboat-system");
+    const leaseRole = only(objects, "Role", "lifeboat-leader-election");
     assert.equal(leaseRole.metadata.namespace, "lifeboat-system");
     assert.deepEqual(grants(leaseRole["rules"] as Rule[]), [
       "coordination.k8s.io/leases create",
@@ -249,7 +259,7 @@ describe("the lifeboat charts", () => {
     const sa = only(objects, "ServiceAccount");
     assert.equal(sa.metadata.name, "evacuator");
     assert.equal(sa.metadata.annotations?.["eks.amazonaws.com/role-arn"], CUSTOM.serviceAccount.roleArn);
-    const leaseRole = only(objects, "Role");
+    const leaseRole = only(objects, "Role", "lifeboat-leader-election");
     assert.equal(leaseRole.metadata.namespace, "kube-system");
     assert.deepEqual(grants(leaseRole["rules"] as Rule[]), [
       "coordination.k8s.io/leases create",
@@ -275,6 +285,18 @@ describe("the lifeboat charts", () => {
     assert.equal((only(objects, "PodDisruptionBudget")["spec"] as Spec)["minAvailable"], 2);
   });
 
+  it("headroomNodes=0 drops the headroom Role and the PriorityClass grants", async () => {
+    const objects = await renderChart("lifeboat", { values: { config: { headroomNodes: 0 } } });
+    assert.equal(objects.filter((o) => o.metadata.name === "lifeboat-headroom").length, 0);
+    const clusterGrants = grants(only(objects, "ClusterRole")["rules"] as Rule[]);
+    assert.deepEqual(
+      clusterGrants.filter((g) => g.startsWith("scheduling.k8s.io/")),
+      [],
+      "no PriorityClass grant without headroom",
+    );
+    assert.ok(args(only(objects, "Deployment")).includes("--headroom-nodes=0"));
+  });
+
   it("rbac.create=false and serviceAccount.create=false render neither RBAC nor a ServiceAccount", async () => {
     const objects = await renderChart("lifeboat", {
       values: { rbac: { create: false }, serviceAccount: { create: false, name: "mine" } },
@@ -297,7 +319,11 @@ describe("the lifeboat charts", () => {
       values: { replicaCount: 1, config: { leaderElect: false } },
     });
     assert.ok(args(only(single, "Deployment")).includes("--leader-elect=false"));
-    assert.equal(single.filter((o) => o.kind === "Role").length, 0, "no Lease Role without leader election");
+    assert.equal(
+      single.filter((o) => o.kind === "Role" && o.metadata.name === "lifeboat-leader-election").length,
+      0,
+      "no Lease Role without leader election",
+    );
     assert.equal(single.filter((o) => o.kind === "PodDisruptionBudget").length, 0, "no PDB for one replica");
   });
 
@@ -384,7 +410,9 @@ describe("the lifeboat charts", () => {
         "customresourcedefinition.apiextensions.k8s.io/evacuations.lifeboat.dev",
         "deployment.apps/lifeboat",
         "poddisruptionbudget.policy/lifeboat",
+        "role.rbac.authorization.k8s.io/lifeboat-headroom",
         "role.rbac.authorization.k8s.io/lifeboat-leader-election",
+        "rolebinding.rbac.authorization.k8s.io/lifeboat-headroom",
         "rolebinding.rbac.authorization.k8s.io/lifeboat-leader-election",
         "service/lifeboat-metrics",
         "serviceaccount/lifeboat",

@@ -129,3 +129,32 @@ export function uncordon(core: NodeClient, name: string, taintKey: string): Prom
     };
   });
 }
+
+/** Puts `key`=`value`:PreferNoSchedule on the node, replacing the same key's PreferNoSchedule taint if present. */
+export function setPreferNoScheduleTaint(
+  core: NodeClient,
+  name: string,
+  key: string,
+  value: string,
+): Promise<NodeOutcome> {
+  return mutateNode(core, name, "taint", (node) => {
+    const taints = node.spec?.taints ?? [];
+    if (taints.some((t) => t.key === key && t.effect === "PreferNoSchedule" && t.value === value))
+      return null;
+    const others = taints.filter((t) => !(t.key === key && t.effect === "PreferNoSchedule"));
+    return { spec: { taints: [...others, { key, value, effect: "PreferNoSchedule" }] } };
+  });
+}
+
+/** Removes the node's `key`:PreferNoSchedule taint, if any. */
+export function removePreferNoScheduleTaint(
+  core: NodeClient,
+  name: string,
+  key: string,
+): Promise<NodeOutcome> {
+  return mutateNode(core, name, "untaint", (node) => {
+    const taints = node.spec?.taints ?? [];
+    const kept = taints.filter((t) => !(t.key === key && t.effect === "PreferNoSchedule"));
+    return kept.length === taints.length ? null : { spec: { taints: kept } };
+  });
+}
