@@ -107,10 +107,21 @@ test("the scanner finds the controller's SQS and Auto Scaling calls where they a
  * Actions IAM authorizes only against Resource "*": the Service Authorization Reference lists no resource type
  * for them (Amazon EC2 Auto Scaling's Describe* calls).
  */
-const ACTIONS_WITHOUT_RESOURCE_TYPES = new Set(["autoscaling:DescribeLifecycleHooks"]);
+const ACTIONS_WITHOUT_RESOURCE_TYPES = new Set([
+  "autoscaling:DescribeLifecycleHooks",
+  "autoscaling:DescribeAutoScalingInstances",
+  "autoscaling:DescribeAutoScalingGroups",
+]);
+
+/** The opt-in early node (`--early-node`) makes its calls from this file; its grants are a policy of their own. */
+const EARLY_NODE_FILE = "src/actuators/aws/early-node.ts";
 
 test("controller-policy.json allows every AWS call in src/ and nothing else", () => {
-  const needed = new Set(sdkCalls(join(ROOT, "src")).map((c) => c.action));
+  const needed = new Set(
+    sdkCalls(join(ROOT, "src"))
+      .filter((c) => c.file !== EARLY_NODE_FILE)
+      .map((c) => c.action),
+  );
   const statements = readPolicy("controller-policy.json");
   const granted = allowed(statements);
   assert.deepEqual([...needed].filter((a) => !granted.has(a)).sort(), [], "calls the policy does not allow");
@@ -124,6 +135,23 @@ test("controller-policy.json allows every AWS call in src/ and nothing else", ()
   }
   const sqs = statements.find((s) => list(s.Action).some((a) => a.startsWith("sqs:")));
   assert.deepEqual(list(sqs?.Resource ?? []), ["arn:aws:sqs:${AWS_REGION}:${AWS_ACCOUNT_ID}:${QUEUE_NAME}"]);
+});
+
+test("controller-policy-early-node.json allows exactly the early node's calls, raising only Auto Scaling groups", () => {
+  const needed = new Set(
+    sdkCalls(join(ROOT, "src"))
+      .filter((c) => c.file === EARLY_NODE_FILE)
+      .map((c) => c.action),
+  );
+  assert.ok(needed.has("autoscaling:SetDesiredCapacity"), "the scanner finds the early node's calls");
+  const statements = readPolicy("controller-policy-early-node.json");
+  assert.deepEqual([...allowed(statements)].sort(), [...needed].sort());
+  for (const s of statements) {
+    if (list(s.Action).every((a) => ACTIONS_WITHOUT_RESOURCE_TYPES.has(a))) continue;
+    assert.deepEqual(list(s.Resource), [
+      "arn:aws:autoscaling:${AWS_REGION}:${AWS_ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/*",
+    ]);
+  }
 });
 
 test("controller-policy-kms.json adds only kms:Decrypt on one key, and only through SQS", () => {
