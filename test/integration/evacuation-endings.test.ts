@@ -119,7 +119,14 @@ describe("how evacuations end, against the lab", { timeout: 300_000 }, () => {
     );
     const handedBack = await eventsFor(env.lab, "Deployment", "gone", "SurgeHandedBack");
     assert.ok(handedBack.length >= 1 && handedBack.every((e) => e.type === "Warning"));
-    assert.deepEqual(await podsOf(env.lab, "gone"), []);
+    // The owner's deletion removes its pods (garbage collection, then each pod's grace period), not lifeboat.
+    await waitUntil(
+      "the deleted Deployment's pods gone",
+      async () => (await podsOf(env.lab, "gone")).length === 0,
+      {
+        timeoutMs: 30_000,
+      },
+    );
 
     await waitUntil(
       `Evacuation of ${node.name} deleted after its ${TTL_SECONDS} s time to live`,
