@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { setImmediate as tick } from "node:timers/promises";
 import type { KubeActuator, LedgerOutcome } from "../actuators/kube-actuator.ts";
 import { FakeClock } from "../domain/clock.ts";
-import { planLedgerChange } from "../domain/surge-ledger.ts";
+import type { WorkloadRef } from "../domain/snapshot.ts";
 import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import {
@@ -23,6 +23,7 @@ import {
 } from "../../test/fixtures/snapshot-builders.ts";
 import { forEachConcurrently, groupsOfKind, Reconciler } from "./reconciler.ts";
 import type { ClusterView } from "./ports.ts";
+import { fakeActuator } from "../../test/fixtures/actuator.ts";
 
 const silent = {
   info: () => undefined,
@@ -99,34 +100,19 @@ test("cordons run together, then surges run together, then one status write per 
     trace.push(`${kind} end ${what}`);
     inFlight--;
   };
-  const ledgers = new Map<string, ReturnType<typeof planLedgerChange>["entries"]>();
-  const actuator: KubeActuator = {
-    cordon: async (node) => {
-      await call("cordon", node);
-      return { kind: "done", changed: true };
+  const ledgers = fakeActuator();
+  const actuator: KubeActuator = fakeActuator({
+    overrides: {
+      cordon: async (node) => {
+        await call("cordon", node);
+        return { kind: "done", changed: true };
+      },
+      changeSurgeLedger: async (workload, change): Promise<LedgerOutcome> => {
+        await call("surge", workload.name);
+        return ledgers.changeSurgeLedger(workload, change);
+      },
     },
-    taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
-    uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-    setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-    removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
-    changeSurgeLedger: async (workload, change): Promise<LedgerOutcome> => {
-      await call("surge", workload.name);
-      const plan = planLedgerChange(ledgers.get(workload.name) ?? [], change);
-      ledgers.set(workload.name, plan.entries);
-      return {
-        kind: "applied",
-        delta: plan.delta,
-        replicas: null,
-        clamped: false,
-        attempts: 1,
-        touched: plan.touched,
-        unknown: plan.unknown,
-      };
-    },
-    evict: () => Promise.resolve({ kind: "evicted" }),
-    forceDelete: () => Promise.resolve({ kind: "deleted" }),
-    deletePod: () => Promise.resolve({ kind: "deleted" }),
-  };
+  });
   const reconciler = new Reconciler({
     cluster,
     store,
@@ -213,32 +199,19 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
       },
       delete: () => Promise.resolve(),
     },
-    actuator: {
-      cordon: (node) => {
-        calls.push(`cordon ${node}`);
-        return Promise.resolve({ kind: "done", changed: true });
+    actuator: fakeActuator({
+      overrides: {
+        cordon: (node) => {
+          calls.push(`cordon ${node}`);
+          return Promise.resolve({ kind: "done", changed: true });
+        },
+        // A fresh ledger per call: every surge the reconciler asks for writes.
+        changeSurgeLedger: (workload, change) => {
+          calls.push(`surge ${workload.name}`);
+          return fakeActuator().changeSurgeLedger(workload, change);
+        },
       },
-      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
-      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-      removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
-      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
-        calls.push(`surge ${workload.name}`);
-        const plan = planLedgerChange([], change);
-        return Promise.resolve({
-          kind: "applied",
-          delta: plan.delta,
-          replicas: null,
-          clamped: false,
-          attempts: 1,
-          touched: plan.touched,
-          unknown: plan.unknown,
-        });
-      },
-      evict: () => Promise.resolve({ kind: "evicted" }),
-      forceDelete: () => Promise.resolve({ kind: "deleted" }),
-      deletePod: () => Promise.resolve({ kind: "deleted" }),
-    },
+    }),
     lifecycle: null,
     events: { emit: () => undefined },
     observer: noObserver,
@@ -276,8 +249,8 @@ test("a notice waiting also stops a large group of surges after its first 16; th
     message: "",
     resourceVersion: "1",
   };
-  const surged = new Set<string>();
-  const ledgers = new Map<string, ReturnType<typeof planLedgerChange>["entries"]>();
+  const scales: { workload: WorkloadRef; by: number }[] = [];
+  const surged = (): Set<string> => new Set(scales.filter((x) => x.by > 0).map((x) => x.workload.name));
   let waiting = true;
   const reconciler = new Reconciler({
     cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
@@ -291,30 +264,7 @@ test("a notice waiting also stops a large group of surges after its first 16; th
       },
       delete: () => Promise.resolve(),
     },
-    actuator: {
-      cordon: () => Promise.resolve({ kind: "done", changed: true }),
-      taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: true }),
-      uncordon: () => Promise.resolve({ kind: "done", changed: true }),
-      setDeletionCost: () => Promise.resolve({ kind: "patched" }),
-      removeNodeAnnotation: () => Promise.resolve({ kind: "done", changed: true }),
-      changeSurgeLedger: (workload, change): Promise<LedgerOutcome> => {
-        const plan = planLedgerChange(ledgers.get(workload.name) ?? [], change);
-        ledgers.set(workload.name, plan.entries);
-        if (plan.delta > 0) surged.add(workload.name);
-        return Promise.resolve({
-          kind: "applied",
-          delta: plan.delta,
-          replicas: null,
-          clamped: false,
-          attempts: 1,
-          touched: plan.touched,
-          unknown: plan.unknown,
-        });
-      },
-      evict: () => Promise.resolve({ kind: "evicted" }),
-      forceDelete: () => Promise.resolve({ kind: "deleted" }),
-      deletePod: () => Promise.resolve({ kind: "deleted" }),
-    },
+    actuator: fakeActuator({ scales }),
     lifecycle: null,
     events: { emit: () => undefined },
     observer: noObserver,
@@ -330,9 +280,9 @@ test("a notice waiting also stops a large group of surges after its first 16; th
     noticeWaiting: () => waiting,
   });
   await reconciler.reconcileOnce();
-  assert.equal(surged.size, 16, "the first 16 surges, then the waiting notice's turn");
+  assert.equal(surged().size, 16, "the first 16 surges, then the waiting notice's turn");
   assert.equal(stored.evacuation.surges.length, 16, "and their records written");
   waiting = false;
   await reconciler.reconcileOnce();
-  assert.equal(surged.size, 20, "the next reconcile surges the rest");
+  assert.equal(surged().size, 20, "the next reconcile surges the rest");
 });
