@@ -103,6 +103,13 @@ function rel(at: number, now: number): string {
   return s > 0 ? `in ${s} s` : `${-s} s ago`;
 }
 
+/** Appends `value` to the list at `key`, creating it. */
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -122,6 +129,15 @@ class Planner {
   readonly #evacuatingNodes: Set<string>;
   readonly #nodes: Map<string, NodeView>;
   readonly #workloads: Map<string, WorkloadView>;
+  // Indexes built once per plan, so that a plan costs what the evacuations touch, not pods x workloads.
+  /** The snapshot's pods by node name (unscheduled pods are in none). */
+  readonly #podsByNode = new Map<string, PodView[]>();
+  /** The snapshot's pods by owner workload key. */
+  readonly #podsByWorkload = new Map<string, PodView[]>();
+  /** Surge records of active evacuations by workload key, in evacuation then record order. */
+  readonly #recordsByWorkload = new Map<string, RecordHit[]>();
+  /** Evacuations that wind down (expired prewarm, give-up). */
+  readonly #windingDownSet: Set<Evacuation>;
 
   // Steps by kind, concatenated in execution order at the end.
   readonly #cordons: Step[] = [];
@@ -163,8 +179,21 @@ class Planner {
       ...moving.map((e) => e.nodeName),
       ...windDowns.filter((w) => w.kind === "give-up").map((w) => w.evac.nodeName),
     ]);
+    this.#windingDownSet = new Set(windDowns.map((w) => w.evac));
     this.#nodes = new Map(input.snapshot.nodes.map((n) => [n.name, n]));
     this.#workloads = new Map(input.snapshot.workloads.map((w) => [workloadKey(w.ref), w]));
+    for (const pod of input.snapshot.pods) {
+      if (pod.nodeName !== null) pushTo(this.#podsByNode, pod.nodeName, pod);
+      if (pod.owner !== null) pushTo(this.#podsByWorkload, workloadKey(pod.owner), pod);
+    }
+    for (const evac of this.#active) {
+      for (const [index, record] of evac.surges.entries())
+        pushTo(this.#recordsByWorkload, workloadKey(record.workload), { evac, index, record });
+    }
+  }
+
+  #podsOn(node: string): readonly PodView[] {
+    return this.#podsByNode.get(node) ?? [];
   }
 
   plan(): Plan {
@@ -308,8 +337,7 @@ class Planner {
     const atOnce: Doomed[] = [];
     const atLrm: Doomed[] = [];
     for (const evac of this.#moving) {
-      for (const pod of this.#snapshot.pods) {
-        if (pod.nodeName !== evac.nodeName) continue;
+      for (const pod of this.#podsOn(evac.nodeName)) {
         if (evac.instanceGone) {
           this.#forceDelete(pod, evac);
           continue;
@@ -340,9 +368,9 @@ class Planner {
         if (owner === null) {
           atLrm.push(d);
         } else if (owner.kind === "Deployment" || owner.kind === "ReplicaSet") {
-          if (this.#workloads.has(workloadKey(owner))) {
-            const key = workloadKey(owner);
-            byWorkload.set(key, [...(byWorkload.get(key) ?? []), d]);
+          const key = workloadKey(owner);
+          if (this.#workloads.has(key)) {
+            pushTo(byWorkload, key, d);
           } else {
             atLrm.push(d); // cannot judge its replacements without the workload: treat it like a bare pod
           }
@@ -445,22 +473,14 @@ class Planner {
    * handed-back records (their pods are surged again on top of the count someone else set).
    */
   #recordFor(key: string, pod: string): RecordHit | undefined {
-    for (const evac of this.#active) {
-      for (const [index, record] of evac.surges.entries()) {
-        if (
-          record.handedBackAt === undefined &&
-          workloadKey(record.workload) === key &&
-          record.pods.includes(pod)
-        )
-          return { evac, index, record };
-      }
-    }
-    return undefined;
+    return (this.#recordsByWorkload.get(key) ?? []).find(
+      (h) => h.record.handedBackAt === undefined && h.record.pods.includes(pod),
+    );
   }
 
   /** True when `evac` winds down: its surges are handled by #windDown alone. */
   #windingDown(evac: Evacuation): boolean {
-    return this.#windDowns.some((w) => w.evac === evac);
+    return this.#windingDownSet.has(evac);
   }
 
   /**
@@ -468,15 +488,9 @@ class Planner {
    * spec.replicas holds extra.
    */
   #outstanding(key: string): RecordHit[] {
-    const hits: RecordHit[] = [];
-    for (const evac of this.#active) {
-      if (this.#windingDown(evac)) continue;
-      for (const [index, record] of evac.surges.entries()) {
-        if (workloadKey(record.workload) === key && record.retiredAt === null)
-          hits.push({ evac, index, record });
-      }
-    }
-    return hits;
+    return (this.#recordsByWorkload.get(key) ?? []).filter(
+      (h) => !this.#windingDown(h.evac) && h.record.retiredAt === null,
+    );
   }
 
   #deployments(byWorkload: Map<string, Doomed[]>): void {
@@ -717,14 +731,8 @@ class Planner {
   /** Ready, not terminating pods of `key` on nodes that are not being evacuated: the only real replacements. */
   #readyOutside(key: string): PodView[] {
     // Invariant: replacement capacity never counts evacuating nodes.
-    return this.#snapshot.pods.filter(
-      (p) =>
-        p.owner !== null &&
-        workloadKey(p.owner) === key &&
-        p.ready &&
-        !p.deleting &&
-        p.nodeName !== null &&
-        !this.#evacuatingNodes.has(p.nodeName),
+    return (this.#podsByWorkload.get(key) ?? []).filter(
+      (p) => p.ready && !p.deleting && p.nodeName !== null && !this.#evacuatingNodes.has(p.nodeName),
     );
   }
 
@@ -792,9 +800,7 @@ class Planner {
     );
     return eligible.map((n) => {
       // Placeholders of lifeboat's headroom are room: a surge pod preempts them (they have a lower priority).
-      const used = this.#snapshot.pods.filter(
-        (p) => p.nodeName === n.name && !isFinished(p) && !isPlaceholder(p),
-      );
+      const used = this.#podsOn(n.name).filter((p) => !isFinished(p) && !isPlaceholder(p));
       return {
         pods: n.allocatable.pods - used.length,
         cpuMilli: n.allocatable.cpuMilli - used.reduce((s, p) => s + p.requests.cpuMilli, 0),
@@ -891,7 +897,7 @@ class Planner {
     for (const { pod } of doomed) {
       if ((pod.preStopSeconds ?? 0) >= lb) continue;
       const subject = pod.owner === null ? `Pod/${podKey(pod)}` : workloadKey(pod.owner);
-      groups.set(subject, [...(groups.get(subject) ?? []), pod]);
+      pushTo(groups, subject, pod);
     }
     for (const [subject, pods] of groups) {
       const shortest = Math.min(...pods.map((p) => p.preStopSeconds ?? 0));
@@ -915,7 +921,9 @@ class Planner {
       const blocked = this.#evicts.filter((e) => {
         if (e.kind !== "evict" || e.atLastResponsibleMoment || e.pod.namespace !== pdb.namespace)
           return false;
-        const pod = this.#snapshot.pods.find((p) => p.namespace === e.pod.namespace && p.name === e.pod.name);
+        const pod = this.#podsOn(e.node).find(
+          (p) => p.namespace === e.pod.namespace && p.name === e.pod.name,
+        );
         return pod !== undefined && matchesLabels(pdb.matchLabels, pod.labels);
       });
       if (blocked.length === 0) continue;
@@ -933,12 +941,8 @@ class Planner {
   #complete(): void {
     for (const evac of this.#moving) {
       if (!canMove(evac)) continue; // prewarm keeps its surge until a deadline comes
-      const left = this.#snapshot.pods.filter(
-        (p) =>
-          p.nodeName === evac.nodeName &&
-          !p.mirror &&
-          p.owner?.kind !== "DaemonSet" &&
-          (evac.instanceGone || !isFinished(p)),
+      const left = this.#podsOn(evac.nodeName).filter(
+        (p) => !p.mirror && p.owner?.kind !== "DaemonSet" && (evac.instanceGone || !isFinished(p)),
       );
       const unretired = evac.surges.filter((s) => s.retiredAt === null).length;
       if (left.length === 0 && unretired === 0) {
@@ -968,7 +972,7 @@ class Planner {
       const byKey = new Map<string, RecordHit[]>();
       for (const h of open) {
         const key = workloadKey(h.record.workload);
-        byKey.set(key, [...(byKey.get(key) ?? []), h]);
+        pushTo(byKey, key, h);
       }
       for (const [key, hits] of byKey) this.#windDownSurge(w, key, hits);
       // The last step (uncordon and complete, or fail) waits until every surge is closed, so that no failure
@@ -1038,8 +1042,8 @@ class Planner {
   }
 
   #givenUp(w: WindDown): void {
-    const left = this.#snapshot.pods.filter(
-      (p) => p.nodeName === w.evac.nodeName && !p.mirror && p.owner?.kind !== "DaemonSet" && !isFinished(p),
+    const left = this.#podsOn(w.evac.nodeName).filter(
+      (p) => !p.mirror && p.owner?.kind !== "DaemonSet" && !isFinished(p),
     );
     const node = this.#nodes.get(w.evac.nodeName);
     const state = `${node === undefined ? "node gone" : "node still there"}, ${plural(left.length, "pod")} left on it${left.length > 0 ? ` (${left.map((p) => podKey(p)).join(", ")})` : ""}`;
