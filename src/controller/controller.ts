@@ -46,7 +46,9 @@ import { isForeignInstanceError } from "../signals/errors.ts";
 import { annotationNotice, EVACUATE_ANNOTATION } from "../signals/manual/manual.ts";
 import { SqsConsumer } from "../signals/sqs/consumer.ts";
 import { EvacuationStore } from "../state/evacuation-store.ts";
-import { NoticeIntake } from "./intake.ts";
+import { NoticeIntake, type FirstCordon } from "./intake.ts";
+import { carriesCordon } from "../planner/policy.ts";
+import { EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
 import { Serial } from "./serial.ts";
 import { makeEventSink } from "./event-sink.ts";
 import { makeObserver } from "./observer.ts";
@@ -202,6 +204,7 @@ export class Controller implements AsyncDisposable {
         this.#steering.wake();
       },
       serial: this.#serial,
+      firstCordon: firstCordon(config, actuator),
       hookTimeouts:
         config.queueUrl === undefined && config.awsEndpoint === undefined
           ? null
@@ -465,6 +468,16 @@ export class Controller implements AsyncDisposable {
  */
 export function livenessStallMs(config: Pick<Config, "reconcileIntervalSeconds">): number {
   return Math.max(60_000, config.reconcileIntervalSeconds * 10_000);
+}
+
+/** The intake's cordon at receipt, with the taint and label the reconcile's cordon puts on. */
+function firstCordon(config: Config, actuator: KubeActuator): FirstCordon {
+  const policy = { taintKey: config.evacuationTaintKey, excludeFromLb: config.excludeFromLoadBalancers };
+  return {
+    isCordoned: (node) => carriesCordon(node, policy),
+    cordon: (node) => actuator.cordon(node, policy),
+    describe: `cordon, taint ${policy.taintKey}:NoSchedule${policy.excludeFromLb ? `, label ${EXCLUDE_FROM_LB_LABEL}=true` : ""}`,
+  };
 }
 
 /** AWS SDK client settings from the config: region, and an endpoint override (moto in the lab). */

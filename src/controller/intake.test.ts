@@ -8,11 +8,13 @@ import { test } from "node:test";
 import { RecordingLogger } from "../cluster/logger.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { NodeView } from "../domain/snapshot.ts";
+import type { Notice } from "../domain/notice.ts";
 import { Metrics } from "../observability/metrics.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
 import { aNode } from "../../test/fixtures/snapshot-builders.ts";
-import { NoticeIntake } from "./intake.ts";
+import { NoticeIntake, type FirstCordon } from "./intake.ts";
+import type { EventSink } from "../executor/ports.ts";
 import { Serial } from "./serial.ts";
 import type { ClusterView } from "../executor/ports.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
@@ -42,6 +44,7 @@ function intake(
   serial: Serial,
   hookTimeouts: ConstructorParameters<typeof NoticeIntake>[0]["hookTimeouts"] = null,
   cluster?: ClusterView,
+  extra: Partial<ConstructorParameters<typeof NoticeIntake>[0]> = {},
 ): { intake: NoticeIntake; store: MemoryStore; log: RecordingLogger; metrics: Metrics } {
   const node: NodeView = aNode({ name: "node-a" });
   const store = new MemoryStore();
@@ -65,6 +68,7 @@ function intake(
       onRecorded: () => undefined,
       serial,
       hookTimeouts,
+      ...extra,
     }),
     store,
     log,
@@ -243,4 +247,136 @@ test("a replay for a reclaimed node whose evacuation is done is a duplicate, set
   assert.match(await metrics.registry.metrics(), /lifeboat_notices_total\{[^}]*outcome="duplicate"[^}]*\} 1/);
   release();
   await reconcile;
+});
+
+/** Nodes node-a, node-b, ... by name and by instance id (i-0aaaaaaaaaaaaaaaa for node-a). */
+function nodesCluster(nodes: NodeView[]): ClusterView {
+  return {
+    snapshot: () => {
+      throw new Error("unused");
+    },
+    nodeByInstanceId: (id) => nodes.find((n) => n.instanceId === id) ?? null,
+    nodeByName: (name) => nodes.find((n) => n.name === name) ?? null,
+  };
+}
+
+/** A FirstCordon that records the nodes it cordoned (and when, on `clock`). */
+function recordingCordon(clock: FakeClock): FirstCordon & { cordoned: { node: string; at: number }[] } {
+  const cordoned: { node: string; at: number }[] = [];
+  return {
+    cordoned,
+    isCordoned: (node) => node.unschedulable,
+    cordon: (node) => {
+      cordoned.push({ node, at: clock.now() });
+      return Promise.resolve({ kind: "done", changed: true });
+    },
+    describe: "cordon, taint lifeboat.dev/evacuating:NoSchedule",
+  };
+}
+
+const instanceOf = (letter: string): string => `i-0${letter.repeat(16)}`;
+const warnedNode = (letter: string, overrides: Partial<NodeView> = {}): NodeView =>
+  aNode({ name: `node-${letter}`, instanceId: instanceOf(letter), ...overrides });
+
+test("a warned node is cordoned at receipt, while a reconcile holds the turn; its record says Cordoned, measured once", async () => {
+  const clock = new FakeClock(NOTICE_T0 + 2_000);
+  const serial = new Serial();
+  const first = recordingCordon(clock);
+  const emitted: Parameters<EventSink["emit"]>[0][] = [];
+  const {
+    intake: i,
+    store,
+    metrics,
+  } = intake(clock, serial, null, nodesCluster([warnedNode("a")]), {
+    firstCordon: first,
+    events: { emit: (e) => emitted.push(e) },
+  });
+  let release!: () => void;
+  const reconcile = serial.run(() => new Promise<void>((r) => (release = r)));
+  const handled = i.handle(aNotice());
+  for (let n = 0; n < 50 && first.cordoned.length === 0; n++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(first.cordoned, [{ node: "node-a", at: NOTICE_T0 + 2_000 }], "cordoned before its turn");
+  assert.equal(store.items.length, 0, "not recorded yet: the reconcile holds the turn");
+  await clock.advance(3_000);
+  release();
+  await Promise.all([reconcile, handled]);
+  const e = store.items[0]?.evacuation;
+  assert.equal(e?.phase, "Cordoned");
+  assert.equal(e?.timeline.cordonedAt, NOTICE_T0 + 2_000, "the time of the cordon, not of the record");
+  assert.match(await metrics.registry.metrics(), /lifeboat_notice_to_cordon_seconds_count 1/);
+  assert.ok(emitted.some((x) => x.reason === "Cordoned" && x.object.name === "node-a"));
+});
+
+test("no cordon at receipt for a notice that does not cordon: ignored or taint-only rebalance, duplicate, a node already cordoned", async () => {
+  const clock = new FakeClock(NOTICE_T0);
+  const rebalance = aNotice({ id: "rbr-1", kind: "rebalance-recommendation", deadline: null });
+  for (const policy of ["ignore", "taint"] as const) {
+    const first = recordingCordon(clock);
+    const { intake: i } = intake(clock, new Serial(), null, nodesCluster([warnedNode("a")]), {
+      firstCordon: first,
+      policy: { rebalancePolicy: policy, rebalancePolicyByNodeGroup: {} },
+    });
+    await i.handle(rebalance);
+    assert.deepEqual(first.cordoned, [], `rebalance policy ${policy}`);
+  }
+  // The same warning again after its evacuation finished (the node still there): a duplicate, no cordon.
+  const first = recordingCordon(clock);
+  const { intake: i, store } = intake(clock, new Serial(), null, nodesCluster([warnedNode("a")]), {
+    firstCordon: first,
+  });
+  const done = anEvacuation({ instanceId: instanceOf("a"), noticeIds: ["evt-1"], phase: "Done" });
+  store.items.push({ evacuation: done, lifecycleHook: null, message: "", resourceVersion: "1" });
+  await i.handle(aNotice({ id: "evt-1" }));
+  assert.deepEqual(first.cordoned, [], "duplicate of a finished evacuation");
+  // A node that already carries the cordon is not written again.
+  const again = recordingCordon(clock);
+  const cordonedCluster = nodesCluster([warnedNode("b", { unschedulable: true })]);
+  const { intake: j, store: s2 } = intake(clock, new Serial(), null, cordonedCluster, { firstCordon: again });
+  await j.handle(aNotice({ id: "evt-2", target: { kind: "instance", instanceId: instanceOf("b") } }));
+  assert.deepEqual(again.cordoned, []);
+  assert.equal(s2.items[0]?.evacuation.phase, "Pending", "the reconcile records the cordon it finds");
+});
+
+test("a failed cordon at receipt is logged and left to the reconcile: the notice is still recorded", async () => {
+  const clock = new FakeClock(NOTICE_T0);
+  const failing: FirstCordon = {
+    isCordoned: () => false,
+    cordon: () => Promise.reject(new Error("etcdserver: request timed out")),
+    describe: "cordon",
+  };
+  const {
+    intake: i,
+    store,
+    log,
+  } = intake(clock, new Serial(), null, nodesCluster([warnedNode("a")]), {
+    firstCordon: failing,
+  });
+  await i.handle(aNotice());
+  assert.equal(store.items[0]?.evacuation.phase, "Pending");
+  assert.equal(store.items[0]?.evacuation.timeline.cordonedAt, undefined);
+  assert.ok(log.messages("warn").some((m) => m.includes("cordon at receipt failed")));
+});
+
+test("notices waiting for a turn are recorded together in it, before a reconcile queued after the first of them", async () => {
+  const clock = new FakeClock(NOTICE_T0);
+  const serial = new Serial();
+  const nodes = ["a", "b", "c"].map((l) => warnedNode(l));
+  const { intake: i, store } = intake(clock, serial, null, nodesCluster(nodes));
+  let release!: () => void;
+  const running = serial.run(() => new Promise<void>((r) => (release = r)));
+  const notice = (l: string): Notice =>
+    aNotice({ id: `evt-${l}`, target: { kind: "instance", instanceId: instanceOf(l) } });
+  const handled = [i.handle(notice("a"))];
+  for (let n = 0; n < 20; n++) await new Promise((r) => setImmediate(r));
+  // The next reconcile asks for its turn after the first notice and before the other two.
+  let seenByNext = -1;
+  const next = serial.run(() => {
+    seenByNext = store.items.length;
+    return Promise.resolve();
+  });
+  handled.push(i.handle(notice("b")), i.handle(notice("c")));
+  for (let n = 0; n < 20; n++) await new Promise((r) => setImmediate(r));
+  release();
+  await Promise.all([running, next, ...handled]);
+  assert.equal(seenByNext, 3, "the next reconcile plans all three evacuations");
 });

@@ -14,6 +14,23 @@ import type { EvacuationStore } from "../state/evacuation-store.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { Serial } from "./serial.ts";
 import type { LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
+import type { NodeOutcome } from "../actuators/kube-actuator.ts";
+import { forEachConcurrently } from "../executor/reconciler.ts";
+import { isNotLeader } from "../leader/fence.ts";
+import type { FoldDecision } from "../executor/fold-notice.ts";
+import type { Evacuation } from "../domain/evacuation.ts";
+
+/**
+ * The first act on a notice, before its turn to be recorded: cordon the node at once (taint and LB label as
+ * configured), so that during an AZ-wide reclaim no node waits for the evacuations of the nodes before it.
+ */
+export interface FirstCordon {
+  /** True when the node already carries lifeboat's cordon (unschedulable, taint, LB label as configured). */
+  isCordoned(node: NodeView): boolean;
+  cordon(node: string): Promise<NodeOutcome>;
+  /** What the cordon does, for the log and the node's Cordoned Event. */
+  describe: string;
+}
 
 export interface IntakeDeps {
   cluster: ClusterView;
@@ -29,6 +46,26 @@ export interface IntakeDeps {
   serial: Serial;
   /** Reads an ASG lifecycle hook's heartbeat timeout (null: no AWS access configured). */
   hookTimeouts?: Pick<LifecycleHookTimeouts, "heartbeatTimeoutSeconds"> | null;
+  /** Cordons a warned node at receipt (see FirstCordon); null or absent: the reconcile cordons it. */
+  firstCordon?: FirstCordon | null;
+}
+
+/** Notices recorded at once in one turn (different nodes; one node's notices one after another). */
+export const RECORD_CONCURRENCY = 16;
+
+/** A notice that has been resolved (and its node cordoned, if it asks for that) and waits for its turn. */
+interface Turn {
+  notice: Notice;
+  target: Target;
+  /** When this intake cordoned the node at receipt; null when it did not. */
+  cordonedAt: number | null;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** Modes whose evacuation cordons its node (the planner's "moving" evacuations). */
+function cordons(mode: Evacuation["mode"]): boolean {
+  return mode === "evacuate" || mode === "prewarm";
 }
 
 /** The notice names a node that is not (or no longer) in the cluster. */
@@ -45,15 +82,19 @@ export class NoticeIntake {
   readonly #d: IntakeDeps;
   /** Notices being handled (see idle). */
   readonly #pending = new Set<Promise<void>>();
+  /** Notices waiting for the next turn: recorded together, in one turn of the serial. */
+  #turns: Turn[] = [];
 
   constructor(deps: IntakeDeps) {
     this.#d = deps;
   }
 
   /**
-   * One notice at a time (two notices for one node must not both create an evacuation), never mid-reconcile.
-   * Which node the notice names is decided first, outside that turn: a notice about no node of ours (a queue
-   * full of foreign or junk messages) is dropped at once instead of waiting behind a running reconcile.
+   * Recorded in a turn of the serial, never mid-reconcile; the notices waiting for a turn are recorded
+   * together in it, one node's notices one after another (two notices for one node must not both create an
+   * evacuation). Which node the notice names is decided first, outside that turn: a notice about no node of
+   * ours (a queue full of foreign or junk messages) is dropped at once instead of waiting behind a running
+   * reconcile, and a warned node is cordoned at once (FirstCordon) instead of after the reconcile.
    */
   handle(notice: Notice): Promise<void> {
     const handling = this.#handleNotice(notice);
@@ -99,7 +140,116 @@ export class NoticeIntake {
     // here (a duplicate, or late) from one read, without a turn (replays of reclaimed nodes drain at once).
     if (target.kind === "gone" && (await this.#settledGone(stamped, target))) return;
     const timed = await this.#hookDeadline(stamped);
-    return this.#d.serial.run(() => this.#handle(timed, target));
+    const cordonedAt = target.kind === "live" ? await this.#cordonFirst(timed, target.node) : null;
+    return this.#turn({ notice: timed, target, cordonedAt });
+  }
+
+  /** Waits for a turn of the serial shared with the reconciler; every notice waiting then is recorded in it. */
+  #turn(turn: Omit<Turn, "resolve" | "reject">): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const first = this.#turns.length === 0;
+      this.#turns.push({ ...turn, resolve, reject });
+      if (!first) return;
+      void this.#d.serial.run(async () => {
+        const batch = this.#turns;
+        this.#turns = [];
+        const byNode = new Map<string, Turn[]>();
+        for (const t of batch) {
+          const node = t.target.node.name;
+          byNode.set(node, [...(byNode.get(node) ?? []), t]);
+        }
+        await forEachConcurrently([...byNode.values()], RECORD_CONCURRENCY, async (turns) => {
+          for (const t of turns) {
+            try {
+              await this.#handle(t.notice, t.target, t.cordonedAt);
+              t.resolve();
+            } catch (err) {
+              t.reject(err instanceof Error ? err : new Error(String(err)));
+            }
+          }
+        });
+      });
+    });
+  }
+
+  /**
+   * Cordons the node of a notice that will start (or continue) an evacuation that cordons, unless it already
+   * is; returns when. Judged from the same read as the record (the Evacuations' informer); a failure is logged
+   * and left to the reconcile, which cordons every evacuating node first.
+   */
+  async #cordonFirst(notice: Notice, node: NodeView): Promise<number | null> {
+    const { firstCordon, store, clock, log } = this.#d;
+    if (firstCordon === undefined || firstCordon === null || firstCordon.isCordoned(node)) return null;
+    let decision: FoldDecision | { kind: "gone" };
+    try {
+      decision = this.#decide(notice, { kind: "live", node }, await store.list(), clock.now());
+    } catch {
+      return null;
+    }
+    if (
+      (decision.kind !== "create" && decision.kind !== "update") ||
+      !cordons(decision.stored.evacuation.mode)
+    )
+      return null;
+    try {
+      const outcome = await firstCordon.cordon(node.name);
+      if (outcome.kind === "not-found") return null;
+    } catch (err) {
+      if (!isNotLeader(err))
+        log.warn(
+          { notice: notice.id, node: node.name, err: err instanceof Error ? err.message : String(err) },
+          "cordon at receipt failed; the reconcile cordons the node",
+        );
+      return null;
+    }
+    const at = clock.now();
+    log.info(
+      { notice: notice.id, node: node.name, ...noticeTimes(notice, notice.receivedAt ?? at) },
+      `cordoned at receipt, before the evacuation is recorded: ${firstCordon.describe}`,
+    );
+    return at;
+  }
+
+  /** How `notice` changes the Evacuations `all` (gone: its node is gone and none is active, nothing to write). */
+  #decide(
+    notice: Notice,
+    target: Target,
+    all: readonly StoredEvacuation[],
+    receivedAt: number,
+  ): FoldDecision | { kind: "gone"; seen: StoredEvacuation | undefined } {
+    const node = target.node;
+    const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
+    const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
+    // Its evacuation finished meanwhile: nothing to write.
+    if (target.kind === "gone" && active === null) return { kind: "gone", seen };
+    if (seen !== undefined && seen !== active)
+      return {
+        kind: "duplicate",
+        reason:
+          `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}` +
+          (notice.source === "annotation"
+            ? `; the annotation is removed as served. To evacuate the node again, write a new value (lifeboat evacuate NODE writes an absolute deadline)`
+            : ""),
+      };
+    return foldNotice(
+      active,
+      notice,
+      { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
+      this.#d.policy,
+      receivedAt,
+    );
+  }
+
+  /** Measures and reports a cordon done at receipt, once its evacuation is recorded. */
+  #cordonRecorded(e: Evacuation, cordonedAt: number | null): void {
+    if (cordonedAt === null || e.timeline.cordonedAt !== cordonedAt) return;
+    this.#d.metrics.observeNoticeToCordon(Math.max(0, (cordonedAt - e.noticedAt) / 1000));
+    this.#d.events.emit({
+      object: { kind: "Node", name: e.nodeName },
+      type: "Normal",
+      reason: "Cordoned",
+      message: `${e.noticeKind} for ${e.instanceId ?? e.nodeName}: cordoned at receipt (${this.#d.firstCordon?.describe ?? "cordon"}); evacuation ${e.name}`,
+    });
   }
 
   /** True when `notice`, about a node that is gone, needs no write: no active evacuation of that node. */
@@ -199,8 +349,8 @@ export class NoticeIntake {
     throw new ForeignInstanceError(notice, `no node has providerID with instance ${id}`);
   }
 
-  async #handle(notice: Notice, target: Target): Promise<void> {
-    const { store, policy, clock, log, metrics, events } = this.#d;
+  async #handle(notice: Notice, target: Target, cordonedAt: number | null): Promise<void> {
+    const { store, clock, log, metrics, events } = this.#d;
     const label = { kind: notice.kind, source: notice.source };
     const receivedAt = notice.receivedAt ?? clock.now();
     const times = noticeTimes(notice, receivedAt);
@@ -214,30 +364,12 @@ export class NoticeIntake {
         metrics.noticeReceived({ ...label, outcome: "failed" });
         throw err;
       }
-      const seen = all.find((s) => s.evacuation.noticeIds.includes(notice.id));
-      const active = all.find((s) => s.evacuation.nodeName === node.name && isActive(s.evacuation)) ?? null;
-      if (target.kind === "gone" && active === null) {
-        // Its evacuation finished meanwhile: nothing to write.
-        this.#noteGone(notice, target, seen);
+      const decided = this.#decide(notice, target, all, receivedAt);
+      if (decided.kind === "gone") {
+        if (target.kind === "gone") this.#noteGone(notice, target, decided.seen);
         return;
       }
-      const decision =
-        seen !== undefined && seen !== active
-          ? ({
-              kind: "duplicate",
-              reason:
-                `notice ${notice.id} was already handled by evacuation ${seen.evacuation.name}` +
-                (notice.source === "annotation"
-                  ? `; the annotation is removed as served. To evacuate the node again, write a new value (lifeboat evacuate NODE writes an absolute deadline)`
-                  : ""),
-            } as const)
-          : foldNotice(
-              active,
-              notice,
-              { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
-              policy,
-              receivedAt,
-            );
+      const decision = withCordon(decided, cordonedAt);
       try {
         switch (decision.kind) {
           case "duplicate":
@@ -258,6 +390,7 @@ export class NoticeIntake {
               decision.reason,
             );
             emitStarted(events, decision.stored, decision.reason);
+            this.#cordonRecorded(decision.stored.evacuation, cordonedAt);
             this.#d.onRecorded();
             return;
           }
@@ -276,6 +409,7 @@ export class NoticeIntake {
               reason: "NoticeAdded",
               message: decision.reason,
             });
+            this.#cordonRecorded(decision.stored.evacuation, cordonedAt);
             this.#d.onRecorded();
             return;
           }
@@ -295,6 +429,27 @@ export class NoticeIntake {
       }
     }
   }
+}
+
+/**
+ * The record of a node cordoned at receipt: phase Cordoned and the time in its timeline (kept when the
+ * evacuation was cordoned before), so the reconcile plans no second cordon.
+ */
+function withCordon(decision: FoldDecision, cordonedAt: number | null): FoldDecision {
+  if (cordonedAt === null || (decision.kind !== "create" && decision.kind !== "update")) return decision;
+  const e = decision.stored.evacuation;
+  if (!cordons(e.mode)) return decision;
+  return {
+    ...decision,
+    stored: {
+      ...decision.stored,
+      evacuation: {
+        ...e,
+        phase: e.phase === "Pending" ? "Cordoned" : e.phase,
+        timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? cordonedAt },
+      },
+    },
+  };
 }
 
 /** What a notice is about: a node in the cluster, or a node of ours that is already gone (and how we know). */

@@ -242,3 +242,58 @@ test("a status write that fails (500) after a surge: the next reconcile surges n
   );
   assert.equal(store.stored.evacuation.phase, "Surging");
 });
+
+test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, is not measured or reported twice", async () => {
+  const snapshot = aSnapshot({ nodes: [aNode(), aNode({ name: "node-b" })] });
+  const cluster: ClusterView = {
+    snapshot: () => snapshot,
+    nodeByInstanceId: () => null,
+    nodeByName: () => null,
+  };
+  const cordonedAt = T0 + 500;
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation({ phase: "Cordoned", timeline: { noticedAt: T0, cordonedAt } }),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const store = {
+    list: () => Promise.resolve([stored]),
+    get: () => Promise.resolve(stored),
+    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
+    delete: () => Promise.resolve(),
+  };
+  const measured: number[] = [];
+  const emitted: string[] = [];
+  let cordons = 0;
+  const reconciler = new Reconciler({
+    cluster,
+    store,
+    actuator: fakeActuator({
+      overrides: {
+        cordon: () => {
+          cordons++;
+          return Promise.resolve({ kind: "done", changed: false });
+        },
+      },
+    }),
+    lifecycle: null,
+    events: { emit: (e) => emitted.push(e.reason) },
+    observer: { ...noObserver, noticeToCordon: (s) => measured.push(s) },
+    log: silent,
+    clock: new FakeClock(T0 + 2_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+  });
+  await reconciler.reconcileOnce();
+  assert.equal(cordons, 1, "the planner still asks (its snapshot shows no cordon): the write finds it done");
+  assert.deepEqual(measured, [], "notice-to-cordon was measured at receipt");
+  assert.ok(!emitted.includes("Cordoned"), "and reported then");
+  assert.equal(stored.evacuation.timeline.cordonedAt, cordonedAt, "the time of the first cordon stays");
+});

@@ -390,10 +390,19 @@ export class Reconciler {
     };
     switch (step.kind) {
       case "cordon": {
-        await actuator.cordon(step.node, {
+        const outcome = await actuator.cordon(step.node, {
           taintKey: this.#d.taintKey,
           excludeFromLb: this.#d.excludeFromLb,
         });
+        if (
+          outcome.kind === "done" &&
+          !outcome.changed &&
+          rec(step.evacuation).evacuation.timeline.cordonedAt !== undefined
+        ) {
+          // Cordoned at receipt (the intake) and the snapshot did not show it yet: measured and reported then.
+          log.info({ node: step.node, evacuation: step.evacuation }, `already cordoned: ${step.reason}`);
+          return [];
+        }
         update(
           step.evacuation,
           (e) => ({

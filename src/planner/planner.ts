@@ -33,7 +33,7 @@ import type { ClusterSnapshot, NodeView, PodView, Resources, WorkloadView } from
 import { matchesLabels, podKey, workloadKey } from "../domain/snapshot.ts";
 import type { Budgets } from "./budgets.ts";
 import { drainBudgetSeconds, lastResponsibleMoment } from "./budgets.ts";
-import type { PlanPolicy } from "./policy.ts";
+import { carriesCordon, type PlanPolicy } from "./policy.ts";
 
 export interface PlanInput {
   snapshot: ClusterSnapshot;
@@ -302,11 +302,7 @@ class Planner {
 
   /** True when the node carries every mark of lifeboat's cordon, as configured (taint key, LB label). */
   #cordoned(node: NodeView): boolean {
-    return (
-      node.unschedulable &&
-      node.taints.some((t) => t.key === this.#policy.taintKey && t.effect === "NoSchedule") &&
-      (!this.#policy.excludeFromLb || node.labels[EXCLUDE_FROM_LB_LABEL] === "true")
-    );
+    return carriesCordon(node, this.#policy);
   }
 
   #cordon(): void {

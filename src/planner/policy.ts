@@ -1,7 +1,8 @@
 /**
  * What the operator chose (flags) that changes the plan, as opposed to the time budgets of ./budgets.ts.
  */
-import { EVACUATING_TAINT_KEY } from "../domain/plan.ts";
+import { EVACUATING_TAINT_KEY, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
+import type { NodeView } from "../domain/snapshot.ts";
 
 export interface PlanPolicy {
   /** Taint key of the cordon (NoSchedule) and of mode taint-only (PreferNoSchedule): `--evacuation-taint-key`. */
@@ -38,3 +39,15 @@ export const DEFAULT_POLICY: Readonly<PlanPolicy> = Object.freeze({
   ttlSecondsAfterFinished: 86400,
   earlyNode: false,
 });
+
+/** True when the node carries every mark of lifeboat's cordon, as configured (taint key, LB label). */
+export function carriesCordon(
+  node: NodeView,
+  policy: Pick<PlanPolicy, "taintKey" | "excludeFromLb">,
+): boolean {
+  return (
+    node.unschedulable &&
+    node.taints.some((t) => t.key === policy.taintKey && t.effect === "NoSchedule") &&
+    (!policy.excludeFromLb || node.labels[EXCLUDE_FROM_LB_LABEL] === "true")
+  );
+}
