@@ -55,24 +55,41 @@ export type Step =
   /** Taint lifeboat.dev/evacuating:PreferNoSchedule (mode taint-only). */
   | { kind: "taint-prefer-no-schedule"; node: string; evacuation: string; reason: string }
   /**
-   * Annotate `pods` with pod-deletion-cost = `deletionCost`, then scale the workload +`by` through the scale
-   * subresource, then append one SurgeRecord per entry of `records` to that evacuation.
+   * Scale the workload +`by` (one write with its surge-ledger entry), then append one SurgeRecord per entry of
+   * `records` to that evacuation. `pods`: the doomed pods it replaces (marked by a `mark-doomed` step).
    */
   | {
       kind: "surge";
       workload: WorkloadRef;
       by: number;
       pods: string[];
-      deletionCost: number;
       records: SurgeAttribution[];
       reason: string;
     }
-  /** Scale the workload -`by` (relative) and set retiredAt on every record in `records`. */
+  /**
+   * Annotate the doomed `pods` of a surged workload with pod-deletion-cost = `deletionCost`, so that the
+   * retire's scale-down removes them. Runs after the plan's surges (off the notice-to-surge path); a retire is
+   * planned only once every doomed pod it is meant to remove carries the cost.
+   */
+  | {
+      kind: "mark-doomed";
+      workload: WorkloadRef;
+      pods: string[];
+      deletionCost: number;
+      reason: string;
+    }
+  /**
+   * Annotate the doomed pods in `mark` with pod-deletion-cost = `deletionCost` (those a `mark-doomed` step has
+   * not: no retire without it), then scale the workload -`by` (relative) and set retiredAt on every record in
+   * `records`.
+   */
   | {
       kind: "retire";
       workload: WorkloadRef;
       by: number;
       pods: string[];
+      mark: string[];
+      deletionCost: number;
       records: SurgeRecordRef[];
       reason: string;
     }

@@ -297,3 +297,84 @@ test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, i
   assert.ok(!emitted.includes("Cordoned"), "and reported then");
   assert.equal(stored.evacuation.timeline.cordonedAt, cordonedAt, "the time of the first cordon stays");
 });
+
+test("the surge is one write (deletion costs follow it, after every surge); a retire marks what lacks the cost first, and a failed mark stops it", async () => {
+  const calls: string[] = [];
+  let failMarks = false;
+  const actuator = fakeActuator({
+    overrides: {
+      setDeletionCost: (pod) => {
+        calls.push(`mark ${pod.name}`);
+        return failMarks
+          ? Promise.reject(new Error("etcdserver: request timed out"))
+          : Promise.resolve({ kind: "patched" });
+      },
+    },
+  });
+  const ledgerWrite = actuator.changeSurgeLedger.bind(actuator);
+  actuator.changeSurgeLedger = (workload, change) => {
+    calls.push(change.kind);
+    return ledgerWrite(workload, change);
+  };
+  let snapshot = aSnapshot({
+    nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+    pods: [aPod({ name: "web-0" }), aPod({ name: "web-1", nodeName: "node-b" })],
+    workloads: [aDeployment({ specReplicas: 2, readyReplicas: 2 })],
+  });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation(),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const store = {
+    list: () => Promise.resolve([stored]),
+    get: () => Promise.resolve(stored),
+    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
+    delete: () => Promise.resolve(),
+  };
+  const clock = new FakeClock(T0 + 2_000);
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store,
+    actuator,
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock,
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+  });
+  await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["surge", "mark web-0"], "scale first, then the mark");
+
+  // The replacement is Ready, but the mark never reached the snapshot (say it was lost): the retire marks first.
+  calls.length = 0;
+  failMarks = true;
+  snapshot = aSnapshot({
+    nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+    pods: [
+      aPod({ name: "web-0" }),
+      aPod({ name: "web-1", nodeName: "node-b" }),
+      aPod({ name: "web-2", nodeName: "node-b", createdAt: T0 + 3_000 }),
+    ],
+    workloads: [aDeployment({ specReplicas: 3, readyReplicas: 3 })],
+  });
+  await clock.advance(20_000);
+  const failed = await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["mark web-0"], "no scale-down while the doomed pod lacks the cost");
+  assert.equal(failed.failures[0]?.step.kind, "retire");
+  assert.equal(stored.evacuation.surges[0]?.retiredAt, null);
+
+  calls.length = 0;
+  failMarks = false;
+  await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["mark web-0", "retire"]);
+});

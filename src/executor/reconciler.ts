@@ -86,6 +86,8 @@ export interface ReconcileResult {
 
 /** Independent steps of one kind (cordons, surges, retires) run this many at a time. */
 export const STEP_CONCURRENCY = 16;
+/** The pods of one mark-doomed step annotated this many at a time (within a group of such steps). */
+const MARK_CONCURRENCY = 4;
 
 /** Consecutive steps of the same kind, in plan order. */
 export function groupsOfKind(steps: readonly Step[]): Step[][] {
@@ -219,7 +221,10 @@ export class Reconciler {
     // group (the ledger on each workload is what makes a replica change exactly-once, the status its cache).
     for (const group of groupsOfKind(plan.steps)) {
       const kind = group[0]?.kind;
-      if (group.length > 1 && (kind === "cordon" || kind === "surge" || kind === "retire")) {
+      if (
+        group.length > 1 &&
+        (kind === "cordon" || kind === "surge" || kind === "mark-doomed" || kind === "retire")
+      ) {
         const touched = new Set<string>();
         // A notice waiting to be recorded also stops a group of surges or retires from starting more steps
         // (after a first STEP_CONCURRENCY, so that every reconcile moves on): the rest waits for the next
@@ -439,12 +444,16 @@ export class Reconciler {
         });
         return [step.evacuation];
       }
-      case "surge": {
+      case "mark-doomed": {
         const ns = step.workload.namespace;
-        // One patch per doomed pod (the cost is per pod), sent together.
-        await forEachConcurrently(step.pods, STEP_CONCURRENCY, async (pod) => {
+        // One patch per doomed pod (the cost is per pod); a pod gone meanwhile needs none.
+        await forEachConcurrently(step.pods, MARK_CONCURRENCY, async (pod) => {
           await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
         });
+        log.debug({ workload: workloadKey(step.workload), pods: step.pods }, `marked: ${step.reason}`);
+        return [];
+      }
+      case "surge": {
         const outcome = expectApplied(
           await actuator.changeSurgeLedger(step.workload, { kind: "surge", records: step.records, at: now }),
           step.workload,
@@ -488,6 +497,11 @@ export class Reconciler {
         return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
       }
       case "retire": {
+        // The scale-down removes the lowest deletion cost first: the doomed pods carry it before it is issued.
+        const ns = step.workload.namespace;
+        await forEachConcurrently(step.mark, MARK_CONCURRENCY, async (pod) => {
+          await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
+        });
         const surges = step.records.map((ref) => {
           const e = rec(ref.evacuation).evacuation;
           const r = e.surges[ref.index];
@@ -936,6 +950,8 @@ function actionOf(step: Step): ActuatorAction {
       return "taint";
     case "surge":
       return "surge";
+    case "mark-doomed":
+      return "mark_doomed";
     case "retire":
       return "retire";
     case "evict":
@@ -972,6 +988,7 @@ function stepObject(step: Step): EventObject {
     case "request-node":
       return { kind: "Node", name: step.node };
     case "surge":
+    case "mark-doomed":
     case "retire":
     case "hand-back":
       return workloadObject(step.workload);

@@ -39,6 +39,7 @@ export const ACTUATOR_ACTIONS = [
   "cordon",
   "taint",
   "surge",
+  "mark_doomed",
   "retire",
   "evict",
   "delete",

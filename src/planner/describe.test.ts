@@ -38,7 +38,8 @@ test("describePlan prints one line per step with its reason, the skipped pods an
 
   assert.deepEqual(describePlan(plan, now), [
     "cordon node-a: spot-interruption for i-0dea0000 (deadline in 118 s): cordon, taint lifeboat.dev/evacuating:NoSchedule and label node.kubernetes.io/exclude-from-external-load-balancers=true so nothing new lands here and instance-mode target groups let the node go",
-    "surge Deployment/shop/web +1 (web-0; deletion cost -100000): 1 pod of Deployment/shop/web on evacuating node(s) node-a: add 1 replica(s) elsewhere before any is removed (make before break); mark the doomed pods with pod-deletion-cost -100000 so the later scale-down removes them",
+    "surge Deployment/shop/web +1 (web-0): 1 pod of Deployment/shop/web on evacuating node(s) node-a: add 1 replica(s) elsewhere before any is removed (make before break)",
+    "mark web-0 of Deployment/shop/web with pod-deletion-cost -100000: mark 1 doomed pod of Deployment/shop/web with pod-deletion-cost -100000 so that scaling back removes them, not their replacements",
     "evict shop/db-0 on node-a: StatefulSet db replaces a pod only once the old one is gone (same identity): evict at once so the replacement gets the most time before the deadline",
     "warn ShortPreStop Deployment/shop/web: no preStop sleep on web-0, shorter than the load balancer propagation (20 s): after deletion the ALB keeps sending new requests for up to 20 s and they hit a closed socket (502); add a preStop sleep of at least 20 s",
     "wait Deployment/shop/web until in 5 s: waiting for replacements of Deployment/shop/web to be Ready (surge of 1 just issued) before removing 1 doomed pod; last responsible moment in 83 s",

@@ -30,7 +30,9 @@ function headline(step: Step, at: (t: number) => string): string {
     case "taint-prefer-no-schedule":
       return `taint ${step.node} PreferNoSchedule`;
     case "surge":
-      return `surge ${workloadKey(step.workload)} +${step.by} (${step.pods.join(", ")}; deletion cost ${step.deletionCost})`;
+      return `surge ${workloadKey(step.workload)} +${step.by} (${step.pods.join(", ")})`;
+    case "mark-doomed":
+      return `mark ${step.pods.join(", ")} of ${workloadKey(step.workload)} with pod-deletion-cost ${step.deletionCost}`;
     case "retire":
       return `retire ${workloadKey(step.workload)} -${step.by}${step.pods.length > 0 ? ` (${step.pods.join(", ")})` : ""}`;
     case "evict":

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { Plan, Step } from "../domain/plan.ts";
-import { EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
+import { EXCLUDE_FROM_LB_LABEL, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot } from "../domain/snapshot.ts";
 import {
   SECOND,
@@ -34,12 +34,29 @@ function plan(
   policy: Partial<PlanPolicy> = {},
 ): Plan {
   return planEvacuations({
-    snapshot,
+    snapshot: withMarks(snapshot, evacuations),
     evacuations,
     now,
     budgets: DEFAULT_BUDGETS,
     policy: { ...DEFAULT_POLICY, ...policy },
   });
+}
+
+/**
+ * The snapshot as it is once the surges' mark-doomed steps ran: every pod a surge record names carries the
+ * deletion cost (how marks are planned is tested in planner.test.ts; these tests are about the endings).
+ */
+function withMarks(snapshot: ClusterSnapshot, evacuations: readonly Evacuation[]): ClusterSnapshot {
+  const named = new Set(evacuations.flatMap((e) => e.surges.flatMap((r) => r.pods)));
+  const cost = String(DEFAULT_BUDGETS.deletionCost);
+  return {
+    ...snapshot,
+    pods: snapshot.pods.map((p) =>
+      named.has(p.name)
+        ? { ...p, annotations: { ...p.annotations, [POD_DELETION_COST_ANNOTATION]: cost } }
+        : p,
+    ),
+  };
 }
 
 /** `kind target` per step, e.g. `delete web-0`, `retire Deployment/shop/web -2`: what happens, not why. */
@@ -54,6 +71,8 @@ function outline(steps: Step[]): string[] {
         return `surge ${s.workload.name} +${s.by}`;
       case "retire":
         return `retire ${s.workload.name} -${s.by}`;
+      case "mark-doomed":
+        return `mark ${s.workload.name} ${s.pods.join(",")}`;
       case "hand-back":
         return `hand-back ${s.workload.name} ${s.cause} ${s.records.map((r) => `${r.evacuation}#${r.index}`).join(",")}`;
       case "cordon":

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { Plan } from "../domain/plan.ts";
-import { EVACUATING_TAINT_KEY } from "../domain/plan.ts";
-import type { ClusterSnapshot } from "../domain/snapshot.ts";
+import { EVACUATING_TAINT_KEY, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
+import type { ClusterSnapshot, PodView } from "../domain/snapshot.ts";
 import {
   SECOND,
   T0,
@@ -52,13 +52,22 @@ function surged(replacementsReady: [boolean, boolean]): ClusterSnapshot {
   return {
     ...base,
     pods: [
-      ...base.pods,
+      // The surge's mark-doomed step put the deletion cost on the doomed pods.
+      ...base.pods.map((p) => (p.nodeName === "node-a" ? marked(p) : p)),
       aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: replacementsReady[0] }),
       aPod({ name: "web-5", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: replacementsReady[1] }),
     ],
     workloads: [
       aDeployment({ specReplicas: 6, readyReplicas: 4 + replacementsReady.filter(Boolean).length }),
     ],
+  };
+}
+
+/** `pod` with the pod-deletion-cost a mark-doomed step puts on it. */
+function marked(pod: PodView): PodView {
+  return {
+    ...pod,
+    annotations: { ...pod.annotations, [POD_DELETION_COST_ANNOTATION]: String(DEFAULT_BUDGETS.deletionCost) },
   };
 }
 
@@ -95,10 +104,18 @@ describe("planEvacuations: Deployments surge then retire", () => {
           workload: WEB,
           by: 2,
           pods: ["web-0", "web-1"],
-          deletionCost: -100000,
           records: [{ evacuation: "evac-node-a", pods: ["web-0", "web-1"] }],
           reason:
-            "2 pods of Deployment/shop/web on evacuating node(s) node-a: add 2 replica(s) elsewhere before any is removed (make before break); mark the doomed pods with pod-deletion-cost -100000 so the later scale-down removes them",
+            "2 pods of Deployment/shop/web on evacuating node(s) node-a: add 2 replica(s) elsewhere before any is removed (make before break)",
+        },
+        {
+          // After every surge of the plan, off the notice-to-surge path.
+          kind: "mark-doomed",
+          workload: WEB,
+          pods: ["web-0", "web-1"],
+          deletionCost: -100000,
+          reason:
+            "mark 2 doomed pods of Deployment/shop/web with pod-deletion-cost -100000 so that scaling back removes them, not their replacements",
         },
         {
           kind: "wait",
@@ -154,6 +171,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
           workload: WEB,
           by: 2,
           pods: ["web-0", "web-1"],
+          mark: [],
+          deletionCost: -100000,
           records: [{ evacuation: "evac-node-a", index: 0 }],
           reason:
             "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
@@ -162,6 +181,33 @@ describe("planEvacuations: Deployments surge then retire", () => {
       skipped: [],
       nextReviewAt: GIVE_UP,
     });
+  });
+
+  test("a doomed pod without the deletion cost (its mark failed) is marked by the retire itself, before it scales back", () => {
+    const now = T0 + 30 * SECOND;
+    const base = surged([true, true]);
+    const snapshot = {
+      ...base,
+      pods: base.pods.map((p) => (p.name === "web-1" ? { ...p, annotations: {} } : p)),
+    };
+    const retire = plan(snapshot, [surgedEvacuation()], now).steps.find((s) => s.kind === "retire");
+    assert.ok(retire?.kind === "retire");
+    assert.deepEqual(retire.mark, ["web-1"]);
+    assert.equal(retire.deletionCost, -100000);
+  });
+
+  test("an open surge whose doomed pods lost (or never got) the deletion cost is marked again, after the surges", () => {
+    const now = T0 + 30 * SECOND;
+    const base = surged([true, false]);
+    const snapshot = {
+      ...base,
+      pods: base.pods.map((p) => (p.name === "web-0" ? { ...p, annotations: {} } : p)),
+    };
+    const steps = plan(snapshot, [surgedEvacuation()], now).steps;
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "mark-doomed" ? `mark ${s.pods.join(",")}` : s.kind)),
+      ["mark web-0", "wait"],
+    );
   });
 
   test("an HPA that scaled up meanwhile does not stop the retire, and the retire stays -k", () => {
@@ -202,9 +248,10 @@ describe("planEvacuations: Deployments surge then retire", () => {
     const now = T0 + 3 * SECOND;
     const result = plan(twoOnA(), [surgedEvacuation()], now);
 
+    // The snapshot does not show the marks either: they are written again (idempotent), nothing is retired.
     assert.deepEqual(
       result.steps.map((s) => s.kind),
-      ["wait"],
+      ["mark-doomed", "wait"],
     );
   });
 
@@ -314,6 +361,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
       workload: WEB,
       by: 2,
       pods: [],
+      mark: [],
+      deletionCost: -100000,
       records: [{ evacuation: "evac-node-a", index: 0 }],
       reason:
         "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
@@ -379,7 +428,7 @@ describe("planEvacuations: several nodes at once", () => {
 
     assert.deepEqual(
       steps.map((s) => (s.kind === "cordon" ? `cordon ${s.node}` : s.kind)),
-      ["cordon node-a", "cordon node-b", "surge", "wait"],
+      ["cordon node-a", "cordon node-b", "surge", "mark-doomed", "wait"],
     );
     const surge = steps[2];
     assert.equal(surge?.kind, "surge");
@@ -413,9 +462,9 @@ describe("planEvacuations: several nodes at once", () => {
     // web-4 and web-5 landed on node-b before its notice: they are doomed themselves and get surged too.
     assert.deepEqual(
       steps.map((s) => (s.kind === "surge" ? `surge +${s.by} ${s.pods.join()}` : s.kind)),
-      ["surge +2 web-4,web-5", "wait"],
+      ["surge +2 web-4,web-5", "mark-doomed", "wait"],
     );
-    assert.match(steps[1]?.reason ?? "", /\(2 Ready outside evacuating nodes, 4 wanted\)/);
+    assert.match(steps[2]?.reason ?? "", /\(2 Ready outside evacuating nodes, 4 wanted\)/);
   });
 
   test("a later notice for another node surges only the new pods, never the already-surged ones", () => {
@@ -448,7 +497,7 @@ describe("planEvacuations: several nodes at once", () => {
             ? `surge +${s.by} ${s.pods.join()}`
             : s.kind,
       ),
-      ["cordon node-b", "surge +1 web-1", "wait"],
+      ["cordon node-b", "surge +1 web-1", "mark-doomed", "wait"],
     );
     const surge = steps[1];
     assert.deepEqual(surge?.kind === "surge" ? surge.records : null, [
@@ -482,7 +531,7 @@ describe("planEvacuations: several nodes at once", () => {
     // Retiring now would let the ReplicaSet remove web-1's fresh, unready replacement first.
     assert.deepEqual(
       steps.map((s) => (s.kind === "surge" ? `surge +${s.by} ${s.pods.join()}` : s.kind)),
-      ["cordon", "surge +1 web-1", "wait", "wait"],
+      ["cordon", "surge +1 web-1", "mark-doomed", "wait", "wait"],
     );
     assert.deepEqual(
       steps.filter((s) => s.kind === "wait").map((s) => s.subject),
@@ -680,7 +729,7 @@ describe("planEvacuations: instance gone, modes, completion", () => {
 
     assert.deepEqual(
       plan(fresh, [prewarm], T0).steps.map((s) => s.kind),
-      ["cordon", "surge", "wait", "wait"],
+      ["cordon", "surge", "mark-doomed", "wait", "wait"],
     );
 
     const warmed = {

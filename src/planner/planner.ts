@@ -28,7 +28,7 @@ import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
 import { isPlaceholder } from "../domain/headroom.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
 import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
-import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
+import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView, PodView, Resources, WorkloadView } from "../domain/snapshot.ts";
 import { matchesLabels, podKey, workloadKey } from "../domain/snapshot.ts";
 import type { Budgets } from "./budgets.ts";
@@ -143,6 +143,7 @@ class Planner {
   readonly #cordons: Step[] = [];
   readonly #forceDeletes: Step[] = [];
   readonly #surges: Step[] = [];
+  readonly #marks: Step[] = [];
   readonly #retires: Step[] = [];
   readonly #evicts: (StepOf<"evict"> | StepOf<"delete">)[] = [];
   readonly #warns: Step[] = [];
@@ -227,6 +228,7 @@ class Planner {
         ...this.#nodeRequests,
         ...this.#forceDeletes,
         ...this.#surges,
+        ...this.#marks,
         ...this.#retires,
         ...this.#evicts,
         ...this.#warns,
@@ -567,6 +569,15 @@ class Planner {
     // restarted controller.
     const uncovered = pods.filter((d) => this.#recordFor(key, d.pod.name) === undefined);
     if (view !== undefined && uncovered.length > 0) this.#surge(key, view, uncovered);
+    // Doomed pods of this plan's surge and of open surges that do not carry the deletion cost yet.
+    const unmarked =
+      view === undefined
+        ? []
+        : pods.filter(
+            (d) =>
+              d.pod.annotations[POD_DELETION_COST_ANNOTATION] !== String(this.#budgets.deletionCost) &&
+              (uncovered.includes(d) || this.#recordFor(key, d.pod.name)?.record.retiredAt === null),
+          );
 
     const outstanding = open;
     const k = outstanding.reduce((sum, h) => sum + h.record.by, 0);
@@ -609,10 +620,15 @@ class Planner {
         workload: view.ref,
         by,
         pods: present,
+        mark: unmarked.filter((d) => retiredNow.has(d.pod.name)).map((d) => d.pod.name),
+        deletionCost: this.#budgets.deletionCost,
         records: refs,
         reason: `replacements Ready (${readiness}): scale -${by} so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)`,
       });
     }
+
+    const toMark = unmarked.filter((d) => !retiredNow.has(d.pod.name));
+    if (view !== undefined && toMark.length > 0) this.#mark(view, toMark);
 
     const awaiting: Doomed[] = [];
     const prewarmed: Doomed[] = [];
@@ -683,6 +699,27 @@ class Planner {
     return view === undefined ? [] : uncovered;
   }
 
+  /** The pods named in `hits` still on `node` without the deletion cost. */
+  #unmarkedOf(node: string, hits: readonly RecordHit[]): string[] {
+    const named = new Set(hits.flatMap((h) => h.record.pods));
+    const cost = String(this.#budgets.deletionCost);
+    return this.#podsOn(node)
+      .filter((p) => named.has(p.name) && !p.deleting && p.annotations[POD_DELETION_COST_ANNOTATION] !== cost)
+      .map((p) => p.name);
+  }
+
+  /** Marks doomed pods with the deletion cost (after the plan's surges, before any retire). */
+  #mark(view: WorkloadView, pods: Doomed[]): void {
+    const cost = this.#budgets.deletionCost;
+    this.#marks.push({
+      kind: "mark-doomed",
+      workload: view.ref,
+      pods: pods.map((d) => d.pod.name),
+      deletionCost: cost,
+      reason: `mark ${plural(pods.length, "doomed pod")} of ${workloadKey(view.ref)} with pod-deletion-cost ${cost} so that scaling back removes them, not their replacements`,
+    });
+  }
+
   #surge(key: string, view: WorkloadView, uncovered: Doomed[]): void {
     const records: SurgeAttribution[] = [];
     for (const d of uncovered) {
@@ -693,16 +730,14 @@ class Planner {
     const nodes = [...new Set(uncovered.map((d) => d.evac.nodeName))].join(", ");
     const by = uncovered.length;
     this.#surgedNow.add(key);
-    // Invariant (make before break): the surge is issued before any of these pods is retired or evicted;
-    // the deletion cost is set before the scale-up so that any scale-down from then on picks the doomed pods.
+    // Invariant (make before break): the surge is issued before any of these pods is retired or evicted.
     this.#surges.push({
       kind: "surge",
       workload: view.ref,
       by,
       pods: uncovered.map((d) => d.pod.name),
-      deletionCost: this.#budgets.deletionCost,
       records,
-      reason: `${plural(by, "pod")} of ${key} on evacuating node(s) ${nodes}: add ${by} replica(s) elsewhere before any is removed (make before break); mark the doomed pods with pod-deletion-cost ${this.#budgets.deletionCost} so the later scale-down removes them`,
+      reason: `${plural(by, "pod")} of ${key} on evacuating node(s) ${nodes}: add ${by} replica(s) elsewhere before any is removed (make before break)`,
     });
     if (view.hpa !== null && view.specReplicas + by > view.hpa.max) {
       this.#warns.push({
@@ -1010,6 +1045,8 @@ class Planner {
       workload: view.ref,
       by: k,
       pods: hits.flatMap((h) => h.record.pods),
+      mark: this.#unmarkedOf(w.evac.nodeName, hits),
+      deletionCost: this.#budgets.deletionCost,
       records: hits.map((h) => ({ evacuation: h.evac.name, index: h.index })),
       reason: `${w.why}: scale ${key} -${k} back without waiting for replacements (${effect})`,
     });
