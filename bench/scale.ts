@@ -18,7 +18,11 @@
  * just before the SendMessage call of the node's warning):
  * - notice -> cordon: the node is first seen unschedulable;
  * - notice -> surge: every Deployment with a pod on the node is seen with spec.replicas above its start;
- * - done before the deadline: its Evacuation is Done and its doneAt is not after its deadline.
+ * - done before the deadline (the final line's done_before_deadline): every pod lifeboat had to move off the
+ *   node was leaving (deletionTimestamp set: retired by the scale-down, or evicted at its last responsible
+ *   moment) by its Evacuation's deadline, i.e. no pod still served on the node when it died;
+ * - Done before the deadline (the table): its Evacuation is also Done (every surge retired: the replacements
+ *   Ready) and its doneAt is not after its deadline.
  * And for the controller: peak RSS (VmHWM) and CPU seconds (utime + stime) from /proc of its pid, and its
  * API requests by verb from its own client (`lifeboat_kube_requests_total` on its /metrics).
  *
@@ -226,6 +230,8 @@ async function waitForPods(lab: Lab, total: number, timeoutMs: number): Promise<
 class Watcher {
   readonly cordonedAt = new Map<string, number>();
   readonly surgedAt = new Map<string, number>();
+  /** Pod uid -> when it started to leave (deletionTimestamp seen, or deleted), epoch ms. */
+  readonly leftAt = new Map<string, number>();
   readonly #initialReplicas = new Map<string, number>();
   readonly #aborts: AbortController[] = [];
 
@@ -235,13 +241,13 @@ class Watcher {
 
   async start(lab: Lab): Promise<void> {
     const watch = new Watch(lab.kubeConfig);
-    const open = async (path: string, onObject: (obj: unknown) => void): Promise<void> => {
+    const open = async (path: string, onObject: (obj: unknown, type: string) => void): Promise<void> => {
       const reopen = async (): Promise<void> => {
         const abort = await watch.watch(
           path,
           {},
-          (_type, obj) => {
-            onObject(obj);
+          (type, obj) => {
+            onObject(obj, type);
           },
           () => {
             if (!stopped) void sleep(200).then(reopen);
@@ -260,6 +266,12 @@ class Watcher {
       const name = n.metadata?.name ?? "";
       if (n.spec?.unschedulable === true && !this.cordonedAt.has(name))
         this.cordonedAt.set(name, performance.now());
+    });
+    await open(`/api/v1/namespaces/${NS}/pods`, (obj, type) => {
+      const p = obj as V1Pod;
+      const uid = p.metadata?.uid ?? "";
+      if ((type === "DELETED" || p.metadata?.deletionTimestamp != null) && !this.leftAt.has(uid))
+        this.leftAt.set(uid, Date.now());
     });
     await open(`/apis/apps/v1/namespaces/${NS}/deployments`, (obj) => {
       const d = obj as V1Deployment;
@@ -321,6 +333,7 @@ interface Result {
   reclaimed: number;
   evacuations: number;
   doneBeforeDeadline: number;
+  emptiedBeforeDeadline: number;
   cordonS: number[];
   surgeS: number[];
   missingCordon: number;
@@ -368,6 +381,9 @@ async function runSize(nodes: number): Promise<Result> {
   const tController = performance.now();
   await using controller = await startController({
     ...env.handlerContext(`controller-${nodes}.log`),
+    // No managed headroom: the bench measures the evacuations, and a whole-node placeholder per node group
+    // would only add a node and a Deployment to the lab (docs/design.md, "Capacity").
+    extraArgs: ["--headroom-nodes", "0"],
     startTimeoutMs: 600_000,
   });
   const syncSeconds = (performance.now() - tController) / 1000;
@@ -378,6 +394,14 @@ async function runSize(nodes: number): Promise<Result> {
   // Where every pod runs, and each Deployment's replicas before the event.
   const pods = await listPods(lab);
   const deploymentsOnNode = new Map<string, Set<string>>();
+  /** The pods lifeboat must move off each node (not DaemonSet or mirror pods), by uid. */
+  const movableOnNode = new Map<string, string[]>();
+  for (const p of pods) {
+    const on = p.spec?.nodeName;
+    const owner = p.metadata?.ownerReferences?.[0]?.kind;
+    if (on !== undefined && owner !== "DaemonSet" && owner !== "Node")
+      movableOnNode.set(on, [...(movableOnNode.get(on) ?? []), p.metadata?.uid ?? ""]);
+  }
   for (const p of pods) {
     const node = p.spec?.nodeName;
     const rs = p.metadata?.ownerReferences?.find((o) => o.kind === "ReplicaSet")?.name;
@@ -487,6 +511,15 @@ async function runSize(nodes: number): Promise<Result> {
   }
   const reclaimedNodes = new Set([...sentAt.keys()].map((i) => byInstance.get(i)));
   const ofReclaimed = (await listEvacuations(lab)).filter((e) => reclaimedNodes.has(e.spec.nodeName));
+  // Emptied: every pod lifeboat had to move was leaving (retired by a scale-down, or evicted at its last
+  // responsible moment) by the deadline; Done also needs every surge retired, i.e. replacements Ready.
+  const emptiedBeforeDeadline = ofReclaimed.filter((e) => {
+    if (e.spec.deadline === undefined) return false;
+    const deadline = Date.parse(e.spec.deadline);
+    return (movableOnNode.get(e.spec.nodeName) ?? []).every(
+      (uid) => (watcher.leftAt.get(uid) ?? Infinity) <= deadline,
+    );
+  }).length;
   const doneBeforeDeadline = ofReclaimed.filter((e) => {
     const done = e.status?.timeline?.doneAt;
     return (
@@ -508,6 +541,7 @@ async function runSize(nodes: number): Promise<Result> {
     reclaimed: sentAt.size,
     evacuations: ofReclaimed.length,
     doneBeforeDeadline,
+    emptiedBeforeDeadline,
     cordonS,
     surgeS,
     missingCordon,
@@ -550,7 +584,14 @@ function printTable(r: Result): void {
     ["load average at the event", r.load],
     ["controller start to informers synced", `${r.syncSeconds.toFixed(1)} s`],
     ["reclaimed (warned within 10 s)", `${r.reclaimed}; ${r.evacuations} Evacuations`],
-    ["done before the deadline", `${r.doneBeforeDeadline} of ${r.reclaimed}`],
+    [
+      "emptied before the deadline",
+      `${r.emptiedBeforeDeadline} of ${r.reclaimed} (every pod retired, or evicted at its last responsible moment)`,
+    ],
+    [
+      "Done before the deadline",
+      `${r.doneBeforeDeadline} of ${r.reclaimed} (also every surge retired: replacements Ready)`,
+    ],
     [
       "notice -> cordon  p50 / p90 / p99 / max",
       `${f(percentile(r.cordonS, 50))} / ${f(percentile(r.cordonS, 90))} / ${f(percentile(r.cordonS, 99))} / ${f(percentile(r.cordonS, 100))} s${r.missingCordon > 0 ? ` (${r.missingCordon} never cordoned)` : ""}`,
@@ -587,7 +628,7 @@ async function main(): Promise<void> {
   if (last === undefined) return;
   console.log("");
   console.log(
-    `scale: nodes=${last.nodes} pods=${last.pods} reclaimed=${last.reclaimed} done_before_deadline=${last.doneBeforeDeadline} cordon_p99_s=${percentile(last.cordonS, 99).toFixed(2)} surge_p99_s=${percentile(last.surgeS, 99).toFixed(2)} rss_mb=${last.rssPeakMb.toFixed(0)} cpu_s=${last.cpuSeconds.toFixed(1)} api_requests=${sum(last.requests)}`,
+    `scale: nodes=${last.nodes} pods=${last.pods} reclaimed=${last.reclaimed} done_before_deadline=${last.emptiedBeforeDeadline} cordon_p99_s=${percentile(last.cordonS, 99).toFixed(2)} surge_p99_s=${percentile(last.surgeS, 99).toFixed(2)} rss_mb=${last.rssPeakMb.toFixed(0)} cpu_s=${last.cpuSeconds.toFixed(1)} api_requests=${sum(last.requests)}`,
   );
 }
 

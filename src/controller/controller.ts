@@ -114,6 +114,9 @@ export class Controller implements AsyncDisposable {
     const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     // Events too: an AZ-wide reclaim emits hundreds, and none of them may delay a cordon or a surge.
     const eventsKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    // Headroom and steering too (steering taints a whole pool when it is under reclaim: hundreds of writes
+    // that must not queue in front of the evacuations' surges), counted like every other request.
+    const capacityDeps = { ...deps, kubeConfig: limitedKubeConfig(deps.kubeConfig, limits) };
     this.#kubeConfig = kubeConfig;
     this.#loopWatch = new LoopWatch(clock);
     this.#cache = new ClusterCache({ kubeConfig, clock, log: log.child({ component: "cluster-cache" }) });
@@ -178,9 +181,9 @@ export class Controller implements AsyncDisposable {
       noticeWaiting: () => this.#intake.waiting(),
       earlyNode: earlyNodeActuator(config, fence, log),
     });
-    this.#headroom = headroomKeeper(deps, fence, (now) => this.#cache.snapshot(now));
+    this.#headroom = headroomKeeper(capacityDeps, fence, (now) => this.#cache.snapshot(now));
     this.#steering = steeringKeeper(
-      deps,
+      capacityDeps,
       fence,
       () => this.#cache.snapshot(clock.now()).nodes,
       async () => (await store.list()).map((s) => s.evacuation),

@@ -84,6 +84,27 @@ describe("planSteering", () => {
     );
   });
 
+  test("a later notice of the same burst does not rewrite every taint for seconds; one that gains a tenth of the time does", () => {
+    const first = Math.ceil((T0 + 2 * SECOND + 1800 * SECOND) / 1000);
+    const tainted = NODES.map((n) =>
+      n.name === "a3" || n.name === "a4"
+        ? {
+            ...n,
+            taints: [{ key: POOL_TAINT_KEY, value: String(first), effect: "PreferNoSchedule" as const }],
+          }
+        : n,
+    );
+    const plan = (latest: number) =>
+      planSteering({
+        nodes: tainted,
+        evacuations: [notice("a1", T0), notice("a2", T0 + 2 * SECOND), notice("a3", latest)],
+        now: latest + SECOND,
+        settings: SETTINGS,
+      }).map((s) => `${s.kind} ${s.node}`);
+    assert.deepEqual(plan(T0 + 10 * SECOND), [], "8 s later: the taint stays as written");
+    assert.deepEqual(plan(T0 + 190 * SECOND), ["taint a4"], "188 s later (over 180 s): rewritten");
+  });
+
   test("the taint is removed once it expired, and not before", () => {
     const until = Math.ceil((T0 + 1800 * SECOND) / 1000);
     const tainted = node("a3", "us-east-1a", "m5.xlarge", {

@@ -76,7 +76,10 @@ export function planSteering(input: SteeringInput): SteeringStep[] {
     const wanted = until !== null && until > now && !evacuating.has(n.name);
     if (wanted) {
       const untilSeconds = Math.ceil(until / 1000);
-      if (current !== null && current >= untilSeconds) continue;
+      // A later notice of the same burst moves the end by seconds: the taint is rewritten only when that
+      // gains a tenth of its time, not on every notice (an AZ-wide reclaim: 100 notices, 300 nodes).
+      if (current !== null && current > now / 1000 && current >= untilSeconds - settings.taintSeconds / 10)
+        continue;
       const count = new Set((notices.get(pool ?? "") ?? []).map((x) => x.node)).size;
       steps.push({
         kind: "taint",
