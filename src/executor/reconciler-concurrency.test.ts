@@ -286,3 +286,62 @@ test("a notice waiting also stops a large group of surges after its first 16; th
   await reconciler.reconcileOnce();
   assert.equal(surged().size, 20, "the next reconcile surges the rest");
 });
+
+test("evictions at the last responsible moment run together, and a waiting notice does not hold them back", async () => {
+  // Twenty StatefulSet pods on a doomed node past its LRM: twenty evictions in one group.
+  const pods = Array.from({ length: 20 }, (_, i) =>
+    aPod({ name: `db-${i}`, owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } }),
+  );
+  const snapshot = aSnapshot({ nodes: [aCordonedNode(), aNode({ name: "node-b" })], pods });
+  let stored: StoredEvacuation = {
+    evacuation: anEvacuation(),
+    lifecycleHook: null,
+    message: "",
+    resourceVersion: "1",
+  };
+  const store = {
+    list: () => Promise.resolve([stored]),
+    get: () => Promise.resolve(stored),
+    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
+    delete: () => Promise.resolve(),
+  };
+  let inFlight = 0;
+  let peak = 0;
+  const evicted: string[] = [];
+  const reconciler = new Reconciler({
+    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+    store,
+    actuator: fakeActuator({
+      overrides: {
+        evict: async (pod) => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await tick();
+          await tick();
+          inFlight--;
+          evicted.push(pod.name);
+          return { kind: "evicted" };
+        },
+      },
+    }),
+    lifecycle: null,
+    events: { emit: () => undefined },
+    observer: noObserver,
+    log: silent,
+    clock: new FakeClock(T0 + 100_000),
+    budgets: DEFAULT_BUDGETS,
+    asgHeartbeatSeconds: 30,
+    prewarmTimeoutSeconds: 1800,
+    giveUpAfterSeconds: 900,
+    evacuationTtlSeconds: 86400,
+    taintKey: "lifeboat.dev/evacuating",
+    excludeFromLb: true,
+    noticeWaiting: () => true,
+  });
+  const result = await reconciler.reconcileOnce();
+  assert.deepEqual(result.failures, []);
+  assert.equal(evicted.length, 20, "every eviction ran although a notice was waiting");
+  assert.equal(peak, 16, "sixteen at a time");
+  assert.equal(stored.evacuation.evictions.length, 20, "each recorded in the status");
+});
