@@ -119,7 +119,14 @@ function podTemplate(w: WorkloadPlan): V1PodTemplateSpec {
     metadata: { labels: { app: w.name, bench: "scale" } },
     spec: {
       containers: [
-        { name: "app", image: "lab/app:1", resources: { requests: { cpu: "100m", memory: "128Mi" } } },
+        {
+          name: "app",
+          image: "lab/app:1",
+          resources: { requests: { cpu: "100m", memory: "128Mi" } },
+          // What an ALB-fronted app carries (the seed's): a preStop sleep as long as the deregistration takes.
+          // KWOK runs no preStop; the planner reads it for the last responsible moment.
+          lifecycle: { preStop: { sleep: { seconds: 20 } } },
+        },
       ],
       terminationGracePeriodSeconds: 30,
       ...(w.antiAffinity
