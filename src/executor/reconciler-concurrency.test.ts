@@ -77,14 +77,20 @@ test("cordons run together, then surges run together, then one status write per 
     ]),
   );
   const statusWrites: string[] = [];
+  let writesInFlight = 0;
+  let writesPeak = 0;
   const store = {
     list: () => Promise.resolve([...stored.values()]),
     get: (name: string) => Promise.resolve(stored.get(name) ?? null),
     updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-    updateStatus: (s: StoredEvacuation) => {
+    updateStatus: async (s: StoredEvacuation) => {
+      writesInFlight++;
+      writesPeak = Math.max(writesPeak, writesInFlight);
+      await tick();
+      writesInFlight--;
       statusWrites.push(s.evacuation.name);
       stored.set(s.evacuation.name, s);
-      return Promise.resolve(s);
+      return s;
     },
     delete: () => Promise.resolve(),
   };
@@ -145,6 +151,7 @@ test("cordons run together, then surges run together, then one status write per 
     doomed.map((n) => `evac-node-${n}`),
     "one status write per evacuation (not one per surge and evacuation)",
   );
+  assert.equal(writesPeak, 4, "the four status writes were in flight together");
   for (const n of doomed)
     assert.equal(stored.get(`evac-node-${n}`)?.evacuation.surges.length, 2, `node-${n}: both surge records`);
 });

@@ -327,9 +327,11 @@ export class Reconciler {
     dirty: Set<string>,
   ): Promise<void> {
     const { store, log } = this.#d;
-    for (const name of [...names]) {
+    // One write per evacuation, STEP_CONCURRENCY at a time (a group of surges touches up to every evacuation).
+    const pending = [...new Set(names)].filter((name) => dirty.has(name) && byName.has(name));
+    await forEachConcurrently(pending, STEP_CONCURRENCY, async (name) => {
       let s = byName.get(name);
-      if (s === undefined || !dirty.has(name)) continue;
+      if (s === undefined) return;
       for (let attempt = 1; ; attempt++) {
         try {
           s = await store.updateStatus(s);
@@ -353,7 +355,7 @@ export class Reconciler {
       byName.set(name, s);
       changes.delete(name);
       dirty.delete(name);
-    }
+    });
   }
 
   /** Records a change to an evacuation (in memory now, written by #persist, re-applied after a conflict). */
