@@ -41,7 +41,7 @@ describe("defaults", () => {
       awsRegion: "us-east-1",
       sqsWaitSeconds: 20,
       sqsMaxMessages: 10,
-      sqsConcurrency: 10,
+      sqsConcurrency: 100,
       sqsVisibilityTimeoutSeconds: 15,
       malformedMessagePolicy: "keep",
       unknownMessagePolicy: "delete",
@@ -120,7 +120,7 @@ describe("precedence: flag, then LIFEBOAT_* env, then default", () => {
       load({ queueUrl: "" }, { LIFEBOAT_QUEUE_URL: "http://127.0.0.1:5000/1/q" }).queueUrl,
       "http://127.0.0.1:5000/1/q",
     );
-    assert.equal(load({}, { LIFEBOAT_SQS_CONCURRENCY: "  " }).sqsConcurrency, 10);
+    assert.equal(load({}, { LIFEBOAT_SQS_CONCURRENCY: "  " }).sqsConcurrency, 100);
   });
 
   test("KUBECONFIG and AWS_REGION are honoured after their LIFEBOAT_ names", () => {
@@ -188,7 +188,7 @@ describe("validation errors name the flag or env var, the expectation and the va
     ["sqsWaitSeconds", "21", "must be a whole number from 0 to 20, got '21'"],
     ["sqsWaitSeconds", "2.5", "must be a whole number from 0 to 20, got '2.5'"],
     ["sqsMaxMessages", "0", "must be a whole number from 1 to 10, got '0'"],
-    ["sqsConcurrency", "0", "must be a whole number from 1 to 64, got '0'"],
+    ["sqsConcurrency", "0", "must be a whole number from 1 to 1000, got '0'"],
     ["sqsVisibilityTimeoutSeconds", "43201", "must be a whole number from 1 to 43200"],
     ["malformedMessagePolicy", "drop", "must be one of keep, delete, got 'drop'"],
     ["unknownMessagePolicy", "drop", "must be one of keep, delete, got 'drop'"],

@@ -228,12 +228,12 @@ export const FIELDS = {
     defaultText: "10",
     help: "Messages per ReceiveMessage call (SQS allows 1 to 10).",
   }),
-  sqsConcurrency: field(integer({ min: 1, max: 64, default: 10 }), {
+  sqsConcurrency: field(integer({ min: 1, max: 1000, default: 100 }), {
     group: G.sqs,
     value: "<n>",
-    expect: "a whole number from 1 to 64",
-    defaultText: "10",
-    help: "The most messages being handled at once: no receive while this many are, and each receive asks for at most the free slots (and --sqs-max-messages). No message is received while a notice waits for the intake (no prefetch behind a running reconcile).",
+    expect: "a whole number from 1 to 1000",
+    defaultText: "100",
+    help: "The most messages being handled at once (received, not yet recorded and deleted): no receive while this many are, and each receive asks for at most the free slots (and --sqs-max-messages). A notice that only waits for its turn to be recorded (its node already cordoned at receipt) does not hold the next receive back; one still being resolved or cordoned does. An AZ-wide reclaim is a hundred warnings in seconds: each is cordoned at its receipt.",
   }),
   sqsVisibilityTimeoutSeconds: field(integer({ min: 1, max: 43200, default: 15 }), {
     group: G.sqs,

@@ -344,8 +344,9 @@ export class Controller implements AsyncDisposable {
           maxMessages: config.sqsMaxMessages,
           concurrency: config.sqsConcurrency,
           visibilityTimeoutSeconds: config.sqsVisibilityTimeoutSeconds,
-          // No prefetch: no receive while a notice waits in the intake (behind a reconcile or other notices).
-          ready: () => this.#intake.idle(),
+          // Receive again once every notice received is past its first act (its node cordoned): notices
+          // waiting for their turn to be recorded stay in flight (their visibility extended) meanwhile.
+          ready: () => this.#intake.accepting(),
           deleteMessages: !config.dryRun,
           malformed: config.malformedMessagePolicy,
           unknown: config.unknownMessagePolicy,

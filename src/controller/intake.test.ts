@@ -380,3 +380,33 @@ test("notices waiting for a turn are recorded together in it, before a reconcile
   await Promise.all([running, next, ...handled]);
   assert.equal(seenByNext, 3, "the next reconcile plans all three evacuations");
 });
+
+test("accepting waits for notices in their first act (the cordon at receipt), not for those waiting for their turn", async () => {
+  const clock = new FakeClock(NOTICE_T0);
+  const serial = new Serial();
+  let finishCordon!: () => void;
+  const slowCordon: FirstCordon = {
+    isCordoned: () => false,
+    cordon: () =>
+      new Promise((r) => {
+        finishCordon = () => {
+          r({ kind: "done", changed: true });
+        };
+      }),
+    describe: "cordon",
+  };
+  const { intake: i, store } = intake(clock, serial, null, nodesCluster([warnedNode("a")]), {
+    firstCordon: slowCordon,
+  });
+  let release!: () => void;
+  const reconcile = serial.run(() => new Promise<void>((r) => (release = r)));
+  const handled = i.handle(aNotice());
+  const accepting = i.accepting();
+  assert.equal(await settledWithin(accepting), false, "the node is still being cordoned");
+  finishCordon();
+  assert.equal(await settledWithin(i.accepting()), true, "past its first act: the next receive may go");
+  assert.equal(await settledWithin(i.idle()), false, "but it is not recorded: it waits for the reconcile");
+  release();
+  await Promise.all([reconcile, handled]);
+  assert.equal(store.items.length, 1);
+});

@@ -82,6 +82,8 @@ export class NoticeIntake {
   readonly #d: IntakeDeps;
   /** Notices being handled (see idle). */
   readonly #pending = new Set<Promise<void>>();
+  /** Notices in their first act: resolved to a node, its node cordoned at receipt (see accepting). */
+  readonly #arriving = new Set<Promise<undefined>>();
   /** Notices waiting for the next turn: recorded together, in one turn of the serial. */
   #turns: Turn[] = [];
 
@@ -97,7 +99,15 @@ export class NoticeIntake {
    * reconcile, and a warned node is cordoned at once (FirstCordon) instead of after the reconcile.
    */
   handle(notice: Notice): Promise<void> {
-    const handling = this.#handleNotice(notice);
+    // The first act ends when the notice waits for its turn, or is settled before that.
+    const arrival = Promise.withResolvers<undefined>();
+    this.#arriving.add(arrival.promise);
+    void arrival.promise.then(() => this.#arriving.delete(arrival.promise));
+    const arrived = (): void => {
+      arrival.resolve(undefined);
+    };
+    const handling = this.#handleNotice(notice, arrived);
+    void handling.then(arrived, arrived);
     const settled = handling.then(
       () => undefined,
       () => undefined,
@@ -107,21 +117,27 @@ export class NoticeIntake {
     return handling;
   }
 
-  /**
-   * Resolves once no notice is waiting in the intake (for its turn, or being recorded). The SQS consumer receives
-   * only then: while a notice waits behind a running reconcile, no further messages are taken from the queue
-   * (they stay visible to a standby); junk in the batch already received is settled meanwhile.
-   */
   /** Whether a notice has been handed over and is not recorded (or settled) yet. */
   waiting(): boolean {
     return this.#pending.size > 0;
   }
 
+  /** Resolves once no notice is in the intake (in its first act, waiting for its turn, or being recorded). */
   async idle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
   }
 
-  async #handleNotice(notice: Notice): Promise<void> {
+  /**
+   * Resolves once no notice is in its first act (resolving its node, cordoning it at receipt); notices that
+   * only wait for their turn to be recorded do not hold it. The SQS consumer receives again then: during an
+   * AZ-wide reclaim every node is cordoned at its warning's receipt, not after the records of the warnings
+   * before it (which wait for a running reconcile).
+   */
+  async accepting(): Promise<void> {
+    while (this.#arriving.size > 0) await Promise.all([...this.#arriving]);
+  }
+
+  async #handleNotice(notice: Notice, arrived: () => void): Promise<void> {
     // Stamped at receipt, not after waiting for a running reconcile.
     const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
     let target: Target;
@@ -141,7 +157,9 @@ export class NoticeIntake {
     if (target.kind === "gone" && (await this.#settledGone(stamped, target))) return;
     const timed = await this.#hookDeadline(stamped);
     const cordonedAt = target.kind === "live" ? await this.#cordonFirst(timed, target.node) : null;
-    return this.#turn({ notice: timed, target, cordonedAt });
+    const turn = this.#turn({ notice: timed, target, cordonedAt });
+    arrived();
+    return turn;
   }
 
   /** Waits for a turn of the serial shared with the reconciler; every notice waiting then is recorded in it. */

@@ -8,7 +8,8 @@
  *
  * A message received but not yet recorded is invisible to every other consumer (a standby that takes over after
  * this process is killed) until its visibility timeout ends, so that window is kept short: the loop receives only
- * when no notice waits for the handler (`ready`, no prefetch behind a busy intake), asks for a short
+ * when the handler is ready for more (`ready`: the controller's intake, once every notice received is past its
+ * first act and only waits for its turn to be recorded), asks for a short
  * VisibilityTimeout on every receive, and extends it with ChangeMessageVisibility while a message is still being
  * handled (as long-running SQS consumers do).
  */
@@ -151,7 +152,7 @@ export class SqsConsumer {
     this.#log.info({ queueUrl: this.#queueUrl }, "sqs consumer started");
     while (!signal.aborted) {
       while (inFlight.size >= this.#opts.concurrency) await Promise.race(inFlight);
-      // No prefetch: a message received while the intake is busy would sit invisible to a standby.
+      // No prefetch past `ready`: a message received while the handler is busy would sit invisible to a standby.
       if (!(await untilReady(this.#ready, signal))) break;
       let messages: Message[];
       try {
