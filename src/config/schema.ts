@@ -178,7 +178,7 @@ export const FIELDS = {
     value: "<qps>",
     expect: "a number above 0, at most 10000",
     defaultText: "200",
-    help: "Client-side rate limit on requests to the Kubernetes API server, per second on average (client-go's QPS; Karpenter's default): every request, and every watch opened, waits for a token. Leader election and Events each have a bucket of their own with the same settings. An AZ-wide reclaim costs about a hundred requests per evacuated node of 30 pods (docs/benchmarks.md, Scale).",
+    help: "Client-side rate limit on requests to the Kubernetes API server, per second on average (client-go's QPS; Karpenter's default): every request, and every watch opened, waits for a token. Leader election, headroom and steering each have a bucket of their own with the same settings; Events one with a quarter of them (beyond 1,000 waiting, an Event is dropped and counted in lifeboat_events_dropped_total). An AZ-wide reclaim costs about a hundred requests per evacuated node of 30 pods (docs/benchmarks.md, Scale).",
   }),
   kubeApiBurst: field(integer({ min: 1, max: 100_000, default: 300 }), {
     group: G.cluster,

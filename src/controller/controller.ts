@@ -112,8 +112,14 @@ export class Controller implements AsyncDisposable {
     };
     const kubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
     const leaseKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
-    // Events too: an AZ-wide reclaim emits hundreds, and none of them may delay a cordon or a surge.
-    const eventsKubeConfig = limitedKubeConfig(deps.kubeConfig, limits);
+    // Events too: an AZ-wide reclaim emits thousands, and none of them may delay a cordon or a surge. They get
+    // a quarter of the rate (an API server that is behind serves the evacuation's writes first), and beyond
+    // 1,000 waiting a new one is dropped and counted (lifeboat_events_dropped_total), as client-go drops.
+    const eventsKubeConfig = limitedKubeConfig(deps.kubeConfig, {
+      ...limits,
+      qps: Math.max(1, config.kubeApiQps / 4),
+      burst: Math.max(1, Math.floor(config.kubeApiBurst / 4)),
+    });
     // Headroom and steering too (steering taints a whole pool when it is under reclaim: hundreds of writes
     // that must not queue in front of the evacuations' surges), counted like every other request.
     const capacityDeps = { ...deps, kubeConfig: limitedKubeConfig(deps.kubeConfig, limits) };
@@ -142,7 +148,15 @@ export class Controller implements AsyncDisposable {
     const fence: LeaseFence = this.#elector ?? NO_FENCE;
     this.#store = new EvacuationStore(kubeConfig.makeApiClient(CustomObjectsApi), clock);
     const store = config.dryRun ? new DryRunEvacuationStore(this.#store) : fencedStore(this.#store, fence);
-    const events = makeEventSink(eventsKubeConfig.makeApiClient(CoreV1Api), clock, log, config.identity);
+    const events = makeEventSink(
+      eventsKubeConfig.makeApiClient(CoreV1Api),
+      clock,
+      log,
+      config.identity,
+      () => {
+        deps.metrics.eventDropped();
+      },
+    );
     // Dry run (--dry-run): plan and report, change nothing: DryRun Events, Evacuations and surge ledgers in
     // memory, no ASG lifecycle calls, no SQS deletes, no Lease.
     this.#events = config.dryRun ? withDryRunEvents(events) : events;

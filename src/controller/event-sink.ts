@@ -10,8 +10,15 @@ export function makeEventSink(
   clock: Clock,
   logger: Logger,
   instance: string,
+  onDropped?: () => void,
 ): EventSink & { flush(): Promise<void> } {
-  const recorder = new EventRecorder({ client: core, clock, logger, instance });
+  const recorder = new EventRecorder({
+    client: core,
+    clock,
+    logger,
+    instance,
+    ...(onDropped === undefined ? {} : { onDropped }),
+  });
   return {
     emit: (event) => {
       const o = event.object;

@@ -260,3 +260,39 @@ test("the real CoreV1Api satisfies EventsClient", () => {
   const client: EventsClient = kc.makeApiClient(CoreV1Api);
   assert.equal(typeof client.createNamespacedEvent, "function");
 });
+
+test("beyond maxPending unanswered writes a new Event is dropped, counted and logged once per hundred; then accepted again", async () => {
+  const clock = new FakeClock(Date.parse("2026-11-24T12:00:00Z"));
+  const answers: (() => void)[] = [];
+  const client: EventsClient = {
+    createNamespacedEvent: (param) =>
+      new Promise((r) => {
+        answers.push(() => {
+          r(param.body);
+        });
+      }),
+    patchNamespacedEvent: () => Promise.resolve({}),
+  };
+  const lines: string[] = [];
+  const logger = createLogger({ level: "info", destination: { write: (l: string) => void lines.push(l) } });
+  let dropped = 0;
+  const recorder = new EventRecorder({
+    client,
+    clock,
+    logger,
+    instance: "lifeboat-0",
+    maxPending: 3,
+    onDropped: () => (dropped += 1),
+  });
+  const writes = [1, 2, 3, 4, 5].map((i) => recorder.record(onNode({ message: `event ${i}` })));
+  assert.equal(answers.length, 3, "three writes sent");
+  assert.equal(dropped, 2);
+  assert.equal(recorder.dropped, 2);
+  assert.equal(lines.filter((l) => l.includes("Kubernetes Event dropped")).length, 1, "logged once");
+  for (const answer of answers.splice(0)) answer();
+  await Promise.all(writes);
+  const later = recorder.record(onNode({ message: "event 6" }));
+  assert.equal(answers.length, 1, "accepted again once the others were answered");
+  answers[0]?.();
+  await later;
+});

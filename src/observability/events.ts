@@ -156,7 +156,17 @@ export interface EventRecorderOptions {
   /** This replica's identity (reportingInstance). */
   instance: string;
   dedupWindowMs?: number;
+  /**
+   * Events waiting to be written (for the client's rate limit or the API server) beyond which a new one is
+   * dropped, as client-go's broadcaster drops when its queue of 1,000 is full. Default MAX_PENDING_EVENTS.
+   */
+  maxPending?: number;
+  /** Called for each Event dropped because too many were pending (a metric). */
+  onDropped?: () => void;
 }
+
+/** client-go's maxQueuedEvents: Events are best effort and never pile up without bound behind the writes. */
+export const MAX_PENDING_EVENTS = 1000;
 
 interface Recent {
   name: string;
@@ -206,6 +216,11 @@ export class EventRecorder {
   readonly #windowMs: number;
   readonly #recent = new Map<string, Recent>();
   #sequence = 0n;
+  readonly #maxPending: number;
+  readonly #onDropped: () => void;
+  /** Writes (creates and count bumps) not yet answered. */
+  #pending = 0;
+  #dropped = 0;
 
   constructor(options: EventRecorderOptions) {
     this.#client = options.client;
@@ -213,10 +228,35 @@ export class EventRecorder {
     this.#logger = options.logger;
     this.#instance = options.instance;
     this.#windowMs = options.dedupWindowMs ?? DEDUP_WINDOW_MS;
+    this.#maxPending = options.maxPending ?? MAX_PENDING_EVENTS;
+    this.#onDropped = options.onDropped ?? (() => undefined);
+  }
+
+  /** Events dropped so far because too many were pending. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Writes (or bumps) the Event. Resolves when done; never rejects. */
   record(spec: EventSpec): Promise<void> {
+    if (this.#pending >= this.#maxPending) {
+      this.#dropped += 1;
+      this.#onDropped();
+      // Logged at the first drop and every hundredth after it, not once per Event.
+      if (this.#dropped % 100 === 1)
+        this.#logger.warn(
+          { pending: this.#pending, dropped: this.#dropped, reason: spec.reason },
+          `Kubernetes Event dropped: ${this.#pending} are waiting to be written (the API server or the client's rate limit is behind); Events are best effort, the logs have every one`,
+        );
+      return Promise.resolve();
+    }
+    this.#pending += 1;
+    return this.#record(spec).finally(() => {
+      this.#pending -= 1;
+    });
+  }
+
+  #record(spec: EventSpec): Promise<void> {
     const now = this.#clock.now();
     this.#forgetOlderThan(now - this.#windowMs);
     const message =

@@ -28,6 +28,7 @@ test("every metric is prefixed, has help text, and the documented set is complet
     "lifeboat_evacuation_phase",
     "lifeboat_evacuations_completed_total",
     "lifeboat_evacuations_started_total",
+    "lifeboat_events_dropped_total",
     "lifeboat_evictions_total",
     "lifeboat_kube_requests_total",
     "lifeboat_leader",

@@ -100,6 +100,7 @@ export class Metrics {
   readonly #actuatorErrors: Counter<"action">;
   readonly #leader: Gauge;
   readonly #kubeRequests: Counter<"verb" | "resource">;
+  readonly #eventsDropped: Counter;
 
   constructor(options: MetricsOptions = {}) {
     const registry = new Registry();
@@ -198,6 +199,11 @@ export class Metrics {
       labelNames: ["verb", "resource"],
       registers,
     });
+    this.#eventsDropped = new Counter({
+      name: name("events_dropped_total"),
+      help: "Kubernetes Events not written because 1,000 were already waiting to be (the API server or the Events' client-side rate limit was behind); every one is in the logs.",
+      registers,
+    });
     this.#leader = new Gauge({
       name: name("leader"),
       help: "1 while this replica holds the leader Lease (or runs without leader election), else 0.",
@@ -273,6 +279,10 @@ export class Metrics {
 
   kubeRequest(labels: { verb: string; resource: string }): void {
     this.#kubeRequests.inc(labels);
+  }
+
+  eventDropped(): void {
+    this.#eventsDropped.inc();
   }
 
   setLeader(isLeader: boolean): void {
