@@ -657,6 +657,9 @@ function measure(): Figures {
 }
 
 async function measureSize(nodes: number): Promise<void> {
+  // Everything `lifeboat run` loads (the AWS SDK, pino, prom-client, ...), so that the RSS is the controller's,
+  // not only the cache's: the baseline is the process before its first list.
+  await import("../src/cli/main.ts");
   const baseline = measure();
   const server = fork(
     import.meta.filename,
@@ -705,7 +708,12 @@ async function measureSize(nodes: number): Promise<void> {
       });
       server.send({ azEvent: Math.round(nodes * share) });
     });
-    while (changes < sent) await sleep(20);
+    const waitStart = performance.now();
+    while (changes < sent) {
+      if (performance.now() - waitStart > 120_000)
+        throw new Error(`the AZ event: ${changes} of ${sent} watch events seen after 120 s`);
+      await sleep(20);
+    }
     snapshot = cache.snapshot(Date.now());
     const azEvent = measure();
     if (snapshot.pods.length !== pods)
