@@ -20,9 +20,9 @@
  *   node --expose-gc --max-old-space-size=256 --max-semi-space-size=8 bench/memory.ts --sizes 1000
  * (the measured process takes this process's flags; the stand-in server runs with none).
  *
- * The stand-in does not replay events from a resourceVersion: a watch that the informer reopens mid-event
- * (seen once on a machine at load 10) misses the rest, and the run fails after 120 s saying how many events
- * arrived; run it again.
+ * The stand-in does not replay events from a resourceVersion: a watch the informer reopened mid-event would
+ * miss the rest. One run (50,000 pods, machine at load 10) once stalled waiting for the event's watch events,
+ * cause not found; a run now fails after 120 s saying how many arrived: run it again.
  *
  * Prints a table and the last line (figures of the largest size, after the AZ event):
  *   memory: pods=N heap_mb=X rss_mb=X bytes_per_pod=N
