@@ -25,6 +25,7 @@
  *   Ready) and its doneAt is not after its deadline.
  * And for the controller: peak RSS (VmHWM) and CPU seconds (utime + stime) from /proc of its pid, and its
  * API requests by verb from its own client (`lifeboat_kube_requests_total` on its /metrics).
+ * The controller runs with the chart's heap flags (test/helpers/chart-heap.ts): its RSS as under the chart.
  *
  * Prints a table per size and the last line exactly (figures at the largest size run):
  *   scale: nodes=N pods=N reclaimed=N done_before_deadline=N cordon_p99_s=X surge_p99_s=X rss_mb=X cpu_s=X api_requests=N
@@ -44,6 +45,7 @@ import { CloudSimulator } from "../lab/cloud/cloud.ts";
 import { cloudLabOf, sqsSender } from "../lab/cloud/kube.ts";
 import { scenarioSchema } from "../lab/scenarios/schema.ts";
 import type { Lab } from "../lab/lab.ts";
+import { chartNodeOptions } from "../test/helpers/chart-heap.ts";
 import { startController, type ControllerProcess } from "../test/helpers/controller-process.ts";
 import { listEvacuations, NS, startControllerLab, type ControllerLab } from "../test/helpers/lab-env.ts";
 
@@ -391,6 +393,7 @@ async function runSize(nodes: number): Promise<Result> {
     // No managed headroom: the bench measures the evacuations, and a whole-node placeholder per node group
     // would only add a node and a Deployment to the lab (docs/design.md, "Capacity").
     extraArgs: ["--headroom-nodes", "0"],
+    nodeOptions: chartNodeOptions(),
     startTimeoutMs: 600_000,
   });
   const syncSeconds = (performance.now() - tController) / 1000;

@@ -51,6 +51,10 @@ class FakeApiServer implements AsyncDisposable {
   readonly podPages: string[] = [];
   /** Open watches of nodes, to send events into. */
   readonly nodeWatches: ServerResponse[] = [];
+  /** Open watches of pods, to send events into. */
+  readonly podWatches: ServerResponse[] = [];
+  /** The ReplicaSets the list answers with. */
+  replicaSets: object[] = [];
   readonly #server: Server;
 
   private constructor() {
@@ -89,6 +93,7 @@ class FakeApiServer implements AsyncDisposable {
       res.writeHead(200, { "content-type": "application/json" });
       res.flushHeaders(); // like the API server: headers at once, events later (here: none)
       if (url.pathname === "/api/v1/nodes") this.nodeWatches.push(res);
+      if (url.pathname === "/api/v1/pods") this.podWatches.push(res);
       return;
     }
     if (url.pathname === "/api/v1/pods") {
@@ -107,7 +112,12 @@ class FakeApiServer implements AsyncDisposable {
       );
       return;
     }
-    const items = url.pathname === "/api/v1/nodes" ? [NODE] : [];
+    const items =
+      url.pathname === "/api/v1/nodes"
+        ? [NODE]
+        : url.pathname === "/apis/apps/v1/replicasets"
+          ? this.replicaSets
+          : [];
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ kind: "List", apiVersion: "v1", metadata: { resourceVersion: "10" }, items }));
   }
@@ -129,6 +139,11 @@ class FakeApiServer implements AsyncDisposable {
       },
     };
     for (const res of this.nodeWatches) res.write(`${JSON.stringify({ type: "MODIFIED", object })}\n`);
+  }
+
+  /** Sends a watch event for a pod on every open pod watch. */
+  sendPod(type: "ADDED" | "MODIFIED", object: object): void {
+    for (const res of this.podWatches) res.write(`${JSON.stringify({ type, object })}\n`);
   }
 
   /** Drops every open connection (the watches), as a restarting API server does. */
@@ -313,4 +328,80 @@ describe("ClusterCache snapshots", () => {
     assert.deepEqual(api.podPages, ["limit=500", "continue=1&limit=500", "continue=2&limit=500"]);
     assert.equal(cache.snapshot(clock.now()).pods.length, 3);
   });
+
+  it(
+    "resolve a pod's owner through the ReplicaSet cache; pods from the list and from watch events alike",
+    { timeout: 30_000 },
+    async () => {
+      await using api = await FakeApiServer.start();
+      api.up = true;
+      // web-7d9f by the Deployment naming rule would be Deployment "web": its owner says "frontend".
+      api.replicaSets = [
+        {
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          metadata: {
+            name: "web-7d9f",
+            namespace: "shop",
+            resourceVersion: "3",
+            ownerReferences: [
+              { apiVersion: "apps/v1", kind: "Deployment", name: "frontend", uid: "d", controller: true },
+            ],
+          },
+          spec: { replicas: 1, selector: {} },
+        },
+      ];
+      const clock = new FakeClock();
+      await using cache = new ClusterCache({
+        kubeConfig: kubeConfigFor(api.url),
+        clock,
+        log: new RecordingLogger(),
+      });
+      await cache.start();
+      await cache.synced;
+      await until("the pod watch", () => api.podWatches.length > 0);
+      const owned = (name: string, rv: string, annotations: Record<string, string> = {}): object => ({
+        ...POD,
+        metadata: {
+          ...POD.metadata,
+          name,
+          uid: name,
+          resourceVersion: rv,
+          annotations: { ...annotations, "kubectl.kubernetes.io/last-applied-configuration": "{}" },
+          labels: { app: "web", "pod-template-hash": "7d9f" },
+          ownerReferences: [
+            { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-7d9f", uid: "rs", controller: true },
+          ],
+        },
+      });
+      api.sendPod("ADDED", owned("web-7d9f-a", "20"));
+      await until("the added pod", () => cache.snapshot(clock.now()).pods.length === 4);
+      const first = cache.snapshot(clock.now()).pods.find((p) => p.name === "web-7d9f-a");
+      assert.deepEqual(first?.owner, { kind: "Deployment", namespace: "shop", name: "frontend" });
+      assert.deepEqual(first.annotations, {}, "no last-applied copy");
+      assert.equal(
+        cache.snapshot(clock.now()).pods.find((p) => p.name === "web-7d9f-a"),
+        first,
+        "the view with the resolved owner is kept: the next snapshot copies nothing",
+      );
+      api.sendPod(
+        "MODIFIED",
+        owned("web-7d9f-a", "21", { "controller.kubernetes.io/pod-deletion-cost": "-1" }),
+      );
+      await until(
+        "the update",
+        () =>
+          cache.snapshot(clock.now()).pods.find((p) => p.name === "web-7d9f-a")?.annotations[
+            "controller.kubernetes.io/pod-deletion-cost"
+          ] === "-1",
+      );
+      const updated = cache.snapshot(clock.now()).pods.find((p) => p.name === "web-7d9f-a");
+      assert.deepEqual(updated?.owner, { kind: "Deployment", namespace: "shop", name: "frontend" });
+      assert.equal(
+        first.annotations["controller.kubernetes.io/pod-deletion-cost"],
+        undefined,
+        "the old view unchanged",
+      );
+    },
+  );
 });

@@ -40,14 +40,14 @@ import {
   bareReplicaSets,
   nodeView,
   pdbView,
-  podView,
+  POD_TEMPLATE_HASH_LABEL,
   replicaSetOwners,
-  resolveOwner,
+  resolveControllerOwner,
   type ReplicaSetOwners,
   workloadView,
   type ScalableWorkload,
 } from "./views.ts";
-import { trimMetadata, trimNode, trimPod, trimReplicaSet } from "./trim.ts";
+import { compactPod, trimMetadata, trimNode, trimReplicaSet, type CompactPod } from "./trim.ts";
 import type { PodView, WorkloadRef } from "../domain/snapshot.ts";
 
 /** The resources the cache watches. */
@@ -95,13 +95,16 @@ type ListFn<T extends KubernetesObject> = (page: ListPage) => Promise<Kubernetes
  */
 export const LIST_PAGE_SIZE = 500;
 
-/** Trims an object, in place, to what lifeboat reads (./trim.ts) before the informer caches it. */
-type Trim<T> = (obj: T) => T;
+/**
+ * Trims an object to what lifeboat reads (./trim.ts) before the informer caches it: in place, or into a
+ * compact record of its own (pods).
+ */
+type Trim<Raw, T> = (obj: Raw) => T;
 
 /** A Watch whose events carry trimmed objects, so the informer's cache never holds the full ones. */
-class TrimmingWatch<T extends KubernetesObject> extends Watch {
-  readonly #trim: Trim<T>;
-  constructor(kubeConfig: KubeConfig, trim: Trim<T>) {
+class TrimmingWatch<Raw, T> extends Watch {
+  readonly #trim: Trim<Raw, T>;
+  constructor(kubeConfig: KubeConfig, trim: Trim<Raw, T>) {
     super(kubeConfig);
     this.#trim = trim;
   }
@@ -117,7 +120,9 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
       (phase, apiObj: unknown, watchObj) => {
         // BOOKMARK and ERROR events carry no object to keep.
         const obj =
-          phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? this.#trim(apiObj as T) : apiObj;
+          phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED"
+            ? this.#trim(apiObj as Raw)
+            : apiObj;
         callback(phase, obj, watchObj);
       },
       done,
@@ -125,8 +130,8 @@ class TrimmingWatch<T extends KubernetesObject> extends Watch {
   }
 }
 
-/** One informer with its restart loop (and the trim of what it keeps). */
-export class Watched<T extends KubernetesObject> {
+/** One informer with its restart loop, and the trim of what it keeps (`Raw` as listed, `T` as kept). */
+export class Watched<T extends KubernetesObject, Raw extends KubernetesObject = T> {
   readonly resource: ResourceName;
   readonly informer: Informer<T> & ObjectCache<T>;
   /** Resolves once the first list has succeeded and the watch was opened. */
@@ -147,9 +152,10 @@ export class Watched<T extends KubernetesObject> {
     resource: ResourceName,
     kubeConfig: KubeConfig,
     path: string,
-    list: ListFn<T>,
+    list: ListFn<Raw>,
     opts: { clock: Clock; log: ClusterLogger; initialMs: number; maxMs: number; stop: AbortSignal },
-    trim: Trim<T> = trimMetadata,
+    // The default keeps the object as listed, less managedFields (trimMetadata): for Raw = T only.
+    trim: Trim<Raw, T> = trimMetadata as unknown as Trim<Raw, T>,
   ) {
     this.resource = resource;
     this.#clock = opts.clock;
@@ -163,22 +169,24 @@ export class Watched<T extends KubernetesObject> {
     });
     const listed = async (): Promise<KubernetesListObject<T>> => {
       const items: T[] = [];
-      let last: KubernetesListObject<T> | undefined;
+      let last: KubernetesListObject<Raw> | undefined;
       let cont: string | undefined;
       do {
         const page: ListPage =
           cont === undefined ? { limit: LIST_PAGE_SIZE } : { limit: LIST_PAGE_SIZE, _continue: cont };
-        last = await list(page);
-        for (const item of last.items) items.push(trim(item));
-        cont = last.metadata?._continue;
+        const read = await list(page);
+        for (const item of read.items) items.push(trim(item));
+        cont = read.metadata?._continue;
+        last = read;
       } while (cont !== undefined && cont !== "");
       this.#listedOk = true;
       this.#delayMs = this.#initialMs;
       // Every page is of one snapshot: its resourceVersion is where the watch starts.
       const { _continue: _done, ...metadata } = last.metadata ?? {};
-      return { ...last, items, metadata };
+      const { items: _raw, ...rest } = last;
+      return { ...rest, items, metadata };
     };
-    this.informer = new ListWatch(path, new TrimmingWatch(kubeConfig, trim), listed, false);
+    this.informer = new ListWatch<T>(path, new TrimmingWatch(kubeConfig, trim), listed, false);
     this.informer.on("error", (err: unknown) => {
       this.#onError(err);
     });
@@ -258,13 +266,13 @@ export class ClusterCache implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #log: ClusterLogger;
   readonly #nodes: Watched<V1Node>;
-  readonly #pods: Watched<V1Pod>;
+  readonly #pods: Watched<CompactPod, V1Pod>;
   readonly #replicaSets: Watched<V1ReplicaSet>;
   readonly #deployments: Watched<V1Deployment>;
   readonly #statefulSets: Watched<V1StatefulSet>;
   readonly #pdbs: Watched<V1PodDisruptionBudget>;
   readonly #hpas: Watched<V2HorizontalPodAutoscaler>;
-  readonly #all: Watched<KubernetesObject>[];
+  readonly #all: Watched<KubernetesObject, never>[];
   /** instance id -> node name, and node name -> instance id (to unindex when a node's providerID changes). */
   readonly #nodeByInstance = new Map<string, string>();
   readonly #instanceByNode = new Map<string, string>();
@@ -272,11 +280,6 @@ export class ClusterCache implements AsyncDisposable {
   readonly #deletedNodes = new Map<string, { node: NodeView; deletedAt: number }>();
   readonly #cacheClock: Clock;
   readonly #listeners = new Set<(change: ClusterChange) => void>();
-  /**
-   * Each cached pod's view, by the informer's object: an update replaces the object, so a view is reused
-   * exactly while its pod is unchanged (a snapshot of 30,000 pods then copies only those that changed).
-   */
-  readonly #podViews = new WeakMap<V1Pod, PodView>();
   /** PDBs already reported as skipped (logged once per resourceVersion-less name). */
   readonly #skippedPdbs = new Set<string>();
 
@@ -302,7 +305,7 @@ export class ClusterCache implements AsyncDisposable {
       "/api/v1/pods",
       (page) => core.listPodForAllNamespaces(page),
       w,
-      trimPod,
+      compactPod,
     );
     this.#replicaSets = new Watched(
       "replicasets",
@@ -318,6 +321,7 @@ export class ClusterCache implements AsyncDisposable {
       "/apis/apps/v1/deployments",
       (page) => apps.listDeploymentForAllNamespaces(page),
       w,
+      trimMetadata,
     );
     this.#statefulSets = new Watched(
       "statefulsets",
@@ -325,6 +329,7 @@ export class ClusterCache implements AsyncDisposable {
       "/apis/apps/v1/statefulsets",
       (page) => apps.listStatefulSetForAllNamespaces(page),
       w,
+      trimMetadata,
     );
     this.#pdbs = new Watched(
       "poddisruptionbudgets",
@@ -332,6 +337,7 @@ export class ClusterCache implements AsyncDisposable {
       "/apis/policy/v1/poddisruptionbudgets",
       (page) => policy.listPodDisruptionBudgetForAllNamespaces(page),
       w,
+      trimMetadata,
     );
     this.#hpas = new Watched(
       "horizontalpodautoscalers",
@@ -339,6 +345,7 @@ export class ClusterCache implements AsyncDisposable {
       "/apis/autoscaling/v2/horizontalpodautoscalers",
       (page) => autoscaling.listHorizontalPodAutoscalerForAllNamespaces(page),
       w,
+      trimMetadata,
     );
     this.#all = [
       this.#nodes,
@@ -348,7 +355,7 @@ export class ClusterCache implements AsyncDisposable {
       this.#statefulSets,
       this.#pdbs,
       this.#hpas,
-    ] as Watched<KubernetesObject>[];
+    ] as Watched<KubernetesObject, never>[];
 
     this.#nodes.informer.on("add", (n) => {
       this.#indexNode(n);
@@ -497,17 +504,23 @@ export class ClusterCache implements AsyncDisposable {
     return { takenAt: now, nodes: this.#nodes.informer.list().map(nodeView), pods, workloads, pdbs };
   }
 
-  /** The pod's view, reused while the pod object and its resolved owner are the same. */
-  #podView(pod: V1Pod, owners: ReplicaSetOwners): PodView {
-    const cached = this.#podViews.get(pod);
-    if (cached !== undefined) {
-      // The owner comes from the ReplicaSet cache, which may have changed since: check it (a map lookup).
-      const owner = resolveOwner(pod, owners);
-      if (sameOwner(owner, cached.owner)) return cached;
-    }
-    const view = podView(pod, owners);
-    this.#podViews.set(pod, view);
-    return view;
+  /**
+   * The pod's view, built once when the pod arrived (an update replaces the cached record, so a snapshot of
+   * 30,000 pods copies nothing), with its owner as the ReplicaSet cache resolves it now: the ReplicaSet may
+   * have arrived, or changed owner, since. When the owner differs, the record's view is replaced by one with
+   * the new owner (never changed in place: earlier snapshots share it).
+   */
+  #podView(pod: CompactPod, owners: ReplicaSetOwners): PodView {
+    const view = pod.view;
+    const owner = resolveControllerOwner(
+      view.namespace,
+      pod.controller,
+      view.labels[POD_TEMPLATE_HASH_LABEL],
+      owners,
+    );
+    if (sameOwner(owner, view.owner)) return view;
+    pod.view = { ...view, owner };
+    return pod.view;
   }
 
   #indexNode(node: V1Node): void {

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Node, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
-import { LAST_APPLIED_ANNOTATION, trimNode, trimPod, trimReplicaSet } from "./trim.ts";
-import { nodeView, podView, replicaSetOwners } from "./views.ts";
+import { compactPod, LAST_APPLIED_ANNOTATION, trimNode, trimReplicaSet } from "./trim.ts";
+import { nodeView, podView, replicaSetOwners, resolveControllerOwner } from "./views.ts";
 
 const managedFields = [
   {
@@ -89,40 +89,56 @@ function fullPod(): V1Pod {
   };
 }
 
-test("a trimmed pod reads exactly as the full one, without managedFields, env, volumes or container statuses", () => {
+/** Every object (and array) reachable from `root`. */
+function objectsOf(root: unknown, into = new Set<object>()): Set<object> {
+  if (typeof root !== "object" || root === null || into.has(root)) return into;
+  into.add(root);
+  for (const v of Object.values(root)) objectsOf(v, into);
+  return into;
+}
+
+test("a cached pod is its view: the same as the full pod's, and nothing of the pod object kept", () => {
   const owners = replicaSetOwners([
     {
       metadata: {
         name: "web-7d9f",
         namespace: "shop",
         ownerReferences: [
-          { apiVersion: "apps/v1", kind: "Deployment", name: "web", uid: "d", controller: true },
+          { apiVersion: "apps/v1", kind: "Deployment", name: "frontend", uid: "d", controller: true },
         ],
       },
     },
   ]);
   const full = fullPod();
   const expected = podView(full, owners);
-  const trimmed = trimPod(fullPod());
-  assert.deepEqual(podView(trimmed, owners), {
-    ...expected,
-    annotations: { "controller.kubernetes.io/pod-deletion-cost": "-100000" },
-  });
-  assert.equal(expected.onePerNode, true, "the fixture is one pod per node");
-  assert.equal(trimmed.metadata?.managedFields, undefined);
-  assert.equal(trimmed.spec?.volumes, undefined);
-  assert.equal(
-    trimmed.spec?.affinity?.nodeAffinity,
-    undefined,
-    "only the required pod anti-affinity is kept",
-  );
-  assert.equal(trimmed.spec?.containers[0]?.env, undefined);
-  assert.equal(trimmed.status?.containerStatuses, undefined);
+  const compact = compactPod(full);
+  assert.deepEqual(full, fullPod(), "the pod is not modified");
   assert.deepEqual(
-    trimmed.status?.conditions?.map((c) => c.type),
-    ["Ready"],
+    { ...compact.view, owner: resolveControllerOwner("shop", compact.controller, "7d9f", owners) },
+    { ...expected, annotations: { "controller.kubernetes.io/pod-deletion-cost": "-100000" } },
+    "the view, less kubectl's last-applied copy, with the owner the ReplicaSet cache resolves",
   );
-  assert.ok(JSON.stringify(trimmed).length < JSON.stringify(full).length / 2, "less than half the size");
+  assert.deepEqual(
+    compact.view.owner,
+    { kind: "Deployment", namespace: "shop", name: "web" },
+    "before the ReplicaSet cache is read: the Deployment naming rule",
+  );
+  assert.equal(expected.onePerNode, true, "the fixture is one pod per node");
+  assert.equal(expected.preStopSeconds, 20, "the fixture has a preStop sleep");
+  assert.deepEqual(Object.keys(compact).sort(), ["controller", "metadata", "view"]);
+  assert.deepEqual(compact.metadata, { name: "web-7d9f-abcde", namespace: "shop", resourceVersion: "42" });
+  assert.deepEqual(compact.controller, { kind: "ReplicaSet", name: "web-7d9f" });
+  const shared = [...objectsOf(compact)].filter((o) => objectsOf(full).has(o));
+  assert.deepEqual(shared, [], "no object of the pod is kept alive by its cached record");
+  assert.ok(JSON.stringify(compact).length < JSON.stringify(full).length / 2, "less than half the size");
+});
+
+test("a bare pod's cached record has no controller, and one without metadata reads as empty", () => {
+  const bare = compactPod({ metadata: { name: "p", namespace: "ns" }, spec: { containers: [] } });
+  assert.equal(bare.controller, null);
+  assert.equal(bare.view.owner, null);
+  assert.equal(bare.metadata.resourceVersion, undefined);
+  assert.deepEqual(compactPod({}).metadata, { name: "", namespace: "" });
 });
 
 test("a trimmed node reads exactly as the full one, without its image list", () => {

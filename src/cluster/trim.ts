@@ -3,18 +3,19 @@
  * A pod in a real cluster is mostly fields lifeboat never reads: metadata.managedFields (often a third of the
  * object), env, volumes, mounts, probes, container statuses; a node carries the list of every image it
  * holds. Trimmed as each object arrives (list items and watch events alike), the cache of a 30,000-pod
- * cluster is a fraction of the objects' size, and every snapshot copies less. Pure, in place, returns the
- * object.
+ * cluster is a fraction of the objects' size, and every snapshot copies less. Pure; nodes and ReplicaSets are
+ * trimmed in place, a pod is replaced by a compact record of its own.
  *
  * What is kept, per resource (everything views.ts reads, nothing else):
  * - every object: metadata without managedFields and without kubectl's last-applied-configuration annotation;
- * - pods: spec.nodeName, terminationGracePeriodSeconds, overhead, the required pod anti-affinity (one pod
- *   per node: room for a surge), and of each container only its name, restartPolicy, lifecycle.preStop and
- *   resources.requests; status.phase and the Ready condition;
+ * - pods: their view only (PodView: what the planner reads of a pod), its store keys and its controller
+ *   reference (CompactPod below);
  * - nodes: spec, labels, annotations, status.conditions and allocatable (no images, no volumes, no nodeInfo);
  * - ReplicaSets owned by a Deployment: no pod template (the Deployment has it; bare ones keep theirs).
  */
-import type { KubernetesObject, V1Container, V1Node, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from "@kubernetes/client-node";
+import type { PodView } from "../domain/snapshot.ts";
+import { controllerRef, podView, type ControllerRef, type ReplicaSetOwners } from "./views.ts";
 
 export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -35,38 +36,44 @@ export function trimMetadata<T extends KubernetesObject>(obj: T): T {
   return obj;
 }
 
-function trimContainer(c: V1Container): V1Container {
-  const out: V1Container = { name: c.name };
-  if (c.restartPolicy !== undefined) out.restartPolicy = c.restartPolicy;
-  if (c.lifecycle?.preStop !== undefined) out.lifecycle = { preStop: c.lifecycle.preStop };
-  if (c.resources?.requests !== undefined) out.resources = { requests: c.resources.requests };
-  return out;
+/**
+ * What the pods informer keeps of a pod: its view (views.ts `podView`, computed once as the pod arrives), the
+ * metadata the informer's store keys on (name, namespace, resourceVersion), and the controller reference the
+ * owner is resolved from against the ReplicaSet cache at each snapshot (a ReplicaSet's owner can change, or
+ * arrive after its pods). Nothing else in lifeboat reads a pod object: the V1Pod itself (a trimmed one was
+ * about 1.5 KB of heap, its Dates and nested objects included) is dropped as soon as its view is built.
+ */
+export interface CompactPod extends KubernetesObject {
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  /**
+   * The pod's view. Its owner is resolved without the ReplicaSet cache when the pod arrives (the Deployment
+   * naming rule); the cache replaces the view with one carrying the owner the ReplicaSet cache resolves, when
+   * that differs (ClusterCache.snapshot). Read-only otherwise: snapshots share it.
+   */
+  view: PodView;
+  /** The pod's controller (or first) ownerReference; null for a bare pod. */
+  controller: ControllerRef | null;
 }
 
-export function trimPod(pod: V1Pod): V1Pod {
-  trimMetadata(pod);
-  const spec = pod.spec;
-  if (spec !== undefined) {
-    const kept: V1Pod["spec"] = { containers: spec.containers.map(trimContainer) };
-    if (spec.nodeName !== undefined) kept.nodeName = spec.nodeName;
-    if (spec.initContainers !== undefined) kept.initContainers = spec.initContainers.map(trimContainer);
-    if (spec.terminationGracePeriodSeconds !== undefined)
-      kept.terminationGracePeriodSeconds = spec.terminationGracePeriodSeconds;
-    if (spec.overhead !== undefined) kept.overhead = spec.overhead;
-    const antiAffinity = spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-    if (antiAffinity !== undefined)
-      kept.affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: antiAffinity } };
-    pod.spec = kept;
-  }
-  const status = pod.status;
-  if (status !== undefined) {
-    const ready = status.conditions?.filter((c) => c.type === "Ready");
-    pod.status = {
-      ...(status.phase === undefined ? {} : { phase: status.phase }),
-      ...(ready === undefined ? {} : { conditions: ready }),
-    };
-  }
-  return pod;
+const NO_OWNERS: ReplicaSetOwners = new Map();
+
+/** A pod as the informer keeps it (see CompactPod). Pure; the pod is not modified. */
+export function compactPod(pod: V1Pod): CompactPod {
+  const meta = pod.metadata;
+  const metadata: CompactPod["metadata"] = { name: meta?.name ?? "", namespace: meta?.namespace ?? "" };
+  if (meta?.resourceVersion !== undefined) metadata.resourceVersion = meta.resourceVersion;
+  // kubectl's last-applied copy of the pod is not part of its annotations as lifeboat reads them.
+  const annotations = meta?.annotations;
+  const read =
+    annotations?.[LAST_APPLIED_ANNOTATION] === undefined
+      ? pod
+      : { ...pod, metadata: { ...meta, annotations: withoutLastApplied(annotations) } };
+  return { metadata, view: podView(read, NO_OWNERS), controller: controllerRef(pod) };
+}
+
+function withoutLastApplied(annotations: Record<string, string>): Record<string, string> {
+  const { [LAST_APPLIED_ANNOTATION]: _dropped, ...rest } = annotations;
+  return rest;
 }
 
 export function trimNode(node: V1Node): V1Node {

@@ -39,7 +39,7 @@ export const NODE_GROUP_LABEL = "eks.amazonaws.com/nodegroup";
 export const KARPENTER_NODEPOOL_LABEL = "karpenter.sh/nodepool";
 export const ZONE_LABEL = "topology.kubernetes.io/zone";
 export const MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror";
-const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
+export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
 /** Kubernetes' default terminationGracePeriodSeconds. */
 const DEFAULT_GRACE_SECONDS = 30;
 
@@ -119,16 +119,42 @@ function controllerOf(refs: readonly V1OwnerReference[] | undefined): V1OwnerRef
  * which only the Deployment controller produces.
  */
 export function resolveOwner(pod: V1Pod, owners: ReplicaSetOwners): WorkloadRef | null {
+  return resolveControllerOwner(
+    pod.metadata?.namespace ?? "",
+    controllerRef(pod),
+    pod.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL],
+    owners,
+  );
+}
+
+/** The pod's controller (or first) ownerReference, its kind and name: what resolveControllerOwner reads. */
+export interface ControllerRef {
+  kind: string;
+  name: string;
+}
+
+export function controllerRef(pod: V1Pod): ControllerRef | null {
   const ref = controllerOf(pod.metadata?.ownerReferences);
-  if (ref === undefined) return null;
-  const namespace = pod.metadata?.namespace ?? "";
+  return ref === undefined ? null : { kind: ref.kind, name: ref.name };
+}
+
+/**
+ * resolveOwner from what a cached pod keeps (see CompactPod in trim.ts): its namespace, its controller
+ * reference, and its pod-template-hash label.
+ */
+export function resolveControllerOwner(
+  namespace: string,
+  ref: ControllerRef | null,
+  templateHash: string | undefined,
+  owners: ReplicaSetOwners,
+): WorkloadRef | null {
+  if (ref === null) return null;
   if (ref.kind === "ReplicaSet") {
     const known = owners.get(`${namespace}/${ref.name}`);
     if (typeof known === "string") return { kind: "Deployment", namespace, name: known };
     if (known === null) return { kind: "ReplicaSet", namespace, name: ref.name };
-    const hash = pod.metadata?.labels?.[POD_TEMPLATE_HASH_LABEL];
-    if (hash !== undefined && ref.name.endsWith(`-${hash}`)) {
-      return { kind: "Deployment", namespace, name: ref.name.slice(0, -hash.length - 1) };
+    if (templateHash !== undefined && ref.name.endsWith(`-${templateHash}`)) {
+      return { kind: "Deployment", namespace, name: ref.name.slice(0, -templateHash.length - 1) };
     }
     return { kind: "ReplicaSet", namespace, name: ref.name };
   }

@@ -21,6 +21,11 @@ export const LIFEBOAT_BIN = join(ROOT, "bin", "lifeboat.js");
 export interface ControllerOptions extends HandlerContext {
   /** Extra `lifeboat run` flags, appended after the lab's (a later flag wins). */
   extraArgs?: string[];
+  /**
+   * NODE_OPTIONS of the controller's Node, e.g. the chart's heap flags (chartNodeOptions() of
+   * ./chart-heap.ts) so that its heap and RSS are those it has in a cluster. Default: unset.
+   */
+  nodeOptions?: string;
   /** How long to wait for "informers synced" and the SQS consumer to start. Default 30000. */
   startTimeoutMs?: number;
   /**
@@ -144,6 +149,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
       AWS_REGION: options.awsRegion,
+      ...(options.nodeOptions === undefined ? {} : { NODE_OPTIONS: options.nodeOptions }),
     },
   });
   child.stdout?.pipe(log, { end: false });

@@ -25,6 +25,7 @@ import {
   templateChart,
   type Manifest,
 } from "../helpers/helm.ts";
+import { chartNodeOptions, resolveHeapPercentage } from "../helpers/chart-heap.ts";
 
 const run = promisify(execFile);
 
@@ -283,6 +284,31 @@ describe("the lifeboat charts", () => {
     };
     assert.equal(json.uid, "lifeboat");
     assert.equal((only(objects, "PodDisruptionBudget")["spec"] as Spec)["minAvailable"], 2);
+  });
+
+  it("the controller's heap is sized from its memory limit (NODE_OPTIONS); nodeOptions='' leaves Node's own", async () => {
+    const env = (objects: Manifest[]): { name: string; value?: string }[] =>
+      container(only(objects, "Deployment"))["env"] as { name: string; value?: string }[];
+    const defaults = env(await renderChart("lifeboat")).find((e) => e.name === "NODE_OPTIONS");
+    assert.deepEqual(defaults?.value?.split(" "), [
+      "--max-old-space-size-percentage=55",
+      "--max-semi-space-size=8",
+    ]);
+    const none = env(await renderChart("lifeboat", { values: { nodeOptions: "" } }));
+    assert.deepEqual(
+      none.map((e) => e.name),
+      ["LIFEBOAT_IDENTITY"],
+    );
+    // What the lab and the benches give a controller started outside a cluster (test/helpers/chart-heap.ts).
+    assert.equal(chartNodeOptions(), "--max-old-space-size=281 --max-semi-space-size=8");
+    assert.equal(
+      resolveHeapPercentage("--max-old-space-size-percentage=60 --max-semi-space-size=16", "1Gi"),
+      "--max-old-space-size=614 --max-semi-space-size=16",
+    );
+    assert.equal(
+      resolveHeapPercentage("--max-old-space-size-percentage=50", "600M"),
+      "--max-old-space-size=286",
+    );
   });
 
   it("headroomNodes=0 drops the headroom Role and the PriorityClass grants", async () => {
