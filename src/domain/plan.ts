@@ -79,17 +79,14 @@ export type Step =
       reason: string;
     }
   /**
-   * Annotate the doomed pods in `mark` with pod-deletion-cost = `deletionCost` (those a `mark-doomed` step has
-   * not: no retire without it), then scale the workload -`by` (relative) and set retiredAt on every record in
-   * `records`.
+   * Scale the workload -`by` (relative) and set retiredAt on every record in `records`. Planned only once
+   * every doomed pod still present carries the deletion cost in the snapshot (see `mark-doomed`).
    */
   | {
       kind: "retire";
       workload: WorkloadRef;
       by: number;
       pods: string[];
-      mark: string[];
-      deletionCost: number;
       records: SurgeRecordRef[];
       reason: string;
     }

@@ -25,6 +25,7 @@ import {
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { EventSink, EvacuationObserver } from "./ports.ts";
+import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 
 type Emitted = Parameters<EventSink["emit"]>[0];
 
@@ -160,7 +161,8 @@ test("retiring a surge tells the Evacuation its replacements are Ready", async (
     snapshot: aSnapshot({
       nodes: [aCordonedNode(), aNode({ name: "node-b" })],
       pods: [
-        aPod({ name: "web-0" }),
+        // Marked after the surge (the scale-down waits until the cost is seen).
+        aPod({ name: "web-0", annotations: { [POD_DELETION_COST_ANNOTATION]: "-100000" } }),
         aPod({ name: "web-9", nodeName: "node-b", createdAt: T0 + 2 * SECOND }),
       ],
       workloads: [aDeployment({ specReplicas: 2, readyReplicas: 2 })],

@@ -22,6 +22,7 @@ import {
   T0,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
+import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterView, EvacuationObserver } from "./ports.ts";
 
 const silent = {
@@ -298,7 +299,7 @@ test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, i
   assert.equal(stored.evacuation.timeline.cordonedAt, cordonedAt, "the time of the first cordon stays");
 });
 
-test("the surge is one write (deletion costs follow it, after every surge); a retire marks what lacks the cost first, and a failed mark stops it", async () => {
+test("the surge is one write (deletion costs follow it, after every surge); no scale-down until the snapshot shows the cost", async () => {
   const calls: string[] = [];
   let failMarks = false;
   const actuator = fakeActuator({
@@ -355,26 +356,37 @@ test("the surge is one write (deletion costs follow it, after every surge); a re
   await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["surge", "mark web-0"], "scale first, then the mark");
 
-  // The replacement is Ready, but the mark never reached the snapshot (say it was lost): the retire marks first.
+  // The replacement is Ready, but the mark failed and the snapshot shows no cost: marked again, no scale-down.
   calls.length = 0;
   failMarks = true;
+  const replacementReady = [
+    aPod({ name: "web-1", nodeName: "node-b" }),
+    aPod({ name: "web-2", nodeName: "node-b", createdAt: T0 + 3_000 }),
+  ];
   snapshot = aSnapshot({
     nodes: [aCordonedNode(), aNode({ name: "node-b" })],
-    pods: [
-      aPod({ name: "web-0" }),
-      aPod({ name: "web-1", nodeName: "node-b" }),
-      aPod({ name: "web-2", nodeName: "node-b", createdAt: T0 + 3_000 }),
-    ],
+    pods: [aPod({ name: "web-0" }), ...replacementReady],
     workloads: [aDeployment({ specReplicas: 3, readyReplicas: 3 })],
   });
   await clock.advance(20_000);
   const failed = await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["mark web-0"], "no scale-down while the doomed pod lacks the cost");
-  assert.equal(failed.failures[0]?.step.kind, "retire");
+  assert.equal(failed.failures[0]?.step.kind, "mark-doomed");
   assert.equal(stored.evacuation.surges[0]?.retiredAt, null);
 
+  // The mark written (and not yet seen) is written again; the scale-down waits for the snapshot to show it.
   calls.length = 0;
   failMarks = false;
   await reconciler.reconcileOnce();
-  assert.deepEqual(calls, ["mark web-0", "retire"]);
+  assert.deepEqual(calls, ["mark web-0"]);
+  snapshot = {
+    ...snapshot,
+    pods: [
+      aPod({ name: "web-0", annotations: { [POD_DELETION_COST_ANNOTATION]: "-100000" } }),
+      ...replacementReady,
+    ],
+  };
+  calls.length = 0;
+  await reconciler.reconcileOnce();
+  assert.deepEqual(calls, ["retire"], "the ReplicaSet's informer has the cost too by now");
 });

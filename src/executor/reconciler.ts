@@ -515,11 +515,6 @@ export class Reconciler {
         return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
       }
       case "retire": {
-        // The scale-down removes the lowest deletion cost first: the doomed pods carry it before it is issued.
-        const ns = step.workload.namespace;
-        await forEachConcurrently(step.mark, MARK_CONCURRENCY, async (pod) => {
-          await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
-        });
         const surges = step.records.map((ref) => {
           const e = rec(ref.evacuation).evacuation;
           const r = e.surges[ref.index];

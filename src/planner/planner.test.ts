@@ -171,8 +171,6 @@ describe("planEvacuations: Deployments surge then retire", () => {
           workload: WEB,
           by: 2,
           pods: ["web-0", "web-1"],
-          mark: [],
-          deletionCost: -100000,
           records: [{ evacuation: "evac-node-a", index: 0 }],
           reason:
             "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
@@ -183,17 +181,20 @@ describe("planEvacuations: Deployments surge then retire", () => {
     });
   });
 
-  test("a doomed pod without the deletion cost (its mark failed) is marked by the retire itself, before it scales back", () => {
+  test("replacements Ready but a doomed pod without the deletion cost: it is marked, and the scale-down waits until the snapshot shows the cost", () => {
     const now = T0 + 30 * SECOND;
     const base = surged([true, true]);
     const snapshot = {
       ...base,
       pods: base.pods.map((p) => (p.name === "web-1" ? { ...p, annotations: {} } : p)),
     };
-    const retire = plan(snapshot, [surgedEvacuation()], now).steps.find((s) => s.kind === "retire");
-    assert.ok(retire?.kind === "retire");
-    assert.deepEqual(retire.mark, ["web-1"]);
-    assert.equal(retire.deletionCost, -100000);
+    const steps = plan(snapshot, [surgedEvacuation()], now).steps;
+    assert.deepEqual(
+      steps.map((s) => (s.kind === "mark-doomed" ? `mark ${s.pods.join(",")}` : s.kind)),
+      ["mark web-1", "wait"],
+      "no retire: the ReplicaSet's informer may not have the cost yet and would remove a replacement",
+    );
+    assert.match(steps[1]?.kind === "wait" ? steps[1].reason : "", /scaling back once 1 doomed pod carry/);
   });
 
   test("an open surge whose doomed pods lost (or never got) the deletion cost is marked again, after the surges", () => {
@@ -361,8 +362,6 @@ describe("planEvacuations: Deployments surge then retire", () => {
       workload: WEB,
       by: 2,
       pods: [],
-      mark: [],
-      deletionCost: -100000,
       records: [{ evacuation: "evac-node-a", index: 0 }],
       reason:
         "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",

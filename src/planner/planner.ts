@@ -606,9 +606,29 @@ class Planner {
 
     const eligible = outstanding.filter((h) => canMove(h.evac));
     const retiredNow = new Set<string>();
+    // Invariant: no scale-down until every doomed pod it is meant to remove carries the lowest deletion cost
+    // as the informers see it. The ReplicaSet controller ranks pods from its own informer: a cost written a
+    // moment before the scale-down is not in it yet, and it removes the newest pods, the replacements.
+    const toRetire = new Set(eligible.flatMap((h) => h.record.pods));
+    const unmarkedToRetire = unmarked.filter((d) => toRetire.has(d.pod.name));
     // Invariant: never surge and retire one workload in the same plan: the ReplicaSet would rank the fresh,
     // unready replacements first for deletion and undo the surge.
     if (ready && eligible.length > 0 && uncovered.length === 0 && view !== undefined) {
+      if (unmarkedToRetire.length > 0) {
+        this.#wait(
+          key,
+          now + this.#budgets.reviewIntervalSeconds * 1000,
+          `replacements of ${key} Ready (${readiness}); scaling back once ${plural(unmarkedToRetire.length, "doomed pod")} carry pod-deletion-cost ${this.#budgets.deletionCost} (marked in this plan)`,
+        );
+      }
+    }
+    if (
+      ready &&
+      unmarkedToRetire.length === 0 &&
+      eligible.length > 0 &&
+      uncovered.length === 0 &&
+      view !== undefined
+    ) {
       const by = eligible.reduce((sum, h) => sum + h.record.by, 0);
       const names = eligible.flatMap((h) => h.record.pods);
       for (const n of names) retiredNow.add(n);
@@ -620,15 +640,17 @@ class Planner {
         workload: view.ref,
         by,
         pods: present,
-        mark: unmarked.filter((d) => retiredNow.has(d.pod.name)).map((d) => d.pod.name),
-        deletionCost: this.#budgets.deletionCost,
         records: refs,
         reason: `replacements Ready (${readiness}): scale -${by} so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)`,
       });
     }
 
     const toMark = unmarked.filter((d) => !retiredNow.has(d.pod.name));
-    if (view !== undefined && toMark.length > 0) this.#mark(view, toMark);
+    if (view !== undefined && toMark.length > 0)
+      this.#mark(
+        view,
+        toMark.map((d) => d.pod),
+      );
 
     const awaiting: Doomed[] = [];
     const prewarmed: Doomed[] = [];
@@ -709,12 +731,12 @@ class Planner {
   }
 
   /** Marks doomed pods with the deletion cost (after the plan's surges, before any retire). */
-  #mark(view: WorkloadView, pods: Doomed[]): void {
+  #mark(view: WorkloadView, pods: readonly { name: string }[]): void {
     const cost = this.#budgets.deletionCost;
     this.#marks.push({
       kind: "mark-doomed",
       workload: view.ref,
-      pods: pods.map((d) => d.pod.name),
+      pods: pods.map((p) => p.name),
       deletionCost: cost,
       reason: `mark ${plural(pods.length, "doomed pod")} of ${workloadKey(view.ref)} with pod-deletion-cost ${cost} so that scaling back removes them, not their replacements`,
     });
@@ -1027,6 +1049,20 @@ class Planner {
       );
       return;
     }
+    const unmarked = this.#unmarkedOf(w.evac.nodeName, hits);
+    if (unmarked.length > 0) {
+      // As for a retire (see #workload): the ReplicaSet must see the cost before the scale-down.
+      this.#mark(
+        view,
+        unmarked.map((name) => ({ name })),
+      );
+      this.#wait(
+        key,
+        this.#now + this.#budgets.reviewIntervalSeconds * 1000,
+        `${w.why}: scaling ${key} -${k} back once ${plural(unmarked.length, "pre-warmed pod")} carry pod-deletion-cost ${this.#budgets.deletionCost}`,
+      );
+      return;
+    }
     if (this.#surgedNow.has(key)) {
       // Invariant: never surge and retire one workload in the same plan (the fresh replacements would go).
       this.#wait(
@@ -1045,8 +1081,6 @@ class Planner {
       workload: view.ref,
       by: k,
       pods: hits.flatMap((h) => h.record.pods),
-      mark: this.#unmarkedOf(w.evac.nodeName, hits),
-      deletionCost: this.#budgets.deletionCost,
       records: hits.map((h) => ({ evacuation: h.evac.name, index: h.index })),
       reason: `${w.why}: scale ${key} -${k} back without waiting for replacements (${effect})`,
     });
