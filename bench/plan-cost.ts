@@ -58,6 +58,7 @@ function cluster(n: number): { snapshot: ClusterSnapshot; evacuations: Evacuatio
       ref,
       specReplicas: replicas,
       readyReplicas: replicas,
+      statusReplicas: replicas,
       expectedReadySeconds: 5,
       hpa: null,
       rollingOut: false,

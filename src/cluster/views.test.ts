@@ -417,6 +417,7 @@ describe("workloadView", () => {
     assert.deepEqual(v, {
       ref: { kind: "Deployment", namespace: "shop", name: "web" },
       specReplicas: 7,
+      statusReplicas: 7,
       readyReplicas: 5,
       expectedReadySeconds: 25,
       hpa: { min: 1, max: 12 },

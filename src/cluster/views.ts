@@ -335,6 +335,7 @@ export function workloadView(
     ref,
     specReplicas: workload.object.spec?.replicas ?? 1,
     readyReplicas: workload.object.status?.readyReplicas ?? 0,
+    statusReplicas: workload.object.status?.replicas ?? null,
     expectedReadySeconds:
       annotatedReadySeconds(meta?.annotations?.[EXPECTED_READY_ANNOTATION]) ?? medianReadySeconds(ref, pods),
     hpa: hpa?.spec === undefined ? null : { min: hpa.spec.minReplicas ?? 1, max: hpa.spec.maxReplicas },

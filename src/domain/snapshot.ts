@@ -107,6 +107,11 @@ export interface WorkloadView {
   specReplicas: number;
   readyReplicas: number;
   /**
+   * The pods its controller counts (status.replicas, terminating ones not included): above specReplicas while
+   * a scale-down is not carried out yet. Null when unknown.
+   */
+  statusReplicas: number | null;
+  /**
    * Expected seconds from pod creation to Ready: annotation `lifeboat.dev/expected-ready-seconds` on the
    * workload, else the median create->Ready of its pods seen in this cluster; null when unknown (the planner
    * then uses its default budget).

@@ -297,6 +297,31 @@ describe("planEvacuations: Deployments surge then retire", () => {
     });
   });
 
+  test("a scale-down the controller has not carried out yet is not judged after retireCheckSeconds: only once it counts no more pods than it wants, or after 60 s", () => {
+    const retiredAt = T0 + 30 * SECOND;
+    const evac = anEvacuation({
+      deadline: T0 + 600 * SECOND,
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"], retiredAt })],
+    });
+    const snapshot = surged([true, true]);
+    const kinds = (statusReplicas: number, at: number): string[] => {
+      snapshot.workloads = [aDeployment({ specReplicas: 4, statusReplicas })];
+      return plan(snapshot, [evac], at).steps.map((s) =>
+        `${s.kind} ${s.kind === "wait" ? s.subject : ""}`.trim(),
+      );
+    };
+    // A busy controller-manager: 6 pods counted for 4 wanted, 10 s after the retire.
+    assert.deepEqual(kinds(6, retiredAt + 10 * SECOND), ["wait shop/web-0", "wait shop/web-1"]);
+    assert.match(
+      plan(snapshot, [evac], retiredAt + 10 * SECOND).steps[0]?.reason ?? "",
+      /counts 6 pods for 4 wanted: not carried out yet/,
+    );
+    // Carried out (4 counted) and the doomed pods still there: the ReplicaSet kept them.
+    assert.deepEqual(kinds(4, retiredAt + 10 * SECOND), ["evict", "evict"]);
+    // Never carried out: judged 60 s after the retire anyway.
+    assert.deepEqual(kinds(6, retiredAt + 61 * SECOND), ["evict", "evict"]);
+  });
+
   test("at the last responsible moment the doomed pods are evicted although replacements are not Ready", () => {
     const lrm = T0 + 80 * SECOND; // deadline 120 s - drain max(25, 20) + 5 - margin 10
     const result = plan(surged([true, false]), [surgedEvacuation()], lrm);

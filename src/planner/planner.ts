@@ -87,6 +87,9 @@ export function giveUpAt(e: Evacuation, policy: PlanPolicy): number | null {
   return (e.deadline ?? e.noticedAt) + policy.giveUpAfterSeconds * 1000;
 }
 
+/** How long after a retire a scale-down the controller has not carried out yet still defers the check. */
+const RETIRE_SETTLE_MAX_MS = 60_000;
+
 /** True when the evacuation may remove pods: a real evacuation, or a prewarm that has learned its deadline. */
 function canMove(evac: Evacuation): boolean {
   return evac.mode === "evacuate" || evac.deadline !== null;
@@ -662,17 +665,25 @@ class Planner {
         // Check the outcome, not the intent: the ReplicaSet ranks unready pods before deletion cost, so after
         // a scale-down it may have removed another pod and kept this one.
         const checkAt = hit.record.retiredAt + this.#budgets.retireCheckSeconds * 1000;
-        if (now >= checkAt || lrmPassed) {
+        // Judged only once the controller has carried the scale-down out (it counts no more pods than it
+        // wants): a busy controller-manager takes longer than retireCheckSeconds, and the pod it is about to
+        // remove is then not "kept". At most RETIRE_SETTLE_MAX_MS after the retire, and never past the LRM.
+        const carriedOut =
+          view?.statusReplicas == null ||
+          view.statusReplicas <= view.specReplicas ||
+          now >= hit.record.retiredAt + RETIRE_SETTLE_MAX_MS;
+        if ((now >= checkAt && carriedOut) || lrmPassed) {
           this.#evict(
             d,
             `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)} but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it`,
             lrmPassed,
           );
         } else {
+          const next = now >= checkAt ? now + this.#budgets.reviewIntervalSeconds * 1000 : checkAt;
           this.#wait(
             podKey(d.pod),
-            d.lrm === null ? checkAt : Math.min(checkAt, d.lrm),
-            `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)}: checking that the ReplicaSet removes this doomed pod`,
+            d.lrm === null ? next : Math.min(next, d.lrm),
+            `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)}: checking that the ReplicaSet removes this doomed pod${carriedOut ? "" : ` (it counts ${view?.statusReplicas ?? "?"} pods for ${view?.specReplicas ?? "?"} wanted: not carried out yet)`}`,
           );
         }
       } else if (lrmPassed) {
