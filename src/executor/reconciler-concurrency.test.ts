@@ -241,7 +241,7 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
   assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
 });
 
-test("a notice waiting also stops a large group of surges after its first 16; the next reconcile does the rest", async () => {
+test("a waiting notice does not hold back surges (its node is cordoned at receipt); the marks after them stop after their first 16", async () => {
   const names = Array.from({ length: 20 }, (_, i) => `web-${i}`);
   const snapshot = aSnapshot({
     nodes: [aCordonedNode({ name: "node-a" }), aNode({ name: "spare" })],
@@ -258,6 +258,7 @@ test("a notice waiting also stops a large group of surges after its first 16; th
   };
   const scales: { workload: WorkloadRef; by: number }[] = [];
   const surged = (): Set<string> => new Set(scales.filter((x) => x.by > 0).map((x) => x.workload.name));
+  const marked = new Set<string>();
   let waiting = true;
   const reconciler = new Reconciler({
     cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
@@ -271,7 +272,15 @@ test("a notice waiting also stops a large group of surges after its first 16; th
       },
       delete: () => Promise.resolve(),
     },
-    actuator: fakeActuator({ scales }),
+    actuator: fakeActuator({
+      scales,
+      overrides: {
+        setDeletionCost: (pod) => {
+          marked.add(pod.name);
+          return Promise.resolve({ kind: "patched" });
+        },
+      },
+    }),
     lifecycle: null,
     events: { emit: () => undefined },
     observer: noObserver,
@@ -287,11 +296,13 @@ test("a notice waiting also stops a large group of surges after its first 16; th
     noticeWaiting: () => waiting,
   });
   await reconciler.reconcileOnce();
-  assert.equal(surged().size, 16, "the first 16 surges, then the waiting notice's turn");
-  assert.equal(stored.evacuation.surges.length, 16, "and their records written");
+  assert.equal(surged().size, 20, "every surge, although a notice waits");
+  assert.equal(stored.evacuation.surges.length, 20, "and their records written");
+  assert.equal(marked.size, 16, "the first 16 marks, then the waiting notice's turn");
   waiting = false;
   await reconciler.reconcileOnce();
-  assert.equal(surged().size, 20, "the next reconcile surges the rest");
+  assert.equal(marked.size, 20, "the next reconcile marks the rest");
+  assert.equal(surged().size, 20, "and surges nothing again");
 });
 
 test("evictions at the last responsible moment run together, and a waiting notice does not hold them back", async () => {
