@@ -24,6 +24,7 @@ import {
 import { forEachConcurrently, groupsOfKind, Reconciler } from "./reconciler.ts";
 import type { ClusterView } from "./ports.ts";
 import { fakeActuator } from "../../test/fixtures/actuator.ts";
+import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
 
 const silent = {
   info: () => undefined,
@@ -311,19 +312,7 @@ test("evictions at the last responsible moment run together, and a waiting notic
     aPod({ name: `db-${i}`, owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } }),
   );
   const snapshot = aSnapshot({ nodes: [aCordonedNode(), aNode({ name: "node-b" })], pods });
-  let stored: StoredEvacuation = {
-    evacuation: anEvacuation(),
-    lifecycleHook: null,
-    message: "",
-    resourceVersion: "1",
-  };
-  const store = {
-    list: () => Promise.resolve([stored]),
-    get: () => Promise.resolve(stored),
-    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
-    delete: () => Promise.resolve(),
-  };
+  const store = oneEvacuationStore(anEvacuation());
   let inFlight = 0;
   let peak = 0;
   const evicted: string[] = [];
@@ -361,5 +350,5 @@ test("evictions at the last responsible moment run together, and a waiting notic
   assert.deepEqual(result.failures, []);
   assert.equal(evicted.length, 20, "every eviction ran although a notice was waiting");
   assert.equal(peak, 16, "sixteen at a time");
-  assert.equal(stored.evacuation.evictions.length, 20, "each recorded in the status");
+  assert.equal(store.stored.evacuation.evictions.length, 20, "each recorded in the status");
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeActuator } from "../actuators/kube-actuator.ts";
 import { fakeActuator } from "../../test/fixtures/actuator.ts";
+import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { WorkloadRef } from "../domain/snapshot.ts";
@@ -252,19 +253,9 @@ test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, i
     nodeByName: () => null,
   };
   const cordonedAt = T0 + 500;
-  let stored: StoredEvacuation = {
-    evacuation: anEvacuation({ phase: "Cordoned", timeline: { noticedAt: T0, cordonedAt } }),
-    lifecycleHook: null,
-    message: "",
-    resourceVersion: "1",
-  };
-  const store = {
-    list: () => Promise.resolve([stored]),
-    get: () => Promise.resolve(stored),
-    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
-    delete: () => Promise.resolve(),
-  };
+  const store = oneEvacuationStore(
+    anEvacuation({ phase: "Cordoned", timeline: { noticedAt: T0, cordonedAt } }),
+  );
   const measured: number[] = [];
   const emitted: string[] = [];
   let cordons = 0;
@@ -296,7 +287,7 @@ test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, i
   assert.equal(cordons, 1, "the planner still asks (its snapshot shows no cordon): the write finds it done");
   assert.deepEqual(measured, [], "notice-to-cordon was measured at receipt");
   assert.ok(!emitted.includes("Cordoned"), "and reported then");
-  assert.equal(stored.evacuation.timeline.cordonedAt, cordonedAt, "the time of the first cordon stays");
+  assert.equal(store.stored.evacuation.timeline.cordonedAt, cordonedAt, "the time of the first cordon stays");
 });
 
 test("the surge is one write (deletion costs follow it, after every surge); no scale-down until the snapshot shows the cost", async () => {
@@ -322,19 +313,7 @@ test("the surge is one write (deletion costs follow it, after every surge); no s
     pods: [aPod({ name: "web-0" }), aPod({ name: "web-1", nodeName: "node-b" })],
     workloads: [aDeployment({ specReplicas: 2, readyReplicas: 2 })],
   });
-  let stored: StoredEvacuation = {
-    evacuation: anEvacuation(),
-    lifecycleHook: null,
-    message: "",
-    resourceVersion: "1",
-  };
-  const store = {
-    list: () => Promise.resolve([stored]),
-    get: () => Promise.resolve(stored),
-    updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-    updateStatus: (s: StoredEvacuation) => Promise.resolve((stored = s)),
-    delete: () => Promise.resolve(),
-  };
+  const store = oneEvacuationStore(anEvacuation());
   const clock = new FakeClock(T0 + 2_000);
   const reconciler = new Reconciler({
     cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
@@ -372,7 +351,7 @@ test("the surge is one write (deletion costs follow it, after every surge); no s
   const failed = await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["mark web-0"], "no scale-down while the doomed pod lacks the cost");
   assert.equal(failed.failures[0]?.step.kind, "mark-doomed");
-  assert.equal(stored.evacuation.surges[0]?.retiredAt, null);
+  assert.equal(store.stored.evacuation.surges[0]?.retiredAt, null);
 
   // The mark written (and not yet seen) is written again; the scale-down waits for the snapshot to show it.
   calls.length = 0;
