@@ -41,10 +41,12 @@ import {
   type V1Pod,
   type V1PodTemplateSpec,
 } from "@kubernetes/client-node";
+import { LabAsgs } from "../lab/cloud/asg.ts";
 import { CloudSimulator } from "../lab/cloud/cloud.ts";
 import { cloudLabOf, sqsSender } from "../lab/cloud/kube.ts";
 import { scenarioSchema } from "../lab/scenarios/schema.ts";
 import type { Lab } from "../lab/lab.ts";
+import { startHandler } from "../lab/run/handlers.ts";
 import { chartNodeOptions } from "../test/helpers/chart-heap.ts";
 import { startController, type ControllerProcess } from "../test/helpers/controller-process.ts";
 import { listEvacuations, NS, startControllerLab, type ControllerLab } from "../test/helpers/lab-env.ts";
@@ -54,9 +56,16 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "100,300,1000" },
     "pods-per-node": { type: "string", default: "30" },
     share: { type: "string", default: "0.1" },
+    handlers: { type: "string", default: "lifeboat,nth" },
     "keep-logs": { type: "boolean", default: false },
   },
 });
+const BENCH_HANDLERS = ["lifeboat", "nth", "nth-tuned"] as const;
+type BenchHandler = (typeof BENCH_HANDLERS)[number];
+const isBenchHandler = (h: string): h is BenchHandler => (BENCH_HANDLERS as readonly string[]).includes(h);
+const handlers = values.handlers.split(",").map((h) => h.trim());
+if (handlers.length === 0 || !handlers.every(isBenchHandler))
+  throw new Error(`--handlers: a comma-separated list of ${BENCH_HANDLERS.join(", ")}`);
 const sizes = values.sizes.split(",").map((s) => Number(s.trim()));
 const podsPerNode = Number(values["pods-per-node"]);
 const share = Number(values.share);
@@ -243,6 +252,12 @@ class Watcher {
   readonly leftAt = new Map<string, number>();
   readonly #initialReplicas = new Map<string, number>();
   readonly #aborts: AbortController[] = [];
+  /** Deployment name -> status.readyReplicas as last seen, and their sum. */
+  readonly #ready = new Map<string, number>();
+  #readyTotal = 0;
+  #armed = false;
+  /** The lowest sum of the Deployments' Ready replicas seen since `arm`. */
+  minReady = Infinity;
 
   constructor(initialReplicas: ReadonlyMap<string, number>) {
     for (const [k, v] of initialReplicas) this.#initialReplicas.set(k, v);
@@ -288,7 +303,23 @@ class Watcher {
       const initial = this.#initialReplicas.get(name);
       if (initial !== undefined && (d.spec?.replicas ?? 0) > initial && !this.surgedAt.has(name))
         this.surgedAt.set(name, performance.now());
+      const ready = d.status?.readyReplicas ?? 0;
+      this.#readyTotal += ready - (this.#ready.get(name) ?? 0);
+      this.#ready.set(name, ready);
+      if (this.#armed) this.minReady = Math.min(this.minReady, this.#readyTotal);
     });
+  }
+
+  /** Starts tracking the lowest Ready sum once the watch has reported `total` Ready (its initial list is in). */
+  async arm(total: number): Promise<void> {
+    const start = performance.now();
+    while (this.#readyTotal < total) {
+      if (performance.now() - start > 60_000)
+        throw new Error(`the Deployments watch reports ${this.#readyTotal} of ${total} pods Ready`);
+      await sleep(100);
+    }
+    this.#armed = true;
+    this.minReady = this.#readyTotal;
   }
 
   #stop: () => void = () => undefined;
@@ -334,41 +365,117 @@ async function requestsByVerb(controller: ControllerProcess): Promise<Map<string
 // ---- one size --------------------------------------------------------------------------------------------
 
 interface Result {
+  handler: BenchHandler;
   nodes: number;
   pods: number;
   deployments: number;
   statefulSets: number;
   pdbs: number;
   reclaimed: number;
-  evacuations: number;
-  doneBeforeDeadline: number;
+  /** lifeboat only: its Evacuations of the reclaimed nodes, and how many were Done before the deadline. */
+  evacuations: number | null;
+  doneBeforeDeadline: number | null;
   emptiedBeforeDeadline: number;
   cordonS: number[];
   surgeS: number[];
   missingCordon: number;
   missingSurge: number;
+  /** Pods of the Deployments: Ready before the event, and the lowest sum seen during it. */
+  deploymentPods: number;
+  minReady: number;
   rssPeakMb: number;
   cpuSeconds: number;
   cpuEventSeconds: number;
   syncSeconds: number;
-  requests: Map<string, number>;
-  eventRequests: Map<string, number>;
+  /** lifeboat only (its own client's counts): API requests by verb, all and during the event. */
+  requests: Map<string, number> | null;
+  eventRequests: Map<string, number> | null;
   setupSeconds: number;
   load: string;
   notes: string[];
 }
 
-async function runSize(nodes: number): Promise<Result> {
+/** The handler under test, started on the lab once every pod is Ready. */
+interface StartedHandler extends AsyncDisposable {
+  pid: number;
+  syncSeconds: number;
+  /** lifeboat's API requests by verb (its /metrics); null for NTH (its Prometheus server is off by default). */
+  requests(): Promise<Map<string, number> | null>;
+  /** lifeboat: every reclaimed node's Evacuation is Done or Failed. NTH: nothing more to wait for. */
+  finished(reclaimed: number): Promise<boolean>;
+}
+
+async function startBenchHandler(
+  handler: BenchHandler,
+  env: ControllerLab,
+  nodes: number,
+): Promise<StartedHandler> {
+  const t = performance.now();
+  if (handler === "lifeboat") {
+    const controller = await startController({
+      ...env.handlerContext(`controller-${nodes}.log`),
+      // No managed headroom: the bench measures the evacuations, and a whole-node placeholder per node group
+      // would only add a node and a Deployment to the lab (docs/design.md, "Capacity").
+      extraArgs: ["--headroom-nodes", "0"],
+      nodeOptions: chartNodeOptions(),
+      startTimeoutMs: 600_000,
+    });
+    const pid = controller.pid;
+    if (pid === undefined) throw new Error("the controller has no pid");
+    return {
+      pid,
+      syncSeconds: (performance.now() - t) / 1000,
+      requests: () => requestsByVerb(controller),
+      finished: async (reclaimed) =>
+        (await listEvacuations(env.lab)).filter(
+          (e) => e.status?.phase === "Done" || e.status?.phase === "Failed",
+        ).length >= reclaimed,
+      [Symbol.asyncDispose]: () => controller.stop(),
+    };
+  }
+  // The real aws-node-termination-handler, queue-processor mode, its chart's defaults (lab/handlers/nth.ts).
+  const nth = await startHandler(handler, env.handlerContext(`${handler}-${nodes}.log`));
+  if (nth.pid === undefined) throw new Error(`${handler} has no pid`);
+  return {
+    pid: nth.pid,
+    syncSeconds: (performance.now() - t) / 1000,
+    requests: () => Promise.resolve(null),
+    finished: () => Promise.resolve(true),
+    [Symbol.asyncDispose]: () => nth[Symbol.asyncDispose](),
+  };
+}
+
+async function runSize(nodes: number, handler: BenchHandler): Promise<Result> {
   const t0 = performance.now();
   const notes: string[] = [];
   const perZone = ZONES.map((_, i) => Math.floor(nodes / 3) + (i < nodes % 3 ? 1 : 0));
   const groups = ZONES.map((zone, i) => ({ name: `spot-${zone.slice(-1)}`, zone, count: perZone[i] ?? 0 }));
+  const reclaimedCount = Math.round(nodes * share);
+  const perWave = Array.from(
+    { length: WAVES },
+    (_, i) => Math.floor(reclaimedCount / WAVES) + (i < reclaimedCount % WAVES ? 1 : 0),
+  );
+  const scenario = scenarioSchema.parse({
+    name: "scale",
+    description: "bench/scale.ts: an AZ-wide reclaim",
+    timeScale: 1,
+    cluster: { nodeGroups: groups },
+    workloads: [{ name: "unused", replicas: 1 }],
+    // The scenario format wants traffic; the bench sends none (no pod serves HTTP).
+    traffic: { rps: 1, durationSeconds: FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS, warmupSeconds: 0 },
+    cloud: { eventDeliverySeconds: 0, noticeLeadSeconds: NOTICE_LEAD_SECONDS, nodeJoinSeconds: 70 },
+    events: perWave
+      .map((count, i) => ({ at: FIRST_WAVE_AT + i, kind: "spot-reclaim", nodes: { zone: ZONES[0], count } }))
+      .filter((e) => e.nodes.count > 0),
+  });
   log(
-    `${nodes} nodes (${perZone.join("/")} in ${ZONES.join(", ")}), ${podsPerNode} pods per node: starting the lab`,
+    `[${handler}] ${nodes} nodes (${perZone.join("/")} in ${ZONES.join(", ")}), ${podsPerNode} pods per node: starting the lab`,
   );
   await using env: ControllerLab = await startControllerLab({
     nodeGroups: groups,
     timeScale: 1,
+    // Every node an EC2 instance in moto: NTH asks EC2 which node a warned instance is.
+    ec2: true,
     lab: {
       podRuntime: false,
       kwokPods: true,
@@ -379,32 +486,26 @@ async function runSize(nodes: number): Promise<Result> {
     },
   });
   const lab = env.lab;
+  // The node groups' Auto Scaling groups, holding their instances, as EKS managed node groups have them.
+  await using _asgs = await LabAsgs.create(env.moto, scenario.cluster.nodeGroups, lab.nodes, nodes);
   log(`lab up in ${((performance.now() - t0) / 1000).toFixed(0)} s; creating the workloads`);
   const total = nodes * podsPerNode;
   const plan = planWorkloads(total, nodes);
   await createWorkloads(lab, plan);
   await waitForPods(lab, total, 3_600_000);
   const setupSeconds = (performance.now() - t0) / 1000;
-  log(`${total} pods Ready ${setupSeconds.toFixed(0)} s after the start; starting lifeboat`);
+  log(`${total} pods Ready ${setupSeconds.toFixed(0)} s after the start; starting ${handler}`);
 
-  const tController = performance.now();
-  await using controller = await startController({
-    ...env.handlerContext(`controller-${nodes}.log`),
-    // No managed headroom: the bench measures the evacuations, and a whole-node placeholder per node group
-    // would only add a node and a Deployment to the lab (docs/design.md, "Capacity").
-    extraArgs: ["--headroom-nodes", "0"],
-    nodeOptions: chartNodeOptions(),
-    startTimeoutMs: 600_000,
-  });
-  const syncSeconds = (performance.now() - tController) / 1000;
-  const pid = controller.pid;
-  if (pid === undefined) throw new Error("the controller has no pid");
-  log(`lifeboat synced in ${syncSeconds.toFixed(1)} s (rss ${procStats(pid).rssMb.toFixed(0)} MB)`);
+  await using running = await startBenchHandler(handler, env, nodes);
+  const pid = running.pid;
+  log(
+    `${handler} started in ${running.syncSeconds.toFixed(1)} s (rss ${procStats(pid).rssMb.toFixed(0)} MB)`,
+  );
 
   // Where every pod runs, and each Deployment's replicas before the event.
   const pods = await listPods(lab);
   const deploymentsOnNode = new Map<string, Set<string>>();
-  /** The pods lifeboat must move off each node (not DaemonSet or mirror pods), by uid. */
+  /** The pods a handler must move off each node (not DaemonSet or mirror pods), by uid. */
   const movableOnNode = new Map<string, string[]>();
   for (const p of pods) {
     const on = p.spec?.nodeName;
@@ -427,35 +528,24 @@ async function runSize(nodes: number): Promise<Result> {
       d.spec?.replicas ?? 0,
     ]),
   );
+  const deploymentPods = [...initialReplicas.values()].reduce((a, b) => a + b, 0);
   const watcher = new Watcher(initialReplicas);
   await watcher.start(lab);
-  const before = await requestsByVerb(controller);
+  await watcher.arm(deploymentPods);
+  const before = await running.requests();
   const cpuBefore = procStats(pid).cpuSeconds;
-  const reclaimedCount = Math.round(nodes * share);
-  const perWave = Array.from(
-    { length: WAVES },
-    (_, i) => Math.floor(reclaimedCount / WAVES) + (i < reclaimedCount % WAVES ? 1 : 0),
-  );
-  const scenario = scenarioSchema.parse({
-    name: "scale",
-    description: "bench/scale.ts: an AZ-wide reclaim",
-    timeScale: 1,
-    cluster: { nodeGroups: groups },
-    workloads: [{ name: "unused", replicas: 1 }],
-    // The scenario format wants traffic; the bench sends none (no pod serves HTTP).
-    traffic: { rps: 1, durationSeconds: FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS, warmupSeconds: 0 },
-    cloud: { eventDeliverySeconds: 0, noticeLeadSeconds: NOTICE_LEAD_SECONDS, nodeJoinSeconds: 70 },
-    events: perWave
-      .map((count, i) => ({ at: FIRST_WAVE_AT + i, kind: "spot-reclaim", nodes: { zone: ZONES[0], count } }))
-      .filter((e) => e.nodes.count > 0),
-  });
+  /** When each warning was sent: performance.now() for latencies, epoch ms for its deadline. */
   const sentAt = new Map<string, number>();
+  const sentEpoch = new Map<string, number>();
   const send = sqsSender(env.sqs, env.queueUrl);
   const cloud = new CloudSimulator({
     lab: cloudLabOf(lab),
     send: async (body) => {
       const id = (JSON.parse(body) as { detail?: { "instance-id"?: string } }).detail?.["instance-id"];
-      if (id !== undefined && !sentAt.has(id)) sentAt.set(id, performance.now());
+      if (id !== undefined && !sentAt.has(id)) {
+        sentAt.set(id, performance.now());
+        sentEpoch.set(id, Date.now());
+      }
       await send(body);
     },
     hooks: { killNode: () => undefined },
@@ -479,24 +569,37 @@ async function runSize(nodes: number): Promise<Result> {
   cloud.start();
   const lastDeadline = FIRST_WAVE_AT + WAVES + NOTICE_LEAD_SECONDS;
   const byInstance = new Map(lab.nodes.map((n) => [n.instanceId, n.name]));
-  // Until every reclaimed node's Evacuation is finished, or 30 s after the last deadline.
+  // Emptied: every pod the handler had to move was leaving (retired by a scale-down, evicted, deleted) by the
+  // node's deadline (its warning's time plus the two minutes).
+  const emptiedBy = (node: string, deadline: number): boolean =>
+    (movableOnNode.get(node) ?? []).every((uid) => {
+      const left = watcher.leftAt.get(uid);
+      return left !== undefined && left <= deadline;
+    });
+  const emptiedNow = (): number =>
+    [...sentAt.keys()].filter((i) => emptiedBy(byInstance.get(i) ?? "", Infinity)).length;
+  // Until every reclaimed node is emptied and (lifeboat) its Evacuation finished, or 30 s after the last deadline.
   const tEvent = performance.now();
   for (;;) {
     await sleep(5_000);
-    const evacuations = await listEvacuations(lab);
-    const finished = evacuations.filter((e) => e.status?.phase === "Done" || e.status?.phase === "Failed");
     const elapsed = (performance.now() - tEvent) / 1000;
-    if (sentAt.size === reclaimedCount && finished.length >= reclaimedCount) break;
+    const emptied = emptiedNow();
+    if (
+      sentAt.size === reclaimedCount &&
+      emptied === reclaimedCount &&
+      (await running.finished(reclaimedCount))
+    )
+      break;
     if (elapsed > lastDeadline + 30) {
-      notes.push(`${reclaimedCount - finished.length} evacuations not finished 30 s after the last deadline`);
+      notes.push(`${reclaimedCount - emptied} nodes not emptied 30 s after the last deadline`);
       break;
     }
     if (Math.round(elapsed) % 30 < 5)
       log(
-        `t=${elapsed.toFixed(0)} s: ${sentAt.size} warnings sent, ${evacuations.length} Evacuations, ${finished.length} finished, ${watcher.cordonedAt.size} nodes cordoned`,
+        `t=${elapsed.toFixed(0)} s: ${sentAt.size} warnings sent, ${emptied} nodes emptied, ${watcher.cordonedAt.size} cordoned, Deployment pods Ready min ${watcher.minReady}/${deploymentPods}`,
       );
   }
-  const after = await requestsByVerb(controller);
+  const after = await running.requests();
   const end = procStats(pid);
   clearInterval(sampler);
   rssPeakMb = Math.max(rssPeakMb, end.rssPeakMb);
@@ -514,52 +617,58 @@ async function runSize(nodes: number): Promise<Result> {
     const cordoned = watcher.cordonedAt.get(node);
     if (cordoned === undefined) missingCordon++;
     else cordonS.push((cordoned - at) / 1000);
+    if (handler !== "lifeboat") continue;
     const deployments = [...(deploymentsOnNode.get(node) ?? [])];
     const surged = deployments.map((d) => watcher.surgedAt.get(d));
     if (surged.some((s) => s === undefined)) missingSurge++;
     else if (surged.length > 0) surgeS.push((Math.max(...(surged as number[])) - at) / 1000);
   }
-  const reclaimedNodes = new Set([...sentAt.keys()].map((i) => byInstance.get(i)));
-  const ofReclaimed = (await listEvacuations(lab)).filter((e) => reclaimedNodes.has(e.spec.nodeName));
-  // Emptied: every pod lifeboat had to move was leaving (retired by a scale-down, or evicted at its last
-  // responsible moment) by the deadline; Done also needs every surge retired, i.e. replacements Ready.
-  const emptiedBeforeDeadline = ofReclaimed.filter((e) => {
-    if (e.spec.deadline === undefined) return false;
-    const deadline = Date.parse(e.spec.deadline);
-    return (movableOnNode.get(e.spec.nodeName) ?? []).every(
-      (uid) => (watcher.leftAt.get(uid) ?? Infinity) <= deadline,
-    );
-  }).length;
-  const doneBeforeDeadline = ofReclaimed.filter((e) => {
-    const done = e.status?.timeline?.doneAt;
-    return (
-      e.status?.phase === "Done" &&
-      done !== undefined &&
-      e.spec.deadline !== undefined &&
-      Date.parse(done) <= Date.parse(e.spec.deadline)
-    );
-  }).length;
-  const eventRequests = new Map<string, number>();
-  for (const [verb, n] of after) eventRequests.set(verb, n - (before.get(verb) ?? 0));
-  await controller.stop();
+  const emptiedBeforeDeadline = [...sentEpoch].filter(([instance, at]) =>
+    emptiedBy(byInstance.get(instance) ?? "", at + NOTICE_LEAD_SECONDS * 1000),
+  ).length;
+  let evacuations: number | null = null;
+  let doneBeforeDeadline: number | null = null;
+  if (handler === "lifeboat") {
+    const reclaimedNodes = new Set([...sentAt.keys()].map((i) => byInstance.get(i)));
+    const ofReclaimed = (await listEvacuations(lab)).filter((e) => reclaimedNodes.has(e.spec.nodeName));
+    evacuations = ofReclaimed.length;
+    // Done: every surge retired too, i.e. the replacements Ready.
+    doneBeforeDeadline = ofReclaimed.filter((e) => {
+      const done = e.status?.timeline?.doneAt;
+      return (
+        e.status?.phase === "Done" &&
+        done !== undefined &&
+        e.spec.deadline !== undefined &&
+        Date.parse(done) <= Date.parse(e.spec.deadline)
+      );
+    }).length;
+  }
+  let eventRequests: Map<string, number> | null = null;
+  if (after !== null) {
+    eventRequests = new Map<string, number>();
+    for (const [verb, n] of after) eventRequests.set(verb, n - (before?.get(verb) ?? 0));
+  }
   return {
+    handler,
     nodes,
     pods: total,
     deployments: plan.filter((w) => w.kind === "Deployment").length,
     statefulSets: plan.filter((w) => w.kind === "StatefulSet").length,
     pdbs: plan.filter((w) => w.pdb).length,
     reclaimed: sentAt.size,
-    evacuations: ofReclaimed.length,
+    evacuations,
     doneBeforeDeadline,
     emptiedBeforeDeadline,
     cordonS,
     surgeS,
     missingCordon,
     missingSurge,
+    deploymentPods,
+    minReady: watcher.minReady,
     rssPeakMb,
     cpuSeconds: end.cpuSeconds,
     cpuEventSeconds: end.cpuSeconds - cpuBefore,
-    syncSeconds,
+    syncSeconds: running.syncSeconds,
     requests: after,
     eventRequests,
     setupSeconds,
@@ -587,59 +696,90 @@ const verbs = (m: ReadonlyMap<string, number>): string =>
 
 function printTable(r: Result): void {
   const f = (x: number): string => (Number.isNaN(x) ? "-" : x.toFixed(2));
+  const spread = (xs: readonly number[]): string =>
+    `${f(percentile(xs, 50))} / ${f(percentile(xs, 90))} / ${f(percentile(xs, 99))} / ${f(percentile(xs, 100))} s`;
+  const lifeboat = r.handler === "lifeboat";
   const rows: [string, string][] = [
     ["nodes / pods", `${r.nodes} / ${r.pods}`],
     ["workloads", `${r.deployments} Deployments, ${r.statefulSets} StatefulSets, ${r.pdbs} PDBs`],
     ["setup (lab, pods Ready)", `${r.setupSeconds.toFixed(0)} s`],
     ["load average at the event", r.load],
-    ["controller start to informers synced", `${r.syncSeconds.toFixed(1)} s`],
-    ["reclaimed (warned within 10 s)", `${r.reclaimed}; ${r.evacuations} Evacuations`],
+    [
+      lifeboat ? "controller start to informers synced" : "start to monitoring SQS",
+      `${r.syncSeconds.toFixed(1)} s`,
+    ],
+    [
+      "reclaimed (warned within 10 s)",
+      `${r.reclaimed}${r.evacuations === null ? "" : `; ${r.evacuations} Evacuations`}`,
+    ],
     [
       "emptied before the deadline",
-      `${r.emptiedBeforeDeadline} of ${r.reclaimed} (every pod retired, or evicted at its last responsible moment)`,
+      `${r.emptiedBeforeDeadline} of ${r.reclaimed} (every pod ${lifeboat ? "retired, or evicted at its last responsible moment" : "evicted"})`,
     ],
-    [
-      "Done before the deadline",
-      `${r.doneBeforeDeadline} of ${r.reclaimed} (also every surge retired: replacements Ready)`,
-    ],
+    ...(r.doneBeforeDeadline === null
+      ? []
+      : [
+          [
+            "Done before the deadline",
+            `${r.doneBeforeDeadline} of ${r.reclaimed} (also every surge retired: replacements Ready)`,
+          ] as [string, string],
+        ]),
     [
       "notice -> cordon  p50 / p90 / p99 / max",
-      `${f(percentile(r.cordonS, 50))} / ${f(percentile(r.cordonS, 90))} / ${f(percentile(r.cordonS, 99))} / ${f(percentile(r.cordonS, 100))} s${r.missingCordon > 0 ? ` (${r.missingCordon} never cordoned)` : ""}`,
+      `${spread(r.cordonS)}${r.missingCordon > 0 ? ` (${r.missingCordon} never cordoned)` : ""}`,
     ],
+    ...(lifeboat
+      ? [
+          [
+            "notice -> surge   p50 / p90 / p99 / max",
+            `${spread(r.surgeS)}${r.missingSurge > 0 ? ` (${r.missingSurge} with a Deployment never surged)` : ""}`,
+          ] as [string, string],
+        ]
+      : []),
     [
-      "notice -> surge   p50 / p90 / p99 / max",
-      `${f(percentile(r.surgeS, 50))} / ${f(percentile(r.surgeS, 90))} / ${f(percentile(r.surgeS, 99))} / ${f(percentile(r.surgeS, 100))} s${r.missingSurge > 0 ? ` (${r.missingSurge} with a Deployment never surged)` : ""}`,
+      "Deployment pods Ready, lowest",
+      `${r.minReady} of ${r.deploymentPods} (${r.deploymentPods - r.minReady} below)`,
     ],
-    ["controller peak RSS", `${r.rssPeakMb.toFixed(0)} MB`],
+    [`${lifeboat ? "controller" : r.handler} peak RSS`, `${r.rssPeakMb.toFixed(0)} MB`],
     [
-      "controller CPU (all / during the event)",
+      `${lifeboat ? "controller" : r.handler} CPU (all / during the event)`,
       `${r.cpuSeconds.toFixed(1)} / ${r.cpuEventSeconds.toFixed(1)} s`,
     ],
-    ["API requests (all)", `${sum(r.requests)}: ${verbs(r.requests)}`],
-    [
-      "API requests during the event",
-      `${sum(r.eventRequests)} (${(sum(r.eventRequests) / Math.max(1, r.reclaimed)).toFixed(1)} per evacuation): ${verbs(r.eventRequests)}`,
-    ],
+    ...(r.requests === null || r.eventRequests === null
+      ? []
+      : [
+          ["API requests (all)", `${sum(r.requests)}: ${verbs(r.requests)}`] as [string, string],
+          [
+            "API requests during the event",
+            `${sum(r.eventRequests)} (${(sum(r.eventRequests) / Math.max(1, r.reclaimed)).toFixed(1)} per evacuation): ${verbs(r.eventRequests)}`,
+          ] as [string, string],
+        ]),
     ...r.notes.map((n): [string, string] => ["note", n]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  console.log(`\nscale at ${r.nodes} nodes`);
+  console.log(`\nscale at ${r.nodes} nodes: ${r.handler}`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
 }
 
 async function main(): Promise<void> {
   const results: Result[] = [];
-  for (const n of [...sizes].sort((a, b) => a - b)) {
-    const r = await runSize(n);
-    results.push(r);
-    printTable(r);
-  }
-  const last = results.at(-1);
-  if (last === undefined) return;
+  for (const n of [...sizes].sort((a, b) => a - b))
+    for (const h of handlers) {
+      const r = await runSize(n, h as BenchHandler);
+      results.push(r);
+      printTable(r);
+    }
+  const largest = Math.max(...results.map((r) => r.nodes));
   console.log("");
-  console.log(
-    `scale: nodes=${last.nodes} pods=${last.pods} reclaimed=${last.reclaimed} done_before_deadline=${last.emptiedBeforeDeadline} cordon_p99_s=${percentile(last.cordonS, 99).toFixed(2)} surge_p99_s=${percentile(last.surgeS, 99).toFixed(2)} rss_mb=${last.rssPeakMb.toFixed(0)} cpu_s=${last.cpuSeconds.toFixed(1)} api_requests=${sum(last.requests)}`,
-  );
+  const last = results.find((r) => r.nodes === largest && r.handler === "lifeboat");
+  if (last !== undefined)
+    console.log(
+      `scale: nodes=${last.nodes} pods=${last.pods} reclaimed=${last.reclaimed} done_before_deadline=${last.emptiedBeforeDeadline} cordon_p99_s=${percentile(last.cordonS, 99).toFixed(2)} surge_p99_s=${percentile(last.surgeS, 99).toFixed(2)} rss_mb=${last.rssPeakMb.toFixed(0)} cpu_s=${last.cpuSeconds.toFixed(1)} api_requests=${sum(last.requests ?? new Map())}`,
+    );
+  for (const r of results.filter((x) => x.nodes === largest && x.handler !== "lifeboat"))
+    console.log(
+      `scale-${r.handler}: nodes=${r.nodes} pods=${r.pods} reclaimed=${r.reclaimed} drained_before_deadline=${r.emptiedBeforeDeadline} cordon_p99_s=${percentile(r.cordonS, 99).toFixed(2)} min_ready=${r.minReady}/${r.deploymentPods}`,
+    );
 }
 
 await main();

@@ -236,6 +236,8 @@ export interface RunningNth extends AsyncDisposable {
   /** The command line, for the report. */
   command: string[];
   version: string;
+  /** NTH's process id (`unshare` and the shell exec it in place), for /proc figures. */
+  pid: number | undefined;
 }
 
 /** Installs NTH's RBAC, starts it and waits until its SQS monitor has started. */
@@ -286,6 +288,7 @@ export async function startNth(opts: NthStartOptions): Promise<RunningNth> {
   const running: RunningNth = {
     command: [unshare[0] ?? "unshare", ...args],
     version: nthVersion(),
+    pid: child.pid,
     [Symbol.asyncDispose]: () => stopChild(child),
   };
   try {

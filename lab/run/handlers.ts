@@ -35,6 +35,8 @@ export interface RunningHandler extends AsyncDisposable {
   command: string[];
   /** What ran: `aws-node-termination-handler v1.25.6`, `lifeboat 0.1.0`; null for `none`. */
   version: string | null;
+  /** The handler's process id, for /proc figures (bench/scale.ts); undefined for `none`. */
+  pid?: number | undefined;
 }
 
 function lifeboatVersion(): string {
@@ -90,6 +92,7 @@ export async function startHandler(name: HandlerName, ctx: HandlerContext): Prom
         name,
         command: nth.command,
         version: `aws-node-termination-handler ${nth.version}`,
+        pid: nth.pid,
         [Symbol.asyncDispose]: () => nth[Symbol.asyncDispose](),
       };
     }
@@ -120,6 +123,7 @@ async function startLifeboat(ctx: HandlerContext): Promise<RunningHandler> {
     name,
     command: [process.execPath, ...args],
     version: lifeboatVersion(),
+    pid: child.pid,
     [Symbol.asyncDispose]: () => stopChild(child),
   };
 }

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMoto, type Moto } from "../../lab/aws/moto.ts";
 import { deployInterruptionStack } from "../../lab/aws/stack.ts";
+import { LabEc2 } from "../../lab/cloud/ec2.ts";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
 import { startLab, type Lab, type LabNode, type LabOptions, type NodeGroupSpec } from "../../lab/lab.ts";
 import type { HandlerContext } from "../../lab/run/handlers.ts";
@@ -39,7 +40,12 @@ export interface ControllerLabOptions {
    */
   queue?: "plain" | "stack";
   /** More lab settings (KWOK pods instead of the pod runtime, control-plane rate limits: bench/scale.ts). */
-  lab?: Omit<LabOptions, "nodeGroups" | "timeScale" | "runtime">;
+  lab?: Omit<LabOptions, "nodeGroups" | "timeScale" | "runtime" | "instances">;
+  /**
+   * Every node first an EC2 instance in moto (lab/cloud/ec2.ts: its id, address and private DNS name), for a
+   * handler that asks EC2 which node an instance is (aws-node-termination-handler). Default false: made-up ids.
+   */
+  ec2?: boolean;
 }
 
 export class ControllerLab implements AsyncDisposable {
@@ -122,15 +128,20 @@ export class ControllerLab implements AsyncDisposable {
 export async function startControllerLab(options: ControllerLabOptions): Promise<ControllerLab> {
   const timeScale = options.timeScale ?? 0.2;
   const dir = await mkdtemp(join(tmpdir(), "lifeboat-it-"));
-  const lab = await startLab({
-    ...options.lab,
-    nodeGroups: options.nodeGroups,
-    timeScale,
-    runtime: { timeScale: 1 },
-  });
-  let moto: Moto | undefined;
+  const moto = await startMoto({ region: REGION });
+  let lab: Lab | undefined;
   try {
-    moto = await startMoto({ region: REGION });
+    const instances =
+      options.ec2 === true
+        ? await LabEc2.create(moto.ec2Client(), { zones: options.nodeGroups.map((g) => g.zone) })
+        : undefined;
+    lab = await startLab({
+      ...options.lab,
+      nodeGroups: options.nodeGroups,
+      timeScale,
+      runtime: { timeScale: 1 },
+      ...(instances === undefined ? {} : { instances }),
+    });
     const queueUrl =
       options.queue === "stack"
         ? (await deployInterruptionStack(moto, { clusterName: "it" })).queueUrl
@@ -146,8 +157,8 @@ export async function startControllerLab(options: ControllerLabOptions): Promise
     await lab.installEvacuationCrd();
     return new ControllerLab(lab, moto, queueUrl, timeScale, dir);
   } catch (err) {
-    await moto?.stop();
-    await lab[Symbol.asyncDispose]();
+    await moto.stop();
+    await lab?.[Symbol.asyncDispose]();
     throw err;
   }
 }
