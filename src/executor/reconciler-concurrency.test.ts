@@ -21,7 +21,7 @@ import {
   ownedBy,
   T0,
 } from "../../test/fixtures/snapshot-builders.ts";
-import { forEachConcurrently, groupsOfKind, Reconciler } from "./reconciler.ts";
+import { forEachConcurrently, groupsOfKind, Reconciler, SURGE_TURN_MS } from "./reconciler.ts";
 import type { ClusterView } from "./ports.ts";
 import { fakeActuator } from "../../test/fixtures/actuator.ts";
 import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
@@ -242,8 +242,18 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
   assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
 });
 
-test("a waiting notice does not hold back surges (its node is cordoned at receipt); the marks after them stop after their first 16", async () => {
-  const names = Array.from({ length: 20 }, (_, i) => `web-${i}`);
+/**
+ * One cordoned doomed node holding a pod of each of `count` Deployments, its Evacuation, and a reconciler over
+ * them whose notice intake says a notice waits while `waiting()` holds. Each surge takes `surgeMs` of the
+ * clock (an API server's answer time).
+ */
+function surgesWhileNoticeWaits(opts: { count: number; surgeMs: number; waiting: () => boolean }): {
+  reconciler: Reconciler;
+  surged: () => string[];
+  marked: Set<string>;
+  recorded: () => number;
+} {
+  const names = Array.from({ length: opts.count }, (_, i) => `web-${i}`);
   const snapshot = aSnapshot({
     nodes: [aCordonedNode({ name: "node-a" }), aNode({ name: "spare" })],
     pods: names.map((n) => aPod({ name: `${n}-a`, nodeName: "node-a", owner: ownedBy("Deployment", n) })),
@@ -251,42 +261,34 @@ test("a waiting notice does not hold back surges (its node is cordoned at receip
       aDeployment({ ref: ownedBy("Deployment", n), specReplicas: 2, readyReplicas: 2 }),
     ),
   });
-  let stored: StoredEvacuation = {
-    evacuation: anEvacuation({ nodeName: "node-a" }),
-    lifecycleHook: null,
-    message: "",
-    resourceVersion: "1",
-  };
+  const store = oneEvacuationStore(anEvacuation({ nodeName: "node-a" }));
   const scales: { workload: WorkloadRef; by: number }[] = [];
-  const surged = (): Set<string> => new Set(scales.filter((x) => x.by > 0).map((x) => x.workload.name));
   const marked = new Set<string>();
-  let waiting = true;
+  const clock = new FakeClock(T0 + 1_000);
+  const actuator = fakeActuator({
+    scales,
+    overrides: {
+      setDeletionCost: (pod) => {
+        marked.add(pod.name);
+        return Promise.resolve({ kind: "patched" });
+      },
+    },
+  });
   const reconciler = new Reconciler({
     cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store: {
-      list: () => Promise.resolve([stored]),
-      get: () => Promise.resolve(stored),
-      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-      updateStatus: (s: StoredEvacuation) => {
-        stored = s;
-        return Promise.resolve(s);
+    store,
+    actuator: {
+      ...actuator,
+      changeSurgeLedger: async (workload, change) => {
+        await clock.advance(opts.surgeMs);
+        return actuator.changeSurgeLedger(workload, change);
       },
-      delete: () => Promise.resolve(),
     },
-    actuator: fakeActuator({
-      scales,
-      overrides: {
-        setDeletionCost: (pod) => {
-          marked.add(pod.name);
-          return Promise.resolve({ kind: "patched" });
-        },
-      },
-    }),
     lifecycle: null,
     events: { emit: () => undefined },
     observer: noObserver,
     log: silent,
-    clock: new FakeClock(T0 + 1_000),
+    clock,
     budgets: DEFAULT_BUDGETS,
     asgHeartbeatSeconds: 30,
     prewarmTimeoutSeconds: 1800,
@@ -294,16 +296,41 @@ test("a waiting notice does not hold back surges (its node is cordoned at receip
     evacuationTtlSeconds: 86400,
     taintKey: "lifeboat.dev/evacuating",
     excludeFromLb: true,
-    noticeWaiting: () => waiting,
+    noticeWaiting: opts.waiting,
   });
-  await reconciler.reconcileOnce();
-  assert.equal(surged().size, 20, "every surge, although a notice waits");
-  assert.equal(stored.evacuation.surges.length, 20, "and their records written");
-  assert.equal(marked.size, 16, "the first 16 marks, then the waiting notice's turn");
+  return {
+    reconciler,
+    surged: () => scales.filter((x) => x.by > 0).map((x) => x.workload.name),
+    marked,
+    recorded: () => store.stored.evacuation.surges.length,
+  };
+}
+
+test("a waiting notice does not stop surges within their turn (its node is cordoned at receipt); the marks after them stop after their first 16", async () => {
+  let waiting = true;
+  const run = surgesWhileNoticeWaits({ count: 20, surgeMs: 0, waiting: () => waiting });
+  await run.reconciler.reconcileOnce();
+  assert.equal(new Set(run.surged()).size, 20, "every surge, although a notice waits");
+  assert.equal(run.recorded(), 20, "and their records written");
+  assert.equal(run.marked.size, 16, "the first 16 marks, then the waiting notice's turn");
   waiting = false;
-  await reconciler.reconcileOnce();
-  assert.equal(marked.size, 20, "the next reconcile marks the rest");
-  assert.equal(surged().size, 20, "and surges nothing again");
+  await run.reconciler.reconcileOnce();
+  assert.equal(run.marked.size, 20, "the next reconcile marks the rest");
+  assert.equal(run.surged().length, 20, "and surges nothing again");
+});
+
+test(`a waiting notice stops a group of surges once it has had its turn (${SURGE_TURN_MS} ms); the next reconcile surges the rest, none twice`, async () => {
+  let waiting = true;
+  // 40 surges of 200 ms each, 16 at a time: the turn is over while the first 16 are still running.
+  const run = surgesWhileNoticeWaits({ count: 40, surgeMs: 200, waiting: () => waiting });
+  await run.reconciler.reconcileOnce();
+  assert.equal(run.surged().length, 16, "the first 16 surges, then the waiting notice's turn");
+  assert.equal(run.recorded(), 16, "their records written before the notice is recorded");
+  assert.equal(run.marked.size, 0, "no marks: the plan stopped at the surges");
+  waiting = false;
+  await run.reconciler.reconcileOnce();
+  assert.equal(new Set(run.surged()).size, 40, "the next reconcile surges the other 24");
+  assert.equal(run.surged().length, 40, "and none twice");
 });
 
 test("evictions at the last responsible moment run together, and a waiting notice does not hold them back", async () => {
