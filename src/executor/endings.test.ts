@@ -11,7 +11,6 @@ import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { ClusterSnapshot, PodRef } from "../domain/snapshot.ts";
-import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import {
   aCordonedNode,
@@ -27,6 +26,7 @@ import {
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { EventSink } from "./ports.ts";
+import { noObserver, reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 type Emitted = Parameters<EventSink["emit"]>[0];
 const HOOK = {
@@ -51,59 +51,52 @@ function harness(o: {
   );
   const calls = { deleted: [] as PodRef[], forgotten: [] as string[], failed: 0 };
   const events: Emitted[] = [];
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => o.snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store: {
-      list: () => Promise.resolve([...stored.values()]),
-      get: (name) => Promise.resolve(stored.get(name) ?? null),
-      updateSpec: (s) => Promise.resolve(s),
-      updateStatus: (s) => {
-        stored.set(s.evacuation.name, s);
-        return Promise.resolve(s);
-      },
-      delete: (name) => {
-        calls.forgotten.push(name);
-        stored.delete(name);
-        return Promise.resolve();
-      },
-    },
-    actuator: fakeActuator({
-      overrides: {
-        cordon: () => Promise.resolve({ kind: "done", changed: false }),
-        taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: false }),
-        changeSurgeLedger: () => Promise.reject(new Error("not expected")),
-        evict: o.evict ?? (() => Promise.resolve({ kind: "evicted" })),
-        forceDelete: () => Promise.reject(new Error("not expected")),
-        deletePod: (pod) => {
-          calls.deleted.push(pod);
-          return Promise.resolve({ kind: "deleted" });
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => o.snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store: {
+          list: () => Promise.resolve([...stored.values()]),
+          get: (name) => Promise.resolve(stored.get(name) ?? null),
+          updateSpec: (s) => Promise.resolve(s),
+          updateStatus: (s) => {
+            stored.set(s.evacuation.name, s);
+            return Promise.resolve(s);
+          },
+          delete: (name) => {
+            calls.forgotten.push(name);
+            stored.delete(name);
+            return Promise.resolve();
+          },
         },
+        actuator: fakeActuator({
+          overrides: {
+            cordon: () => Promise.resolve({ kind: "done", changed: false }),
+            taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: false }),
+            changeSurgeLedger: () => Promise.reject(new Error("not expected")),
+            evict: o.evict ?? (() => Promise.resolve({ kind: "evicted" })),
+            forceDelete: () => Promise.reject(new Error("not expected")),
+            deletePod: (pod) => {
+              calls.deleted.push(pod);
+              return Promise.resolve({ kind: "deleted" });
+            },
+          },
+        }),
       },
-    }),
-    lifecycle: o.lifecycle ?? null,
-    events: { emit: (e) => events.push(e) },
-    observer: {
-      noticeToCordon: () => undefined,
-      noticeToSurge: () => undefined,
-      noticeToReplacementsReady: () => undefined,
-      noticeToDone: () => undefined,
-      evacuationFailed: () => {
-        calls.failed++;
+      {
+        lifecycle: o.lifecycle ?? null,
+        events: { emit: (e) => events.push(e) },
+        observer: {
+          ...noObserver,
+          evacuationFailed: () => {
+            calls.failed++;
+          },
+        },
+        clock: new FakeClock(o.now),
+        evacuationTtlSeconds: 3600,
       },
-      podsMoved: () => undefined,
-      eviction: () => undefined,
-      actuatorError: () => undefined,
-    },
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined },
-    clock: new FakeClock(o.now),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 3600,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+    ),
+  );
   return { reconciler, stored, calls, events };
 }
 

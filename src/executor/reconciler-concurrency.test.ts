@@ -9,7 +9,6 @@ import { setImmediate as tick } from "node:timers/promises";
 import type { KubeActuator, LedgerOutcome } from "../actuators/kube-actuator.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { WorkloadRef } from "../domain/snapshot.ts";
-import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import {
   aCordonedNode,
@@ -25,23 +24,7 @@ import { forEachConcurrently, groupsOfKind, Reconciler, SURGE_TURN_MS } from "./
 import type { ClusterView } from "./ports.ts";
 import { fakeActuator } from "../../test/fixtures/actuator.ts";
 import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
-
-const silent = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-};
-const noObserver = {
-  noticeToCordon: () => undefined,
-  noticeToSurge: () => undefined,
-  noticeToReplacementsReady: () => undefined,
-  noticeToDone: () => undefined,
-  evacuationFailed: () => undefined,
-  podsMoved: () => undefined,
-  eviction: () => undefined,
-  actuatorError: () => undefined,
-};
+import { reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 test("cordons run together, then surges run together, then one status write per evacuation", async () => {
   const doomed = ["a", "b", "c", "d"];
@@ -120,23 +103,7 @@ test("cordons run together, then surges run together, then one status write per 
       },
     },
   });
-  const reconciler = new Reconciler({
-    cluster,
-    store,
-    actuator,
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock: new FakeClock(T0 + 1_000),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+  const reconciler = new Reconciler(reconcilerDeps({ cluster, store, actuator }));
   const result = await reconciler.reconcileOnce();
   assert.deepEqual(result.failures, []);
   assert.equal(peak.cordon, 4, "the four cordons were in flight together");
@@ -195,45 +162,37 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
   };
   const calls: string[] = [];
   let waiting = true;
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store: {
-      list: () => Promise.resolve([stored]),
-      get: () => Promise.resolve(stored),
-      updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-      updateStatus: (s: StoredEvacuation) => {
-        stored = s;
-        return Promise.resolve(s);
-      },
-      delete: () => Promise.resolve(),
-    },
-    actuator: fakeActuator({
-      overrides: {
-        cordon: (node) => {
-          calls.push(`cordon ${node}`);
-          return Promise.resolve({ kind: "done", changed: true });
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store: {
+          list: () => Promise.resolve([stored]),
+          get: () => Promise.resolve(stored),
+          updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
+          updateStatus: (s: StoredEvacuation) => {
+            stored = s;
+            return Promise.resolve(s);
+          },
+          delete: () => Promise.resolve(),
         },
-        // A fresh ledger per call: every surge the reconciler asks for writes.
-        changeSurgeLedger: (workload, change) => {
-          calls.push(`surge ${workload.name}`);
-          return fakeActuator().changeSurgeLedger(workload, change);
-        },
+        actuator: fakeActuator({
+          overrides: {
+            cordon: (node) => {
+              calls.push(`cordon ${node}`);
+              return Promise.resolve({ kind: "done", changed: true });
+            },
+            // A fresh ledger per call: every surge the reconciler asks for writes.
+            changeSurgeLedger: (workload, change) => {
+              calls.push(`surge ${workload.name}`);
+              return fakeActuator().changeSurgeLedger(workload, change);
+            },
+          },
+        }),
       },
-    }),
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock: new FakeClock(T0 + 1_000),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-    noticeWaiting: () => waiting,
-  });
+      { noticeWaiting: () => waiting },
+    ),
+  );
   await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["cordon node-a"], "cordoned, then left the surge to the next reconcile");
   assert.ok(stored.evacuation.timeline.cordonedAt !== undefined, "the cordon is recorded");
@@ -274,30 +233,22 @@ function surgesWhileNoticeWaits(opts: { count: number; surgeMs: number; waiting:
       },
     },
   });
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store,
-    actuator: {
-      ...actuator,
-      changeSurgeLedger: async (workload, change) => {
-        await clock.advance(opts.surgeMs);
-        return actuator.changeSurgeLedger(workload, change);
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store,
+        actuator: {
+          ...actuator,
+          changeSurgeLedger: async (workload, change) => {
+            await clock.advance(opts.surgeMs);
+            return actuator.changeSurgeLedger(workload, change);
+          },
+        },
       },
-    },
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock,
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-    noticeWaiting: opts.waiting,
-  });
+      { clock, noticeWaiting: opts.waiting },
+    ),
+  );
   return {
     reconciler,
     surged: () => scales.filter((x) => x.by > 0).map((x) => x.workload.name),
@@ -343,36 +294,28 @@ test("evictions at the last responsible moment run together, and a waiting notic
   let inFlight = 0;
   let peak = 0;
   const evicted: string[] = [];
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store,
-    actuator: fakeActuator({
-      overrides: {
-        evict: async (pod) => {
-          inFlight++;
-          peak = Math.max(peak, inFlight);
-          await tick();
-          await tick();
-          inFlight--;
-          evicted.push(pod.name);
-          return { kind: "evicted" };
-        },
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store,
+        actuator: fakeActuator({
+          overrides: {
+            evict: async (pod) => {
+              inFlight++;
+              peak = Math.max(peak, inFlight);
+              await tick();
+              await tick();
+              inFlight--;
+              evicted.push(pod.name);
+              return { kind: "evicted" };
+            },
+          },
+        }),
       },
-    }),
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock: new FakeClock(T0 + 100_000),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-    noticeWaiting: () => true,
-  });
+      { clock: new FakeClock(T0 + 100_000), noticeWaiting: () => true },
+    ),
+  );
   const result = await reconciler.reconcileOnce();
   assert.deepEqual(result.failures, []);
   assert.equal(evicted.length, 20, "every eviction ran although a notice was waiting");

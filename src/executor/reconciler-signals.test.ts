@@ -10,7 +10,6 @@ import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { ClusterSnapshot } from "../domain/snapshot.ts";
-import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import {
   aCordonedNode,
@@ -26,15 +25,9 @@ import {
 import { Reconciler } from "./reconciler.ts";
 import type { EventSink, EvacuationObserver } from "./ports.ts";
 import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
+import { reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 type Emitted = Parameters<EventSink["emit"]>[0];
-
-const silent = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-};
 
 class MemoryStore {
   stored: StoredEvacuation;
@@ -85,23 +78,16 @@ function harness(options: {
   };
   const store = new MemoryStore(options.evacuation, options.lifecycleHook ?? null);
   const clock = new FakeClock(options.now);
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => options.snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store,
-    actuator: fakeActuator({ overrides: options.kube ?? {} }),
-    lifecycle: options.lifecycle ?? null,
-    events: { emit: (e) => events.push(e) },
-    observer,
-    log: silent,
-    clock,
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => options.snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store,
+        actuator: fakeActuator({ overrides: options.kube ?? {} }),
+      },
+      { lifecycle: options.lifecycle ?? null, events: { emit: (e) => events.push(e) }, observer, clock },
+    ),
+  );
   const reasons = (): string[] => events.map((e) => `${e.reason} on ${e.object.kind}/${e.object.name}`);
   return { reconciler, events, observed, store, clock, reasons };
 }

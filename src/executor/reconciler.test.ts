@@ -10,7 +10,6 @@ import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { FakeClock } from "../domain/clock.ts";
 import type { WorkloadRef } from "../domain/snapshot.ts";
-import { DEFAULT_BUDGETS } from "../planner/budgets.ts";
 import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import { EvacuationStoreError } from "../state/evacuation-store.ts";
 import {
@@ -24,24 +23,8 @@ import {
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
 import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
-import type { ClusterView, EvacuationObserver } from "./ports.ts";
-
-const silent = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-};
-const noObserver: EvacuationObserver = {
-  noticeToCordon: () => undefined,
-  noticeToSurge: () => undefined,
-  noticeToReplacementsReady: () => undefined,
-  noticeToDone: () => undefined,
-  evacuationFailed: () => undefined,
-  podsMoved: () => undefined,
-  eviction: () => undefined,
-  actuatorError: () => undefined,
-};
+import type { ClusterView } from "./ports.ts";
+import { noObserver, reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 /** A store holding one evacuation whose first status write conflicts (someone wrote it since it was read). */
 class ConflictingOnceStore {
@@ -94,23 +77,12 @@ test("a status write that conflicts after a surge keeps the surge record, so the
     resourceVersion: "1",
   });
   const scales: { workload: WorkloadRef; by: number }[] = [];
-  const reconciler = new Reconciler({
-    cluster,
-    store,
-    actuator: fakeActuator({ scales }),
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock: new FakeClock(T0 + 2_000),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      { cluster, store, actuator: fakeActuator({ scales }) },
+      { clock: new FakeClock(T0 + 2_000) },
+    ),
+  );
 
   const first = await reconciler.reconcileOnce();
   assert.deepEqual(first.failures, [], "the surge is not reported as a failed step");
@@ -163,23 +135,7 @@ function reconcilerWith(
   actuator: KubeActuator,
   clock: FakeClock,
 ): Reconciler {
-  return new Reconciler({
-    cluster,
-    store,
-    actuator,
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock,
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+  return new Reconciler(reconcilerDeps({ cluster, store, actuator }, { clock }));
 }
 
 test("a status write that fails (500) after a surge: the next reconcile surges nothing, from a fresh or a stale view", async () => {
@@ -259,30 +215,27 @@ test("a node the intake cordoned at receipt, not yet cordoned in the snapshot, i
   const measured: number[] = [];
   const emitted: string[] = [];
   let cordons = 0;
-  const reconciler = new Reconciler({
-    cluster,
-    store,
-    actuator: fakeActuator({
-      overrides: {
-        cordon: () => {
-          cordons++;
-          return Promise.resolve({ kind: "done", changed: false });
-        },
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster,
+        store,
+        actuator: fakeActuator({
+          overrides: {
+            cordon: () => {
+              cordons++;
+              return Promise.resolve({ kind: "done", changed: false });
+            },
+          },
+        }),
       },
-    }),
-    lifecycle: null,
-    events: { emit: (e) => emitted.push(e.reason) },
-    observer: { ...noObserver, noticeToCordon: (s) => measured.push(s) },
-    log: silent,
-    clock: new FakeClock(T0 + 2_000),
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+      {
+        events: { emit: (e) => emitted.push(e.reason) },
+        observer: { ...noObserver, noticeToCordon: (s) => measured.push(s) },
+        clock: new FakeClock(T0 + 2_000),
+      },
+    ),
+  );
   await reconciler.reconcileOnce();
   assert.equal(cordons, 1, "the planner still asks (its snapshot shows no cordon): the write finds it done");
   assert.deepEqual(measured, [], "notice-to-cordon was measured at receipt");
@@ -315,23 +268,16 @@ test("the surge is one write (deletion costs follow it, after every surge); no s
   });
   const store = oneEvacuationStore(anEvacuation());
   const clock = new FakeClock(T0 + 2_000);
-  const reconciler = new Reconciler({
-    cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-    store,
-    actuator,
-    lifecycle: null,
-    events: { emit: () => undefined },
-    observer: noObserver,
-    log: silent,
-    clock,
-    budgets: DEFAULT_BUDGETS,
-    asgHeartbeatSeconds: 30,
-    prewarmTimeoutSeconds: 1800,
-    giveUpAfterSeconds: 900,
-    evacuationTtlSeconds: 86400,
-    taintKey: "lifeboat.dev/evacuating",
-    excludeFromLb: true,
-  });
+  const reconciler = new Reconciler(
+    reconcilerDeps(
+      {
+        cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
+        store,
+        actuator,
+      },
+      { clock },
+    ),
+  );
   await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["surge", "mark web-0"], "scale first, then the mark");
 
