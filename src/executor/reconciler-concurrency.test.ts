@@ -154,28 +154,14 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
     pods: [aPod({ name: "web-1-a", nodeName: "node-a", owner: ownedBy("Deployment", "web-1") })],
     workloads: [aDeployment({ ref: ownedBy("Deployment", "web-1"), specReplicas: 2, readyReplicas: 2 })],
   });
-  let stored: StoredEvacuation = {
-    evacuation: anEvacuation({ nodeName: "node-a", phase: "Pending" }),
-    lifecycleHook: null,
-    message: "",
-    resourceVersion: "1",
-  };
+  const store = oneEvacuationStore(anEvacuation({ nodeName: "node-a", phase: "Pending" }));
   const calls: string[] = [];
   let waiting = true;
   const reconciler = new Reconciler(
     reconcilerDeps(
       {
         cluster: { snapshot: () => snapshot, nodeByInstanceId: () => null, nodeByName: () => null },
-        store: {
-          list: () => Promise.resolve([stored]),
-          get: () => Promise.resolve(stored),
-          updateSpec: (s: StoredEvacuation) => Promise.resolve(s),
-          updateStatus: (s: StoredEvacuation) => {
-            stored = s;
-            return Promise.resolve(s);
-          },
-          delete: () => Promise.resolve(),
-        },
+        store,
         actuator: fakeActuator({
           overrides: {
             cordon: (node) => {
@@ -195,7 +181,7 @@ test("a notice waiting to be recorded stops the reconcile after its cordons; the
   );
   await reconciler.reconcileOnce();
   assert.deepEqual(calls, ["cordon node-a"], "cordoned, then left the surge to the next reconcile");
-  assert.ok(stored.evacuation.timeline.cordonedAt !== undefined, "the cordon is recorded");
+  assert.ok(store.stored.evacuation.timeline.cordonedAt !== undefined, "the cordon is recorded");
   waiting = false;
   await reconciler.reconcileOnce();
   assert.ok(calls.includes("surge web-1"), `the next reconcile surges: ${calls.join(", ")}`);
