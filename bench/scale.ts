@@ -584,14 +584,12 @@ async function runSize(nodes: number, handler: BenchHandler): Promise<Result> {
     await sleep(5_000);
     const elapsed = (performance.now() - tEvent) / 1000;
     const emptied = emptiedNow();
-    if (
-      sentAt.size === reclaimedCount &&
-      emptied === reclaimedCount &&
-      (await running.finished(reclaimedCount))
-    )
-      break;
+    const finished = await running.finished(reclaimedCount);
+    if (sentAt.size === reclaimedCount && emptied === reclaimedCount && finished) break;
     if (elapsed > lastDeadline + 30) {
-      notes.push(`${reclaimedCount - emptied} nodes not emptied 30 s after the last deadline`);
+      if (emptied < reclaimedCount)
+        notes.push(`${reclaimedCount - emptied} nodes not emptied 30 s after the last deadline`);
+      if (!finished) notes.push("Evacuations not all Done or Failed 30 s after the last deadline");
       break;
     }
     if (Math.round(elapsed) % 30 < 5)
