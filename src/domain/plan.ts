@@ -80,7 +80,8 @@ export type Step =
     }
   /**
    * Scale the workload -`by` (relative) and set retiredAt on every record in `records`. Planned only once
-   * every doomed pod still present carries the deletion cost in the snapshot (see `mark-doomed`).
+   * every doomed pod still present carries the deletion cost in the snapshot (see `mark-doomed`), or once
+   * none of the records' doomed pods is left (the ReplicaSet then removes the unready extra pods first).
    */
   | {
       kind: "retire";
@@ -88,6 +89,11 @@ export type Step =
       by: number;
       pods: string[];
       records: SurgeRecordRef[];
+      /**
+       * True when the replacements are Ready (Event ReplacementsReady); false when the surge is taken back for
+       * another reason: its doomed pods are gone, or the evacuation winds down.
+       */
+      replacementsReady: boolean;
       reason: string;
     }
   /**

@@ -563,8 +563,9 @@ export class Reconciler {
           );
           return [...touched];
         }
-        for (const ref of step.records)
-          observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
+        if (step.replacementsReady)
+          for (const ref of step.records)
+            observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
         log.info(
           {
             workload: workloadKey(step.workload),
@@ -574,7 +575,7 @@ export class Reconciler {
           },
           `retired: ${step.reason}`,
         );
-        for (const name of touched) {
+        for (const name of step.replacementsReady ? touched : []) {
           events.emit({
             object: { kind: "Evacuation", name },
             type: "Normal",

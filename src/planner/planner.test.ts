@@ -172,6 +172,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           by: 2,
           pods: ["web-0", "web-1"],
           records: [{ evacuation: "evac-node-a", index: 0 }],
+          replacementsReady: true,
           reason:
             "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
         },
@@ -374,8 +375,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
     );
   });
 
-  test("after the pods left at the LRM, the surge is retired once the replacements are Ready", () => {
-    const snapshot = surged([true, true]);
+  test("after the pods left at the LRM, the surge is taken back at once, its replacements Ready or not", () => {
+    const snapshot = surged([true, false]);
     snapshot.pods = snapshot.pods.map((p) =>
       p.nodeName === "node-a" ? { ...p, deleting: true, ready: false } : p,
     );
@@ -388,8 +389,9 @@ describe("planEvacuations: Deployments surge then retire", () => {
       by: 2,
       pods: [],
       records: [{ evacuation: "evac-node-a", index: 0 }],
+      replacementsReady: false,
       reason:
-        "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
+        "the doomed 2 pods of 1 surge of Deployment/shop/web (web-0, web-1) are gone: scale -2 back now (the ReplicaSet removes the unready extra pods first, so Ready capacity does not drop)",
     });
     assert.deepEqual(
       steps.map((s) => s.kind),

@@ -27,7 +27,7 @@
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
 import { isPlaceholder } from "../domain/headroom.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
-import type { HandBackCause, Plan, Skip, Step, SurgeAttribution, SurgeRecordRef } from "../domain/plan.ts";
+import type { HandBackCause, Plan, Skip, Step, SurgeAttribution } from "../domain/plan.ts";
 import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView, PodView, Resources, WorkloadView } from "../domain/snapshot.ts";
 import { matchesLabels, podKey, workloadKey } from "../domain/snapshot.ts";
@@ -69,6 +69,18 @@ interface WindDown {
   kind: "undo" | "give-up";
   /** Why, in words: the start of every reason of its steps. */
   why: string;
+}
+
+/** How the open surges of one workload stand (see Planner#judgeSurges). */
+interface SurgeJudgement {
+  /** Surges none of whose doomed pods is left: taken back at once. */
+  gone: RecordHit[];
+  /** Surges of evacuations that may move pods, with doomed pods still there. */
+  waiting: RecordHit[];
+  /** Those of `waiting` whose replacements are Ready, in the order they were issued. */
+  ready: RecordHit[];
+  /** The readiness figures in words, for reasons. */
+  readiness: string;
 }
 
 export function planEvacuations(input: PlanInput): Plan {
@@ -572,124 +584,190 @@ class Planner {
     // restarted controller.
     const uncovered = pods.filter((d) => this.#recordFor(key, d.pod.name) === undefined);
     if (view !== undefined && uncovered.length > 0) this.#surge(key, view, uncovered);
-    // Doomed pods of this plan's surge and of open surges that do not carry the deletion cost yet.
-    const unmarked =
-      view === undefined
-        ? []
-        : pods.filter(
-            (d) =>
-              d.pod.annotations[POD_DELETION_COST_ANNOTATION] !== String(this.#budgets.deletionCost) &&
-              (uncovered.includes(d) || this.#recordFor(key, d.pod.name)?.record.retiredAt === null),
-          );
-
-    const outstanding = open;
-    const k = outstanding.reduce((sum, h) => sum + h.record.by, 0);
-    const readyOff = this.#readyOutside(key);
-    const desired = view === undefined ? null : view.specReplicas - k;
-    // creationTimestamp has whole-second precision: a replacement created 0.4 s after the surge can carry a
-    // timestamp 0.6 s before it. Compare at the API's precision.
-    const earliest = Math.floor(Math.min(...outstanding.map((h) => h.record.issuedAt)) / 1000) * 1000;
-    const freshReady = readyOff.filter((p) => p.createdAt >= earliest).length;
-    // Replacements are Ready when Ready pods outside evacuating nodes reach the count wanted before the surge
-    // (spec.replicas - k) and at least k of them came up since the surge (guards against a snapshot whose
-    // spec.replicas predates the surge), or the workload is full without the doomed pods at all.
-    // Invariant: no retire while the Deployment rolls out. Its pods then belong to two ReplicaSets: the new
-    // template's pods came up since the surge without being replacements, and a scale-down is spread across
-    // the ReplicaSets in proportion, so -k could remove the new template's pods instead of the doomed ones
-    // (pod-deletion-cost ranks pods within one ReplicaSet only). The LRM still applies meanwhile.
-    const rolling = view?.rollingOut === true;
-    const ready =
-      view !== undefined &&
-      desired !== null &&
-      k > 0 &&
-      !rolling &&
-      readyOff.length >= desired &&
-      (freshReady >= k || readyOff.length >= view.specReplicas);
-    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired ?? "?"} wanted${rolling ? "; a rollout is in progress, and a scale-down during it would be spread across both ReplicaSets: the surge is retired once it has finished" : ""}`;
-
-    const eligible = outstanding.filter((h) => canMove(h.evac));
-    const retiredNow = new Set<string>();
-    // Invariant: no scale-down until every doomed pod it is meant to remove carries the lowest deletion cost
-    // as the informers see it. The ReplicaSet controller ranks pods from its own informer: a cost written a
-    // moment before the scale-down is not in it yet, and it removes the newest pods, the replacements.
-    const toRetire = new Set(eligible.flatMap((h) => h.record.pods));
-    const unmarkedToRetire = unmarked.filter((d) => toRetire.has(d.pod.name));
+    if (view === undefined) {
+      this.#judgeDoomed(key, view, pods, new Set(), new Set(), "");
+      return [];
+    }
+    const judged = this.#judgeSurges(key, view, open);
     // Invariant: never surge and retire one workload in the same plan: the ReplicaSet would rank the fresh,
     // unready replacements first for deletion and undo the surge.
-    if (ready && eligible.length > 0 && uncovered.length === 0 && view !== undefined) {
-      if (unmarkedToRetire.length > 0) {
-        this.#wait(
-          key,
-          now + this.#budgets.reviewIntervalSeconds * 1000,
-          `replacements of ${key} Ready (${readiness}); scaling back once ${plural(unmarkedToRetire.length, "doomed pod")} carry pod-deletion-cost ${this.#budgets.deletionCost} (marked in this plan)`,
-        );
-      }
-    }
-    if (
-      ready &&
-      unmarkedToRetire.length === 0 &&
-      eligible.length > 0 &&
-      uncovered.length === 0 &&
-      view !== undefined
-    ) {
-      const by = eligible.reduce((sum, h) => sum + h.record.by, 0);
-      const names = eligible.flatMap((h) => h.record.pods);
-      for (const n of names) retiredNow.add(n);
-      const present = names.filter((n) => pods.some((d) => d.pod.name === n));
-      const refs: SurgeRecordRef[] = eligible.map((h) => ({ evacuation: h.evac.name, index: h.index }));
-      // Relative change only (-by, never "back to N"): an HPA or a user may have scaled meanwhile.
-      this.#retires.push({
-        kind: "retire",
-        workload: view.ref,
-        by,
-        pods: present,
-        records: refs,
-        reason: `replacements Ready (${readiness}): scale -${by} so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)`,
-      });
-    }
-
-    const toMark = unmarked.filter((d) => !retiredNow.has(d.pod.name));
-    if (view !== undefined && toMark.length > 0)
+    const retiring = uncovered.length === 0 ? this.#retireSurges(key, view, pods, judged) : new Set<string>();
+    // Doomed pods of this plan's surge and of open surges that do not carry the deletion cost yet.
+    const toMark = pods.filter(
+      (d) =>
+        d.pod.annotations[POD_DELETION_COST_ANNOTATION] !== String(this.#budgets.deletionCost) &&
+        !retiring.has(d.pod.name) &&
+        (uncovered.includes(d) || this.#recordFor(key, d.pod.name)?.record.retiredAt === null),
+    );
+    if (toMark.length > 0)
       this.#mark(
         view,
         toMark.map((d) => d.pod),
       );
+    const readyPods = new Set(judged.ready.flatMap((h) => h.record.pods));
+    const awaiting = this.#judgeDoomed(key, view, pods, retiring, readyPods, judged.readiness);
+    const waitingSurges = judged.waiting.filter((h) => !judged.ready.includes(h));
+    if (awaiting.length > 0 || waitingSurges.length > 0 || (uncovered.length > 0 && judged.gone.length > 0))
+      this.#waitForReplacements(key, judged, awaiting, uncovered.length);
+    return uncovered;
+  }
 
+  /**
+   * Judges each open surge of a workload on its own terms, never by the sum of all of them (one replacement
+   * that cannot be placed must not keep every other surge open):
+   * - `gone`: none of its doomed pods is left (evicted at the LRM, force-deleted, removed by someone else):
+   *   it can be taken back at once; the ReplicaSet removes the unready extra pods first, so capacity does not
+   *   drop below what is left.
+   * - `ready`: its replacements are Ready. Judged in the order the surges were issued, each one accepted only
+   *   if, with its doomed pods gone (and those of the surges accepted before it), the workload still has its
+   *   desired count Ready (the doomed pods of other surges still serve and count), and at least as many pods
+   *   came up since the earliest accepted surge as they add together (guards against a snapshot whose
+   *   spec.replicas predates the surges), or the workload is full without any doomed pod at all.
+   */
+  #judgeSurges(key: string, view: WorkloadView, open: RecordHit[]): SurgeJudgement {
+    const k = open.reduce((sum, h) => sum + h.record.by, 0);
+    const readyOff = this.#readyOutside(key);
+    const desired = view.specReplicas - k;
+    const live = new Map(
+      (this.#podsByWorkload.get(key) ?? []).filter((p) => !p.deleting).map((p) => [p.name, p]),
+    );
+    const gone: RecordHit[] = [];
+    const waiting: RecordHit[] = [];
+    for (const h of open) {
+      if (h.record.pods.every((name) => !live.has(name))) gone.push(h);
+      else if (canMove(h.evac)) waiting.push(h);
+    }
+    const readiness = `${readyOff.length} Ready outside evacuating nodes, ${desired} wanted`;
+    // Invariant: no retire while the Deployment rolls out. Its pods then belong to two ReplicaSets: the new
+    // template's pods came up since the surge without being replacements, and a scale-down is spread across
+    // the ReplicaSets in proportion, so -k could remove the new template's pods instead of the doomed ones
+    // (pod-deletion-cost ranks pods within one ReplicaSet only). The LRM still applies meanwhile.
+    if (view.rollingOut)
+      return {
+        gone,
+        waiting,
+        ready: [],
+        readiness: `${readiness}; a rollout is in progress, and a scale-down during it would be spread across both ReplicaSets: the surge is retired once it has finished`,
+      };
+    const readyDoomed = (h: RecordHit): number =>
+      h.record.pods.filter((n) => live.get(n)?.ready === true).length;
+    const ready: RecordHit[] = [];
+    const byIssue = [...waiting].sort((a, b) => a.record.issuedAt - b.record.issuedAt);
+    for (const candidate of byIssue) {
+      const accepted = [...ready, candidate];
+      const stillServing = waiting
+        .filter((h) => !accepted.includes(h))
+        .reduce((sum, h) => sum + readyDoomed(h), 0);
+      if (readyOff.length + stillServing < desired) continue;
+      // creationTimestamp has whole-second precision: a replacement created 0.4 s after the surge can carry a
+      // timestamp 0.6 s before it. Compare at the API's precision.
+      const earliest = Math.floor(Math.min(...accepted.map((h) => h.record.issuedAt)) / 1000) * 1000;
+      const fresh = readyOff.filter((p) => p.createdAt >= earliest).length;
+      const by = accepted.reduce((sum, h) => sum + h.record.by, 0);
+      if (fresh >= by || readyOff.length >= view.specReplicas) ready.push(candidate);
+    }
+    return { gone, waiting, ready, readiness };
+  }
+
+  /**
+   * Retires what the judgement allows; returns the names of the doomed pods a scale-down of this plan removes.
+   * - Surges whose doomed pods are gone: -k at once (nothing to mark, nothing to wait for).
+   * - Every waiting surge Ready: -k once every doomed pod carries the deletion cost as the informers see it
+   *   (the ReplicaSet controller ranks pods from its own informer: a cost written a moment before the
+   *   scale-down is not in it yet, and it removes the newest pods, the replacements).
+   * - Some Ready while another surge waits: a scale-down would remove the waiting surge's unready replacements
+   *   first (the ReplicaSet ranks unready pods before deletion cost), so the doomed pods of the Ready surges
+   *   are evicted instead (their replacements are Ready: no dip), and their surges are taken back once they
+   *   are gone (the ReplicaSet then removes the newest unready pod, the one that replaced the evicted pod).
+   */
+  #retireSurges(key: string, view: WorkloadView, pods: Doomed[], judged: SurgeJudgement): Set<string> {
+    const now = this.#now;
+    if (judged.gone.length > 0) {
+      const by = judged.gone.reduce((sum, h) => sum + h.record.by, 0);
+      this.#retires.push({
+        kind: "retire",
+        workload: view.ref,
+        by,
+        pods: [],
+        records: judged.gone.map((h) => ({ evacuation: h.evac.name, index: h.index })),
+        replacementsReady: false,
+        reason: `the doomed ${plural(judged.gone.flatMap((h) => h.record.pods).length, "pod")} of ${plural(judged.gone.length, "surge")} of ${key} (${judged.gone.flatMap((h) => h.record.pods).join(", ")}) are gone: scale -${by} back now (the ReplicaSet removes the unready extra pods first, so Ready capacity does not drop)`,
+      });
+    }
+    if (judged.ready.length === 0) return new Set();
+    if (judged.ready.length < judged.waiting.length) {
+      const replaced = new Set(judged.ready.flatMap((h) => h.record.pods));
+      const names = new Set<string>();
+      for (const d of pods) {
+        if (!replaced.has(d.pod.name) || this.#recordFor(key, d.pod.name)?.record.retiredAt !== null)
+          continue;
+        // An eviction a PodDisruptionBudget refuses now would only be retried: the pod waits for the other
+        // surges or its last responsible moment instead.
+        const lrmPassed = d.lrm !== null && now >= d.lrm;
+        if (!lrmPassed && this.#blockingPdbs(d.pod).length > 0) continue;
+        names.add(d.pod.name);
+        this.#evict(
+          d,
+          `replacements of its surge are Ready (${judged.readiness}) while ${plural(judged.waiting.length - judged.ready.length, "other surge")} of ${key} still wait: a scale-down would remove their unready replacements first, so evict it (no dip) and take its surge back once it is gone`,
+          lrmPassed,
+        );
+      }
+      return names;
+    }
+    const names = judged.ready.flatMap((h) => h.record.pods);
+    const unmarked = pods.filter(
+      (d) =>
+        names.includes(d.pod.name) &&
+        d.pod.annotations[POD_DELETION_COST_ANNOTATION] !== String(this.#budgets.deletionCost),
+    );
+    if (unmarked.length > 0) {
+      this.#wait(
+        key,
+        now + this.#budgets.reviewIntervalSeconds * 1000,
+        `replacements of ${key} Ready (${judged.readiness}); scaling back once ${plural(unmarked.length, "doomed pod")} carry pod-deletion-cost ${this.#budgets.deletionCost} (marked in this plan)`,
+      );
+      return new Set();
+    }
+    const by = judged.ready.reduce((sum, h) => sum + h.record.by, 0);
+    // Relative change only (-by, never "back to N"): an HPA or a user may have scaled meanwhile.
+    this.#retires.push({
+      kind: "retire",
+      workload: view.ref,
+      by,
+      pods: names.filter((n) => pods.some((d) => d.pod.name === n)),
+      records: judged.ready.map((h) => ({ evacuation: h.evac.name, index: h.index })),
+      replacementsReady: true,
+      reason: `replacements Ready (${judged.readiness}): scale -${by} so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)`,
+    });
+    return new Set(names);
+  }
+
+  /**
+   * Judges each doomed pod not removed by this plan's retire: checks the outcome of an earlier retire, evicts
+   * at the last responsible moment, or leaves it waiting; returns the pods that wait for their replacements.
+   */
+  #judgeDoomed(
+    key: string,
+    view: WorkloadView | undefined,
+    pods: Doomed[],
+    retiring: ReadonlySet<string>,
+    readyPods: ReadonlySet<string>,
+    readiness: string,
+  ): Doomed[] {
+    const now = this.#now;
     const awaiting: Doomed[] = [];
     const prewarmed: Doomed[] = [];
     for (const d of pods) {
-      if (retiredNow.has(d.pod.name)) continue;
+      if (retiring.has(d.pod.name)) continue;
       const hit = this.#recordFor(key, d.pod.name);
       const lrmPassed = d.lrm !== null && now >= d.lrm;
       if (hit !== undefined && hit.record.retiredAt !== null) {
-        // Check the outcome, not the intent: the ReplicaSet ranks unready pods before deletion cost, so after
-        // a scale-down it may have removed another pod and kept this one.
-        const checkAt = hit.record.retiredAt + this.#budgets.retireCheckSeconds * 1000;
-        // Judged only once the controller has carried the scale-down out (it counts no more pods than it
-        // wants): a busy controller-manager takes longer than retireCheckSeconds, and the pod it is about to
-        // remove is then not "kept". At most RETIRE_SETTLE_MAX_MS after the retire, and never past the LRM.
-        const carriedOut =
-          view?.statusReplicas == null ||
-          view.statusReplicas <= view.specReplicas ||
-          now >= hit.record.retiredAt + RETIRE_SETTLE_MAX_MS;
-        if ((now >= checkAt && carriedOut) || lrmPassed) {
-          this.#evict(
-            d,
-            `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)} but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it`,
-            lrmPassed,
-          );
-        } else {
-          const next = now >= checkAt ? now + this.#budgets.reviewIntervalSeconds * 1000 : checkAt;
-          this.#wait(
-            podKey(d.pod),
-            d.lrm === null ? next : Math.min(next, d.lrm),
-            `scaled ${key} -${hit.record.by} ${rel(hit.record.retiredAt, now)}: checking that the ReplicaSet removes this doomed pod${carriedOut ? "" : ` (it counts ${view?.statusReplicas ?? "?"} pods for ${view?.specReplicas ?? "?"} wanted: not carried out yet)`}`,
-          );
-        }
+        this.#checkRetired(key, view, d, hit.record, lrmPassed);
       } else if (lrmPassed) {
         // Invariant: at the last responsible moment the pod goes, replacements Ready or not, so it is out of
-        // the load balancer (preStop + propagation) before the node dies. The surge stays and is retired later.
-        const dip = ready
+        // the load balancer (preStop + propagation) before the node dies. Its surge is taken back once it is
+        // gone.
+        const dip = readyPods.has(d.pod.name)
           ? ""
           : `; replacements not Ready yet (${readiness}): capacity dips by one until they are`;
         this.#evict(
@@ -703,25 +781,6 @@ class Planner {
         awaiting.push(d);
       }
     }
-
-    if (awaiting.length > 0 || (!ready && eligible.length > 0)) {
-      // Invariant: before the LRM, nothing is removed while replacements are not Ready; look again at the LRM.
-      const lrms = awaiting.map((d) => d.lrm).filter((l): l is number => l !== null);
-      const review = now + this.#budgets.reviewIntervalSeconds * 1000;
-      const until = Math.min(review, ...lrms);
-      const lrmText =
-        lrms.length === 0 ? "no deadline" : `last responsible moment ${rel(Math.min(...lrms), now)}`;
-      const status = k > 0 ? readiness : `surge of ${uncovered.length} just issued`;
-      const then =
-        awaiting.length > 0
-          ? `removing ${plural(awaiting.length, "doomed pod")}; ${lrmText}`
-          : `scaling -${eligible.reduce((sum, h) => sum + h.record.by, 0)} back`;
-      this.#wait(
-        key,
-        until,
-        `waiting for replacements of ${key} to be Ready (${status}) before ${then}${this.#pdbAtLrmNote(awaiting)}`,
-      );
-    }
     if (prewarmed.length > 0) {
       this.#wait(
         key,
@@ -729,7 +788,65 @@ class Planner {
         `prewarm: ${plural(prewarmed.length, "replacement")} of ${key} surged; the doomed pods stay until a deadline is known`,
       );
     }
-    return view === undefined ? [] : uncovered;
+    return awaiting;
+  }
+
+  /**
+   * Checks the outcome of a retire, not its intent: the ReplicaSet ranks unready pods before deletion cost, so
+   * after a scale-down it may have removed another pod and kept this one; then it is evicted.
+   */
+  #checkRetired(
+    key: string,
+    view: WorkloadView | undefined,
+    d: Doomed,
+    record: SurgeRecord,
+    lrmPassed: boolean,
+  ): void {
+    const now = this.#now;
+    const retiredAt = record.retiredAt ?? now;
+    const checkAt = retiredAt + this.#budgets.retireCheckSeconds * 1000;
+    // Judged only once the controller has carried the scale-down out (it counts no more pods than it
+    // wants): a busy controller-manager takes longer than retireCheckSeconds, and the pod it is about to
+    // remove is then not "kept". At most RETIRE_SETTLE_MAX_MS after the retire, and never past the LRM.
+    const carriedOut =
+      view?.statusReplicas == null ||
+      view.statusReplicas <= view.specReplicas ||
+      now >= retiredAt + RETIRE_SETTLE_MAX_MS;
+    if ((now >= checkAt && carriedOut) || lrmPassed) {
+      this.#evict(
+        d,
+        `scaled ${key} -${record.by} ${rel(retiredAt, now)} but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it`,
+        lrmPassed,
+      );
+      return;
+    }
+    const next = now >= checkAt ? now + this.#budgets.reviewIntervalSeconds * 1000 : checkAt;
+    this.#wait(
+      podKey(d.pod),
+      d.lrm === null ? next : Math.min(next, d.lrm),
+      `scaled ${key} -${record.by} ${rel(retiredAt, now)}: checking that the ReplicaSet removes this doomed pod${carriedOut ? "" : ` (it counts ${view?.statusReplicas ?? "?"} pods for ${view?.specReplicas ?? "?"} wanted: not carried out yet)`}`,
+    );
+  }
+
+  /** Before the LRM, nothing is removed while replacements are not Ready: look again at the LRM or sooner. */
+  #waitForReplacements(key: string, judged: SurgeJudgement, awaiting: Doomed[], surgedNow: number): void {
+    const now = this.#now;
+    const lrms = awaiting.map((d) => d.lrm).filter((l): l is number => l !== null);
+    const review = now + this.#budgets.reviewIntervalSeconds * 1000;
+    const until = Math.min(review, ...lrms);
+    const lrmText =
+      lrms.length === 0 ? "no deadline" : `last responsible moment ${rel(Math.min(...lrms), now)}`;
+    const status = judged.waiting.length > 0 ? judged.readiness : `surge of ${surgedNow} just issued`;
+    const waiting = judged.waiting.filter((h) => !judged.ready.includes(h));
+    const then =
+      awaiting.length > 0
+        ? `removing ${plural(awaiting.length, "doomed pod")}; ${lrmText}`
+        : `scaling -${waiting.reduce((sum, h) => sum + h.record.by, 0) || judged.gone.reduce((sum, h) => sum + h.record.by, 0)} back`;
+    this.#wait(
+      key,
+      until,
+      `waiting for replacements of ${key} to be Ready (${status}) before ${then}${this.#pdbAtLrmNote(awaiting)}`,
+    );
   }
 
   /** The pods named in `hits` still on `node` without the deletion cost. */
@@ -1093,6 +1210,7 @@ class Planner {
       by: k,
       pods: hits.flatMap((h) => h.record.pods),
       records: hits.map((h) => ({ evacuation: h.evac.name, index: h.index })),
+      replacementsReady: false,
       reason: `${w.why}: scale ${key} -${k} back without waiting for replacements (${effect})`,
     });
   }
