@@ -25,7 +25,7 @@ export function buildLabProgram(): Command {
     .description("run a scenario once per handler and write DIR/report.json and DIR/report.html")
     .argument(
       "<scenario>",
-      "a scenario name (seed, seed-full, single-reclaim, az-reclaim, rebalance, capacity-starved) or a YAML path",
+      "a scenario name (seed, seed-full, single-reclaim, az-reclaim, rebalance, capacity-starved, overlapping-reclaims, ...: lab/scenarios/) or a YAML path",
     )
     .addOption(
       new Option(

@@ -113,6 +113,8 @@ export interface HandlerObservations {
   workloads?: readonly WorkloadOutcome[];
   /** CPU held by headroom placeholders over the run (none: no placeholders). */
   placeholders?: readonly PlaceholderSample[];
+  /** lifeboat's Evacuation records by phase at the end of the run (lifeboat only). */
+  evacuationPhases?: Readonly<Record<string, number>>;
 }
 
 /** A handler's report from what the runner observed. */
@@ -138,6 +140,7 @@ export function handlerReport(o: HandlerObservations): HandlerReport {
     },
     evacuations: o.evacuations.map(evacuation),
     ...(o.workloads === undefined ? {} : { workloads: [...o.workloads] }),
+    ...(o.evacuationPhases === undefined ? {} : { evacuationPhases: { ...o.evacuationPhases } }),
     series,
   };
 }

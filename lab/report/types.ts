@@ -36,6 +36,11 @@ export interface HandlerReport {
   evacuations: Evacuation[];
   /** Each workload's replicas at the end of the run (absent in reports written before they were recorded). */
   workloads?: WorkloadOutcome[];
+  /**
+   * lifeboat's Evacuation records by phase (`Done`, `Retiring`, ...) once they finished or a minute of
+   * scenario time after the traffic ended; lifeboat only.
+   */
+  evacuationPhases?: Record<string, number>;
   /** Time series for the HTML timeline (kept in the JSON so the HTML can be redrawn). */
   series: HandlerSeries;
 }

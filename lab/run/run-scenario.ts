@@ -25,6 +25,7 @@ import { writeReport } from "../report/write.ts";
 import { deploymentFixture, nodeGroupSpecs, type Scenario } from "../scenarios/load.ts";
 import { deployment, pdb, service, type DeploymentFixture } from "../workloads.ts";
 import { startHandler, type HandlerName } from "./handlers.ts";
+import { settledEvacuationPhases } from "./evacuation-phases.ts";
 import { ClusterObserver, PLACEHOLDER_LABEL } from "./observer.ts";
 import { WorkloadEvents } from "./workload-events.ts";
 import { LabKubeProxy } from "./kube-proxy.ts";
@@ -369,6 +370,10 @@ async function runHandler(
   await sampling;
   progress(`[${handler}] done: ${responses.length} requests, ${errors} errors`);
   events.end();
+  // lifeboat's evacuations may still be retiring their last surge when the traffic ends: the workloads'
+  // counts are read once they are finished (or after a minute of scenario time).
+  const phases =
+    handler === "lifeboat" ? await settledEvacuationPhases(lab.custom, 60_000 * timeScale) : undefined;
   const workloads = [];
   for (const [name, want] of desired) {
     const d = await lab.apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
@@ -384,6 +389,7 @@ async function runHandler(
     nodes: observer.lanes,
     workloads,
     placeholders: observer.placeholders,
+    ...(phases === undefined ? {} : { evacuationPhases: phases }),
   });
 }
 

@@ -42,6 +42,7 @@ test("every shipped scenario validates", async () => {
   assert.deepEqual(names, [
     "az-reclaim",
     "capacity-starved",
+    "overlapping-reclaims",
     "pdb-two-reclaims",
     "rebalance",
     "rollout-during-surge",
