@@ -283,6 +283,8 @@ export class ClusterCache implements AsyncDisposable {
   /** PDBs already reported as skipped (logged once per resourceVersion-less name). */
   readonly #skippedPdbs = new Set<string>();
 
+  // Long, and kept whole on purpose: one informer declaration per resource the snapshot reads, each with
+  // its list call and its trim, in the order of ClusterSnapshot's fields.
   constructor(opts: ClusterCacheOptions) {
     const kc = opts.kubeConfig;
     this.#log = opts.log;

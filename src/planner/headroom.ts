@@ -107,7 +107,7 @@ export function planHeadroom(input: HeadroomInput): HeadroomPlan {
     list.push(p);
     podsByNode.set(p.nodeName, list);
   }
-  const scopes = new Map<string, { key: string; value: string; nodes: NodeView[] }>();
+  const scopes = new Map<string, Scope>();
   for (const n of snapshot.nodes) {
     const s = scopeOf(n, settings);
     if (s === null) continue;
@@ -117,70 +117,89 @@ export function planHeadroom(input: HeadroomInput): HeadroomPlan {
   }
   const sets: PlaceholderSet[] = [];
   for (const scope of [...scopes.values()].sort((a, b) => a.value.localeCompare(b.value))) {
-    const worths = scope.nodes.map((n) => {
-      const pods = (podsByNode.get(n.name) ?? []).filter(surgeable);
-      return { node: n, pods: pods.length, requests: sum(pods) };
-    });
-    const largest = worths.reduce<(typeof worths)[number] | null>(
-      (best, w) =>
-        best === null ||
-        w.requests.cpuMilli > best.requests.cpuMilli ||
-        (w.requests.cpuMilli === best.requests.cpuMilli && w.requests.memoryBytes > best.requests.memoryBytes)
-          ? w
-          : best,
-      null,
-    );
-    if (largest === null || largest.pods === 0) continue;
-    // A whole node: the smallest schedulable node's room once its DaemonSet and mirror pods are counted.
-    const rooms = scope.nodes.filter(schedulable).map((n) => {
-      const fixed = sum((podsByNode.get(n.name) ?? []).filter(nodeBound));
-      return {
-        cpuMilli: roundDown(n.allocatable.cpuMilli - fixed.cpuMilli, CPU_STEP_MILLI),
-        memoryBytes: roundDown(n.allocatable.memoryBytes - fixed.memoryBytes, MEMORY_STEP_BYTES),
-      };
-    });
-    const wholeNode: Resources = {
-      cpuMilli: Math.min(...rooms.map((r) => r.cpuMilli)),
-      memoryBytes: Math.min(...rooms.map((r) => r.memoryBytes)),
-    };
-    const worth: Resources = {
-      cpuMilli: roundUp(largest.requests.cpuMilli, CPU_STEP_MILLI),
-      memoryBytes: roundUp(largest.requests.memoryBytes, MEMORY_STEP_BYTES),
-    };
-    const requests: Resources = {
-      cpuMilli: settings.cpuMilli ?? Math.max(worth.cpuMilli, rooms.length === 0 ? 0 : wholeNode.cpuMilli),
-      memoryBytes:
-        settings.memoryBytes ?? Math.max(worth.memoryBytes, rooms.length === 0 ? 0 : wholeNode.memoryBytes),
-    };
-    const computed = settings.cpuMilli === null || settings.memoryBytes === null;
-    const spare = scope.nodes.filter((n) => {
-      if (!schedulable(n)) return false;
-      const pods = podsByNode.get(n.name) ?? [];
-      if (pods.some((p) => isPlaceholder(p) || surgeable(p))) return false;
-      const used = sum(pods);
-      return (
-        n.allocatable.pods - pods.length >= 1 &&
-        n.allocatable.cpuMilli - used.cpuMilli >= requests.cpuMilli &&
-        n.allocatable.memoryBytes - used.memoryBytes >= requests.memoryBytes
-      );
-    });
-    const replicas = Math.max(0, settings.nodes - spare.length);
-    const why = computed
-      ? `a whole node of the group, at least the largest node's worth of pods lifeboat surges (${largest.pods} on ${largest.node.name}: ${formatRequests(worth)})`
-      : "the configured size";
-    const room =
-      spare.length === 0
-        ? "no spare node"
-        : `${spare.length} spare node(s) (${spare.map((n) => n.name).join(", ")})`;
-    sets.push({
-      name: placeholderName(settings.scope, scope.value),
-      scope: settings.scope,
-      labelKey: scope.key,
-      labelValue: scope.value,
-      replicas,
-      requests,
-      reason: `${settings.scope} ${scope.value}: keep ${settings.nodes} node(s) of room for ${formatRequests(requests)} (${why}); it has ${room}, so ${replicas} placeholder(s)`,
-    });
+    const set = placeholderSet(scope, podsByNode, settings);
+    if (set !== null) sets.push(set);
   }
   return { sets };
+}
+
+/** One group (or zone) of nodes with the label that selects it. */
+interface Scope {
+  key: string;
+  value: string;
+  nodes: NodeView[];
+}
+
+/** The placeholders one scope needs; null when no node of it holds a pod lifeboat would surge. */
+function placeholderSet(
+  scope: Scope,
+  podsByNode: ReadonlyMap<string, PodView[]>,
+  settings: HeadroomSettings,
+): PlaceholderSet | null {
+  const worths = scope.nodes.map((n) => {
+    const pods = (podsByNode.get(n.name) ?? []).filter(surgeable);
+    return { node: n, pods: pods.length, requests: sum(pods) };
+  });
+  const largest = worths.reduce<(typeof worths)[number] | null>(
+    (best, w) =>
+      best === null ||
+      w.requests.cpuMilli > best.requests.cpuMilli ||
+      (w.requests.cpuMilli === best.requests.cpuMilli && w.requests.memoryBytes > best.requests.memoryBytes)
+        ? w
+        : best,
+    null,
+  );
+  if (largest === null || largest.pods === 0) return null;
+  // A whole node: the smallest schedulable node's room once its DaemonSet and mirror pods are counted.
+  const rooms = scope.nodes.filter(schedulable).map((n) => {
+    const fixed = sum((podsByNode.get(n.name) ?? []).filter(nodeBound));
+    return {
+      cpuMilli: roundDown(n.allocatable.cpuMilli - fixed.cpuMilli, CPU_STEP_MILLI),
+      memoryBytes: roundDown(n.allocatable.memoryBytes - fixed.memoryBytes, MEMORY_STEP_BYTES),
+    };
+  });
+  const wholeNode: Resources = {
+    cpuMilli: Math.min(...rooms.map((r) => r.cpuMilli)),
+    memoryBytes: Math.min(...rooms.map((r) => r.memoryBytes)),
+  };
+  const worth: Resources = {
+    cpuMilli: roundUp(largest.requests.cpuMilli, CPU_STEP_MILLI),
+    memoryBytes: roundUp(largest.requests.memoryBytes, MEMORY_STEP_BYTES),
+  };
+  const requests: Resources = {
+    cpuMilli: settings.cpuMilli ?? Math.max(worth.cpuMilli, rooms.length === 0 ? 0 : wholeNode.cpuMilli),
+    memoryBytes:
+      settings.memoryBytes ?? Math.max(worth.memoryBytes, rooms.length === 0 ? 0 : wholeNode.memoryBytes),
+  };
+  const computed = settings.cpuMilli === null || settings.memoryBytes === null;
+  const spare = scope.nodes.filter((n) => isSpare(n, podsByNode.get(n.name) ?? [], requests));
+  const replicas = Math.max(0, settings.nodes - spare.length);
+  const why = computed
+    ? `a whole node of the group, at least the largest node's worth of pods lifeboat surges (${largest.pods} on ${largest.node.name}: ${formatRequests(worth)})`
+    : "the configured size";
+  const room =
+    spare.length === 0
+      ? "no spare node"
+      : `${spare.length} spare node(s) (${spare.map((n) => n.name).join(", ")})`;
+  return {
+    name: placeholderName(settings.scope, scope.value),
+    scope: settings.scope,
+    labelKey: scope.key,
+    labelValue: scope.value,
+    replicas,
+    requests,
+    reason: `${settings.scope} ${scope.value}: keep ${settings.nodes} node(s) of room for ${formatRequests(requests)} (${why}); it has ${room}, so ${replicas} placeholder(s)`,
+  };
+}
+
+/** A schedulable node with no surgeable pod and no placeholder, with room for one placeholder of `requests`. */
+function isSpare(n: NodeView, pods: readonly PodView[], requests: Resources): boolean {
+  if (!schedulable(n)) return false;
+  if (pods.some((p) => isPlaceholder(p) || surgeable(p))) return false;
+  const used = sum(pods);
+  return (
+    n.allocatable.pods - pods.length >= 1 &&
+    n.allocatable.cpuMilli - used.cpuMilli >= requests.cpuMilli &&
+    n.allocatable.memoryBytes - used.memoryBytes >= requests.memoryBytes
+  );
 }
