@@ -5,142 +5,41 @@
  * so a field cannot be added without being documented.
  */
 import { z } from "zod";
-import { REBALANCE_POLICIES, parseNodeGroupPolicies } from "./node-groups.ts";
-import { HEADROOM_SCOPES } from "../domain/headroom.ts";
-import { parseQuantity } from "../cluster/quantity.ts";
-import type { NodeGroupPolicies } from "./node-groups.ts";
+import { REBALANCE_POLICIES } from "./node-groups.ts";
+import {
+  DNS_LABEL,
+  DNS_SUBDOMAIN,
+  FLAG_GROUPS,
+  MESSAGE_POLICIES,
+  QUALIFIED_NAME,
+  boolean,
+  httpUrl,
+  integer,
+  listenAddress,
+  nodeGroupMap,
+  seconds,
+  field,
+  toNumber,
+} from "./field-types.ts";
+import { CAPACITY_FIELDS } from "./capacity-fields.ts";
+
+export {
+  DNS_SUBDOMAIN,
+  FLAG_GROUPS,
+  MESSAGE_POLICIES,
+  httpUrl,
+  listenAddress,
+  parseListenAddress,
+  seconds,
+  type FieldDoc,
+  type ListenAddress,
+  type MessagePolicy,
+} from "./field-types.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** What the SQS consumer does with a message it will not act on: delete it, or leave it for redrive/DLQ. */
-export const MESSAGE_POLICIES = ["keep", "delete"] as const;
-export type MessagePolicy = (typeof MESSAGE_POLICIES)[number];
-
-/** A host and port to listen on, parsed from "host:port", ":port" or "[v6]:port". */
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-export const FLAG_GROUPS = {
-  cluster: "Cluster and identity:",
-  sqs: "Signals: SQS (EventBridge) queue:",
-  otherSignals: "Signals: node annotation (and lifeboat agent), ASG lifecycle hooks:",
-  rebalance: "Rebalance recommendations:",
-  budgets: "Evacuation budgets and actions:",
-  headroom: "Capacity: headroom, early node, pool steering:",
-  leader: "Leader election:",
-  endpoints: "Endpoints and logging:",
-} as const;
-
-// ---- coercion from the strings that flags and env vars carry -------------------------------------------
-
-function toNumber(raw: unknown): unknown {
-  if (typeof raw !== "string") return raw;
-  const text = raw.trim();
-  return text === "" ? Number.NaN : Number(text);
-}
-
-const TRUE_WORDS = new Set(["true", "1", "yes", "on"]);
-const FALSE_WORDS = new Set(["false", "0", "no", "off"]);
-
-function toBoolean(raw: unknown): unknown {
-  if (typeof raw !== "string") return raw;
-  const word = raw.trim().toLowerCase();
-  if (TRUE_WORDS.has(word)) return true;
-  if (FALSE_WORDS.has(word)) return false;
-  return raw;
-}
-
-/** "0.0.0.0:8080", ":8080" (all interfaces), "[::1]:8080", "localhost:0" (any free port). */
-export function parseListenAddress(text: string): ListenAddress | null {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
-  if (match === null) return null;
-  const port = Number(match[3]);
-  if (!Number.isInteger(port) || port > 65535) return null;
-  const host = match[1] ?? match[2] ?? "";
-  return { host: host === "" ? "0.0.0.0" : host, port };
-}
-
-// ---- schema builders -----------------------------------------------------------------------------------
-
-export const seconds = (opts: { min: number; exclusive?: boolean; max?: number; default: number }) => {
-  let inner = opts.exclusive === true ? z.number().gt(opts.min) : z.number().min(opts.min);
-  if (opts.max !== undefined) inner = inner.max(opts.max);
-  return z.preprocess(toNumber, inner).default(opts.default);
-};
-
-const integer = (opts: { min: number; max: number; default: number }) =>
-  z.preprocess(toNumber, z.number().int().min(opts.min).max(opts.max)).default(opts.default);
-
-const boolean = (defaultValue: boolean) => z.preprocess(toBoolean, z.boolean()).default(defaultValue);
-
-export const httpUrl = () => z.url({ protocol: /^https?$/ });
-
-export const listenAddress = (defaultText: string) =>
-  z
-    .string()
-    .transform((text, ctx): ListenAddress => {
-      const parsed = parseListenAddress(text);
-      if (parsed === null) {
-        ctx.addIssue({ code: "custom", message: "expected host:port with a port from 0 to 65535" });
-        return z.NEVER;
-      }
-      return parsed;
-    })
-    .prefault(defaultText);
-
-/** A Kubernetes quantity ("500m", "1", "2Gi") as a number of base units; "" (the default) means computed. */
-const quantityOrComputed = () =>
-  z
-    .string()
-    .transform((text, ctx): number | null => {
-      if (text.trim() === "") return null;
-      const value = parseQuantity(text);
-      if (value === null || value <= 0) {
-        ctx.addIssue({ code: "custom", message: "not a quantity > 0" });
-        return z.NEVER;
-      }
-      return value;
-    })
-    .prefault("");
-
-const nodeGroupMap = () =>
-  z
-    .string()
-    .transform((text, ctx): NodeGroupPolicies => {
-      const parsed = parseNodeGroupPolicies(text);
-      if (!parsed.ok) {
-        for (const problem of parsed.problems) ctx.addIssue({ code: "custom", message: problem });
-        return z.NEVER;
-      }
-      return parsed.value;
-    })
-    .prefault("");
-
-/** DNS-1123 label (namespaces) and subdomain (lease names). */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** A label or taint key: optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
-const QUALIFIED_NAME =
-  /^(?:(?=.{1,253}\/)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-
 // ---- the table -----------------------------------------------------------------------------------------
-
-export interface FieldDoc {
-  group: (typeof FLAG_GROUPS)[keyof typeof FLAG_GROUPS];
-  /** Placeholder in `--help`, e.g. "<seconds>". Booleans take an optional value: `--dry-run[=true|false]`. */
-  value: string;
-  /** Completes "--flag must be ...", e.g. "a number >= 0". */
-  expect: string;
-  /** The default as a user would write it, or what happens when unset. */
-  defaultText: string;
-  /** What the field means. One or two sentences. */
-  help: string;
-}
-
-const field = <S extends z.ZodType>(schema: S, doc: FieldDoc) => ({ schema, doc });
 
 const G = FLAG_GROUPS;
 
@@ -368,103 +267,7 @@ export const FIELDS = {
     defaultText: "true",
     help: "Label an evacuating node node.kubernetes.io/exclude-from-external-load-balancers=true (takes it out of instance-mode target groups).",
   }),
-  headroomNodes: field(integer({ min: 0, max: 100, default: 1 }), {
-    group: G.headroom,
-    value: "<n>",
-    expect: "a whole number from 0 to 100",
-    defaultText: "1",
-    help: "Managed headroom: keep this many spare nodes' worth of room per node group (or zone, --headroom-scope) that runs pods lifeboat surges, held by placeholder pods (a pause container with a PriorityClass below every workload's) that a surge pod preempts and starts in at once; spare nodes already there count. Each placeholder fills a node of its own by its requests, so the cost is up to this many nodes per node group: docs/design.md, Managed headroom. 0 turns it off and removes the placeholders.",
-  }),
-  headroomScope: field(z.enum(HEADROOM_SCOPES).default("node-group"), {
-    group: G.headroom,
-    value: "<node-group|zone>",
-    expect: "one of node-group, zone",
-    defaultText: "node-group",
-    help: "Where headroom is kept: per node group (label eks.amazonaws.com/nodegroup, else karpenter.sh/nodepool; right for workloads pinned to a group, as the seed's) or per availability zone (topology.kubernetes.io/zone).",
-  }),
-  headroomCpu: field(quantityOrComputed(), {
-    group: G.headroom,
-    value: "<quantity>",
-    expect: "a Kubernetes quantity > 0 such as 500m or 2, or empty",
-    defaultText: "unset: computed",
-    help: "CPU request of one placeholder. Empty: a whole node of the group (its smallest schedulable node's allocatable CPU minus its DaemonSet pods' requests, rounded down to 100m), and never less than the largest node's worth of pods lifeboat surges there.",
-  }),
-  headroomMemory: field(quantityOrComputed(), {
-    group: G.headroom,
-    value: "<quantity>",
-    expect: "a Kubernetes quantity > 0 such as 512Mi or 2Gi, or empty",
-    defaultText: "unset: computed",
-    help: "Memory request of one placeholder. Empty: computed like --headroom-cpu (rounded down to 64Mi).",
-  }),
-  headroomNamespace: field(z.string().regex(DNS_LABEL).default("lifeboat-system"), {
-    group: G.headroom,
-    value: "<namespace>",
-    expect: "a namespace name (DNS label)",
-    defaultText: "lifeboat-system",
-    help: "Namespace of the placeholder Deployments (lifeboat-headroom-ng-<group> or lifeboat-headroom-zone-<zone>); the chart sets its release namespace.",
-  }),
-  headroomPriorityClass: field(z.string().regex(DNS_SUBDOMAIN).default("lifeboat-headroom"), {
-    group: G.headroom,
-    value: "<name>",
-    expect: "a PriorityClass name (DNS subdomain)",
-    defaultText: "lifeboat-headroom",
-    help: "PriorityClass of the placeholders; lifeboat creates it when missing, with --headroom-priority and preemptionPolicy Never (placeholders never preempt anything).",
-  }),
-  headroomPriority: field(integer({ min: -2147483648, max: -1, default: -10 }), {
-    group: G.headroom,
-    value: "<int>",
-    expect: "a whole number below 0",
-    defaultText: "-10",
-    help: "Value of the PriorityClass lifeboat creates: below every workload's (pods without a class have 0), and not below cluster-autoscaler's expendable-pods-priority-cutoff (-10), which ignores lower pods when it scales up.",
-  }),
-  headroomImage: field(
-    z
-      .string()
-      .regex(/^[^\s]+$/)
-      .default("registry.k8s.io/pause:3.10"),
-    {
-      group: G.headroom,
-      value: "<image>",
-      expect: "a container image reference",
-      defaultText: "registry.k8s.io/pause:3.10",
-      help: "Image of the placeholder container (it only sleeps).",
-    },
-  ),
-  headroomIntervalSeconds: field(seconds({ min: 0, exclusive: true, max: 3600, default: 15 }), {
-    group: G.headroom,
-    value: "<seconds>",
-    expect: "a number > 0 and <= 3600",
-    defaultText: "15",
-    help: "How often the headroom is planned again from the cluster and the placeholder Deployments brought in line.",
-  }),
-  earlyNode: field(boolean(false), {
-    group: G.headroom,
-    value: "[bool]",
-    expect: "true or false",
-    defaultText: "false",
-    help: "An early node: when a surge finds no room at the notice (headroom placeholders counted as room), raise the doomed node's Auto Scaling group desired capacity by one at once (once per evacuation, up to MaxSize) instead of waiting for the autoscaler to see the Pending pods. Needs autoscaling:DescribeAutoScalingInstances, DescribeAutoScalingGroups, CreateOrUpdateTags and SetDesiredCapacity (docs/aws.md). For ASG-backed node groups (EKS managed node groups, cluster-autoscaler); Karpenter nodes belong to no group and are skipped.",
-  }),
-  poolSteeringThreshold: field(integer({ min: 0, max: 1000, default: 2 }), {
-    group: G.headroom,
-    value: "<n>",
-    expect: "a whole number from 0 to 1000",
-    defaultText: "2",
-    help: "Steering away from a pool under reclaim: when this many nodes of one pool (instance type and zone) get notices within --pool-steering-window-seconds, the pool's other nodes are tainted lifeboat.dev/pool-under-reclaim:PreferNoSchedule (value: when it expires) so the scheduler prefers other pools for surges, headroom and new pods; nothing is evicted. 0 turns it off.",
-  }),
-  poolSteeringWindowSeconds: field(seconds({ min: 0, exclusive: true, default: 300 }), {
-    group: G.headroom,
-    value: "<seconds>",
-    expect: "a number > 0",
-    defaultText: "300",
-    help: "Window in which --pool-steering-threshold notices of one pool make it a pool under reclaim.",
-  }),
-  poolSteeringSeconds: field(seconds({ min: 0, exclusive: true, default: 1800 }), {
-    group: G.headroom,
-    value: "<seconds>",
-    expect: "a number > 0",
-    defaultText: "1800",
-    help: "How long after the latest notice of a burst the pool's nodes keep the PreferNoSchedule taint; then lifeboat removes it.",
-  }),
+  ...CAPACITY_FIELDS,
   leaderElect: field(boolean(true), {
     group: G.leader,
     value: "[bool]",
