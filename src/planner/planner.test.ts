@@ -17,6 +17,7 @@ import {
   anEvacuation,
   ownedBy,
 } from "../../test/fixtures/snapshot-builders.ts";
+import { stepsWithoutReasons, withoutReason, withoutReasons } from "../../test/fixtures/plan-assertions.ts";
 import { DEFAULT_BUDGETS, lastResponsibleMoment } from "./budgets.ts";
 import { DEFAULT_POLICY } from "./policy.ts";
 import { planEvacuations } from "./planner.ts";
@@ -28,8 +29,6 @@ function plan(snapshot: ClusterSnapshot, evacuations: Evacuation[], now: number)
 const WEB = ownedBy("Deployment", "web");
 /** The default evacuation (deadline T0 + 120 s) gives up 900 s after its deadline: plans look again then. */
 const GIVE_UP = T0 + 1020 * SECOND;
-const CORDON_A =
-  "cordon, taint lifeboat.dev/evacuating:NoSchedule and label node.kubernetes.io/exclude-from-external-load-balancers=true so nothing new lands here and instance-mode target groups let the node go";
 
 /** node-a doomed with web-0 and web-1; node-b healthy with web-2 and web-3; replicas 4. */
 function twoOnA(extra: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
@@ -91,22 +90,15 @@ describe("planEvacuations: Deployments surge then retire", () => {
 
     const result = plan(snapshot, [anEvacuation({ phase: "Pending" })], now);
 
-    assert.deepEqual(result, {
+    assert.deepEqual(withoutReasons(result), {
       steps: [
-        {
-          kind: "cordon",
-          node: "node-a",
-          evacuation: "evac-node-a",
-          reason: `spot-interruption for i-0dea0000 (deadline in 118 s): ${CORDON_A}`,
-        },
+        { kind: "cordon", node: "node-a", evacuation: "evac-node-a" },
         {
           kind: "surge",
           workload: WEB,
           by: 2,
           pods: ["web-0", "web-1"],
           records: [{ evacuation: "evac-node-a", pods: ["web-0", "web-1"] }],
-          reason:
-            "2 pods of Deployment/shop/web on evacuating node(s) node-a: add 2 replica(s) elsewhere before any is removed (make before break)",
         },
         {
           // After every surge of the plan, off the notice-to-surge path.
@@ -114,28 +106,12 @@ describe("planEvacuations: Deployments surge then retire", () => {
           workload: WEB,
           pods: ["web-0", "web-1"],
           deletionCost: -100000,
-          reason:
-            "mark 2 doomed pods of Deployment/shop/web with pod-deletion-cost -100000 so that scaling back removes them, not their replacements",
         },
-        {
-          kind: "wait",
-          until: now + 5 * SECOND,
-          subject: "Deployment/shop/web",
-          reason:
-            "waiting for replacements of Deployment/shop/web to be Ready (surge of 2 just issued) before removing 2 doomed pods; last responsible moment in 78 s",
-        },
+        { kind: "wait", until: now + 5 * SECOND, subject: "Deployment/shop/web" },
       ],
       skipped: [
-        {
-          pod: { namespace: "kube-system", name: "fluent-bit-a" },
-          node: "node-a",
-          reason: "DaemonSet pod (fluent-bit): it runs on every node and goes with this one",
-        },
-        {
-          pod: { namespace: "kube-system", name: "kube-proxy-node-a" },
-          node: "node-a",
-          reason: "mirror pod of a static pod: the kubelet owns it, the API cannot move it",
-        },
+        { pod: { namespace: "kube-system", name: "fluent-bit-a" }, node: "node-a" },
+        { pod: { namespace: "kube-system", name: "kube-proxy-node-a" }, node: "node-a" },
       ],
       nextReviewAt: now + 5 * SECOND,
     });
@@ -145,16 +121,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
     const now = T0 + 30 * SECOND;
     const result = plan(surged([true, false]), [surgedEvacuation()], now);
 
-    assert.deepEqual(result, {
-      steps: [
-        {
-          kind: "wait",
-          until: now + 5 * SECOND,
-          subject: "Deployment/shop/web",
-          reason:
-            "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before removing 2 doomed pods; last responsible moment in 50 s",
-        },
-      ],
+    assert.deepEqual(withoutReasons(result), {
+      steps: [{ kind: "wait", until: now + 5 * SECOND, subject: "Deployment/shop/web" }],
       skipped: [],
       nextReviewAt: now + 5 * SECOND,
     });
@@ -164,7 +132,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
     const now = T0 + 30 * SECOND;
     const result = plan(surged([true, true]), [surgedEvacuation()], now);
 
-    assert.deepEqual(result, {
+    assert.deepEqual(withoutReasons(result), {
       steps: [
         {
           kind: "retire",
@@ -173,8 +141,6 @@ describe("planEvacuations: Deployments surge then retire", () => {
           pods: ["web-0", "web-1"],
           records: [{ evacuation: "evac-node-a", index: 0 }],
           replacementsReady: true,
-          reason:
-            "replacements Ready (4 Ready outside evacuating nodes, 4 wanted): scale -2 so the ReplicaSet removes the doomed pods (lowest pod-deletion-cost)",
         },
       ],
       skipped: [],
@@ -267,21 +233,13 @@ describe("planEvacuations: Deployments surge then retire", () => {
     const web1 = snapshot.pods.find((p) => p.name === "web-1");
     if (web1 !== undefined) web1.deleting = true;
 
-    assert.deepEqual(plan(snapshot, [evac], retiredAt + 2 * SECOND), {
-      steps: [
-        {
-          kind: "wait",
-          until: retiredAt + 5 * SECOND,
-          subject: "shop/web-0",
-          reason:
-            "scaled Deployment/shop/web -2 2 s ago: checking that the ReplicaSet removes this doomed pod",
-        },
-      ],
+    assert.deepEqual(withoutReasons(plan(snapshot, [evac], retiredAt + 2 * SECOND)), {
+      steps: [{ kind: "wait", until: retiredAt + 5 * SECOND, subject: "shop/web-0" }],
       skipped: [],
       nextReviewAt: retiredAt + 5 * SECOND,
     });
 
-    assert.deepEqual(plan(snapshot, [evac], retiredAt + 6 * SECOND), {
+    assert.deepEqual(withoutReasons(plan(snapshot, [evac], retiredAt + 6 * SECOND)), {
       steps: [
         {
           kind: "evict",
@@ -289,8 +247,6 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: false,
-          reason:
-            "scaled Deployment/shop/web -2 6 s ago but the ReplicaSet kept this doomed pod (it removes unready pods before low deletion-cost ones): evict it",
         },
       ],
       skipped: [],
@@ -326,10 +282,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
   test("at the last responsible moment the doomed pods are evicted although replacements are not Ready", () => {
     const lrm = T0 + 80 * SECOND; // deadline 120 s - drain max(25, 20) + 5 - margin 10
     const result = plan(surged([true, false]), [surgedEvacuation()], lrm);
-    const reason =
-      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are";
 
-    assert.deepEqual(result, {
+    assert.deepEqual(withoutReasons(result), {
       steps: [
         {
           kind: "evict",
@@ -337,7 +291,6 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
-          reason,
         },
         {
           kind: "evict",
@@ -345,15 +298,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
-          reason,
         },
-        {
-          kind: "wait",
-          until: lrm + 5 * SECOND,
-          subject: "Deployment/shop/web",
-          reason:
-            "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before scaling -2 back",
-        },
+        { kind: "wait", until: lrm + 5 * SECOND, subject: "Deployment/shop/web" },
       ],
       skipped: [],
       nextReviewAt: lrm + 5 * SECOND,
@@ -383,15 +329,13 @@ describe("planEvacuations: Deployments surge then retire", () => {
 
     const steps = plan(snapshot, [surgedEvacuation()], T0 + 90 * SECOND).steps;
 
-    assert.deepEqual(steps[0], {
+    assert.deepEqual(stepsWithoutReasons(steps)[0], {
       kind: "retire",
       workload: WEB,
       by: 2,
       pods: [],
       records: [{ evacuation: "evac-node-a", index: 0 }],
       replacementsReady: false,
-      reason:
-        "the doomed 2 pods of 1 surge of Deployment/shop/web (web-0, web-1) are gone: scale -2 back now (the ReplicaSet removes the unready extra pods first, so Ready capacity does not drop)",
     });
     assert.deepEqual(
       steps.map((s) => s.kind),
@@ -407,16 +351,8 @@ describe("planEvacuations: Deployments surge then retire", () => {
     });
     const result = plan(surged([false, false]), [evac], T0 + 600 * SECOND);
 
-    assert.deepEqual(result, {
-      steps: [
-        {
-          kind: "wait",
-          until: T0 + 605 * SECOND,
-          subject: "Deployment/shop/web",
-          reason:
-            "waiting for replacements of Deployment/shop/web to be Ready (2 Ready outside evacuating nodes, 4 wanted) before removing 2 doomed pods; no deadline",
-        },
-      ],
+    assert.deepEqual(withoutReasons(result), {
+      steps: [{ kind: "wait", until: T0 + 605 * SECOND, subject: "Deployment/shop/web" }],
       skipped: [],
       nextReviewAt: T0 + 605 * SECOND,
     });
@@ -578,29 +514,20 @@ describe("planEvacuations: what cannot surge", () => {
     });
 
     const result = plan(snapshot, [anEvacuation({ phase: "Pending" })], T0 + 2 * SECOND);
-    const evict = (name: string, why: string) => ({
+    const evict = (name: string) => ({
       kind: "evict" as const,
       pod: { namespace: "shop", name },
       node: "node-a",
       evacuation: "evac-node-a",
       atLastResponsibleMoment: false,
-      reason: `${why}: evict at once so the replacement gets the most time before the deadline`,
     });
 
-    assert.deepEqual(result, {
+    assert.deepEqual(withoutReasons(result), {
       steps: [
-        {
-          kind: "cordon",
-          node: "node-a",
-          evacuation: "evac-node-a",
-          reason: `spot-interruption for i-0dea0000 (deadline in 118 s): ${CORDON_A}`,
-        },
-        evict("db-0", "StatefulSet db replaces a pod only once the old one is gone (same identity)"),
-        evict(
-          "report-x1",
-          "Job report cannot surge; its controller starts a replacement once this pod is gone",
-        ),
-        evict("rollout-1", "owner Other/canary is not a workload lifeboat can scale"),
+        { kind: "cordon", node: "node-a", evacuation: "evac-node-a" },
+        evict("db-0"),
+        evict("report-x1"),
+        evict("rollout-1"),
       ],
       skipped: [],
       nextReviewAt: GIVE_UP,
@@ -614,28 +541,18 @@ describe("planEvacuations: what cannot surge", () => {
     });
     const lrm = T0 + 80 * SECOND;
 
-    assert.deepEqual(plan(snapshot, [anEvacuation()], T0 + 10 * SECOND), {
-      steps: [
-        {
-          kind: "wait",
-          until: lrm,
-          subject: "shop/debug",
-          reason:
-            "bare pod: nothing replaces it; it keeps serving until its last responsible moment in 70 s (deadline in 110 s - drain 30 s - margin 10 s)",
-        },
-      ],
+    assert.deepEqual(withoutReasons(plan(snapshot, [anEvacuation()], T0 + 10 * SECOND)), {
+      steps: [{ kind: "wait", until: lrm, subject: "shop/debug" }],
       skipped: [],
       nextReviewAt: lrm,
     });
-    assert.deepEqual(plan(snapshot, [anEvacuation()], lrm).steps, [
+    assert.deepEqual(stepsWithoutReasons(plan(snapshot, [anEvacuation()], lrm).steps), [
       {
         kind: "evict",
         pod: { namespace: "shop", name: "debug" },
         node: "node-a",
         evacuation: "evac-node-a",
         atLastResponsibleMoment: true,
-        reason:
-          "bare pod: nothing replaces it; it served until its last responsible moment (now: deadline in 40 s - drain 30 s - margin 10 s): evict now",
       },
     ]);
   });
@@ -649,16 +566,10 @@ describe("planEvacuations: what cannot surge", () => {
       surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
     });
 
-    const waiting = plan(snapshot, [surging], T0 + 10 * SECOND).steps.find(
+    const waiting = stepsWithoutReasons(plan(snapshot, [surging], T0 + 10 * SECOND).steps).find(
       (s) => s.kind === "wait" && s.subject === "shop/debug",
     );
-    assert.deepEqual(waiting, {
-      kind: "wait",
-      until: null,
-      subject: "shop/debug",
-      reason:
-        "bare pod: nothing replaces it; no deadline, so it is evicted last, once the rest of node-a has moved",
-    });
+    assert.deepEqual(waiting, { kind: "wait", until: null, subject: "shop/debug" });
 
     const moved = aSnapshot({
       nodes: [aCordonedNode()],
@@ -688,11 +599,10 @@ describe("planEvacuations: what cannot surge", () => {
 
     const steps = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps;
 
-    assert.deepEqual(steps[1], {
+    assert.deepEqual(stepsWithoutReasons(steps)[1], {
       kind: "warn",
       code: "PdbBlocksEviction",
       subject: "PodDisruptionBudget/shop/db",
-      reason: "allows 0 disruptions now: evicting db-0 will be refused (429) and retried until it allows one",
     });
     assert.deepEqual(
       steps.map((s) => s.kind),
@@ -714,28 +624,22 @@ describe("planEvacuations: instance gone, modes, completion", () => {
       aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), deleting: true }),
     );
     const evac = anEvacuation({ instanceGone: true, surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })] });
-    const reason =
-      "instance i-0dea0000 is shutting down or terminated: the pod cannot run (or run its preStop) any more; delete it now so endpoints and its controller let go at once instead of after the node-monitor grace period";
 
     const result = plan(snapshot, [evac], T0 + 125 * SECOND);
 
     assert.deepEqual(
-      result.steps.filter((s) => s.kind === "force-delete"),
+      stepsWithoutReasons(result.steps.filter((s) => s.kind === "force-delete")),
       ["web-0", "web-1", "fluent-bit-a", "db-0"].map((name) => ({
         kind: "force-delete",
         pod: { namespace: name === "fluent-bit-a" ? "kube-system" : "shop", name },
         node: "node-a",
         evacuation: "evac-node-a",
-        reason,
       })),
     );
-    assert.deepEqual(result.skipped, [
-      {
-        pod: { namespace: "kube-system", name: "kube-proxy-node-a" },
-        node: "node-a",
-        reason: "mirror pod of a static pod: it disappears with the node",
-      },
-    ]);
+    assert.deepEqual(
+      result.skipped.map((s) => withoutReason(s)),
+      [{ pod: { namespace: "kube-system", name: "kube-proxy-node-a" }, node: "node-a" }],
+    );
     // No new surge for a dead node's pods: their controllers replace them once they are deleted.
     assert.equal(
       result.steps.some((s) => s.kind === "surge"),
@@ -764,16 +668,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
       surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
     };
     const ready = surged([true, true]);
-    assert.deepEqual(plan(ready, [warmed], T0 + 600 * SECOND), {
-      steps: [
-        {
-          kind: "wait",
-          until: null,
-          subject: "Deployment/shop/web",
-          reason:
-            "prewarm: 2 replacements of Deployment/shop/web surged; the doomed pods stay until a deadline is known",
-        },
-      ],
+    assert.deepEqual(withoutReasons(plan(ready, [warmed], T0 + 600 * SECOND)), {
+      steps: [{ kind: "wait", until: null, subject: "Deployment/shop/web" }],
       skipped: [],
       // No wait has a time, but the prewarm expires 1800 s after its notice: the plan looks again then.
       nextReviewAt: T0 + 1800 * SECOND,
@@ -791,16 +687,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     const evac = anEvacuation({ mode: "taint-only", deadline: null, noticeKind: "rebalance-recommendation" });
     const snapshot = twoOnA({ nodes: [aNode()] });
 
-    assert.deepEqual(plan(snapshot, [evac], T0), {
-      steps: [
-        {
-          kind: "taint-prefer-no-schedule",
-          node: "node-a",
-          evacuation: "evac-node-a",
-          reason:
-            "rebalance-recommendation for node-a (policy taint-only): taint lifeboat.dev/evacuating:PreferNoSchedule so the scheduler avoids the node while it is at risk; nothing is moved",
-        },
-      ],
+    assert.deepEqual(withoutReasons(plan(snapshot, [evac], T0)), {
+      steps: [{ kind: "taint-prefer-no-schedule", node: "node-a", evacuation: "evac-node-a" }],
       skipped: [],
       nextReviewAt: null,
     });
@@ -808,15 +696,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     const tainted = twoOnA({
       nodes: [aNode({ taints: [{ key: EVACUATING_TAINT_KEY, effect: "PreferNoSchedule" }] })],
     });
-    assert.deepEqual(plan(tainted, [evac], T0 + SECOND), {
-      steps: [
-        {
-          kind: "complete",
-          evacuation: "evac-node-a",
-          reason:
-            "node-a carries lifeboat.dev/evacuating:PreferNoSchedule (policy taint-only): nothing else to do",
-        },
-      ],
+    assert.deepEqual(withoutReasons(plan(tainted, [evac], T0 + SECOND)), {
+      steps: [{ kind: "complete", evacuation: "evac-node-a" }],
       skipped: [],
       nextReviewAt: null,
     });
@@ -845,13 +726,7 @@ describe("planEvacuations: instance gone, modes, completion", () => {
 
     const steps = plan(snapshot, [evac], T0 + 50 * SECOND).steps;
 
-    assert.deepEqual(steps, [
-      {
-        kind: "complete",
-        evacuation: "evac-node-a",
-        reason: "node-a holds no pod lifeboat must move and every surge is retired",
-      },
-    ]);
+    assert.deepEqual(stepsWithoutReasons(steps), [{ kind: "complete", evacuation: "evac-node-a" }]);
   });
 
   test("not complete while a pod is still terminating: completing could let the instance go mid-drain", () => {
@@ -861,13 +736,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
     });
     const evac = anEvacuation({ surges: [aSurgeRecord({ pods: ["web-0"], retiredAt: T0 + 40 * SECOND })] });
 
-    assert.deepEqual(plan(snapshot, [evac], T0 + 50 * SECOND).steps, [
-      {
-        kind: "wait",
-        until: null,
-        subject: "node-a",
-        reason: "1 pod on node-a still terminating (preStop and grace period running)",
-      },
+    assert.deepEqual(stepsWithoutReasons(plan(snapshot, [evac], T0 + 50 * SECOND).steps), [
+      { kind: "wait", until: null, subject: "node-a" },
     ]);
   });
 
@@ -895,14 +765,8 @@ describe("planEvacuations: warnings", () => {
 
     const warns = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps.filter((s) => s.kind === "warn");
 
-    assert.deepEqual(warns, [
-      {
-        kind: "warn",
-        code: "ShortPreStop",
-        subject: "Deployment/shop/web",
-        reason:
-          "no preStop sleep on web-0, web-1, shorter than the load balancer propagation (20 s): after deletion the ALB keeps sending new requests for up to 20 s and they hit a closed socket (502); add a preStop sleep of at least 20 s",
-      },
+    assert.deepEqual(stepsWithoutReasons(warns), [
+      { kind: "warn", code: "ShortPreStop", subject: "Deployment/shop/web" },
     ]);
   });
 
@@ -918,28 +782,10 @@ describe("planEvacuations: warnings", () => {
 
     const warns = plan(snapshot, [anEvacuation()], T0 + 2 * SECOND).steps.filter((s) => s.kind === "warn");
 
-    assert.deepEqual(warns, [
-      {
-        kind: "warn",
-        code: "SurgeAboveHpaMax",
-        subject: "Deployment/shop/web",
-        reason:
-          "surge takes replicas to 5, above the HPA max 4: the HPA will scale back and remove doomed pods before their replacements are Ready",
-      },
-      {
-        kind: "warn",
-        code: "SurgeMissesDeadline",
-        subject: "Deployment/shop/web",
-        reason:
-          "replacements take about 100 s to be Ready but the last responsible moment is in 78 s: the doomed pods will be evicted first and capacity will dip until the replacements are Ready",
-      },
-      {
-        kind: "warn",
-        code: "InsufficientCapacity",
-        subject: "Deployment/shop/web",
-        reason:
-          "1 of 2 replacements do not fit on the schedulable nodes outside the evacuation (requests and one-per-node anti-affinity counted, tolerations ignored): they stay Pending until a node joins",
-      },
+    assert.deepEqual(stepsWithoutReasons(warns), [
+      { kind: "warn", code: "SurgeAboveHpaMax", subject: "Deployment/shop/web" },
+      { kind: "warn", code: "SurgeMissesDeadline", subject: "Deployment/shop/web" },
+      { kind: "warn", code: "InsufficientCapacity", subject: "Deployment/shop/web" },
     ]);
   });
   test("headroom placeholders count as room: a surge that fits only by preempting them is not warned", () => {
@@ -997,15 +843,16 @@ describe("planEvacuations: warnings", () => {
       }).steps.filter((s) => s.kind !== "wait");
 
     const steps = kinds(false, true);
-    const request = steps.find((s) => s.kind === "request-node");
-    assert.deepEqual(request === undefined ? null : { ...request, reason: "" }, {
-      kind: "request-node",
-      node: "node-a",
-      instanceId: anEvacuation().instanceId,
-      evacuation: anEvacuation().name,
-      count: 1,
-      reason: "",
-    });
+    assert.deepEqual(
+      stepsWithoutReasons(steps).find((s) => s.kind === "request-node"),
+      {
+        kind: "request-node",
+        node: "node-a",
+        instanceId: anEvacuation().instanceId,
+        evacuation: anEvacuation().name,
+        count: 1,
+      },
+    );
     assert.ok(
       steps.findIndex((s) => s.kind === "request-node") < steps.findIndex((s) => s.kind === "surge"),
       "asked for before the surge is written",
