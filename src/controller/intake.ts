@@ -6,7 +6,7 @@ import type { Clock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
 import type { NodeView } from "../domain/snapshot.ts";
-import { foldNotice, type FoldPolicy } from "../executor/fold-notice.ts";
+import { foldNotice, type FoldPolicy } from "../planner/fold-notice.ts";
 import type { ClusterView, EventSink, ExecutorLogger } from "../executor/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
@@ -17,7 +17,7 @@ import type { LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { NodeOutcome } from "../actuators/kube-actuator.ts";
 import { forEachConcurrently } from "../executor/reconciler.ts";
 import { isNotLeader } from "../leader/fence.ts";
-import type { FoldDecision } from "../executor/fold-notice.ts";
+import type { FoldDecision } from "../planner/fold-notice.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 
 /**
