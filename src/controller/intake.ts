@@ -7,7 +7,7 @@ import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
 import type { NodeView } from "../domain/snapshot.ts";
 import { foldNotice, type FoldPolicy } from "../planner/fold-notice.ts";
-import type { ClusterView, EventSink, ExecutorLogger } from "../executor/ports.ts";
+import type { ClusterView, EventSink, ExecutorLogger } from "../actuators/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";

@@ -16,7 +16,8 @@ import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
 import { isActive } from "../domain/evacuation.ts";
 import { EVACUATE_ANNOTATION, type Plan, type Step } from "../domain/plan.ts";
 import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
-import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
+import type { KubeActuator, LedgerOutcome } from "../actuators/kube-actuator.ts";
+import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
 import type { EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
@@ -27,14 +28,7 @@ import { planEvacuations } from "../planner/planner.ts";
 import type { PlanPolicy } from "../planner/policy.ts";
 import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
 import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
-import type {
-  ClusterView,
-  EvacuationObserver,
-  EventSink,
-  ExecutorLogger,
-  KubeActuator,
-  LifecycleActuatorLike,
-} from "./ports.ts";
+import type { ClusterView, EvacuationObserver, EventSink, ExecutorLogger } from "../actuators/ports.ts";
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
