@@ -15,7 +15,7 @@ import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { Serial } from "./serial.ts";
 import type { LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { NodeOutcome } from "../actuators/kube-actuator.ts";
-import { forEachConcurrently } from "../executor/reconciler.ts";
+import { forEachConcurrently } from "../executor/concurrency.ts";
 import { isNotLeader } from "../leader/fence.ts";
 import type { FoldDecision } from "../planner/fold-notice.ts";
 import type { Evacuation } from "../domain/evacuation.ts";

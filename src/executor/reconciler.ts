@@ -21,6 +21,7 @@ import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
 import type { EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
+import { forEachConcurrently } from "./concurrency.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import { isNotLeader } from "../leader/fence.ts";
 import type { Budgets } from "../planner/budgets.ts";
@@ -123,34 +124,6 @@ export function groupsOfKind(steps: readonly Step[]): Step[][] {
     else groups.push([step]);
   }
   return groups;
-}
-
-/**
- * Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled.
- * `stopWhen`: once `limit` items have started, no further item starts while it holds; returns how many ran.
- */
-export async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-  stopWhen?: () => boolean,
-): Promise<number> {
-  let next = 0;
-  let firstError: { err: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      if (next >= limit && stopWhen?.() === true) return;
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        firstError ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== null) throw (firstError as { err: unknown }).err;
-  return Math.min(next, items.length);
 }
 
 export class Reconciler {
