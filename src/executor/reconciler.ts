@@ -22,6 +22,35 @@ import type { ActuatorAction } from "../observability/metrics.ts";
 import type { EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
 import type { LedgerEntry } from "../domain/surge-ledger.ts";
 import { forEachConcurrently } from "./concurrency.ts";
+import {
+  actionFailed,
+  announce,
+  cordoned,
+  deadlineMissed,
+  earlyNodeRequested,
+  evacuationDone,
+  evacuationFailed,
+  evicted,
+  evictionBlocked,
+  forceDeleted,
+  lastResponsibleMoment,
+  nodeEvacuationDone,
+  nodeEvacuationFailed,
+  pdbOverridden,
+  prewarmed,
+  prewarmExpired,
+  replacementsReady,
+  requestCleared,
+  retired,
+  subjectObject,
+  surgeCreated,
+  surgeHandedBack,
+  taintedPreferNoSchedule,
+  uncordoned,
+  warning,
+  workloadObject,
+  type EventObject,
+} from "./events.ts";
 import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
 import { isNotLeader } from "../leader/fence.ts";
 import type { Budgets } from "../planner/budgets.ts";
@@ -290,9 +319,15 @@ export class Reconciler {
 
   /** A failed call: counted, logged and reported as an ActionFailed Event (the next reconcile retries). */
   #failed(action: ActuatorAction, object: EventObject, message: string): void {
-    this.#d.observer.actuatorError(action);
-    this.#d.log.error({ action, object }, message);
-    this.#d.events.emit({ object, type: "Warning", reason: "ActionFailed", message });
+    announce(this.#d, {
+      metric: (o) => {
+        o.actuatorError(action);
+      },
+      level: "error",
+      fields: { action, object },
+      message,
+      events: [actionFailed(object, message)],
+    });
   }
 
   /**
@@ -382,7 +417,7 @@ export class Reconciler {
     changes: Map<string, Change[]>,
     now: number,
   ): Promise<string[]> {
-    const { actuator, events, observer, log } = this.#d;
+    const { actuator, log } = this.#d;
     const rec = (name: string): StoredEvacuation => {
       const s = byName.get(name);
       if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
@@ -416,13 +451,14 @@ export class Reconciler {
           step.reason,
         );
         const e = rec(step.evacuation).evacuation;
-        observer.noticeToCordon(secondsBetween(e.noticedAt, now));
-        log.info({ node: step.node, evacuation: step.evacuation }, `cordoned: ${step.reason}`);
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "Cordoned",
-          message: step.reason,
+        announce(this.#d, {
+          metric: (o) => {
+            o.noticeToCordon(secondsBetween(e.noticedAt, now));
+          },
+          level: "info",
+          fields: { node: step.node, evacuation: step.evacuation },
+          message: `cordoned: ${step.reason}`,
+          events: [cordoned(step.node, step.reason)],
         });
         return [step.evacuation];
       }
@@ -433,12 +469,11 @@ export class Reconciler {
           (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase }),
           step.reason,
         );
-        log.info({ node: step.node }, `tainted PreferNoSchedule: ${step.reason}`);
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "TaintedPreferNoSchedule",
-          message: step.reason,
+        announce(this.#d, {
+          level: "info",
+          fields: { node: step.node },
+          message: `tainted PreferNoSchedule: ${step.reason}`,
+          events: [taintedPreferNoSchedule(step.node, step.reason)],
         });
         return [step.evacuation];
       }
@@ -465,33 +500,27 @@ export class Reconciler {
           );
           return touched;
         }
-        for (const r of step.records)
-          observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
-        observer.podsMoved(step.workload.kind, "surge", outcome.delta);
-        log.info(
-          {
+        announce(this.#d, {
+          metric: (o) => {
+            for (const r of step.records)
+              o.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
+            o.podsMoved(step.workload.kind, "surge", outcome.delta);
+          },
+          level: "info",
+          fields: {
             workload: workloadKey(step.workload),
             by: outcome.delta,
             pods: step.pods,
             replicas: outcome.replicas,
           },
-          `surged: ${step.reason}`,
-        );
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Normal",
-          reason: "SurgeCreated",
-          message: step.reason,
+          message: `surged: ${step.reason}`,
+          events: [
+            surgeCreated(step.workload, step.reason),
+            ...step.records
+              .filter((r) => rec(r.evacuation).evacuation.mode === "prewarm")
+              .map((r) => prewarmed(r.evacuation, step.reason)),
+          ],
         });
-        for (const r of step.records) {
-          if (rec(r.evacuation).evacuation.mode !== "prewarm") continue;
-          events.emit({
-            object: { kind: "Evacuation", name: r.evacuation },
-            type: "Normal",
-            reason: "Prewarmed",
-            message: `rebalance prewarm: ${step.reason}; nothing is retired until an interruption warning brings a deadline`,
-          });
-        }
         return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
       }
       case "retire": {
@@ -530,30 +559,23 @@ export class Reconciler {
           );
           return [...touched];
         }
-        for (const ref of step.records)
-          observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
-        log.info(
-          {
+        announce(this.#d, {
+          metric: (o) => {
+            for (const ref of step.records)
+              o.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
+          },
+          level: "info",
+          fields: {
             workload: workloadKey(step.workload),
             by: outcome.delta,
             pods: step.pods,
             replicas: outcome.replicas,
           },
-          `retired: ${step.reason}`,
-        );
-        for (const name of touched) {
-          events.emit({
-            object: { kind: "Evacuation", name },
-            type: "Normal",
-            reason: "ReplacementsReady",
-            message: `replacements of ${workloadKey(step.workload)} are Ready: ${step.reason}`,
-          });
-        }
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Normal",
-          reason: "Retired",
-          message: step.reason,
+          message: `retired: ${step.reason}`,
+          events: [
+            ...[...touched].map((name) => replacementsReady(name, workloadKey(step.workload), step.reason)),
+            retired(step.workload, step.reason),
+          ],
         });
         return [...touched];
       }
@@ -561,7 +583,7 @@ export class Reconciler {
         if (step.atLastResponsibleMoment) this.#lastResponsibleMoment(step);
         const result = await actuator.evict(step.pod);
         if (result.kind === "error") {
-          observer.eviction("error");
+          this.#d.observer.eviction("error");
           throw result.error;
         }
         if (result.kind === "throttled" || result.kind === "conflict") {
@@ -572,7 +594,7 @@ export class Reconciler {
           return [];
         }
         const outcome = result.kind;
-        observer.eviction(
+        this.#d.observer.eviction(
           outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
         );
         if (result.kind === "blocked-by-pdb" && step.atLastResponsibleMoment) {
@@ -596,27 +618,23 @@ export class Reconciler {
           }),
           step.reason,
         );
-        if (result.kind === "blocked-by-pdb") {
-          log.warn(
-            { pod: podKey(step.pod) },
-            `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`,
-          );
-          events.emit({
-            object: { kind: "Pod", ...step.pod },
-            type: "Warning",
-            reason: "EvictionBlocked",
-            message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}`,
+        if (result.kind === "blocked-by-pdb")
+          announce(this.#d, {
+            level: "warn",
+            fields: { pod: podKey(step.pod) },
+            message: `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`,
+            events: [evictionBlocked(step.pod, result.message, step.reason)],
           });
-        } else {
-          if (outcome === "evicted") observer.podsMoved(this.#ownerKind(step.pod), "evict", 1);
-          log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
-          events.emit({
-            object: { kind: "Pod", ...step.pod },
-            type: "Normal",
-            reason: "Evicted",
-            message: step.reason,
+        else
+          announce(this.#d, {
+            metric: (o) => {
+              if (outcome === "evicted") o.podsMoved(this.#ownerKind(step.pod), "evict", 1);
+            },
+            level: "info",
+            fields: { pod: podKey(step.pod), result: outcome },
+            message: `evict: ${step.reason}`,
+            events: [evicted(step.pod, step.reason)],
           });
-        }
         return [step.evacuation];
       }
       case "delete":
@@ -648,46 +666,33 @@ export class Reconciler {
             }),
             step.reason,
           );
-        log.warn(
-          { workload: workloadKey(step.workload), cause: step.cause },
-          `surge handed back: ${step.reason}`,
-        );
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Warning",
-          reason: "SurgeHandedBack",
-          message: step.reason,
+        announce(this.#d, {
+          level: "warn",
+          fields: { workload: workloadKey(step.workload), cause: step.cause },
+          message: `surge handed back: ${step.reason}`,
+          events: [surgeHandedBack(step.workload, step.reason)],
         });
         return [...new Set(step.records.map((r) => r.evacuation))];
       }
       case "uncordon": {
         await actuator.uncordon(step.node, this.#d.taintKey);
-        log.info({ node: step.node, evacuation: step.evacuation }, `uncordoned: ${step.reason}`);
-        events.emit({
-          object: { kind: "Evacuation", name: step.evacuation },
-          type: "Normal",
-          reason: "PrewarmExpired",
-          message: step.reason,
-        });
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "Uncordoned",
-          message: step.reason,
+        announce(this.#d, {
+          level: "info",
+          fields: { node: step.node, evacuation: step.evacuation },
+          message: `uncordoned: ${step.reason}`,
+          events: [prewarmExpired(step.evacuation, step.reason), uncordoned(step.node, step.reason)],
         });
         return [];
       }
       case "clear-request": {
         const outcome = await actuator.removeNodeAnnotation(step.node, EVACUATE_ANNOTATION, step.value);
-        if (outcome.kind === "done" && outcome.changed) {
-          log.info({ node: step.node, evacuation: step.evacuation }, `request cleared: ${step.reason}`);
-          events.emit({
-            object: { kind: "Node", name: step.node },
-            type: "Normal",
-            reason: "RequestCleared",
-            message: step.reason,
+        if (outcome.kind === "done" && outcome.changed)
+          announce(this.#d, {
+            level: "info",
+            fields: { node: step.node, evacuation: step.evacuation },
+            message: `request cleared: ${step.reason}`,
+            events: [requestCleared(step.node, step.reason)],
           });
-        }
         return [];
       }
       case "fail": {
@@ -709,19 +714,14 @@ export class Reconciler {
           step.reason,
         );
         const e = rec(step.evacuation).evacuation;
-        observer.evacuationFailed(secondsBetween(e.noticedAt, now));
-        log.error({ evacuation: e.name, node: e.nodeName }, `evacuation failed: ${step.reason}`);
-        events.emit({
-          object: { kind: "Evacuation", name: e.name },
-          type: "Warning",
-          reason: "EvacuationFailed",
-          message: step.reason,
-        });
-        events.emit({
-          object: { kind: "Node", name: e.nodeName },
-          type: "Warning",
-          reason: "EvacuationFailed",
-          message: step.reason,
+        announce(this.#d, {
+          metric: (o) => {
+            o.evacuationFailed(secondsBetween(e.noticedAt, now));
+          },
+          level: "error",
+          fields: { evacuation: e.name, node: e.nodeName },
+          message: `evacuation failed: ${step.reason}`,
+          events: [evacuationFailed(e.name, step.reason), nodeEvacuationFailed(e.nodeName, step.reason)],
         });
         return [step.evacuation];
       }
@@ -742,13 +742,14 @@ export class Reconciler {
           }),
           step.reason,
         );
-        if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "force_delete", 1);
-        log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
-        events.emit({
-          object: { kind: "Pod", ...step.pod },
-          type: "Warning",
-          reason: "ForceDeleted",
-          message: step.reason,
+        announce(this.#d, {
+          metric: (o) => {
+            if (result.kind === "deleted") o.podsMoved(this.#ownerKind(step.pod), "force_delete", 1);
+          },
+          level: "warn",
+          fields: { pod: podKey(step.pod) },
+          message: `force-deleted: ${step.reason}`,
+          events: [forceDeleted(step.pod, step.reason)],
         });
         return [step.evacuation];
       }
@@ -757,15 +758,17 @@ export class Reconciler {
         if (earlyNode == null) return [];
         const outcome = await earlyNode.request(step.instanceId, step.count, step.evacuation);
         if (outcome.kind === "requested") {
-          log.info(
-            { node: step.node, group: outcome.group, from: outcome.from, to: outcome.to },
-            `early node: raised ${outcome.group} from ${outcome.from} to ${outcome.to}: ${step.reason}`,
-          );
-          events.emit({
-            object: { kind: "Node", name: step.node },
-            type: "Normal",
-            reason: "EarlyNodeRequested",
-            message: `desired capacity of ${outcome.group} raised from ${outcome.from} to ${outcome.to}: ${step.reason}`,
+          const raised = `raised ${outcome.group} from ${outcome.from} to ${outcome.to}`;
+          announce(this.#d, {
+            level: "info",
+            fields: { node: step.node, group: outcome.group, from: outcome.from, to: outcome.to },
+            message: `early node: ${raised}: ${step.reason}`,
+            events: [
+              earlyNodeRequested(
+                step.node,
+                `desired capacity of ${outcome.group} raised from ${outcome.from} to ${outcome.to}: ${step.reason}`,
+              ),
+            ],
           });
         } else if (outcome.kind === "at-max" || outcome.kind === "no-group") {
           const why =
@@ -784,12 +787,11 @@ export class Reconciler {
         const key = `${step.code}/${step.subject}`;
         if (this.#warned.has(key)) return [];
         this.#warned.add(key);
-        log.warn({ code: step.code, subject: step.subject }, step.reason);
-        events.emit({
-          object: subjectObject(step.subject),
-          type: "Warning",
-          reason: step.code,
+        announce(this.#d, {
+          level: "warn",
+          fields: { code: step.code, subject: step.subject },
           message: step.reason,
+          events: [warning(step.subject, step.code, step.reason)],
         });
         return [];
       }
@@ -813,22 +815,18 @@ export class Reconciler {
         const e = rec(step.evacuation).evacuation;
         const slack = slackSeconds(e, now);
         const missed = slack !== null && slack < 0;
-        observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
-        log.info(
-          { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
-          `evacuation done: ${step.reason}`,
-        );
-        events.emit({
-          object: { kind: "Evacuation", name: e.name },
-          type: missed ? "Warning" : "Normal",
-          reason: missed ? "DeadlineMissed" : "EvacuationDone",
-          message: `${step.reason}${slack === null ? "" : `; slack to the deadline ${slack} s`}`,
-        });
-        events.emit({
-          object: { kind: "Node", name: e.nodeName },
-          type: "Normal",
-          reason: "EvacuationDone",
-          message: step.reason,
+        const message = `${step.reason}${slack === null ? "" : `; slack to the deadline ${slack} s`}`;
+        announce(this.#d, {
+          metric: (o) => {
+            o.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
+          },
+          level: "info",
+          fields: { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
+          message: `evacuation done: ${step.reason}`,
+          events: [
+            missed ? deadlineMissed(e.name, message) : evacuationDone(e.name, message),
+            nodeEvacuationDone(e.nodeName, step.reason),
+          ],
         });
         return [step.evacuation];
       }
@@ -839,12 +837,11 @@ export class Reconciler {
   #lastResponsibleMoment(step: { pod: PodRef; evacuation: string; reason: string }): void {
     if (this.#warned.has(`lrm/${step.evacuation}`)) return;
     this.#warned.add(`lrm/${step.evacuation}`);
-    this.#d.log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
-    this.#d.events.emit({
-      object: { kind: "Evacuation", name: step.evacuation },
-      type: "Warning",
-      reason: "LastResponsibleMoment",
-      message: `${podKey(step.pod)}: ${step.reason}`,
+    announce(this.#d, {
+      level: "warn",
+      fields: { evacuation: step.evacuation, pod: podKey(step.pod) },
+      message: step.reason,
+      events: [lastResponsibleMoment(step.evacuation, step.pod, step.reason)],
     });
   }
 
@@ -858,8 +855,7 @@ export class Reconciler {
     update: (name: string, fn: (e: Evacuation) => Evacuation, message: string) => void,
     now: number,
   ): Promise<string[]> {
-    const { actuator, events, observer, log } = this.#d;
-    const result = await actuator.deletePod(step.pod);
+    const result = await this.#d.actuator.deletePod(step.pod);
     update(
       step.evacuation,
       (e) => ({
@@ -876,13 +872,14 @@ export class Reconciler {
       }),
       message,
     );
-    if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "delete", 1);
-    log.warn({ pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind }, message);
-    events.emit({
-      object: { kind: "Pod", ...step.pod },
-      type: "Warning",
-      reason: "PdbOverridden",
+    announce(this.#d, {
+      metric: (o) => {
+        if (result.kind === "deleted") o.podsMoved(this.#ownerKind(step.pod), "delete", 1);
+      },
+      level: "warn",
+      fields: { pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind },
       message,
+      events: [pdbOverridden(step.pod, message)],
     });
     return [step.evacuation];
   }
@@ -934,13 +931,6 @@ function expectApplied(
 
 function secondsBetween(from: number, to: number): number {
   return Math.max(0, (to - from) / 1000);
-}
-
-type EventObject = Parameters<EventSink["emit"]>[0]["object"];
-
-function workloadObject(ref: { kind: string; namespace: string; name: string }): EventObject {
-  const kind = ref.kind === "StatefulSet" || ref.kind === "ReplicaSet" ? ref.kind : "Deployment";
-  return { kind, name: ref.name, namespace: ref.namespace };
 }
 
 /** The metric label of the call a step makes. */
@@ -1006,17 +996,4 @@ function stepObject(step: Step): EventObject {
     case "wait":
       return subjectObject(step.subject);
   }
-}
-
-/** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
-function subjectObject(subject: string): EventObject {
-  const parts = subject.split("/");
-  if (parts.length === 3)
-    return {
-      kind: parts[0] === "StatefulSet" || parts[0] === "ReplicaSet" ? parts[0] : "Deployment",
-      namespace: parts[1] ?? "",
-      name: parts[2] ?? "",
-    };
-  if (parts.length === 2) return { kind: "Pod", namespace: parts[0] ?? "", name: parts[1] ?? "" };
-  return { kind: "Node", name: subject };
 }
