@@ -7,14 +7,11 @@ import type { EarlyNodeActuatorLike } from "../../actuators/aws/early-node.ts";
 import type { LifecycleActuatorLike } from "../../actuators/aws/lifecycle.ts";
 import type { KubeActuator } from "../../actuators/kube-actuator.ts";
 import type { Evacuation, StoredEvacuation } from "../../domain/evacuation.ts";
-import type { Step, StepKind } from "../../domain/plan.ts";
+import type { StepKind, StepOf } from "../../domain/plan.ts";
 import type { PodRef, WorkloadRef } from "../../domain/snapshot.ts";
 import type { LedgerEntry } from "../../domain/surge-ledger.ts";
 import type { ActuatorAction } from "../../observability/metrics.ts";
 import type { Announcer, EventObject } from "../events.ts";
-
-/** The step of kind `K`. */
-export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
 
 export interface StepHandler<K extends StepKind> {
   /** The metric label of the call the step makes (lifeboat_actuator_errors_total{action} when it fails). */

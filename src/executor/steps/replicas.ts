@@ -9,6 +9,7 @@
 import type { LedgerOutcome } from "../../actuators/kube-actuator.ts";
 import { workloadKey, type WorkloadRef } from "../../domain/snapshot.ts";
 import type { LedgerChange } from "../../domain/surge-ledger.ts";
+import type { StepOf } from "../../domain/plan.ts";
 import { forEachConcurrently } from "../concurrency.ts";
 import {
   announce,
@@ -20,7 +21,7 @@ import {
   workloadObject,
 } from "../events.ts";
 import { recordId, retireRecords } from "../ledger-sync.ts";
-import { secondsBetween, type StepContext, type StepHandlers, type StepOf } from "./handler.ts";
+import { secondsBetween, type StepContext, type StepHandlers } from "./handler.ts";
 
 /** The pods of one mark-doomed step annotated this many at a time (within a group of such steps). */
 const MARK_CONCURRENCY = 4;
