@@ -101,8 +101,8 @@ export interface ReconcileResult {
 export const STEP_CONCURRENCY = 16;
 /**
  * Step kinds whose steps are independent (one node, one workload or one pod each) and run STEP_CONCURRENCY at
- * a time within a group of consecutive steps of the kind: an AZ-wide reclaim is 100 cordons, 700 surges,
- * 3,000 marks and, when replacements are late, thousands of evictions at the last responsible moment, which
+ * a time within a group of consecutive steps of the kind: an AZ-wide reclaim is hundreds of cordons, surges
+ * and marks and, when replacements are late, thousands of evictions at the last responsible moment, which
  * one after another would end after the deadline.
  */
 const CONCURRENT_KINDS: ReadonlySet<StepKind> = new Set([
@@ -122,11 +122,11 @@ const PREEMPTIBLE_KINDS: ReadonlySet<StepKind> = new Set(["mark-doomed", "retire
 
 /**
  * A waiting notice stops a group of surges from starting more once the group has run this long (and its
- * first STEP_CONCURRENCY have started). Notices are recorded between reconciles, so a group of 700 surges
- * on a busy API server (10 s at 1,000 nodes) kept 60 warnings unrecorded, and their surges unplanned, for
- * as long; stopping after every 16 instead (before the node was cordoned at receipt) slowed the surges to
- * a sixth of what the API server took. After a turn of this length the waiting notices are recorded and the
- * next plan takes their pods with the surges left, one write per workload for both.
+ * first STEP_CONCURRENCY have started). Notices are recorded between reconciles: a group that runs to its
+ * end keeps new warnings unrecorded, and their pods' surges unplanned, for as long as it runs, and a group
+ * stopped after every STEP_CONCURRENCY makes the surges themselves wait. After a turn of this length the
+ * waiting notices are recorded and the next plan takes their pods with the surges left, one write per
+ * workload for both.
  */
 export const SURGE_TURN_MS = 1_000;
 
