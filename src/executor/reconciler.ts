@@ -2,8 +2,9 @@
  * The executor: read (evacuations + cluster snapshot) -> decide (the pure planner) -> act, then persist what
  * was done in the Evacuation status. One reconcile handles every active evacuation at once, so an AZ-wide
  * reclaim cordons every affected node before any surge and surges each workload once. Each step is carried
- * out by the handler of its kind (./steps/); this module runs the plan in its order, writes the status,
- * keeps it in line with the surge ledgers and heartbeats the ASG lifecycle hooks.
+ * out by the handler of its kind (./steps/); this module runs the plan in its order, decides when the status
+ * is written and heartbeats the ASG lifecycle hooks; ./records.ts keeps the evacuations' records and writes
+ * them.
  *
  * Exactly-once replica changes: a surge (+k) or retire (-k) is written together with its entry in the
  * workload's surge ledger (annotation lifeboat.dev/surge-ledger, src/domain/surge-ledger.ts) in one
@@ -21,17 +22,16 @@ import type { Clock } from "../domain/clock.ts";
 import { errorMessage } from "../domain/error-message.ts";
 import { isActive, type Evacuation, type StoredEvacuation } from "../domain/evacuation.ts";
 import type { Plan, Step, StepKind } from "../domain/plan.ts";
-import { podKey, workloadKey, type ClusterSnapshot, type WorkloadRef } from "../domain/snapshot.ts";
-import type { LedgerEntry } from "../domain/surge-ledger.ts";
+import { podKey } from "../domain/snapshot.ts";
 import { isNotLeader } from "../leader/fence.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import type { PlanPolicy } from "../planner/policy.ts";
-import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
+import type { EvacuationStore } from "../state/evacuation-store.ts";
 import { forEachConcurrently } from "./concurrency.ts";
 import { actionFailed, announce, evacuationObject, type EventObject } from "./events.ts";
-import { syncWithLedger } from "./ledger-sync.ts";
+import { EvacuationRecords } from "./records.ts";
 import { actionOf, runStep, stepObject, type StepContext } from "./steps/index.ts";
 
 export interface ReconcilerDeps {
@@ -67,22 +67,9 @@ export interface ReconcilerDeps {
   noticeWaiting?: () => boolean;
 }
 
-/** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
-interface Change {
-  apply: (e: Evacuation) => Evacuation;
-  message: string;
-}
-
 /** What one reconcile knows and has done. */
 interface Round {
-  /** Every evacuation as this reconcile knows it, its changes applied. */
-  byName: Map<string, StoredEvacuation>;
-  /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
-  changes: Map<string, Change[]>;
-  /** Evacuations changed and not yet written. */
-  dirty: Set<string>;
-  /** Evacuations deleted by this reconcile (their time to live ran out). */
-  forgotten: Set<string>;
+  records: EvacuationRecords;
   failures: ReconcileResult["failures"];
   /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
   ownerKinds: Map<string, string>;
@@ -182,18 +169,22 @@ export class Reconciler {
       };
     }
     const snapshot = cluster.snapshot(now);
+    const records = new EvacuationRecords(stored, {
+      store,
+      log: this.#deps.log,
+      writeConcurrency: STEP_CONCURRENCY,
+    });
     const round: Round = {
-      byName: new Map(stored.map((s) => [s.evacuation.name, s])),
-      changes: new Map(),
-      dirty: new Set(),
-      forgotten: new Set(),
+      records,
       failures: [],
       ownerKinds: new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"])),
     };
-    this.#recover(round, snapshot);
+    // The status is a cache of the surge ledgers: recover what a failed status write (or a crash) lost.
+    for (const w of snapshot.workloads)
+      if (w.surgeLedger.length > 0) records.touch(records.syncWithLedger(w.ref, w.surgeLedger, null));
     const plan = planEvacuations({
       snapshot,
-      evacuations: [...round.byName.values()].map((s) => s.evacuation),
+      evacuations: records.evacuations(),
       now,
       budgets: this.#deps.budgets,
       policy: this.#policy,
@@ -201,7 +192,7 @@ export class Reconciler {
     await this.#runPlan(plan, round);
     await this.#heartbeats(stored, clock.now());
     try {
-      await this.#persist(round, [...round.dirty]);
+      await records.persist();
     } catch (err) {
       this.#deps.observer.actuatorError("status_write");
       throw err;
@@ -210,18 +201,8 @@ export class Reconciler {
       plan,
       failures: round.failures,
       nextReviewAt: plan.nextReviewAt,
-      evacuations: [...round.byName.values()]
-        .filter((s) => !round.forgotten.has(s.evacuation.name))
-        .map((s) => s.evacuation),
+      evacuations: records.evacuations(),
     };
-  }
-
-  /** The status is a cache of the surge ledgers: recovers what a failed status write (or a crash) lost. */
-  #recover(round: Round, snapshot: ClusterSnapshot): void {
-    for (const w of snapshot.workloads) {
-      if (w.surgeLedger.length === 0) continue;
-      for (const name of this.#sync(round, w.ref, w.surgeLedger, null)) round.dirty.add(name);
-    }
   }
 
   /**
@@ -269,7 +250,7 @@ export class Reconciler {
     if (kind === "cordon" && this.#noticeWaitsAfterCordons()) return false;
     if (kind === "surge" || kind === "retire") {
       try {
-        await this.#persist(round, touched);
+        await round.records.persist(touched);
       } catch (err) {
         if (isNotLeader(err)) throw err;
         this.#failed(
@@ -299,10 +280,10 @@ export class Reconciler {
     let action = actionOf(step);
     try {
       const touched = await runStep(step, this.#stepContext(round));
-      for (const name of touched) round.dirty.add(name);
+      round.records.touch(touched);
       // Replica changes are persisted at once (see the crash-safety note above).
       action = "status_write";
-      if (persistNow && LEDGER_KINDS.has(step.kind)) await this.#persist(round, touched);
+      if (persistNow && LEDGER_KINDS.has(step.kind)) await round.records.persist(touched);
       return touched;
     } catch (err) {
       // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
@@ -327,25 +308,19 @@ export class Reconciler {
       events: deps.events,
       observer: deps.observer,
       now: deps.clock.now(),
-      stored: (name) => {
-        const s = round.byName.get(name);
-        if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
-        return s;
-      },
+      stored: (name) => round.records.stored(name),
       update: (name, fn, message) => {
-        this.#update(round, name, fn, message);
+        round.records.update(name, fn, message);
       },
-      syncWithLedger: (workload, entries, message) => this.#sync(round, workload, entries, message),
+      syncWithLedger: (workload, entries, message) =>
+        round.records.syncWithLedger(workload, entries, message),
       ownerKind: (pod) => round.ownerKinds.get(podKey(pod)) ?? "Other",
       firstTime: (key) => {
         if (this.#warned.has(key)) return false;
         this.#warned.add(key);
         return true;
       },
-      forget: async (name) => {
-        await deps.store.delete(name);
-        round.forgotten.add(name);
-      },
+      forget: (name) => round.records.forget(name),
     };
   }
 
@@ -360,76 +335,6 @@ export class Reconciler {
       message,
       events: [actionFailed(object, message)],
     });
-  }
-
-  /**
-   * Writes the changed evacuations' status. A conflict (someone wrote the resource since it was read) must
-   * not lose what was done: the step already happened in the cluster. So the fresh copy is read and every
-   * change of this reconcile re-applied to it, then written again.
-   */
-  async #persist(round: Round, names: Iterable<string>): Promise<void> {
-    const { store, log } = this.#deps;
-    const { byName, changes, dirty } = round;
-    // One write per evacuation, STEP_CONCURRENCY at a time (a group of surges touches up to every evacuation).
-    const pending = [...new Set(names)].filter((name) => dirty.has(name) && byName.has(name));
-    await forEachConcurrently(pending, STEP_CONCURRENCY, async (name) => {
-      let s = byName.get(name);
-      if (s === undefined) return;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          s = await store.updateStatus(s);
-          break;
-        } catch (err) {
-          if (!(err instanceof EvacuationStoreError && err.isConflict) || attempt >= 5) throw err;
-          const fresh = await store.get(name);
-          if (fresh === null) throw err;
-          const replay = changes.get(name) ?? [];
-          log.info(
-            { evacuation: name, attempt, changes: replay.length },
-            "status write conflicted; re-applying this reconcile's changes to the fresh copy",
-          );
-          s = {
-            ...fresh,
-            evacuation: replay.reduce((e, c) => c.apply(e), fresh.evacuation),
-            message: replay.at(-1)?.message ?? fresh.message,
-          };
-        }
-      }
-      byName.set(name, s);
-      changes.delete(name);
-      dirty.delete(name);
-    });
-  }
-
-  /** Records a change to an evacuation (in memory now, written by #persist, re-applied after a conflict). */
-  #update(round: Round, name: string, fn: (e: Evacuation) => Evacuation, message: string): void {
-    const s = round.byName.get(name);
-    if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
-    round.byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
-    round.changes.set(name, [...(round.changes.get(name) ?? []), { apply: fn, message }]);
-  }
-
-  /** Brings the surge records of every evacuation named in `entries` in line with them; returns those changed. */
-  #sync(
-    round: Round,
-    workload: WorkloadRef,
-    entries: readonly LedgerEntry[],
-    /** The status message; null: a recovery, logged with its own message. */
-    reason: string | null,
-  ): string[] {
-    const touched: string[] = [];
-    for (const name of new Set(entries.map((x) => x.evacuation))) {
-      const s = round.byName.get(name);
-      if (s === undefined || syncWithLedger(s.evacuation, workload, entries) === null) continue;
-      const message =
-        reason ??
-        `surge records of ${workloadKey(workload)} recovered from its surge ledger (a status write after the scale was lost)`;
-      this.#update(round, name, (e) => syncWithLedger(e, workload, entries) ?? e, message);
-      if (reason === null)
-        this.#deps.log.info({ evacuation: name, workload: workloadKey(workload) }, message);
-      touched.push(name);
-    }
-    return touched;
   }
 
   /** When a waiting notice stops a group of `kind` from starting more steps; undefined: never. */
