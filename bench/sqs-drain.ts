@@ -30,7 +30,7 @@ import { Serial } from "../src/controller/serial.ts";
 import { NoticeIntake } from "../src/controller/intake.ts";
 import { systemClock } from "../src/domain/clock.ts";
 import type { NodeView } from "../src/domain/snapshot.ts";
-import type { ClusterView } from "../src/executor/ports.ts";
+import type { ClusterView } from "../src/actuators/ports.ts";
 import { Metrics } from "../src/observability/metrics.ts";
 import { NoticeDeduper } from "../src/signals/dedupe.ts";
 import { silentLogger } from "../src/signals/logger.ts";

@@ -7,7 +7,7 @@ import { planLedgerChange, type LedgerEntry } from "../domain/surge-ledger.ts";
 import type { KubeActuator } from "./kube-actuator.ts";
 import type { LifecycleActuatorLike } from "./aws/lifecycle.ts";
 import type { LifecycleHookRef } from "../domain/notice.ts";
-import type { EventSink } from "../executor/ports.ts";
+import type { EventSink } from "./ports.ts";
 
 /** What the decorator needs from a logger (pino's call shape). */
 export interface DryRunLogger {

@@ -7,7 +7,7 @@ import { budgetsFrom, policyFrom } from "../config/plan-settings.ts";
 import { FLAG_GROUPS } from "../config/schema.ts";
 import { systemClock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
-import { foldNotice } from "../executor/fold-notice.ts";
+import { foldNotice } from "../planner/fold-notice.ts";
 import { silentLogger } from "../observability/logger.ts";
 import { describePlan } from "../planner/describe.ts";
 import { planEvacuations } from "../planner/planner.ts";

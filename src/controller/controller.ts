@@ -28,7 +28,7 @@ import { Reconciler } from "../executor/reconciler.ts";
 import type { HeadroomKeeper } from "../executor/headroom-keeper.ts";
 import type { SteeringKeeper } from "../executor/steering-keeper.ts";
 import { earlyNodeActuator, headroomKeeper, steeringKeeper } from "./capacity.ts";
-import type { EventSink } from "../executor/ports.ts";
+import type { EventSink } from "../actuators/ports.ts";
 import { LeaderElector } from "../leader/leader-elector.ts";
 import { fencedActuator, fencedLifecycle, fencedStore, NO_FENCE, type LeaseFence } from "../leader/fence.ts";
 import type { Logger } from "../observability/logger.ts";

@@ -1,6 +1,6 @@
 import type { CoreV1Api } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
-import type { EventSink } from "../executor/ports.ts";
+import type { EventSink } from "../actuators/ports.ts";
 import { EventRecorder, type EventReason, type InvolvedObject } from "../observability/events.ts";
 import type { Logger } from "../observability/logger.ts";
 

@@ -14,9 +14,9 @@ import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
 import { aNode } from "../../test/fixtures/snapshot-builders.ts";
 import { NoticeIntake, type FirstCordon } from "./intake.ts";
-import type { EventSink } from "../executor/ports.ts";
+import type { EventSink } from "../actuators/ports.ts";
 import { Serial } from "./serial.ts";
-import type { ClusterView } from "../executor/ports.ts";
+import type { ClusterView } from "../actuators/ports.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
 import { anEvacuation } from "../../test/fixtures/snapshot-builders.ts";
 

@@ -6,8 +6,8 @@ import type { Clock } from "../domain/clock.ts";
 import { isActive } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
 import type { NodeView } from "../domain/snapshot.ts";
-import { foldNotice, type FoldPolicy } from "../executor/fold-notice.ts";
-import type { ClusterView, EventSink, ExecutorLogger } from "../executor/ports.ts";
+import { foldNotice, type FoldPolicy } from "../planner/fold-notice.ts";
+import type { ClusterView, EventSink, ExecutorLogger } from "../actuators/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { ForeignInstanceError } from "../signals/errors.ts";
 import type { EvacuationStore } from "../state/evacuation-store.ts";
@@ -15,9 +15,9 @@ import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 import type { Serial } from "./serial.ts";
 import type { LifecycleHookTimeouts } from "../actuators/aws/lifecycle.ts";
 import type { NodeOutcome } from "../actuators/kube-actuator.ts";
-import { forEachConcurrently } from "../executor/reconciler.ts";
+import { forEachConcurrently } from "../executor/concurrency.ts";
 import { isNotLeader } from "../leader/fence.ts";
-import type { FoldDecision } from "../executor/fold-notice.ts";
+import type { FoldDecision } from "../planner/fold-notice.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { WorkloadKind } from "../domain/snapshot.ts";
-import type { EvacuationObserver } from "../executor/ports.ts";
+import type { EvacuationObserver } from "../actuators/ports.ts";
 import type { Metrics } from "../observability/metrics.ts";
 
 const WORKLOAD_KINDS = new Set<string>([

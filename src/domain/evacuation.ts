@@ -4,7 +4,7 @@
  * from it; the surge records in particular are what keeps it from surging the same pod twice.
  * Times are milliseconds since the epoch.
  */
-import type { NoticeKind } from "./notice.ts";
+import type { LifecycleHookRef, NoticeKind } from "./notice.ts";
 import type { PodRef, WorkloadRef } from "./snapshot.ts";
 
 /**
@@ -94,4 +94,13 @@ export function isActive(evacuation: Evacuation): boolean {
 export function finishedAt(evacuation: Evacuation): number | null {
   if (isActive(evacuation)) return null;
   return evacuation.timeline.doneAt ?? evacuation.timeline.failedAt ?? null;
+}
+
+/** An Evacuation as stored: the domain record plus what only the resource carries. */
+export interface StoredEvacuation {
+  evacuation: Evacuation;
+  lifecycleHook: LifecycleHookRef | null;
+  /** Last message written to status (the latest reason). */
+  message: string;
+  resourceVersion: string | undefined;
 }

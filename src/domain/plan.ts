@@ -167,6 +167,9 @@ export type Step =
 
 export type StepKind = Step["kind"];
 
+/** The step of kind `K`. */
+export type StepOf<K extends StepKind> = Extract<Step, { kind: K }>;
+
 /** A pod the planner leaves alone on purpose. */
 export interface Skip {
   pod: PodRef;

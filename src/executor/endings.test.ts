@@ -25,7 +25,7 @@ import {
   T0,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
-import type { EventSink } from "./ports.ts";
+import type { EventSink } from "../actuators/ports.ts";
 import { noObserver, reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 type Emitted = Parameters<EventSink["emit"]>[0];

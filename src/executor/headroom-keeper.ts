@@ -7,6 +7,7 @@
  */
 import type { HeadroomActuatorLike } from "../actuators/kube/headroom.ts";
 import type { Clock } from "../domain/clock.ts";
+import { errorMessage } from "../domain/error-message.ts";
 import type { HeadroomPlan, HeadroomSettings } from "../domain/headroom.ts";
 import type { ClusterSnapshot } from "../domain/snapshot.ts";
 import type { LeaseFence } from "../leader/fence.ts";
@@ -26,18 +27,18 @@ export interface HeadroomKeeperOptions {
 }
 
 export class HeadroomKeeper {
-  readonly #o: HeadroomKeeperOptions;
+  readonly #options: HeadroomKeeperOptions;
   #priorityClassReady = false;
   /** The last reason logged per Deployment, so an unchanged plan is not logged every round. */
   readonly #lastReason = new Map<string, string>();
 
   constructor(options: HeadroomKeeperOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Rounds until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, log, settings } = this.#o;
+    const { clock, log, settings } = this.#options;
     log.info(
       { nodes: settings.nodes, scope: settings.scope },
       settings.nodes === 0 ? "headroom off (--headroom-nodes=0)" : "keeping headroom",
@@ -46,19 +47,19 @@ export class HeadroomKeeper {
       try {
         await this.once();
       } catch (err) {
-        log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "headroom round failed; retrying",
-        );
+        log.warn({ err: errorMessage(err) }, "headroom round failed; retrying");
       }
-      await clock.sleep(this.#o.intervalSeconds * 1000, signal).catch(() => undefined);
+      await clock.sleep(this.#options.intervalSeconds * 1000, signal).catch(() => undefined);
     }
   }
 
   /** One round: plan, then create, update or remove placeholder Deployments. Returns the plan. */
   async once(): Promise<HeadroomPlan> {
-    const { actuator, clock, fence, log, dryRun } = this.#o;
-    const plan = planHeadroom({ snapshot: this.#o.snapshot(clock.now()), settings: this.#o.settings });
+    const { actuator, clock, fence, log, dryRun } = this.#options;
+    const plan = planHeadroom({
+      snapshot: this.#options.snapshot(clock.now()),
+      settings: this.#options.settings,
+    });
     if (plan.sets.length > 0 && !this.#priorityClassReady && !dryRun) {
       fence.assertHeld("headroom.ensurePriorityClass");
       const outcome = await actuator.ensurePriorityClass();

@@ -20,8 +20,9 @@ import {
   ownedBy,
   T0,
 } from "../../test/fixtures/snapshot-builders.ts";
-import { forEachConcurrently, groupsOfKind, Reconciler, SURGE_TURN_MS } from "./reconciler.ts";
-import type { ClusterView } from "./ports.ts";
+import { forEachConcurrently } from "./concurrency.ts";
+import { groupsOfKind, Reconciler, SURGE_TURN_MS } from "./reconciler.ts";
+import type { ClusterView } from "../actuators/ports.ts";
 import { fakeActuator } from "../../test/fixtures/actuator.ts";
 import { oneEvacuationStore } from "../../test/fixtures/evacuation-store.ts";
 import { reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";

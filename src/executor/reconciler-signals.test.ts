@@ -23,7 +23,7 @@ import {
   T0,
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
-import type { EventSink, EvacuationObserver } from "./ports.ts";
+import type { EventSink, EvacuationObserver } from "../actuators/ports.ts";
 import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import { reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 

@@ -23,7 +23,7 @@ import {
 } from "../../test/fixtures/snapshot-builders.ts";
 import { Reconciler } from "./reconciler.ts";
 import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
-import type { ClusterView } from "./ports.ts";
+import type { ClusterView } from "../actuators/ports.ts";
 import { noObserver, reconcilerDeps } from "../../test/fixtures/reconciler-deps.ts";
 
 /** A store holding one evacuation whose first status write conflicts (someone wrote it since it was read). */

@@ -1,40 +1,38 @@
 /**
- * The executor: read (evacuations + cluster snapshot) -> decide (the pure planner) -> act (actuators), then
- * persist what was done in the Evacuation status. One reconcile handles every active evacuation at once, so
- * an AZ-wide reclaim cordons every affected node before any surge and surges each workload once.
+ * The executor: read (evacuations + cluster snapshot) -> decide (the pure planner) -> act, then persist what
+ * was done in the Evacuation status. One reconcile handles every active evacuation at once, so an AZ-wide
+ * reclaim cordons every affected node before any surge and surges each workload once. Each step is carried
+ * out by the handler of its kind (./steps/); this module runs the plan in its order, decides when the status
+ * is written and heartbeats the ASG lifecycle hooks; ./records.ts keeps the evacuations' records and writes
+ * them.
  *
  * Exactly-once replica changes: a surge (+k) or retire (-k) is written together with its entry in the
  * workload's surge ledger (annotation lifeboat.dev/surge-ledger, src/domain/surge-ledger.ts) in one
  * optimistic-concurrency update, and that write is idempotent. The Evacuation status is a cache of the
  * ledger: it is written right after each replica change (after a group of surges run together, once per
- * evacuation touched), and when that write fails (or the process dies
- * before it), the next reconcile recovers the record from the ledger before planning (./ledger-sync.ts),
- * and a step planned again from a stale view finds its change already in the ledger and writes nothing.
+ * evacuation touched), and when that write fails (or the process dies before it), the next reconcile
+ * recovers the record from the ledger before planning (./ledger-sync.ts), and a step planned again from a
+ * stale view finds its change already in the ledger and writes nothing.
  */
-import type { Clock } from "../domain/clock.ts";
-import type { Evacuation, EvictionRecord } from "../domain/evacuation.ts";
-import { isActive } from "../domain/evacuation.ts";
-import { EVACUATE_ANNOTATION, type Plan, type Step } from "../domain/plan.ts";
-import { podKey, workloadKey, type PodRef, type WorkloadRef } from "../domain/snapshot.ts";
-import type { LedgerOutcome } from "../actuators/kube-actuator.ts";
-import type { ActuatorAction } from "../observability/metrics.ts";
 import type { EarlyNodeActuatorLike } from "../actuators/aws/early-node.ts";
-import type { LedgerEntry } from "../domain/surge-ledger.ts";
-import { recordId, retireRecords, syncWithLedger } from "./ledger-sync.ts";
+import type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
+import type { KubeActuator } from "../actuators/kube-actuator.ts";
+import type { ClusterView, EvacuationObserver, EventSink, ExecutorLogger } from "../actuators/ports.ts";
+import type { Clock } from "../domain/clock.ts";
+import { errorMessage } from "../domain/error-message.ts";
+import { isActive, type Evacuation, type StoredEvacuation } from "../domain/evacuation.ts";
+import type { Plan, Step, StepKind } from "../domain/plan.ts";
+import { podKey } from "../domain/snapshot.ts";
 import { isNotLeader } from "../leader/fence.ts";
+import type { ActuatorAction } from "../observability/metrics.ts";
 import type { Budgets } from "../planner/budgets.ts";
 import { planEvacuations } from "../planner/planner.ts";
 import type { PlanPolicy } from "../planner/policy.ts";
-import { slackSeconds, type StoredEvacuation } from "../state/evacuation-resource.ts";
-import { EvacuationStoreError, type EvacuationStore } from "../state/evacuation-store.ts";
-import type {
-  ClusterView,
-  EvacuationObserver,
-  EventSink,
-  ExecutorLogger,
-  KubeActuator,
-  LifecycleActuatorLike,
-} from "./ports.ts";
+import type { EvacuationStore } from "../state/evacuation-store.ts";
+import { forEachConcurrently } from "./concurrency.ts";
+import { actionFailed, announce, evacuationObject, type EventObject } from "./events.ts";
+import { EvacuationRecords } from "./records.ts";
+import { actionOf, runStep, stepObject, type StepContext } from "./steps/index.ts";
 
 export interface ReconcilerDeps {
   cluster: ClusterView;
@@ -69,10 +67,12 @@ export interface ReconcilerDeps {
   noticeWaiting?: () => boolean;
 }
 
-/** One change to an evacuation's record, kept so it can be re-applied after a conflicting write. */
-interface Change {
-  apply: (e: Evacuation) => Evacuation;
-  message: string;
+/** What one reconcile knows and has done. */
+interface Round {
+  records: EvacuationRecords;
+  failures: ReconcileResult["failures"];
+  /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
+  ownerKinds: Map<string, string>;
 }
 
 export interface ReconcileResult {
@@ -88,11 +88,11 @@ export interface ReconcileResult {
 export const STEP_CONCURRENCY = 16;
 /**
  * Step kinds whose steps are independent (one node, one workload or one pod each) and run STEP_CONCURRENCY at
- * a time within a group of consecutive steps of the kind: an AZ-wide reclaim is 100 cordons, 700 surges,
- * 3,000 marks and, when replacements are late, thousands of evictions at the last responsible moment, which
+ * a time within a group of consecutive steps of the kind: an AZ-wide reclaim is hundreds of cordons, surges
+ * and marks and, when replacements are late, thousands of evictions at the last responsible moment, which
  * one after another would end after the deadline.
  */
-const CONCURRENT_KINDS: ReadonlySet<Step["kind"]> = new Set([
+const CONCURRENT_KINDS: ReadonlySet<StepKind> = new Set([
   "cordon",
   "surge",
   "mark-doomed",
@@ -105,20 +105,23 @@ const CONCURRENT_KINDS: ReadonlySet<Step["kind"]> = new Set([
  * Kinds a waiting notice may stop after a first STEP_CONCURRENCY (see noticeWaiting). Not surges (see
  * SURGE_TURN_MS), nor cordons, evictions and deletes, which are never held back.
  */
-const PREEMPTIBLE_KINDS: ReadonlySet<Step["kind"]> = new Set(["mark-doomed", "retire"]);
+const PREEMPTIBLE_KINDS: ReadonlySet<StepKind> = new Set(["mark-doomed", "retire"]);
 
 /**
  * A waiting notice stops a group of surges from starting more once the group has run this long (and its
- * first STEP_CONCURRENCY have started). Notices are recorded between reconciles, so a group of 700 surges
- * on a busy API server (10 s at 1,000 nodes) kept 60 warnings unrecorded, and their surges unplanned, for
- * as long; stopping after every 16 instead (before the node was cordoned at receipt) slowed the surges to
- * a sixth of what the API server took. After a turn of this length the waiting notices are recorded and the
- * next plan takes their pods with the surges left, one write per workload for both.
+ * first STEP_CONCURRENCY have started). Notices are recorded between reconciles: a group that runs to its
+ * end keeps new warnings unrecorded, and their pods' surges unplanned, for as long as it runs, and a group
+ * stopped after every STEP_CONCURRENCY makes the surges themselves wait. After a turn of this length the
+ * waiting notices are recorded and the next plan takes their pods with the surges left, one write per
+ * workload for both.
  */
 export const SURGE_TURN_MS = 1_000;
 
-/** The pods of one mark-doomed step annotated this many at a time (within a group of such steps). */
-const MARK_CONCURRENCY = 4;
+/**
+ * Kinds that change a workload's surge ledger: the Evacuation status, the ledger's cache, is written right
+ * after each (after a group of them, once for the group).
+ */
+const LEDGER_KINDS: ReadonlySet<StepKind> = new Set(["surge", "retire", "hand-back"]);
 
 /** Consecutive steps of the same kind, in plan order. */
 export function groupsOfKind(steps: readonly Step[]): Step[][] {
@@ -131,60 +134,30 @@ export function groupsOfKind(steps: readonly Step[]): Step[][] {
   return groups;
 }
 
-/**
- * Runs `fn` over `items`, at most `limit` at once; rejects with the first error after all have settled.
- * `stopWhen`: once `limit` items have started, no further item starts while it holds; returns how many ran.
- */
-export async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-  stopWhen?: () => boolean,
-): Promise<number> {
-  let next = 0;
-  let firstError: { err: unknown } | null = null;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      if (next >= limit && stopWhen?.() === true) return;
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        firstError ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (firstError !== null) throw (firstError as { err: unknown }).err;
-  return Math.min(next, items.length);
-}
-
 export class Reconciler {
-  readonly #d: ReconcilerDeps;
+  readonly #deps: ReconcilerDeps;
   readonly #lastHeartbeat = new Map<string, number>();
   /** Warnings already reported: the planner repeats them in every plan, operators want them once. */
   readonly #warned = new Set<string>();
-  #ownerKinds = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
-    this.#d = deps;
+    this.#deps = deps;
   }
 
   get #policy(): PlanPolicy {
     return {
-      taintKey: this.#d.taintKey,
-      excludeFromLb: this.#d.excludeFromLb,
-      prewarmTimeoutSeconds: this.#d.prewarmTimeoutSeconds,
-      giveUpAfterSeconds: this.#d.giveUpAfterSeconds,
-      ttlSecondsAfterFinished: this.#d.evacuationTtlSeconds,
-      earlyNode: this.#d.earlyNode != null,
+      taintKey: this.#deps.taintKey,
+      excludeFromLb: this.#deps.excludeFromLb,
+      prewarmTimeoutSeconds: this.#deps.prewarmTimeoutSeconds,
+      giveUpAfterSeconds: this.#deps.giveUpAfterSeconds,
+      ttlSecondsAfterFinished: this.#deps.evacuationTtlSeconds,
+      earlyNode: this.#deps.earlyNode != null,
     };
   }
 
   async reconcileOnce(): Promise<ReconcileResult> {
-    const { clock, store, cluster } = this.#d;
+    const { clock, store, cluster } = this.#deps;
     const stored = await store.list();
-    const byName = new Map(stored.map((s) => [s.evacuation.name, s]));
     const now = clock.now();
     // Finished evacuations still need a plan: their time to live runs out (a `forget` step).
     if (stored.length === 0) {
@@ -196,861 +169,200 @@ export class Reconciler {
       };
     }
     const snapshot = cluster.snapshot(now);
-    /** The owner kind of each pod (for pods_moved_total{workload_kind} of evictions and force-deletes). */
-    this.#ownerKinds = new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"]));
-    const dirty = new Set<string>();
-    const failures: ReconcileResult["failures"] = [];
-    /** Evacuations deleted by this reconcile (their time to live ran out). */
-    const forgotten = new Set<string>();
-    /** What this reconcile changed per evacuation, to re-apply on a fresh copy if a status write conflicts. */
-    const changes = new Map<string, Change[]>();
+    const records = new EvacuationRecords(stored, {
+      store,
+      log: this.#deps.log,
+      writeConcurrency: STEP_CONCURRENCY,
+    });
+    const round: Round = {
+      records,
+      failures: [],
+      ownerKinds: new Map(snapshot.pods.map((p) => [podKey(p), p.owner?.kind ?? "Other"])),
+    };
     // The status is a cache of the surge ledgers: recover what a failed status write (or a crash) lost.
-    for (const w of snapshot.workloads) {
-      if (w.surgeLedger.length === 0) continue;
-      for (const name of this.#sync(byName, changes, w.ref, w.surgeLedger, null)) dirty.add(name);
-    }
+    for (const w of snapshot.workloads)
+      if (w.surgeLedger.length > 0) records.touch(records.syncWithLedger(w.ref, w.surgeLedger, null));
     const plan = planEvacuations({
       snapshot,
-      evacuations: [...byName.values()].map((s) => s.evacuation),
+      evacuations: records.evacuations(),
       now,
-      budgets: this.#d.budgets,
+      budgets: this.#deps.budgets,
       policy: this.#policy,
     });
-    const run = async (step: Step, persistNow: boolean): Promise<string[]> => {
-      let action = actionOf(step);
-      try {
-        if (step.kind === "forget") {
-          await this.#d.store.delete(step.evacuation);
-          forgotten.add(step.evacuation);
-          this.#d.log.info({ evacuation: step.evacuation }, `forgotten: ${step.reason}`);
-          return [];
-        }
-        const touched = await this.#execute(step, byName, changes, clock.now());
-        for (const name of touched) dirty.add(name);
-        // Replica changes are persisted at once (see the crash-safety note above).
-        action = "status_write";
-        if (persistNow && (step.kind === "surge" || step.kind === "retire" || step.kind === "hand-back"))
-          await this.#persist(byName, changes, touched, dirty);
-        return touched;
-      } catch (err) {
-        // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
-        if (isNotLeader(err)) throw err;
-        const error = err instanceof Error ? err.message : String(err);
-        failures.push({ step, error });
-        this.#failed(
-          action,
-          stepObject(step),
-          `${action} failed, will retry: ${error} (step: ${step.reason})`,
-        );
-        return [];
-      }
-    };
-    // The plan's order holds (every cordon before any surge, every surge before any retire): steps run
-    // group by group of one kind. Within a group of cordons, surges or retires (an AZ-wide reclaim: a
-    // hundred nodes, a thousand workloads) the steps are independent (one node, one workload each) and run
-    // STEP_CONCURRENCY at a time; the status writes of surges and retires then follow once for the whole
-    // group (the ledger on each workload is what makes a replica change exactly-once, the status its cache).
-    for (const group of groupsOfKind(plan.steps)) {
-      const kind = group[0]?.kind;
-      if (group.length > 1 && kind !== undefined && CONCURRENT_KINDS.has(kind)) {
-        const touched = new Set<string>();
-        // A notice waiting to be recorded also stops a group of marks or retires from starting more steps
-        // (after a first STEP_CONCURRENCY, so that every reconcile moves on), and a group of surges once it
-        // has had its turn (SURGE_TURN_MS): the rest waits for the next reconcile, which plans the new node's
-        // pods too. Cordons and pod removals (evictions at the last responsible moment) are never held back.
-        const preempt = this.#preemption(kind);
-        const ran = await forEachConcurrently(
-          group,
-          STEP_CONCURRENCY,
-          async (step) => {
-            for (const name of await run(step, false)) touched.add(name);
-          },
-          preempt,
-        );
-        const preempted = ran < group.length;
-        if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
-          this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
-          break;
-        }
-        if (kind === "surge" || kind === "retire") {
-          try {
-            await this.#persist(byName, changes, touched, dirty);
-          } catch (err) {
-            if (isNotLeader(err)) throw err;
-            const error = err instanceof Error ? err.message : String(err);
-            this.#failed(
-              "status_write",
-              { kind: "Evacuation", name: [...touched][0] ?? "" },
-              `status write after ${group.length} ${kind}s failed, will retry: ${error}`,
-            );
-          }
-        }
-        if (preempted) {
-          this.#d.log.info(
-            { done: ran, left: group.length - ran },
-            `a notice is waiting: ${group.length - ran} ${kind}s wait for the next reconcile`,
-          );
-          break;
-        }
-        continue;
-      }
-      for (const step of group) await run(step, true);
-      if (kind === "cordon" && this.#d.noticeWaiting?.() === true) {
-        this.#d.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
-        break;
-      }
-    }
+    await this.#runPlan(plan, round);
     await this.#heartbeats(stored, clock.now());
     try {
-      await this.#persist(byName, changes, [...dirty], dirty);
+      await records.persist();
     } catch (err) {
-      this.#d.observer.actuatorError("status_write");
+      this.#deps.observer.actuatorError("status_write");
       throw err;
     }
     return {
       plan,
-      failures,
+      failures: round.failures,
       nextReviewAt: plan.nextReviewAt,
-      evacuations: [...byName.values()]
-        .filter((s) => !forgotten.has(s.evacuation.name))
-        .map((s) => s.evacuation),
+      evacuations: records.evacuations(),
     };
   }
 
-  #ownerKind(pod: { namespace: string; name: string }): string {
-    return this.#ownerKinds.get(podKey(pod)) ?? "Other";
+  /**
+   * The plan's order holds (every cordon before any surge, every surge before any retire): steps run group by
+   * group of one kind. Within a group of cordons, surges or retires (an AZ-wide reclaim: a hundred nodes, a
+   * thousand workloads) the steps are independent (one node, one workload each) and run STEP_CONCURRENCY at
+   * a time; the status writes of surges and retires then follow once for the whole group (the ledger on each
+   * workload is what makes a replica change exactly-once, the status its cache).
+   */
+  async #runPlan(plan: Plan, round: Round): Promise<void> {
+    for (const group of groupsOfKind(plan.steps)) {
+      const kind = group[0]?.kind;
+      const goOn =
+        group.length > 1 && kind !== undefined && CONCURRENT_KINDS.has(kind)
+          ? await this.#runConcurrently(group, kind, round)
+          : await this.#runInTurn(group, round);
+      if (!goOn) return;
+    }
+  }
+
+  /** Runs a group of steps one after another; false when the rest of the plan waits for the next reconcile. */
+  async #runInTurn(group: Step[], round: Round): Promise<boolean> {
+    for (const step of group) await this.#runStep(step, true, round);
+    return !(group[0]?.kind === "cordon" && this.#noticeWaitsAfterCordons());
+  }
+
+  /**
+   * Runs a group of independent steps STEP_CONCURRENCY at a time, then writes the status of the evacuations
+   * its surges or retires touched; false when the rest of the plan waits for the next reconcile.
+   */
+  async #runConcurrently(group: Step[], kind: StepKind, round: Round): Promise<boolean> {
+    const touched = new Set<string>();
+    // A notice waiting to be recorded also stops a group of marks or retires from starting more steps
+    // (after a first STEP_CONCURRENCY, so that every reconcile moves on), and a group of surges once it
+    // has had its turn (SURGE_TURN_MS): the rest waits for the next reconcile, which plans the new node's
+    // pods too. Cordons and pod removals (evictions at the last responsible moment) are never held back.
+    const ran = await forEachConcurrently(
+      group,
+      STEP_CONCURRENCY,
+      async (step) => {
+        for (const name of await this.#runStep(step, false, round)) touched.add(name);
+      },
+      this.#preemption(kind),
+    );
+    if (kind === "cordon" && this.#noticeWaitsAfterCordons()) return false;
+    if (kind === "surge" || kind === "retire") {
+      try {
+        await round.records.persist(touched);
+      } catch (err) {
+        if (isNotLeader(err)) throw err;
+        this.#failed(
+          "status_write",
+          evacuationObject([...touched][0] ?? ""),
+          `status write after ${group.length} ${kind}s failed, will retry: ${errorMessage(err)}`,
+        );
+      }
+    }
+    if (ran === group.length) return true;
+    this.#deps.log.info(
+      { done: ran, left: group.length - ran },
+      `a notice is waiting: ${group.length - ran} ${kind}s wait for the next reconcile`,
+    );
+    return false;
+  }
+
+  /** After a group of cordons, a waiting notice stops the plan (see ReconcilerDeps.noticeWaiting). */
+  #noticeWaitsAfterCordons(): boolean {
+    if (this.#deps.noticeWaiting?.() !== true) return false;
+    this.#deps.log.info({}, "a notice is waiting: the rest of this plan waits for the next reconcile");
+    return true;
+  }
+
+  /** Runs one step (outside a group, a ledger change is written to the status at once); throws only NotLeader. */
+  async #runStep(step: Step, persistNow: boolean, round: Round): Promise<string[]> {
+    let action = actionOf(step);
+    try {
+      const touched = await runStep(step, this.#stepContext(round));
+      round.records.touch(touched);
+      // Replica changes are persisted at once (see the crash-safety note above).
+      action = "status_write";
+      if (persistNow && LEDGER_KINDS.has(step.kind)) await round.records.persist(touched);
+      return touched;
+    } catch (err) {
+      // Lost the lease (with margin): stop at once, write nothing more (src/leader/fence.ts).
+      if (isNotLeader(err)) throw err;
+      const error = errorMessage(err);
+      round.failures.push({ step, error });
+      this.#failed(action, stepObject(step), `${action} failed, will retry: ${error} (step: ${step.reason})`);
+      return [];
+    }
+  }
+
+  /** What a step handler works with (./steps/handler.ts): the ports, and this reconcile's records. */
+  #stepContext(round: Round): StepContext {
+    const deps = this.#deps;
+    return {
+      actuator: deps.actuator,
+      lifecycle: deps.lifecycle,
+      earlyNode: deps.earlyNode ?? null,
+      taintKey: deps.taintKey,
+      excludeFromLb: deps.excludeFromLb,
+      log: deps.log,
+      events: deps.events,
+      observer: deps.observer,
+      now: deps.clock.now(),
+      stored: (name) => round.records.stored(name),
+      update: (name, fn, message) => {
+        round.records.update(name, fn, message);
+      },
+      syncWithLedger: (workload, entries, message) =>
+        round.records.syncWithLedger(workload, entries, message),
+      ownerKind: (pod) => round.ownerKinds.get(podKey(pod)) ?? "Other",
+      firstTime: (key) => {
+        if (this.#warned.has(key)) return false;
+        this.#warned.add(key);
+        return true;
+      },
+      forget: (name) => round.records.forget(name),
+    };
   }
 
   /** A failed call: counted, logged and reported as an ActionFailed Event (the next reconcile retries). */
   #failed(action: ActuatorAction, object: EventObject, message: string): void {
-    this.#d.observer.actuatorError(action);
-    this.#d.log.error({ action, object }, message);
-    this.#d.events.emit({ object, type: "Warning", reason: "ActionFailed", message });
-  }
-
-  /**
-   * Writes the changed evacuations' status. A conflict (someone wrote the resource since it was read) must
-   * not lose what was done: the step already happened in the cluster. So the fresh copy is read and every
-   * change of this reconcile re-applied to it, then written again.
-   */
-  async #persist(
-    byName: Map<string, StoredEvacuation>,
-    changes: Map<string, Change[]>,
-    names: Iterable<string>,
-    dirty: Set<string>,
-  ): Promise<void> {
-    const { store, log } = this.#d;
-    // One write per evacuation, STEP_CONCURRENCY at a time (a group of surges touches up to every evacuation).
-    const pending = [...new Set(names)].filter((name) => dirty.has(name) && byName.has(name));
-    await forEachConcurrently(pending, STEP_CONCURRENCY, async (name) => {
-      let s = byName.get(name);
-      if (s === undefined) return;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          s = await store.updateStatus(s);
-          break;
-        } catch (err) {
-          if (!(err instanceof EvacuationStoreError && err.isConflict) || attempt >= 5) throw err;
-          const fresh = await store.get(name);
-          if (fresh === null) throw err;
-          const replay = changes.get(name) ?? [];
-          log.info(
-            { evacuation: name, attempt, changes: replay.length },
-            "status write conflicted; re-applying this reconcile's changes to the fresh copy",
-          );
-          s = {
-            ...fresh,
-            evacuation: replay.reduce((e, c) => c.apply(e), fresh.evacuation),
-            message: replay.at(-1)?.message ?? fresh.message,
-          };
-        }
-      }
-      byName.set(name, s);
-      changes.delete(name);
-      dirty.delete(name);
-    });
-  }
-
-  /** Records a change to an evacuation (in memory now, written by #persist, re-applied after a conflict). */
-  #update(
-    byName: Map<string, StoredEvacuation>,
-    changes: Map<string, Change[]>,
-    name: string,
-    fn: (e: Evacuation) => Evacuation,
-    message: string,
-  ): void {
-    const s = byName.get(name);
-    if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
-    byName.set(name, { ...s, evacuation: fn(s.evacuation), message });
-    changes.set(name, [...(changes.get(name) ?? []), { apply: fn, message }]);
-  }
-
-  /** Brings the surge records of every evacuation named in `entries` in line with them; returns those changed. */
-  #sync(
-    byName: Map<string, StoredEvacuation>,
-    changes: Map<string, Change[]>,
-    workload: WorkloadRef,
-    entries: readonly LedgerEntry[],
-    /** The status message; null: a recovery, logged with its own message. */
-    reason: string | null,
-  ): string[] {
-    const touched: string[] = [];
-    for (const name of new Set(entries.map((x) => x.evacuation))) {
-      const s = byName.get(name);
-      if (s === undefined || syncWithLedger(s.evacuation, workload, entries) === null) continue;
-      const message =
-        reason ??
-        `surge records of ${workloadKey(workload)} recovered from its surge ledger (a status write after the scale was lost)`;
-      this.#update(byName, changes, name, (e) => syncWithLedger(e, workload, entries) ?? e, message);
-      if (reason === null) this.#d.log.info({ evacuation: name, workload: workloadKey(workload) }, message);
-      touched.push(name);
-    }
-    return touched;
-  }
-
-  /** Carries out one step; returns the evacuations whose record changed. */
-  async #execute(
-    step: Step,
-    byName: Map<string, StoredEvacuation>,
-    changes: Map<string, Change[]>,
-    now: number,
-  ): Promise<string[]> {
-    const { actuator, events, observer, log } = this.#d;
-    const rec = (name: string): StoredEvacuation => {
-      const s = byName.get(name);
-      if (s === undefined) throw new Error(`plan names unknown evacuation ${name}`);
-      return s;
-    };
-    const update = (name: string, fn: (e: Evacuation) => Evacuation, message: string): void => {
-      this.#update(byName, changes, name, fn, message);
-    };
-    switch (step.kind) {
-      case "cordon": {
-        const outcome = await actuator.cordon(step.node, {
-          taintKey: this.#d.taintKey,
-          excludeFromLb: this.#d.excludeFromLb,
-        });
-        if (
-          outcome.kind === "done" &&
-          !outcome.changed &&
-          rec(step.evacuation).evacuation.timeline.cordonedAt !== undefined
-        ) {
-          // Cordoned at receipt (the intake) and the snapshot did not show it yet: measured and reported then.
-          log.info({ node: step.node, evacuation: step.evacuation }, `already cordoned: ${step.reason}`);
-          return [];
-        }
-        update(
-          step.evacuation,
-          (e) => ({
-            ...e,
-            phase: e.phase === "Pending" ? "Cordoned" : e.phase,
-            timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? now },
-          }),
-          step.reason,
-        );
-        const e = rec(step.evacuation).evacuation;
-        observer.noticeToCordon(secondsBetween(e.noticedAt, now));
-        log.info({ node: step.node, evacuation: step.evacuation }, `cordoned: ${step.reason}`);
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "Cordoned",
-          message: step.reason,
-        });
-        return [step.evacuation];
-      }
-      case "taint-prefer-no-schedule": {
-        await actuator.taintPreferNoSchedule(step.node, this.#d.taintKey);
-        update(
-          step.evacuation,
-          (e) => ({ ...e, phase: e.phase === "Pending" ? "Cordoned" : e.phase }),
-          step.reason,
-        );
-        log.info({ node: step.node }, `tainted PreferNoSchedule: ${step.reason}`);
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "TaintedPreferNoSchedule",
-          message: step.reason,
-        });
-        return [step.evacuation];
-      }
-      case "mark-doomed": {
-        const ns = step.workload.namespace;
-        // One patch per doomed pod (the cost is per pod); a pod gone meanwhile needs none.
-        await forEachConcurrently(step.pods, MARK_CONCURRENCY, async (pod) => {
-          await actuator.setDeletionCost({ namespace: ns, name: pod }, step.deletionCost);
-        });
-        log.debug({ workload: workloadKey(step.workload), pods: step.pods }, `marked: ${step.reason}`);
-        return [];
-      }
-      case "surge": {
-        const outcome = expectApplied(
-          await actuator.changeSurgeLedger(step.workload, { kind: "surge", records: step.records, at: now }),
-          step.workload,
-        );
-        const touched = this.#sync(byName, changes, step.workload, outcome.touched, step.reason);
-        if (outcome.delta === 0) {
-          // An earlier write (whose answer or status record was lost) already made this surge.
-          log.info(
-            { workload: workloadKey(step.workload), pods: step.pods },
-            `surge already in the ledger of ${workloadKey(step.workload)}; nothing written: ${step.reason}`,
-          );
-          return touched;
-        }
-        for (const r of step.records)
-          observer.noticeToSurge(secondsBetween(rec(r.evacuation).evacuation.noticedAt, now));
-        observer.podsMoved(step.workload.kind, "surge", outcome.delta);
-        log.info(
-          {
-            workload: workloadKey(step.workload),
-            by: outcome.delta,
-            pods: step.pods,
-            replicas: outcome.replicas,
-          },
-          `surged: ${step.reason}`,
-        );
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Normal",
-          reason: "SurgeCreated",
-          message: step.reason,
-        });
-        for (const r of step.records) {
-          if (rec(r.evacuation).evacuation.mode !== "prewarm") continue;
-          events.emit({
-            object: { kind: "Evacuation", name: r.evacuation },
-            type: "Normal",
-            reason: "Prewarmed",
-            message: `rebalance prewarm: ${step.reason}; nothing is retired until an interruption warning brings a deadline`,
-          });
-        }
-        return [...new Set([...touched, ...step.records.map((r) => r.evacuation)])];
-      }
-      case "retire": {
-        const surges = step.records.map((ref) => {
-          const e = rec(ref.evacuation).evacuation;
-          const r = e.surges[ref.index];
-          if (r === undefined)
-            throw new Error(`plan names unknown surge record ${ref.evacuation}#${ref.index}`);
-          return {
-            id: recordId(e.name, r),
-            evacuation: e.name,
-            pods: r.pods,
-            by: r.by,
-            legacy: r.id === undefined,
-          };
-        });
-        const outcome = expectApplied(
-          await actuator.changeSurgeLedger(step.workload, { kind: "retire", surges, at: now }),
-          step.workload,
-        );
-        const touched = new Set(this.#sync(byName, changes, step.workload, outcome.touched, step.reason));
-        for (const ref of step.records) {
-          if (retireRecords(rec(ref.evacuation).evacuation, step.workload, outcome.unknown, now) === null)
-            continue;
-          update(
-            ref.evacuation,
-            (e) => retireRecords(e, step.workload, outcome.unknown, now) ?? e,
-            step.reason,
-          );
-          touched.add(ref.evacuation);
-        }
-        if (outcome.delta === 0) {
-          log.info(
-            { workload: workloadKey(step.workload), pods: step.pods },
-            `retire already in the ledger of ${workloadKey(step.workload)}; nothing written: ${step.reason}`,
-          );
-          return [...touched];
-        }
-        if (step.replacementsReady)
-          for (const ref of step.records)
-            observer.noticeToReplacementsReady(secondsBetween(rec(ref.evacuation).evacuation.noticedAt, now));
-        log.info(
-          {
-            workload: workloadKey(step.workload),
-            by: outcome.delta,
-            pods: step.pods,
-            replicas: outcome.replicas,
-          },
-          `retired: ${step.reason}`,
-        );
-        for (const name of step.replacementsReady ? touched : []) {
-          events.emit({
-            object: { kind: "Evacuation", name },
-            type: "Normal",
-            reason: "ReplacementsReady",
-            message: `replacements of ${workloadKey(step.workload)} are Ready: ${step.reason}`,
-          });
-        }
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Normal",
-          reason: "Retired",
-          message: step.reason,
-        });
-        return [...touched];
-      }
-      case "evict": {
-        if (step.atLastResponsibleMoment) this.#lastResponsibleMoment(step);
-        const result = await actuator.evict(step.pod);
-        if (result.kind === "error") {
-          observer.eviction("error");
-          throw result.error;
-        }
-        if (result.kind === "throttled" || result.kind === "conflict") {
-          log.info(
-            { pod: podKey(step.pod), result: result.kind },
-            `eviction not done yet (${result.message}); will retry`,
-          );
-          return [];
-        }
-        const outcome = result.kind;
-        observer.eviction(
-          outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
-        );
-        if (result.kind === "blocked-by-pdb" && step.atLastResponsibleMoment) {
-          // At the LRM the node dies whatever the PDB says: a refusal is answered with a graceful delete.
-          return this.#deleteOverridingPdb(
-            { ...step, pdbs: [] },
-            `PodDisruptionBudget refused the eviction at the last responsible moment (429: ${result.message}); the node dies at the deadline whatever the budget says, so the pod is deleted with its own grace period instead. ${step.reason}`,
-            update,
-            now,
-          );
-        }
-        update(
-          step.evacuation,
-          (e) => ({
-            ...e,
-            phase:
-              e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
-            evictions: withEviction(e.evictions, { pod: step.pod, at: now, outcome }),
-            timeline:
-              outcome === "evicted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
-          }),
-          step.reason,
-        );
-        if (result.kind === "blocked-by-pdb") {
-          log.warn(
-            { pod: podKey(step.pod) },
-            `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`,
-          );
-          events.emit({
-            object: { kind: "Pod", ...step.pod },
-            type: "Warning",
-            reason: "EvictionBlocked",
-            message: `PodDisruptionBudget refused the eviction (429: ${result.message}); retrying. ${step.reason}`,
-          });
-        } else {
-          if (outcome === "evicted") observer.podsMoved(this.#ownerKind(step.pod), "evict", 1);
-          log.info({ pod: podKey(step.pod), result: outcome }, `evict: ${step.reason}`);
-          events.emit({
-            object: { kind: "Pod", ...step.pod },
-            type: "Normal",
-            reason: "Evicted",
-            message: step.reason,
-          });
-        }
-        return [step.evacuation];
-      }
-      case "delete":
-        this.#lastResponsibleMoment(step);
-        return this.#deleteOverridingPdb(
-          step,
-          `PodDisruptionBudget ${step.pdbs.join(", ")} allows no disruption, overridden at the last responsible moment: ${step.reason}`,
-          update,
-          now,
-        );
-      case "hand-back": {
-        // The ledger first (the workload may be gone: nothing to close there), then the status cache.
-        const ids = step.records.map((ref) => {
-          const r = rec(ref.evacuation).evacuation.surges[ref.index];
-          if (r === undefined)
-            throw new Error(`plan names unknown surge record ${ref.evacuation}#${ref.index}`);
-          return recordId(ref.evacuation, r);
-        });
-        const outcome = await actuator.changeSurgeLedger(step.workload, { kind: "hand-back", ids, at: now });
-        if (outcome.kind === "unsupported") throw new Error(outcome.reason);
-        for (const ref of step.records)
-          update(
-            ref.evacuation,
-            (e) => ({
-              ...e,
-              surges: e.surges.map((s, i) =>
-                i === ref.index ? { ...s, retiredAt: s.retiredAt ?? now, handedBackAt: now } : s,
-              ),
-            }),
-            step.reason,
-          );
-        log.warn(
-          { workload: workloadKey(step.workload), cause: step.cause },
-          `surge handed back: ${step.reason}`,
-        );
-        events.emit({
-          object: workloadObject(step.workload),
-          type: "Warning",
-          reason: "SurgeHandedBack",
-          message: step.reason,
-        });
-        return [...new Set(step.records.map((r) => r.evacuation))];
-      }
-      case "uncordon": {
-        await actuator.uncordon(step.node, this.#d.taintKey);
-        log.info({ node: step.node, evacuation: step.evacuation }, `uncordoned: ${step.reason}`);
-        events.emit({
-          object: { kind: "Evacuation", name: step.evacuation },
-          type: "Normal",
-          reason: "PrewarmExpired",
-          message: step.reason,
-        });
-        events.emit({
-          object: { kind: "Node", name: step.node },
-          type: "Normal",
-          reason: "Uncordoned",
-          message: step.reason,
-        });
-        return [];
-      }
-      case "clear-request": {
-        const outcome = await actuator.removeNodeAnnotation(step.node, EVACUATE_ANNOTATION, step.value);
-        if (outcome.kind === "done" && outcome.changed) {
-          log.info({ node: step.node, evacuation: step.evacuation }, `request cleared: ${step.reason}`);
-          events.emit({
-            object: { kind: "Node", name: step.node },
-            type: "Normal",
-            reason: "RequestCleared",
-            message: step.reason,
-          });
-        }
-        return [];
-      }
-      case "fail": {
-        // The lifecycle call first (as for complete): when it fails the step is retried, and the Failed
-        // phase, the metric and the Events below are not recorded twice.
-        const hook = rec(step.evacuation).lifecycleHook;
-        if (hook !== null && this.#d.lifecycle !== null) {
-          // The instance goes either way; CONTINUE lets the ASG finish the termination now instead of at the
-          // hook's timeout.
-          await this.#d.lifecycle.complete(hook, "CONTINUE");
-          log.info(
-            { hook: hook.lifecycleHookName },
-            "completed the ASG lifecycle action with CONTINUE (evacuation gave up)",
-          );
-        }
-        update(
-          step.evacuation,
-          (e) => ({ ...e, phase: "Failed", timeline: { ...e.timeline, failedAt: now } }),
-          step.reason,
-        );
-        const e = rec(step.evacuation).evacuation;
-        observer.evacuationFailed(secondsBetween(e.noticedAt, now));
-        log.error({ evacuation: e.name, node: e.nodeName }, `evacuation failed: ${step.reason}`);
-        events.emit({
-          object: { kind: "Evacuation", name: e.name },
-          type: "Warning",
-          reason: "EvacuationFailed",
-          message: step.reason,
-        });
-        events.emit({
-          object: { kind: "Node", name: e.nodeName },
-          type: "Warning",
-          reason: "EvacuationFailed",
-          message: step.reason,
-        });
-        return [step.evacuation];
-      }
-      case "forget":
-        // Carried out by reconcileOnce (a delete, not a status change).
-        return [];
-      case "force-delete": {
-        const result = await actuator.forceDelete(step.pod);
-        update(
-          step.evacuation,
-          (e) => ({
-            ...e,
-            evictions: withEviction(e.evictions, {
-              pod: step.pod,
-              at: now,
-              outcome: result.kind === "deleted" ? "force-deleted" : "not-found",
-            }),
-          }),
-          step.reason,
-        );
-        if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "force_delete", 1);
-        log.warn({ pod: podKey(step.pod) }, `force-deleted: ${step.reason}`);
-        events.emit({
-          object: { kind: "Pod", ...step.pod },
-          type: "Warning",
-          reason: "ForceDeleted",
-          message: step.reason,
-        });
-        return [step.evacuation];
-      }
-      case "request-node": {
-        const earlyNode = this.#d.earlyNode;
-        if (earlyNode == null) return [];
-        const outcome = await earlyNode.request(step.instanceId, step.count, step.evacuation);
-        if (outcome.kind === "requested") {
-          log.info(
-            { node: step.node, group: outcome.group, from: outcome.from, to: outcome.to },
-            `early node: raised ${outcome.group} from ${outcome.from} to ${outcome.to}: ${step.reason}`,
-          );
-          events.emit({
-            object: { kind: "Node", name: step.node },
-            type: "Normal",
-            reason: "EarlyNodeRequested",
-            message: `desired capacity of ${outcome.group} raised from ${outcome.from} to ${outcome.to}: ${step.reason}`,
-          });
-        } else if (outcome.kind === "at-max" || outcome.kind === "no-group") {
-          const why =
-            outcome.kind === "at-max"
-              ? `${outcome.group} is at its MaxSize ${outcome.max}`
-              : `${step.instanceId} belongs to no Auto Scaling group`;
-          const key = `EarlyNode/${step.evacuation}`;
-          if (!this.#warned.has(key)) {
-            this.#warned.add(key);
-            log.warn({ node: step.node }, `early node not requested: ${why}`);
-          }
-        }
-        return [];
-      }
-      case "warn": {
-        const key = `${step.code}/${step.subject}`;
-        if (this.#warned.has(key)) return [];
-        this.#warned.add(key);
-        log.warn({ code: step.code, subject: step.subject }, step.reason);
-        events.emit({
-          object: subjectObject(step.subject),
-          type: "Warning",
-          reason: step.code,
-          message: step.reason,
-        });
-        return [];
-      }
-      case "wait": {
-        log.debug({ subject: step.subject, until: step.until }, `waiting: ${step.reason}`);
-        return [];
-      }
-      case "complete": {
-        // The lifecycle call first: when it fails the step is retried, and the completion metrics and
-        // Events below must not be counted again on each retry.
-        const hook = rec(step.evacuation).lifecycleHook;
-        if (hook !== null && this.#d.lifecycle !== null) {
-          await this.#d.lifecycle.complete(hook, "CONTINUE");
-          log.info({ hook: hook.lifecycleHookName }, "completed the ASG lifecycle action with CONTINUE");
-        }
-        update(
-          step.evacuation,
-          (e) => ({ ...e, phase: "Done", timeline: { ...e.timeline, doneAt: now } }),
-          step.reason,
-        );
-        const e = rec(step.evacuation).evacuation;
-        const slack = slackSeconds(e, now);
-        const missed = slack !== null && slack < 0;
-        observer.noticeToDone(secondsBetween(e.noticedAt, now), slack, missed);
-        log.info(
-          { evacuation: e.name, node: e.nodeName, slackSeconds: slack },
-          `evacuation done: ${step.reason}`,
-        );
-        events.emit({
-          object: { kind: "Evacuation", name: e.name },
-          type: missed ? "Warning" : "Normal",
-          reason: missed ? "DeadlineMissed" : "EvacuationDone",
-          message: `${step.reason}${slack === null ? "" : `; slack to the deadline ${slack} s`}`,
-        });
-        events.emit({
-          object: { kind: "Node", name: e.nodeName },
-          type: "Normal",
-          reason: "EvacuationDone",
-          message: step.reason,
-        });
-        return [step.evacuation];
-      }
-    }
-  }
-
-  /** Warning LastResponsibleMoment, once per evacuation: a pod goes at its LRM, replacements Ready or not. */
-  #lastResponsibleMoment(step: { pod: PodRef; evacuation: string; reason: string }): void {
-    if (this.#warned.has(`lrm/${step.evacuation}`)) return;
-    this.#warned.add(`lrm/${step.evacuation}`);
-    this.#d.log.warn({ evacuation: step.evacuation, pod: podKey(step.pod) }, step.reason);
-    this.#d.events.emit({
-      object: { kind: "Evacuation", name: step.evacuation },
-      type: "Warning",
-      reason: "LastResponsibleMoment",
-      message: `${podKey(step.pod)}: ${step.reason}`,
-    });
-  }
-
-  /**
-   * Deletes `step.pod` with its own grace period (preStop runs), bypassing the Eviction API: the pod's last
-   * responsible moment has come and a PodDisruptionBudget would refuse (or refused) its eviction.
-   */
-  async #deleteOverridingPdb(
-    step: { pod: PodRef; evacuation: string; pdbs: string[] },
-    message: string,
-    update: (name: string, fn: (e: Evacuation) => Evacuation, message: string) => void,
-    now: number,
-  ): Promise<string[]> {
-    const { actuator, events, observer, log } = this.#d;
-    const result = await actuator.deletePod(step.pod);
-    update(
-      step.evacuation,
-      (e) => ({
-        ...e,
-        phase:
-          e.phase === "Surging" || e.phase === "Cordoned" || e.phase === "Pending" ? "Retiring" : e.phase,
-        evictions: withEviction(e.evictions, {
-          pod: step.pod,
-          at: now,
-          outcome: result.kind === "deleted" ? "deleted" : "not-found",
-        }),
-        timeline:
-          result.kind === "deleted" ? { ...e.timeline, retiredAt: e.timeline.retiredAt ?? now } : e.timeline,
-      }),
+    announce(this.#deps, {
+      metric: (o) => {
+        o.actuatorError(action);
+      },
+      level: "error",
+      fields: { action, object },
       message,
-    );
-    if (result.kind === "deleted") observer.podsMoved(this.#ownerKind(step.pod), "delete", 1);
-    log.warn({ pod: podKey(step.pod), pdbs: step.pdbs, result: result.kind }, message);
-    events.emit({
-      object: { kind: "Pod", ...step.pod },
-      type: "Warning",
-      reason: "PdbOverridden",
-      message,
+      events: [actionFailed(object, message)],
     });
-    return [step.evacuation];
   }
 
   /** When a waiting notice stops a group of `kind` from starting more steps; undefined: never. */
-  #preemption(kind: Step["kind"]): (() => boolean) | undefined {
-    const waiting = (): boolean => this.#d.noticeWaiting?.() === true;
+  #preemption(kind: StepKind): (() => boolean) | undefined {
+    const waiting = (): boolean => this.#deps.noticeWaiting?.() === true;
     if (PREEMPTIBLE_KINDS.has(kind)) return waiting;
     if (kind !== "surge") return undefined;
-    const start = this.#d.clock.now();
-    return () => waiting() && this.#d.clock.now() - start >= SURGE_TURN_MS;
+    const start = this.#deps.clock.now();
+    return () => waiting() && this.#deps.clock.now() - start >= SURGE_TURN_MS;
   }
 
   async #heartbeats(stored: StoredEvacuation[], now: number): Promise<void> {
-    const hooks = this.#d.lifecycle;
+    const hooks = this.#deps.lifecycle;
     if (hooks === null) return;
     for (const s of stored) {
       if (s.lifecycleHook === null || !isActive(s.evacuation)) continue;
       const last = this.#lastHeartbeat.get(s.evacuation.name) ?? 0;
-      if (now - last < this.#d.asgHeartbeatSeconds * 1000) continue;
+      if (now - last < this.#deps.asgHeartbeatSeconds * 1000) continue;
       try {
         await hooks.heartbeat(s.lifecycleHook);
         this.#lastHeartbeat.set(s.evacuation.name, now);
       } catch (err) {
         this.#failed(
           "lifecycle_heartbeat",
-          { kind: "Evacuation", name: s.evacuation.name },
-          `ASG lifecycle heartbeat failed, will retry: ${err instanceof Error ? err.message : String(err)}`,
+          evacuationObject(s.evacuation.name),
+          `ASG lifecycle heartbeat failed, will retry: ${errorMessage(err)}`,
         );
       }
     }
   }
-}
-
-/** The evictions with `record` as the latest word on its pod (one record per pod). */
-function withEviction(evictions: EvictionRecord[], record: EvictionRecord): EvictionRecord[] {
-  return [...evictions.filter((x) => podKey(x.pod) !== podKey(record.pod)), record];
-}
-
-/** A scale that did not happen is a failed step: the plan is recomputed and retried on the next reconcile. */
-function expectApplied(
-  outcome: LedgerOutcome,
-  workload: WorkloadRef,
-): Extract<LedgerOutcome, { kind: "applied" }> {
-  if (outcome.kind === "applied") return outcome;
-  const why = outcome.kind === "not-found" ? "it no longer exists" : outcome.reason;
-  throw new Error(`could not scale ${workloadKey(workload)}: ${why}`);
-}
-
-function secondsBetween(from: number, to: number): number {
-  return Math.max(0, (to - from) / 1000);
-}
-
-type EventObject = Parameters<EventSink["emit"]>[0]["object"];
-
-function workloadObject(ref: { kind: string; namespace: string; name: string }): EventObject {
-  const kind = ref.kind === "StatefulSet" || ref.kind === "ReplicaSet" ? ref.kind : "Deployment";
-  return { kind, name: ref.name, namespace: ref.namespace };
-}
-
-/** The metric label of the call a step makes. */
-function actionOf(step: Step): ActuatorAction {
-  switch (step.kind) {
-    case "cordon":
-      return "cordon";
-    case "taint-prefer-no-schedule":
-      return "taint";
-    case "surge":
-      return "surge";
-    case "mark-doomed":
-      return "mark_doomed";
-    case "retire":
-      return "retire";
-    case "evict":
-      return "evict";
-    case "delete":
-      return "delete";
-    case "force-delete":
-      return "force_delete";
-    case "uncordon":
-      return "uncordon";
-    case "clear-request":
-      return "clear_request";
-    case "complete":
-    case "fail":
-      return "lifecycle_complete";
-    case "request-node":
-      return "asg_set_desired";
-    case "forget":
-      return "evacuation_delete";
-    case "hand-back":
-    case "warn":
-    case "wait":
-      return "status_write";
-  }
-}
-
-/** What an ActionFailed Event about a step is written on. */
-function stepObject(step: Step): EventObject {
-  switch (step.kind) {
-    case "cordon":
-    case "uncordon":
-    case "taint-prefer-no-schedule":
-    case "clear-request":
-    case "request-node":
-      return { kind: "Node", name: step.node };
-    case "surge":
-    case "mark-doomed":
-    case "retire":
-    case "hand-back":
-      return workloadObject(step.workload);
-    case "evict":
-    case "delete":
-    case "force-delete":
-      return { kind: "Pod", ...step.pod };
-    case "complete":
-    case "fail":
-    case "forget":
-      return { kind: "Evacuation", name: step.evacuation };
-    case "warn":
-    case "wait":
-      return subjectObject(step.subject);
-  }
-}
-
-/** Warning subjects are a node name, a pod key (ns/name) or a workload key (Kind/ns/name). */
-function subjectObject(subject: string): EventObject {
-  const parts = subject.split("/");
-  if (parts.length === 3)
-    return {
-      kind: parts[0] === "StatefulSet" || parts[0] === "ReplicaSet" ? parts[0] : "Deployment",
-      namespace: parts[1] ?? "",
-      name: parts[2] ?? "",
-    };
-  if (parts.length === 2) return { kind: "Pod", namespace: parts[0] ?? "", name: parts[1] ?? "" };
-  return { kind: "Node", name: subject };
 }

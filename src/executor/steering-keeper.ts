@@ -5,6 +5,7 @@
  * a failed round is logged and retried: steering is a preference, never a reason to stop evacuating.
  */
 import type { Clock } from "../domain/clock.ts";
+import { errorMessage } from "../domain/error-message.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { NodeView } from "../domain/snapshot.ts";
 import type { SteeringSettings, SteeringStep } from "../domain/steering.ts";
@@ -30,11 +31,11 @@ export interface SteeringKeeperOptions {
 }
 
 export class SteeringKeeper {
-  readonly #o: SteeringKeeperOptions;
+  readonly #options: SteeringKeeperOptions;
   #waker: AbortController | null = null;
 
   constructor(options: SteeringKeeperOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Plan again now (a notice was recorded). */
@@ -43,7 +44,7 @@ export class SteeringKeeper {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, log, settings } = this.#o;
+    const { clock, log, settings } = this.#options;
     if (settings.threshold === 0) {
       log.info({}, "pool steering off (--pool-steering-threshold=0)");
       return;
@@ -52,26 +53,23 @@ export class SteeringKeeper {
       try {
         await this.once();
       } catch (err) {
-        log.warn(
-          { err: err instanceof Error ? err.message : String(err) },
-          "steering round failed; retrying",
-        );
+        log.warn({ err: errorMessage(err) }, "steering round failed; retrying");
       }
       this.#waker = new AbortController();
       await clock
-        .sleep(this.#o.intervalSeconds * 1000, AbortSignal.any([signal, this.#waker.signal]))
+        .sleep(this.#options.intervalSeconds * 1000, AbortSignal.any([signal, this.#waker.signal]))
         .catch(() => undefined);
       this.#waker = null;
     }
   }
 
   async once(): Promise<SteeringStep[]> {
-    const { actuator, clock, fence, log, dryRun } = this.#o;
+    const { actuator, clock, fence, log, dryRun } = this.#options;
     const steps = planSteering({
-      nodes: this.#o.nodes(),
-      evacuations: await this.#o.evacuations(),
+      nodes: this.#options.nodes(),
+      evacuations: await this.#options.evacuations(),
       now: clock.now(),
-      settings: this.#o.settings,
+      settings: this.#options.settings,
     });
     for (const step of steps) {
       log.info(

@@ -2,7 +2,7 @@
  * Human-readable rendering of a plan for `lifeboat plan NODE`: one line per step with its reason, then the
  * pods left alone, then when the planner looks again.
  */
-import type { Plan, Step } from "../domain/plan.ts";
+import type { Plan, Step, StepKind, StepOf } from "../domain/plan.ts";
 import { podKey, workloadKey } from "../domain/snapshot.ts";
 
 /** With `now`, times are shown relative to it ("in 12 s"); without, as ISO timestamps. */
@@ -23,41 +23,39 @@ export function describePlan(plan: Plan, now?: number): string[] {
   return lines;
 }
 
+type Headline<K extends StepKind> = (step: StepOf<K>, at: (t: number) => string) => string;
+
+/** One headline per step kind: a kind added to the Step union without one here does not compile. */
+const HEADLINES: { [K in StepKind]: Headline<K> } = {
+  cordon: (step) => `cordon ${step.node}`,
+  "taint-prefer-no-schedule": (step) => `taint ${step.node} PreferNoSchedule`,
+  surge: (step) => `surge ${workloadKey(step.workload)} +${step.by} (${step.pods.join(", ")})`,
+  "mark-doomed": (step) =>
+    `mark ${step.pods.join(", ")} of ${workloadKey(step.workload)} with pod-deletion-cost ${step.deletionCost}`,
+  retire: (step) =>
+    `retire ${workloadKey(step.workload)} -${step.by}${step.pods.length > 0 ? ` (${step.pods.join(", ")})` : ""}`,
+  evict: (step) =>
+    `evict ${podKey(step.pod)} on ${step.node}${step.atLastResponsibleMoment ? " (at the last responsible moment: a PDB refusal is answered with a graceful delete)" : ""}`,
+  delete: (step) =>
+    `delete ${podKey(step.pod)} on ${step.node} (overriding PodDisruptionBudget ${step.pdbs.join(", ")})`,
+  "force-delete": (step) => `force-delete ${podKey(step.pod)} on ${step.node}`,
+  warn: (step) => `warn ${step.code} ${step.subject}`,
+  "request-node": (step) =>
+    `request ${step.count} node(s) from the Auto Scaling group of ${step.instanceId} (${step.node})`,
+  wait: (step, at) =>
+    `wait ${step.subject} ${step.until === null ? "for a change" : `until ${at(step.until)}`}`,
+  "hand-back": (step) => `hand back the surge of ${workloadKey(step.workload)} (${step.cause})`,
+  uncordon: (step) => `uncordon ${step.node}`,
+  "clear-request": (step) => `remove the served request ${step.value} from ${step.node}`,
+  complete: (step) => `complete ${step.evacuation}`,
+  fail: (step) => `give up ${step.evacuation}`,
+  forget: (step) => `forget ${step.evacuation}`,
+};
+
+function headlineOf<K extends StepKind>(kind: K): Headline<K> {
+  return HEADLINES[kind];
+}
+
 function headline(step: Step, at: (t: number) => string): string {
-  switch (step.kind) {
-    case "cordon":
-      return `cordon ${step.node}`;
-    case "taint-prefer-no-schedule":
-      return `taint ${step.node} PreferNoSchedule`;
-    case "surge":
-      return `surge ${workloadKey(step.workload)} +${step.by} (${step.pods.join(", ")})`;
-    case "mark-doomed":
-      return `mark ${step.pods.join(", ")} of ${workloadKey(step.workload)} with pod-deletion-cost ${step.deletionCost}`;
-    case "retire":
-      return `retire ${workloadKey(step.workload)} -${step.by}${step.pods.length > 0 ? ` (${step.pods.join(", ")})` : ""}`;
-    case "evict":
-      return `evict ${podKey(step.pod)} on ${step.node}${step.atLastResponsibleMoment ? " (at the last responsible moment: a PDB refusal is answered with a graceful delete)" : ""}`;
-    case "delete":
-      return `delete ${podKey(step.pod)} on ${step.node} (overriding PodDisruptionBudget ${step.pdbs.join(", ")})`;
-    case "force-delete":
-      return `force-delete ${podKey(step.pod)} on ${step.node}`;
-    case "warn":
-      return `warn ${step.code} ${step.subject}`;
-    case "request-node":
-      return `request ${step.count} node(s) from the Auto Scaling group of ${step.instanceId} (${step.node})`;
-    case "wait":
-      return `wait ${step.subject} ${step.until === null ? "for a change" : `until ${at(step.until)}`}`;
-    case "hand-back":
-      return `hand back the surge of ${workloadKey(step.workload)} (${step.cause})`;
-    case "uncordon":
-      return `uncordon ${step.node}`;
-    case "clear-request":
-      return `remove the served request ${step.value} from ${step.node}`;
-    case "complete":
-      return `complete ${step.evacuation}`;
-    case "fail":
-      return `give up ${step.evacuation}`;
-    case "forget":
-      return `forget ${step.evacuation}`;
-  }
+  return headlineOf(step.kind)(step, at);
 }

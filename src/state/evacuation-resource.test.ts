@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
-import { foldNotice } from "../executor/fold-notice.ts";
+import { foldNotice } from "../planner/fold-notice.ts";
 import { fromResource, slackSeconds, toResource } from "./evacuation-resource.ts";
 
 const node = { name: "n1", instanceId: "i-0aaaaaaaaaaaaaaaa", nodeGroup: "g" };

@@ -7,6 +7,7 @@ import type {
   EvacuationPhase,
   EvacuationTimeline,
   EvictionRecord,
+  StoredEvacuation,
   SurgeRecord,
 } from "../domain/evacuation.ts";
 import type { LifecycleHookRef, NoticeKind } from "../domain/notice.ts";
@@ -56,14 +57,8 @@ export interface EvacuationResource {
   };
 }
 
-/** An Evacuation as stored: the domain record plus what only the resource carries. */
-export interface StoredEvacuation {
-  evacuation: Evacuation;
-  lifecycleHook: LifecycleHookRef | null;
-  /** Last message written to status (the latest reason). */
-  message: string;
-  resourceVersion: string | undefined;
-}
+/** Defined in the domain, so that the pure fold of notices (src/planner/fold-notice.ts) can build one. */
+export type { StoredEvacuation };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const ms = (s: string): number => {

@@ -113,15 +113,15 @@ export function placeholderDeployment(set: PlaceholderSet, s: PlaceholderSetting
 
 export class HeadroomActuator implements HeadroomActuatorLike {
   readonly #client: HeadroomClient;
-  readonly #s: PlaceholderSettings;
+  readonly #settings: PlaceholderSettings;
 
   constructor(client: HeadroomClient, settings: PlaceholderSettings) {
     this.#client = client;
-    this.#s = settings;
+    this.#settings = settings;
   }
 
   async ensurePriorityClass(): Promise<"created" | "exists"> {
-    const name = this.#s.priorityClassName;
+    const name = this.#settings.priorityClassName;
     try {
       await this.#client.scheduling.readPriorityClass({ name });
       return "exists";
@@ -132,7 +132,7 @@ export class HeadroomActuator implements HeadroomActuatorLike {
       apiVersion: "scheduling.k8s.io/v1",
       kind: "PriorityClass",
       metadata: { name, labels: { [MANAGED_BY_LABEL]: "lifeboat" } },
-      value: this.#s.priority,
+      value: this.#settings.priority,
       // Placeholders never preempt anything; everything with a higher priority preempts them.
       preemptionPolicy: "Never",
       globalDefault: false,
@@ -148,8 +148,8 @@ export class HeadroomActuator implements HeadroomActuatorLike {
   }
 
   async apply(set: PlaceholderSet): Promise<HeadroomApplyOutcome> {
-    const body = placeholderDeployment(set, this.#s);
-    const namespace = this.#s.namespace;
+    const body = placeholderDeployment(set, this.#settings);
+    const namespace = this.#settings.namespace;
     let current: V1Deployment;
     try {
       current = await this.#client.apps.readNamespacedDeployment({ name: set.name, namespace });
@@ -179,7 +179,7 @@ export class HeadroomActuator implements HeadroomActuatorLike {
   }
 
   async list(): Promise<string[]> {
-    const namespace = this.#s.namespace;
+    const namespace = this.#settings.namespace;
     try {
       const list = await this.#client.apps.listNamespacedDeployment({
         namespace,
@@ -192,7 +192,7 @@ export class HeadroomActuator implements HeadroomActuatorLike {
   }
 
   async remove(name: string): Promise<void> {
-    const namespace = this.#s.namespace;
+    const namespace = this.#settings.namespace;
     try {
       await this.#client.apps.deleteNamespacedDeployment({ name, namespace });
     } catch (err) {

@@ -17,6 +17,7 @@ import {
   serializeLedger,
   SURGE_LEDGER_ANNOTATION,
   type LedgerChange,
+  type LedgerPlan,
 } from "../../domain/surge-ledger.ts";
 import type { LedgerOutcome } from "../kube-actuator.ts";
 import { isConflict, isNotFound, KubeApiError, toKubeApiError } from "./errors.ts";
@@ -54,6 +55,34 @@ function ledgerEndpointsFor(apps: LedgerClient, kind: WorkloadRef["kind"]): Ledg
   }
 }
 
+/** What one read of the workload decides for a change: the write to make, or why there is none. */
+type LedgerDecision =
+  | { kind: "malformed"; reason: string }
+  /** A retire, but spec.replicas is not what lifeboat last wrote. */
+  | { kind: "scaled-by-someone-else"; from: number; lastWritten: number }
+  /** The ledger already holds the change and its count: nothing to write. */
+  | { kind: "already"; from: number; plan: LedgerPlan }
+  | { kind: "write"; from: number; wanted: number; to: number; plan: LedgerPlan; ledger: string | null };
+
+/** Pure: `change` applied to the ledger and replicas of `object` as read. */
+function decide(object: V1Deployment | V1ReplicaSet, change: LedgerChange): LedgerDecision {
+  const read = parseLedger(object.metadata?.annotations?.[SURGE_LEDGER_ANNOTATION]);
+  if (read.kind === "malformed") return { kind: "malformed", reason: read.reason };
+  const plan = planLedgerChange(read.entries, change);
+  const from = object.spec?.replicas ?? 1;
+  const wanted = from + plan.delta;
+  const to = Math.max(0, wanted);
+  // The count this write leaves, recorded with the ledger: a hand-back acknowledges the count someone else
+  // chose; a write that changes nothing keeps the record as it was.
+  const recorded = plan.delta !== 0 ? to : change.kind === "hand-back" ? from : read.replicas;
+  const ledger = serializeLedger(plan.entries, recorded);
+  if (change.kind === "retire" && plan.delta !== 0 && read.replicas !== null && from !== read.replicas)
+    return { kind: "scaled-by-someone-else", from, lastWritten: read.replicas };
+  if (plan.delta === 0 && ledger === serializeLedger(read.entries, read.replicas))
+    return { kind: "already", from, plan };
+  return { kind: "write", from, wanted, to, plan, ledger };
+}
+
 /**
  * A surge or retire and its ledger entry in ONE write (src/domain/surge-ledger.ts): read the workload, apply
  * the change to its ledger idempotently, and write `spec.replicas` and the annotation together in a JSON
@@ -82,86 +111,42 @@ export async function changeSurgeLedger(
   let fromCache = cached?.();
   if (fromCache?.metadata?.resourceVersion === undefined) fromCache = undefined;
   for (let attempt = 1; attempt <= MAX_CONFLICT_ATTEMPTS; attempt++) {
-    let object: V1Deployment | V1ReplicaSet;
     const cachedCopy = fromCache !== undefined;
-    if (fromCache !== undefined) {
-      object = fromCache;
-      fromCache = undefined;
-    } else {
-      try {
-        object = await endpoints.read(id);
-      } catch (err) {
-        if (isNotFound(err)) return { kind: "not-found" };
-        throw toKubeApiError(err, "get", target);
-      }
-    }
-    const read = parseLedger(object.metadata?.annotations?.[SURGE_LEDGER_ANNOTATION]);
-    if (read.kind === "malformed" && cachedCopy) {
-      attempt--; // confirmed by a fresh read (not an attempt)
-      continue;
-    }
-    if (read.kind === "malformed")
-      throw new KubeApiError({
-        kind: "invalid",
-        status: 422,
-        operation: "read the surge ledger of",
-        target,
-        serverMessage: `annotation ${SURGE_LEDGER_ANNOTATION} is unreadable (${read.reason}); lifeboat will not scale this workload until it is fixed or removed`,
-      });
-    const plan = planLedgerChange(read.entries, change);
-    const from = object.spec?.replicas ?? 1;
-    const wanted = from + plan.delta;
-    const to = Math.max(0, wanted);
-    // The count this write leaves, recorded with the ledger: a hand-back acknowledges the count someone else
-    // chose; a write that changes nothing keeps the record as it was.
-    const recorded = plan.delta !== 0 ? to : change.kind === "hand-back" ? from : read.replicas;
-    const same = serializeLedger(plan.entries, recorded) === serializeLedger(read.entries, read.replicas);
-    const unsupported =
-      change.kind === "retire" && plan.delta !== 0 && read.replicas !== null && from !== read.replicas;
-    if (cachedCopy && (unsupported || (plan.delta === 0 && same))) {
-      // A decision to write nothing is never taken from a cached copy: read it fresh (not an attempt).
+    const object = fromCache ?? (await readFresh(endpoints, id, target));
+    fromCache = undefined;
+    if (object === null) return { kind: "not-found" };
+    const decision = decide(object, change);
+    if (cachedCopy && decision.kind !== "write") {
+      // A decision to write nothing (or an unreadable ledger) is never taken from a cached copy: read it
+      // fresh (not an attempt).
       attempt--;
       continue;
     }
-    if (unsupported)
-      // Someone else (an HPA, a person) scaled it since lifeboat's last write: -k now would cut below the
-      // count they chose. The next plan sees it too and hands the surge back instead.
-      return {
-        kind: "unsupported",
-        reason: `spec.replicas is ${from}, not the ${read.replicas} lifeboat last wrote: someone else scaled it, so the surge is handed back rather than retired`,
-      };
-    if (plan.delta === 0 && same)
-      return {
-        kind: "applied",
-        delta: 0,
-        replicas: { from, to: from },
-        clamped: false,
-        attempts: attempt,
-        touched: plan.touched,
-        unknown: plan.unknown,
-      };
-    const body = {
-      metadata: {
-        resourceVersion: object.metadata?.resourceVersion,
-        annotations: { [SURGE_LEDGER_ANNOTATION]: serializeLedger(plan.entries, recorded) },
-      },
-      ...(plan.delta === 0 ? {} : { spec: { replicas: to } }),
-    };
-    try {
-      await endpoints.patch({ ...id, body });
-      return {
-        kind: "applied",
-        delta: plan.delta,
-        replicas: { from, to },
-        clamped: wanted !== to,
-        attempts: attempt,
-        touched: plan.touched,
-        unknown: plan.unknown,
-      };
-    } catch (err) {
-      if (isNotFound(err)) return { kind: "not-found" };
-      if (isConflict(err)) continue;
-      throw toKubeApiError(err, change.kind, target);
+    switch (decision.kind) {
+      case "malformed":
+        throw new KubeApiError({
+          kind: "invalid",
+          status: 422,
+          operation: "read the surge ledger of",
+          target,
+          serverMessage: `annotation ${SURGE_LEDGER_ANNOTATION} is unreadable (${decision.reason}); lifeboat will not scale this workload until it is fixed or removed`,
+        });
+      case "scaled-by-someone-else":
+        // Someone else (an HPA, a person) scaled it since lifeboat's last write: -k now would cut below the
+        // count they chose. The next plan sees it too and hands the surge back instead.
+        return {
+          kind: "unsupported",
+          reason: `spec.replicas is ${decision.from}, not the ${decision.lastWritten} lifeboat last wrote: someone else scaled it, so the surge is handed back rather than retired`,
+        };
+      case "already":
+        return applied(decision.plan, decision.from, decision.from, false, attempt);
+      case "write": {
+        const outcome = await write(endpoints, id, object, decision, change, target);
+        if (outcome === "conflict") continue;
+        return outcome === "written"
+          ? applied(decision.plan, decision.from, decision.to, decision.wanted !== decision.to, attempt)
+          : outcome;
+      }
     }
   }
   throw new KubeApiError({
@@ -171,4 +156,64 @@ export async function changeSurgeLedger(
     target,
     serverMessage: `still conflicting after ${MAX_CONFLICT_ATTEMPTS} read-modify-write attempts`,
   });
+}
+
+type WorkloadId = { name: string; namespace: string };
+
+/** The workload as the API server has it now; null when it is gone. */
+async function readFresh(
+  endpoints: LedgerEndpoints,
+  id: WorkloadId,
+  target: string,
+): Promise<V1Deployment | V1ReplicaSet | null> {
+  try {
+    return await endpoints.read(id);
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw toKubeApiError(err, "get", target);
+  }
+}
+
+/** The replicas (unless the change adds none) and the ledger in one patch, conditional on the version read. */
+async function write(
+  endpoints: LedgerEndpoints,
+  id: WorkloadId,
+  object: V1Deployment | V1ReplicaSet,
+  decision: Extract<LedgerDecision, { kind: "write" }>,
+  change: LedgerChange,
+  target: string,
+): Promise<"written" | "conflict" | { kind: "not-found" }> {
+  const body = {
+    metadata: {
+      resourceVersion: object.metadata?.resourceVersion,
+      annotations: { [SURGE_LEDGER_ANNOTATION]: decision.ledger },
+    },
+    ...(decision.plan.delta === 0 ? {} : { spec: { replicas: decision.to } }),
+  };
+  try {
+    await endpoints.patch({ ...id, body });
+    return "written";
+  } catch (err) {
+    if (isNotFound(err)) return { kind: "not-found" };
+    if (isConflict(err)) return "conflict";
+    throw toKubeApiError(err, change.kind, target);
+  }
+}
+
+function applied(
+  plan: LedgerPlan,
+  from: number,
+  to: number,
+  clamped: boolean,
+  attempts: number,
+): LedgerOutcome {
+  return {
+    kind: "applied",
+    delta: plan.delta,
+    replicas: { from, to },
+    clamped,
+    attempts,
+    touched: plan.touched,
+    unknown: plan.unknown,
+  };
 }

@@ -4,9 +4,8 @@
  * evacuation (a spot warning after a rebalance recommendation turns a pre-warm into an evacuation).
  */
 import { createHash } from "node:crypto";
-import type { Evacuation, EvacuationMode } from "../domain/evacuation.ts";
+import type { Evacuation, EvacuationMode, StoredEvacuation } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
-import type { StoredEvacuation } from "../state/evacuation-resource.ts";
 
 /** What to do on a rebalance recommendation (no deadline yet). Documented in docs/design.md. */
 export type RebalancePolicy = "ignore" | "taint" | "prewarm" | "evacuate";

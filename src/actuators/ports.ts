@@ -1,14 +1,15 @@
 /**
- * What the executor needs from the outside world, as narrow interfaces. The controller wiring plugs in
- * the real Kubernetes actuators (or their dry-run decorator), the Event recorder and the metrics.
+ * What the executor and the intake need from the outside world besides the actuators (whose interfaces live
+ * beside them: ./kube-actuator.ts, ./aws/), as narrow interfaces: the cluster read, Kubernetes Events,
+ * metrics, the logger. The controller wiring plugs in the informer cache, the Event recorder (or its dry-run
+ * decorator, ./dry-run.ts) and the metrics. They live here, below the executor, because the dry-run
+ * decorators wrap the Event sink as they wrap the actuators: the executor imports the actuators, never the
+ * other way round.
  */
 import type { WarningCode } from "../domain/plan.ts";
 import type { ClusterSnapshot, NodeView } from "../domain/snapshot.ts";
 import type { EventReason } from "../observability/events.ts";
 import type { ActuatorAction } from "../observability/metrics.ts";
-
-export type { KubeActuator } from "../actuators/kube-actuator.ts";
-export type { LifecycleActuatorLike } from "../actuators/aws/lifecycle.ts";
 
 export interface ClusterView {
   snapshot(now: number): ClusterSnapshot;
