@@ -44,5 +44,9 @@ test("the Deployment ends at its count: every surge was taken back", () => {
 });
 
 test("every Evacuation is Done", () => {
-  assert.deepEqual(lifeboat.evacuationPhases, { Done: 4 });
+  // At least one per reclaim; the instances' state changes that arrive after an evacuation finished (stopping,
+  // terminated) open short ones of their own, and those finish too.
+  const phases = lifeboat.evacuationPhases ?? {};
+  assert.deepEqual(Object.keys(phases), ["Done"], `phases: ${JSON.stringify(phases)}`);
+  assert.ok((phases["Done"] ?? 0) >= 4, `phases: ${JSON.stringify(phases)}`);
 });
