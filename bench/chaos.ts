@@ -49,9 +49,9 @@ import {
 import { startAwsFaultProxy } from "../lab/faults/aws.ts";
 import { startKubeFaultProxy } from "../lab/faults/kube.ts";
 import { runLoad } from "../lab/loadgen/loadgen.ts";
-import { LabKubeProxy } from "../lab/run/kube-proxy.ts";
-import { lifeboatArgs } from "../lab/run/handlers.ts";
-import { scaledFixture } from "../lab/run/run-scenario.ts";
+import { LabKubeProxy } from "../lab/harness/kube-proxy.ts";
+import { lifeboatArgs } from "../lab/harness/handlers.ts";
+import { scaledFixture } from "../lab/harness/workloads.ts";
 import { deploymentFixture, scenarioSchema } from "../lab/scenarios/load.ts";
 import { deployment, service } from "../lab/workloads.ts";
 import { ControllerProcess, LIFEBOAT_BIN } from "../test/helpers/controller-process.ts";

@@ -46,7 +46,7 @@ import { CloudSimulator } from "../lab/cloud/cloud.ts";
 import { cloudLabOf, sqsSender } from "../lab/cloud/kube.ts";
 import { scenarioSchema } from "../lab/scenarios/schema.ts";
 import type { Lab } from "../lab/lab.ts";
-import { startHandler } from "../lab/run/handlers.ts";
+import { startHandler } from "../lab/harness/handlers.ts";
 import { chartNodeOptions } from "../test/helpers/chart-heap.ts";
 import { startController, type ControllerProcess } from "../test/helpers/controller-process.ts";
 import { listEvacuations, NS, startControllerLab, type ControllerLab } from "../test/helpers/lab-env.ts";
