@@ -40,3 +40,19 @@ export function labCloudHooks(lab: Lab, options: LabCloudHooksOptions = {}): Clo
 export function backdatedMessageTime(wall0: number, timeScale: number): (at: number) => Date {
   return (at) => new Date(wall0 + at * timeScale * 1000 - NOTICE_LEAD_MS * (1 - timeScale));
 }
+
+/** A run's time zero and its clock in scenario seconds. */
+export interface ScenarioClock {
+  /** performance.now() at time zero. */
+  t0: number;
+  /** Date.now() at time zero. */
+  wall0: number;
+  /** Scenario seconds since time zero. */
+  now: () => number;
+}
+
+/** Time zero is now. */
+export function scenarioClock(timeScale: number): ScenarioClock {
+  const t0 = performance.now();
+  return { t0, wall0: Date.now(), now: () => (performance.now() - t0) / 1000 / timeScale };
+}

@@ -12,13 +12,3 @@ export interface HandlerRun {
   /** Extra flags for `lifeboat run`, after the lab's own. */
   lifeboatArgs: readonly string[];
 }
-
-/** The scenario's time zero and its clock. */
-export interface ScenarioClock {
-  /** performance.now() at time zero. */
-  t0: number;
-  /** Date.now() at time zero. */
-  wall0: number;
-  /** Scenario seconds since time zero. */
-  now: () => number;
-}

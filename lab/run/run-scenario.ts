@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf } from "../cloud/kube.ts";
-import { backdatedMessageTime, labCloudHooks } from "../harness/cloud.ts";
+import { backdatedMessageTime, labCloudHooks, scenarioClock, type ScenarioClock } from "../harness/cloud.ts";
 import { REGION, startLabEnv, type LabEnv } from "../harness/env.ts";
 import { startFrontDoor, targetsHealthy, type FrontDoor } from "../harness/front-door.ts";
 import { startHandler, type HandlerName, type RunningHandler } from "../harness/handlers.ts";
@@ -23,7 +23,7 @@ import { settledEvacuationPhases } from "./evacuation-phases.ts";
 import { EventsLog } from "./events-log.ts";
 import { settleHeadroom, HEADROOM_NAMESPACE } from "./headroom.ts";
 import { ClusterObserver } from "./observer.ts";
-import type { HandlerRun, ScenarioClock } from "./handler-run.ts";
+import type { HandlerRun } from "./handler-run.ts";
 import { driveTraffic, type Traffic } from "./traffic.ts";
 import { pollUntil } from "./poll.ts";
 import { WorkloadEvents } from "./workload-events.ts";
@@ -185,12 +185,6 @@ async function startScenarioHandler(run: HandlerRun, env: LabEnv): Promise<Runni
     workDir: env.lab.controlPlane.dir,
     lifeboatArgs: run.lifeboatArgs,
   });
-}
-
-/** Time zero of the scenario, now. */
-function scenarioClock(timeScale: number): ScenarioClock {
-  const t0 = performance.now();
-  return { t0, wall0: Date.now(), now: () => (performance.now() - t0) / 1000 / timeScale };
 }
 
 /** The cloud simulator on the scenario's clock, publishing with PutEvents; its timeline feeds the observer. */

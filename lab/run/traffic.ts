@@ -8,7 +8,8 @@ import type { Alb } from "../alb/alb.ts";
 import type { CloudSimulator } from "../cloud/cloud.ts";
 import { runLoad, type ResponseRecord } from "../loadgen/loadgen.ts";
 import { formatProgress } from "../report/summary.ts";
-import type { HandlerRun, ScenarioClock } from "./handler-run.ts";
+import type { ScenarioClock } from "../harness/cloud.ts";
+import type { HandlerRun } from "./handler-run.ts";
 import type { ClusterObserver } from "./observer.ts";
 import type { WorkloadEvents } from "./workload-events.ts";
 
