@@ -11,7 +11,7 @@ import { eventBridgeClient, eventBridgeSender } from "../aws/eventbridge.ts";
 import { CloudSimulator, type TimelineEntry } from "../cloud/cloud.ts";
 import { cloudLabOf } from "../cloud/kube.ts";
 import { backdatedMessageTime, labCloudHooks, scenarioClock, type ScenarioClock } from "../harness/cloud.ts";
-import { REGION, startLabEnv, type LabEnv } from "../harness/env.ts";
+import { NS, REGION, startLabEnv, type LabEnv } from "../harness/env.ts";
 import { startFrontDoor, targetsHealthy, type FrontDoor } from "../harness/front-door.ts";
 import { startHandler, type HandlerName, type RunningHandler } from "../harness/handlers.ts";
 import { deployWorkloads, workloadsReady } from "../harness/workloads.ts";
@@ -27,8 +27,6 @@ import type { HandlerRun } from "./handler-run.ts";
 import { driveTraffic, type Traffic } from "./traffic.ts";
 import { pollUntil } from "./poll.ts";
 import { WorkloadEvents } from "./workload-events.ts";
-
-const NAMESPACE = "default";
 
 export interface RunOptions {
   scenario: Scenario;
@@ -85,7 +83,7 @@ async function runHandler(run: HandlerRun): Promise<HandlerReport> {
   const clock = scenarioClock(run.timeScale);
   const observer = new ClusterObserver({
     core: env.lab.core,
-    namespace: NAMESPACE,
+    namespace: NS,
     desired,
     isNodeDead: (n) => env.lab.runtime.isNodeDead(n),
     now: clock.now,
@@ -225,7 +223,7 @@ function scenarioWorkloadEvents(
 ): WorkloadEvents {
   return new WorkloadEvents({
     apps: env.lab.apps,
-    namespace: NAMESPACE,
+    namespace: NS,
     events: run.scenario.events,
     timeScale: run.timeScale,
     t0: clock.t0,
@@ -257,7 +255,7 @@ async function report(
       : undefined;
   const workloads = [];
   for (const [name, want] of desired) {
-    const d = await env.lab.apps.readNamespacedDeployment({ name, namespace: NAMESPACE });
+    const d = await env.lab.apps.readNamespacedDeployment({ name, namespace: NS });
     workloads.push({ name, desired: want, replicas: d.spec?.replicas ?? 0 });
   }
   return handlerReport({
