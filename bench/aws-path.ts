@@ -22,8 +22,8 @@ import { startMetadataMock } from "../lab/imds/metadata-mock.ts";
 import { asgTerminateLifecycleAction, healthScheduledChange } from "../lab/cloud/aws-events.ts";
 import { rebalanceRecommendation, spotInterruptionWarning, stateChange } from "../lab/cloud/messages.ts";
 import type { LabNode } from "../lab/lab.ts";
-import { LIFEBOAT_BIN, startController } from "../test/helpers/controller-process.ts";
-import { REGION, startControllerLab } from "../test/helpers/lab-env.ts";
+import { LIFEBOAT_BIN, startController } from "../lab/harness/controller.ts";
+import { REGION, startLabEnv } from "../lab/harness/env.ts";
 
 const { values } = parseArgs({
   options: {
@@ -107,7 +107,7 @@ async function motoFigures(lines: string[]): Promise<void> {
 }
 
 async function labFigures(lines: string[]): Promise<void> {
-  await using env = await startControllerLab({
+  await using env = await startLabEnv({
     nodeGroups: [{ name: "bench", zone: "us-east-1a", count: 2 * samples }],
     queue: "stack",
   });

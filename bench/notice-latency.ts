@@ -12,11 +12,13 @@
  * includes the SQS send and is at most 20 ms (plus one GET) late.
  */
 import { parseArgs } from "node:util";
+import { startController, type ControllerProcess } from "../lab/harness/controller.ts";
+import { NS, startLabEnv, type LabEnv } from "../lab/harness/env.ts";
+import { fastDeployment } from "../lab/harness/fast-workloads.ts";
+import { isTerminating, podsOf, readyPodCount } from "../lab/harness/reads.ts";
+import { waitFor, waitUntil } from "../lab/harness/wait.ts";
 import type { Lab, LabNode } from "../lab/lab.ts";
-import { startController } from "../test/helpers/controller-process.ts";
-import { isTerminating, NS, podsOf, readyPodCount, startControllerLab } from "../test/helpers/lab-env.ts";
-import { waitFor, waitUntil } from "../test/helpers/wait.ts";
-import { fastDeployment } from "../test/helpers/workloads.ts";
+import { errorMessage } from "../src/domain/error-message.ts";
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +79,7 @@ async function replaceNode(lab: Lab, node: LabNode): Promise<void> {
 
 async function main(): Promise<void> {
   process.stderr.write(`starting the lab: ${PODS + SPARES} nodes, time scale ${timeScale}\n`);
-  await using env = await startControllerLab({
+  await using env = await startLabEnv({
     timeScale,
     nodeGroups: [{ name: "bench", zone: "us-east-1a", count: PODS + SPARES }],
   });
@@ -95,62 +97,82 @@ async function main(): Promise<void> {
   /** Evacuations that did not leave spec.replicas as they found it (printed, not asserted). */
   const anomalies: string[] = [];
   for (let i = 0; i < notices; i++) {
-    const pods = (await podsOf(env.lab, APP)).filter((p) => !isTerminating(p));
-    const node: LabNode | undefined = env.lab.nodes.find((n) =>
-      pods.some((p) => p.spec?.nodeName === n.name),
-    );
-    if (node === undefined) throw new Error("no node holds a pod of the Deployment");
-    const replicas =
-      (await env.lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
-    const limit = AbortSignal.timeout(30_000);
-    const sent = performance.now();
-    const cordon = pollUntil(
-      async () => (await env.lab.core.readNode({ name: node.name })).spec?.unschedulable === true,
-      limit,
-    );
-    const surge = pollUntil(
-      async () =>
-        ((await env.lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0) >
-        replicas,
-      limit,
-    );
-    await env.sendSpotWarning(node);
-    const [c, s] = await Promise.all([cordon, surge]);
-    if (Number.isNaN(c) || Number.isNaN(s))
-      throw new Error(`notice for ${node.name}: no cordon or no surge within 30 s; see the controller log`);
-    samples.push({ node: node.name, cordonMs: c - sent, surgeMs: s - sent });
-    const finished = await waitFor(
-      `evacuation of ${node.name} Done`,
-      async () =>
-        (await env.evacuationsOf(node.name)).every((e) => e.status?.phase === "Done") ? true : undefined,
-      { timeoutMs: 150_000, alive: controller.assertRunning },
-    ).then(
-      () => true,
-      (err: unknown) => {
-        anomalies.push(
-          `notice ${i + 1} (${node.name}): ${err instanceof Error ? err.message : String(err)}; stopped here`,
-        );
-        return false;
-      },
-    );
-    if (!finished) break;
-    const after =
-      (await env.lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
-    if (after !== replicas) {
-      anomalies.push(
-        `notice ${i + 1} (${node.name}): spec.replicas ${replicas} before, ${after} after the evacuation`,
-      );
-    }
-    await waitUntil(`${after} Ready pods again`, async () => (await readyPodCount(env.lab, APP)) >= after, {
-      timeoutMs: 120_000,
-    });
-    await replaceNode(env.lab, node);
+    const node = await nodeHoldingAPod(env.lab);
+    const replicas = await appReplicas(env.lab);
+    samples.push(await measureNotice(env, node, replicas));
+    const notice = `notice ${i + 1} (${node.name})`;
+    if (!(await settleEvacuation(env, controller, node, replicas, notice, anomalies))) break;
     const last = samples.at(-1);
     process.stderr.write(
       `notice ${i + 1}/${notices}: cordon ${last?.cordonMs.toFixed(0)} ms, surge ${last?.surgeMs.toFixed(0)} ms\n`,
     );
   }
+  printLatencies(samples, anomalies);
+}
 
+async function nodeHoldingAPod(lab: Lab): Promise<LabNode> {
+  const pods = (await podsOf(lab, APP)).filter((p) => !isTerminating(p));
+  const node = lab.nodes.find((n) => pods.some((p) => p.spec?.nodeName === n.name));
+  if (node === undefined) throw new Error("no node holds a pod of the Deployment");
+  return node;
+}
+
+async function appReplicas(lab: Lab): Promise<number> {
+  return (await lab.apps.readNamespacedDeployment({ name: APP, namespace: NS })).spec?.replicas ?? 0;
+}
+
+/** Sends the node's spot warning and times the cordon and the surge from just before the send. */
+async function measureNotice(env: LabEnv, node: LabNode, replicas: number): Promise<Sample> {
+  const limit = AbortSignal.timeout(30_000);
+  const sent = performance.now();
+  const cordon = pollUntil(
+    async () => (await env.lab.core.readNode({ name: node.name })).spec?.unschedulable === true,
+    limit,
+  );
+  const surge = pollUntil(async () => (await appReplicas(env.lab)) > replicas, limit);
+  await env.sendSpotWarning(node);
+  const [c, s] = await Promise.all([cordon, surge]);
+  if (Number.isNaN(c) || Number.isNaN(s))
+    throw new Error(`notice for ${node.name}: no cordon or no surge within 30 s; see the controller log`);
+  return { node: node.name, cordonMs: c - sent, surgeMs: s - sent };
+}
+
+/**
+ * Waits for the node's evacuation to be Done and its replacements Ready, then replaces the node; false (and
+ * an anomaly) when the evacuation did not finish.
+ */
+async function settleEvacuation(
+  env: LabEnv,
+  controller: ControllerProcess,
+  node: LabNode,
+  replicas: number,
+  notice: string,
+  anomalies: string[],
+): Promise<boolean> {
+  const finished = await waitFor(
+    `evacuation of ${node.name} Done`,
+    async () =>
+      (await env.evacuationsOf(node.name)).every((e) => e.status?.phase === "Done") ? true : undefined,
+    { timeoutMs: 150_000, alive: controller.assertRunning },
+  ).then(
+    () => true,
+    (err: unknown) => {
+      anomalies.push(`${notice}: ${errorMessage(err)}; stopped here`);
+      return false;
+    },
+  );
+  if (!finished) return false;
+  const after = await appReplicas(env.lab);
+  if (after !== replicas)
+    anomalies.push(`${notice}: spec.replicas ${replicas} before, ${after} after the evacuation`);
+  await waitUntil(`${after} Ready pods again`, async () => (await readyPodCount(env.lab, APP)) >= after, {
+    timeoutMs: 120_000,
+  });
+  await replaceNode(env.lab, node);
+  return true;
+}
+
+function printLatencies(samples: readonly Sample[], anomalies: readonly string[]): void {
   console.log(
     `\nlifeboat notice latency: ${samples.length} spot warnings via moto SQS (sqs-wait-seconds 1), time scale ${timeScale}, polled every ${POLL_MS} ms`,
   );

@@ -14,7 +14,6 @@
  *   npm run bench:sqs -- [--messages 2000] [--real 20] [--sqs fake|moto] [--sqs-ms 20] [--api-ms 5]
  *     [--reconcile-ms 200] [--gap-ms 100] [--concurrency 10] [--visibility 15]
  */
-import { aNode } from "../test/fixtures/snapshot-builders.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -87,8 +86,21 @@ const warning = (id: string, instanceId: string): string =>
 const state = (id: string, instanceId: string, s: string): string =>
   JSON.stringify({ ...stateChange, id, time: now, detail: { "instance-id": instanceId, state: s } });
 
+/** A Ready, schedulable spot node of group `spot` in us-east-1a, as the cluster view shows it. */
+const liveNode = (name: string, instanceId: string): NodeView => ({
+  name,
+  instanceId,
+  nodeGroup: "spot",
+  zone: "us-east-1a",
+  ready: true,
+  unschedulable: false,
+  taints: [],
+  labels: {},
+  allocatable: { cpuMilli: 4000, memoryBytes: 16 * 2 ** 30, pods: 110 },
+  evacuateRequest: null,
+});
 const nodes: NodeView[] = Array.from({ length: REAL + 10 }, (_, i) =>
-  aNode({ name: `node-${i}`, instanceId: instanceOf(i, "a") }),
+  liveNode(`node-${i}`, instanceOf(i, "a")),
 );
 const realBodies = Array.from({ length: REAL }, (_, i) => warning(`real-${i}`, nodes[i]?.instanceId ?? ""));
 

@@ -4,11 +4,7 @@
  */
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
-
-/** The Evacuation resource as a user names it (`kubectl get evacuations.v1alpha1.lifeboat.dev`). */
-const GROUP = "lifeboat.dev";
-const VERSION = "v1alpha1";
-const PLURAL = "evacuations";
+import { EVACUATION_GROUP, EVACUATION_PLURAL, EVACUATION_VERSION } from "../harness/evacuations.ts";
 
 interface EvacuationPhaseView {
   status?: { phase?: string };
@@ -16,7 +12,11 @@ interface EvacuationPhaseView {
 
 /** Evacuations by phase (`Done`, `Retiring`, ...); a record without a status counts as `Pending`. */
 export async function evacuationPhases(custom: CustomObjectsApi): Promise<Record<string, number>> {
-  const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as {
+  const list = (await custom.listClusterCustomObject({
+    group: EVACUATION_GROUP,
+    version: EVACUATION_VERSION,
+    plural: EVACUATION_PLURAL,
+  })) as {
     items: EvacuationPhaseView[];
   };
   const phases: Record<string, number> = {};
