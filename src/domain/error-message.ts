@@ -1,4 +1,2 @@
-/** The message of a thrown value, for logs, Events and typed errors: an Error's message, anything else as text. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+/** The product's errorMessage: the one in common/, which the lab uses too. */
+export { errorMessage } from "../../common/error-message.ts";
