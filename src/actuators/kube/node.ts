@@ -23,7 +23,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 type NodeClient = Pick<CoreV1Api, "readNode" | "patchNode">;
 
 /** A JSON merge patch for a node, without its resourceVersion (added by `mutateNode`). */
-interface NodePatch {
+export interface NodePatch {
   metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> };
   spec?: { unschedulable?: boolean | null; taints?: V1Taint[] };
 }
@@ -78,16 +78,19 @@ function withTaint(node: V1Node, key: string, effect: string): V1Taint[] {
   return hasTaint(node, key, effect) ? taints : [...taints, { key, effect }];
 }
 
+/** The patch of lifeboat's cordon of `node`; null when the node already carries every mark of it. */
+export function cordonPatch(node: V1Node, options: CordonOptions): NodePatch | null {
+  const labelled = !options.excludeFromLb || node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] === "true";
+  if (node.spec?.unschedulable === true && hasTaint(node, options.taintKey, "NoSchedule") && labelled)
+    return null;
+  return {
+    ...(options.excludeFromLb ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: "true" } } } : {}),
+    spec: { unschedulable: true, taints: withTaint(node, options.taintKey, "NoSchedule") },
+  };
+}
+
 export function cordon(core: NodeClient, name: string, options: CordonOptions): Promise<NodeOutcome> {
-  return mutateNode(core, name, "cordon", (node) => {
-    const labelled = !options.excludeFromLb || node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] === "true";
-    if (node.spec?.unschedulable === true && hasTaint(node, options.taintKey, "NoSchedule") && labelled)
-      return null;
-    return {
-      ...(options.excludeFromLb ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: "true" } } } : {}),
-      spec: { unschedulable: true, taints: withTaint(node, options.taintKey, "NoSchedule") },
-    };
-  });
+  return mutateNode(core, name, "cordon", (node) => cordonPatch(node, options));
 }
 
 export function taintPreferNoSchedule(
@@ -117,17 +120,20 @@ export function removeAnnotation(
   );
 }
 
+/** The patch that undoes lifeboat's cordon of `node`; null when there is nothing to undo. */
+export function uncordonPatch(node: V1Node, taintKey: string): NodePatch | null {
+  const taints = node.spec?.taints ?? [];
+  const kept = taints.filter((t) => t.key !== taintKey);
+  const labelled = node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined;
+  if (node.spec?.unschedulable !== true && kept.length === taints.length && !labelled) return null;
+  return {
+    ...(labelled ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: null } } } : {}),
+    spec: { unschedulable: null, taints: kept },
+  };
+}
+
 export function uncordon(core: NodeClient, name: string, taintKey: string): Promise<NodeOutcome> {
-  return mutateNode(core, name, "uncordon", (node) => {
-    const taints = node.spec?.taints ?? [];
-    const kept = taints.filter((t) => t.key !== taintKey);
-    const labelled = node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined;
-    if (node.spec?.unschedulable !== true && kept.length === taints.length && !labelled) return null;
-    return {
-      ...(labelled ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: null } } } : {}),
-      spec: { unschedulable: null, taints: kept },
-    };
-  });
+  return mutateNode(core, name, "uncordon", (node) => uncordonPatch(node, taintKey));
 }
 
 /** Puts `key`=`value`:PreferNoSchedule on the node, replacing the same key's PreferNoSchedule taint if present. */
