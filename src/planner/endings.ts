@@ -124,14 +124,14 @@ export function undone(ctx: PlanContext, out: PlanSink, w: WindDown): void {
       kind: "uncordon",
       node: node.name,
       evacuation: w.evac.name,
-      reason: `${w.why}: every surge is retired; uncordon ${node.name} and remove ${ctx.policy.taintKey}:NoSchedule${ctx.policy.excludeFromLb ? ` and ${EXCLUDE_FROM_LB_LABEL}` : ""} so it serves again`,
+      reason: `${w.why}: every surge is retired; uncordon ${node.name}: remove ${ctx.policy.taintKey}:NoSchedule, and unschedulable${ctx.policy.excludeFromLb ? ` and ${EXCLUDE_FROM_LB_LABEL}` : ""} where lifeboat's cordon set them, so it serves again`,
     });
     return;
   }
   out.completes.push({
     kind: "complete",
     evacuation: w.evac.name,
-    reason: `${w.why}: every surge is retired and ${w.evac.nodeName} ${node === undefined ? "is gone" : "is uncordoned"}; no pod was evicted`,
+    reason: `${w.why}: every surge is retired and ${w.evac.nodeName} ${node === undefined ? "is gone" : "carries lifeboat's cordon no more"}; no pod was evicted`,
   });
 }
 
