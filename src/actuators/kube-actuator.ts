@@ -55,11 +55,17 @@ export type EvictOutcome =
 export type DeleteOutcome = { kind: "deleted" } | { kind: "not-found" };
 
 export interface KubeActuator {
-  /** spec.unschedulable=true + taint `taintKey`:NoSchedule (other taints kept) + exclude-from-LB label, one write. */
+  /**
+   * spec.unschedulable=true + taint `taintKey`:NoSchedule (other taints kept) + exclude-from-LB label, and the
+   * record of what of these it changed (annotation lifeboat.dev/cordon-restore), one write.
+   */
   cordon(node: string, options: CordonOptions): Promise<NodeOutcome>;
   /** Adds taint `taintKey`:PreferNoSchedule (mode taint-only). */
   taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome>;
-  /** Undoes cordon: unschedulable off, every `taintKey` taint and the exclude-from-LB label removed. */
+  /**
+   * Undoes lifeboat's cordon: every `taintKey` taint removed; unschedulable and the exclude-from-LB label only
+   * where the cordon's record (annotation lifeboat.dev/cordon-restore) says lifeboat set them.
+   */
   uncordon(node: string, taintKey: string): Promise<NodeOutcome>;
   /** Removes the node's annotation `key` if it still holds `value` (changed: false otherwise). */
   removeNodeAnnotation(node: string, key: string, value: string): Promise<NodeOutcome>;

@@ -8,10 +8,15 @@ import type { PodRef, WorkloadRef } from "./snapshot.ts";
 
 /** NoSchedule taint added with the cordon (and PreferNoSchedule taint for mode taint-only). */
 export const EVACUATING_TAINT_KEY = "lifeboat.dev/evacuating";
-/** Label that takes a node out of instance-mode target groups (AWS Load Balancer Controller, kube-proxy). */
 /** A request to evacuate a node: a deadline (written by a person or `lifeboat evacuate`) or a notice handed over by `lifeboat agent`. */
 export const EVACUATE_ANNOTATION = "lifeboat.dev/evacuate";
+/** Label that takes a node out of instance-mode target groups (AWS Load Balancer Controller, kube-proxy). */
 export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
+/**
+ * Annotation lifeboat's cordon writes in the same patch as the cordon: what that cordon changed, so that
+ * undoing it (an expired prewarm) restores only lifeboat's own change (src/actuators/kube/node.ts).
+ */
+export const CORDON_RESTORE_ANNOTATION = "lifeboat.dev/cordon-restore";
 /** Pods with a lower value are removed first when a ReplicaSet scales down. */
 export const POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
 
@@ -129,7 +134,7 @@ export type Step =
       records: SurgeRecordRef[];
       reason: string;
     }
-  /** Undo the cordon (unschedulable off, the evacuation taint and the exclude-from-LB label removed): an expired prewarm. */
+  /** Undo lifeboat's cordon (its taint removed; unschedulable and the exclude-from-LB label where it set them): an expired prewarm. */
   | { kind: "uncordon"; node: string; evacuation: string; reason: string }
   /**
    * An early node (`--early-node`): the surge of `node`'s pods finds no room, not even by preempting headroom

@@ -1,6 +1,7 @@
 /** How evacuations end: Done, the wind-down of an expired prewarm (undo) or a give-up (Failed), and the records forgotten after their TTL. */
 import type { Evacuation } from "../domain/evacuation.ts";
 import { finishedAt, isActive } from "../domain/evacuation.ts";
+import { isPlaceholder } from "../domain/headroom.ts";
 import { EVACUATE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../domain/plan.ts";
 import { podKey, workloadKey } from "../domain/snapshot.ts";
 import type { WindDown } from "./lifetimes.ts";
@@ -12,9 +13,15 @@ import { canMove, isFinished, plural, pushTo, rel } from "./plan-words.ts";
 export function complete(ctx: PlanContext, out: PlanSink): void {
   for (const evac of ctx.moving) {
     if (!canMove(evac)) continue; // prewarm keeps its surge until a deadline comes
-    const left = ctx
-      .podsOn(evac.nodeName)
-      .filter((p) => !p.mirror && p.owner?.kind !== "DaemonSet" && (evac.instanceGone || !isFinished(p)));
+    const left = ctx.podsOn(evac.nodeName).filter(
+      (p) =>
+        !p.mirror &&
+        p.owner?.kind !== "DaemonSet" &&
+        // A headroom placeholder is not moved: the keeper puts it back elsewhere (a gone instance's is
+        // force-deleted with the rest, but nothing waits for it).
+        !isPlaceholder(p) &&
+        (evac.instanceGone || !isFinished(p)),
+    );
     const unretired = evac.surges.filter((s) => s.retiredAt === null).length;
     if (left.length === 0 && unretired === 0) {
       out.completes.push({
@@ -117,21 +124,21 @@ export function undone(ctx: PlanContext, out: PlanSink, w: WindDown): void {
       kind: "uncordon",
       node: node.name,
       evacuation: w.evac.name,
-      reason: `${w.why}: every surge is retired; uncordon ${node.name} and remove ${ctx.policy.taintKey}:NoSchedule${ctx.policy.excludeFromLb ? ` and ${EXCLUDE_FROM_LB_LABEL}` : ""} so it serves again`,
+      reason: `${w.why}: every surge is retired; uncordon ${node.name}: remove ${ctx.policy.taintKey}:NoSchedule, and unschedulable${ctx.policy.excludeFromLb ? ` and ${EXCLUDE_FROM_LB_LABEL}` : ""} where lifeboat's cordon set them, so it serves again`,
     });
     return;
   }
   out.completes.push({
     kind: "complete",
     evacuation: w.evac.name,
-    reason: `${w.why}: every surge is retired and ${w.evac.nodeName} ${node === undefined ? "is gone" : "is uncordoned"}; no pod was evicted`,
+    reason: `${w.why}: every surge is retired and ${w.evac.nodeName} ${node === undefined ? "is gone" : "carries lifeboat's cordon no more"}; no pod was evicted`,
   });
 }
 
 export function givenUp(ctx: PlanContext, out: PlanSink, w: WindDown): void {
   const left = ctx
     .podsOn(w.evac.nodeName)
-    .filter((p) => !p.mirror && p.owner?.kind !== "DaemonSet" && !isFinished(p));
+    .filter((p) => !p.mirror && p.owner?.kind !== "DaemonSet" && !isPlaceholder(p) && !isFinished(p));
   const node = ctx.nodes.get(w.evac.nodeName);
   const state = `${node === undefined ? "node gone" : "node still there"}, ${plural(left.length, "pod")} left on it${left.length > 0 ? ` (${left.map((p) => podKey(p)).join(", ")})` : ""}`;
   out.completes.push({

@@ -9,6 +9,8 @@
  * - StatefulSet, Job, other controllers: evict at once (the replacement needs the old pod gone).
  * - Bare pods: evict at the LRM (nothing replaces them, so they serve as long as it is safe).
  * - DaemonSet and mirror pods: left alone.
+ * - Headroom placeholders (src/domain/headroom.ts): left alone and not waited for; they are room, not a
+ *   workload, and the headroom keeper puts them back on another node.
  * - Instance already gone: force-delete everything but mirror pods.
  * - At a pod's LRM a PodDisruptionBudget no longer holds it: the node dies at the deadline whatever the PDB
  *   says, so a pod it would refuse is deleted gracefully instead of evicted (a Warning names the PDB).

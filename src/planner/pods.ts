@@ -1,5 +1,6 @@
 /** Pods on evacuating nodes: which way each one leaves (surge, evict at once, evict at its LRM, force-delete, or stay), and the eviction itself, with the PodDisruptionBudget rule at the last responsible moment. */
 import type { Evacuation } from "../domain/evacuation.ts";
+import { isPlaceholder } from "../domain/headroom.ts";
 import type { PodView } from "../domain/snapshot.ts";
 import { workloadKey } from "../domain/snapshot.ts";
 import { lastResponsibleMoment } from "./budgets.ts";
@@ -37,6 +38,10 @@ export function classify(
         continue;
       }
       if (pod.deleting) continue; // already leaving; completion waits for it to be gone
+      if (isPlaceholder(pod)) {
+        out.skip(pod, evac, "headroom placeholder: room, not a workload; the headroom keeper puts it back");
+        continue;
+      }
       const d: Doomed = {
         pod,
         evac,

@@ -465,7 +465,7 @@ describe("reasons: endings", () => {
 
     assert.equal(
       reasonOf(plan(aSnapshot({ nodes: [aCordonedNode()] }), [prewarm], expiry + 60 * SECOND), "uncordon"),
-      "prewarm of node-a saw no interruption warning within 1800 s of the rebalance recommendation (1860 s ago): undo it: every surge is retired; uncordon node-a and remove lifeboat.dev/evacuating:NoSchedule and node.kubernetes.io/exclude-from-external-load-balancers so it serves again",
+      "prewarm of node-a saw no interruption warning within 1800 s of the rebalance recommendation (1860 s ago): undo it: every surge is retired; uncordon node-a: remove lifeboat.dev/evacuating:NoSchedule, and unschedulable and node.kubernetes.io/exclude-from-external-load-balancers where lifeboat's cordon set them, so it serves again",
     );
   });
 

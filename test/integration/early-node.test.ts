@@ -1,7 +1,8 @@
 /**
  * The early node against moto's Auto Scaling: the doomed instance's group is found, its desired capacity
- * raised once per evacuation (recorded as a tag first), capped by MaxSize, and an instance in no group is
- * reported as such.
+ * raised once per evacuation (recorded first in the group's one lifeboat tag), capped by MaxSize, and an
+ * instance in no group is reported as such. (src/actuators/aws/early-node.test.ts: the same calls against a
+ * fake group, with another writer acting between lifeboat's read and its write.)
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -13,7 +14,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { startMoto, type Moto } from "../../lab/aws/moto.ts";
-import { EARLY_NODE_TAG_PREFIX, EarlyNodeActuator } from "../../src/actuators/aws/early-node.ts";
+import { EarlyNodeActuator, requested } from "../../src/actuators/aws/early-node.ts";
 
 let moto: Moto;
 let asg: AutoScalingClient;
@@ -70,7 +71,7 @@ describe("EarlyNodeActuator", () => {
     assert.deepEqual(outcome, { kind: "requested", group: "eks-spot-lab", from: 3, to: 4 });
     const g = await group("eks-spot-lab");
     assert.equal(g.DesiredCapacity, 4);
-    assert.ok(g.Tags?.some((t) => t.Key === `${EARLY_NODE_TAG_PREFIX}evac-a`));
+    assert.ok(requested(g.Tags ?? [], "evac-a"));
     // A restarted controller (no memory) finds the tag: no second raise.
     assert.deepEqual(await new EarlyNodeActuator(asg).request(doomed, 1, "evac-a"), {
       kind: "already",
@@ -84,6 +85,11 @@ describe("EarlyNodeActuator", () => {
       from: 4,
       to: 6,
     });
+    assert.equal(
+      (await group("eks-spot-lab")).Tags?.filter((t) => t.Key?.startsWith("lifeboat.dev/")).length,
+      1,
+      "one tag records every request",
+    );
     assert.deepEqual(await new EarlyNodeActuator(asg).request(doomed, 1, "evac-c"), {
       kind: "at-max",
       group: "eks-spot-lab",

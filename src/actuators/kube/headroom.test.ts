@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { V1Deployment } from "@kubernetes/client-node";
 import type { PlaceholderSet } from "../../domain/headroom.ts";
-import { HEADROOM_SPEC_ANNOTATION, placeholderDeployment } from "./headroom.ts";
+import { SURGE_LEDGER_ANNOTATION } from "../../domain/surge-ledger.ts";
+import {
+  HEADROOM_SPEC_ANNOTATION,
+  HeadroomActuator,
+  placeholderDeployment,
+  type HeadroomClient,
+} from "./headroom.ts";
 
 const SET: PlaceholderSet = {
   name: "lifeboat-headroom-ng-spot",
@@ -63,5 +70,65 @@ describe("placeholderDeployment", () => {
   test("no memory request when the size has none", () => {
     const d = placeholderDeployment({ ...SET, requests: { cpuMilli: 1000, memoryBytes: 0 } }, SETTINGS);
     assert.deepEqual(d.spec?.template.spec?.containers[0]?.resources?.requests, { cpu: "1000m" });
+  });
+});
+
+/** One placeholder Deployment in a fake API server: what replace receives is what the server then holds. */
+function fakeApps(
+  current: V1Deployment,
+): HeadroomClient["apps"] & { current: V1Deployment; replaced: number } {
+  const api = {
+    current,
+    replaced: 0,
+    readNamespacedDeployment: () => Promise.resolve(structuredClone(api.current)),
+    createNamespacedDeployment: () => Promise.reject(new Error("not used")),
+    replaceNamespacedDeployment: (p: { body: V1Deployment }) => {
+      api.replaced++;
+      api.current = structuredClone(p.body);
+      return Promise.resolve(api.current);
+    },
+    listNamespacedDeployment: () => Promise.reject(new Error("not used")),
+    deleteNamespacedDeployment: () => Promise.reject(new Error("not used")),
+  };
+  return api;
+}
+
+const noScheduling: HeadroomClient["scheduling"] = {
+  readPriorityClass: () => Promise.reject(new Error("not used")),
+  createPriorityClass: () => Promise.reject(new Error("not used")),
+};
+
+describe("HeadroomActuator.apply", () => {
+  test("a resize keeps the annotations and labels lifeboat's keeper does not own (a surge ledger among them)", async () => {
+    const ledger = '{"v":1,"replicas":2,"surges":[]}';
+    const before = placeholderDeployment(SET, SETTINGS);
+    before.metadata = {
+      ...before.metadata,
+      resourceVersion: "7",
+      annotations: {
+        ...before.metadata?.annotations,
+        [SURGE_LEDGER_ANNOTATION]: ledger,
+        "deployment.kubernetes.io/revision": "3",
+      },
+      labels: { ...before.metadata?.labels, "team.example.com/cost-center": "platform" },
+    };
+    const apps = fakeApps(before);
+    const actuator = new HeadroomActuator({ apps, scheduling: noScheduling }, SETTINGS);
+    assert.equal(await actuator.apply({ ...SET, replicas: 2 }), "updated");
+    const after = apps.current.metadata;
+    assert.equal(after?.annotations?.[SURGE_LEDGER_ANNOTATION], ledger, "the ledger is not wiped");
+    assert.equal(after?.annotations?.["deployment.kubernetes.io/revision"], "3");
+    assert.equal(after?.labels?.["team.example.com/cost-center"], "platform");
+    assert.equal(after?.resourceVersion, "7", "the replace is conditional on what was read");
+    assert.equal(apps.current.spec?.replicas, 2);
+    assert.equal(
+      after?.annotations?.[HEADROOM_SPEC_ANNOTATION],
+      placeholderDeployment({ ...SET, replicas: 2 }, SETTINGS).metadata?.annotations?.[
+        HEADROOM_SPEC_ANNOTATION
+      ],
+      "the keeper's own annotation is its new value",
+    );
+    assert.equal(await actuator.apply({ ...SET, replicas: 2 }), "unchanged");
+    assert.equal(apps.replaced, 1);
   });
 });

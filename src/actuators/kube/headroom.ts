@@ -168,7 +168,15 @@ export class HeadroomActuator implements HeadroomActuatorLike {
       body.metadata?.annotations?.[HEADROOM_SPEC_ANNOTATION];
     if (same) return "unchanged";
     const resourceVersion = current.metadata?.resourceVersion;
-    body.metadata = { ...body.metadata, ...(resourceVersion === undefined ? {} : { resourceVersion }) };
+    // A replace writes the whole object: what lifeboat does not own (another controller's annotations, a
+    // surge ledger an older lifeboat wrote when it still surged placeholders, a team's labels) is carried
+    // over as read, and only the keeper's own keys take the new values.
+    body.metadata = {
+      ...body.metadata,
+      labels: { ...current.metadata?.labels, ...body.metadata?.labels },
+      annotations: { ...current.metadata?.annotations, ...body.metadata?.annotations },
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+    };
     try {
       await this.#client.apps.replaceNamespacedDeployment({ name: set.name, namespace, body });
       return "updated";

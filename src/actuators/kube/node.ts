@@ -1,5 +1,6 @@
 /**
- * Node writes: cordon (+ taint + exclude label), PreferNoSchedule taint, uncordon. Each is a read-modify-write:
+ * Node writes: cordon (+ taint + exclude label + the record of what it changed), PreferNoSchedule taint,
+ * uncordon (undoes only what the record says lifeboat changed). Each is a read-modify-write:
  * read the node, compute the whole new taint list (keeping every other taint), and write it with a JSON merge
  * patch that carries the resourceVersion read, so a concurrent writer (kubelet, another controller) makes the
  * write fail with 409 instead of being overwritten; on 409 we read again.
@@ -11,7 +12,7 @@ import {
   type V1Node,
   type V1Taint,
 } from "@kubernetes/client-node";
-import { EXCLUDE_FROM_LB_LABEL } from "../../domain/plan.ts";
+import { CORDON_RESTORE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../../domain/plan.ts";
 import type { CordonOptions, NodeOutcome } from "../kube-actuator.ts";
 import { isConflict, isNotFound, KubeApiError, toKubeApiError } from "./errors.ts";
 
@@ -23,7 +24,7 @@ const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 type NodeClient = Pick<CoreV1Api, "readNode" | "patchNode">;
 
 /** A JSON merge patch for a node, without its resourceVersion (added by `mutateNode`). */
-interface NodePatch {
+export interface NodePatch {
   metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> };
   spec?: { unschedulable?: boolean | null; taints?: V1Taint[] };
 }
@@ -78,16 +79,66 @@ function withTaint(node: V1Node, key: string, effect: string): V1Taint[] {
   return hasTaint(node, key, effect) ? taints : [...taints, { key, effect }];
 }
 
+/** The value lifeboat's cordon gives the exclude-from-load-balancers label. */
+const EXCLUDED = "true";
+
+/**
+ * What lifeboat's cordon changed on a node, kept on the node as JSON in CORDON_RESTORE_ANNOTATION:
+ * - `unschedulable`: true when the cordon set spec.unschedulable (the node was schedulable before);
+ * - `labels`: each label the cordon set, with its value before (null: the node had no such label).
+ * Lifeboat's taint needs no record: its key is lifeboat's own.
+ */
+export interface CordonRestore {
+  unschedulable: boolean;
+  labels: Record<string, string | null>;
+}
+
+/** The node's record of lifeboat's cordon; null when it has none (or one that does not parse). */
+export function cordonRestoreOf(node: V1Node): CordonRestore | null {
+  const raw = node.metadata?.annotations?.[CORDON_RESTORE_ANNOTATION];
+  if (raw === undefined) return null;
+  try {
+    const parsed = JSON.parse(raw) as Partial<CordonRestore> | null;
+    if (typeof parsed !== "object" || parsed === null) return null;
+    const labels: Record<string, string | null> = {};
+    for (const [key, value] of Object.entries(parsed.labels ?? {}))
+      if (typeof value === "string" || value === null) labels[key] = value;
+    return { unschedulable: parsed.unschedulable === true, labels };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The patch of lifeboat's cordon of `node`; null when the node already carries every mark of it. The same
+ * patch records what it changes (CORDON_RESTORE_ANNOTATION), added to the record of an earlier cordon that
+ * is still on (lifeboat's NoSchedule taint present): a repeated cordon never turns lifeboat's change into
+ * "was there before". A record on a node without lifeboat's taint is stale (that cordon was undone by hand)
+ * and is replaced.
+ */
+export function cordonPatch(node: V1Node, options: CordonOptions): NodePatch | null {
+  const labels = node.metadata?.labels ?? {};
+  const ours = hasTaint(node, options.taintKey, "NoSchedule");
+  const labelled = !options.excludeFromLb || labels[EXCLUDE_FROM_LB_LABEL] === EXCLUDED;
+  if (node.spec?.unschedulable === true && ours && labelled) return null;
+  const prior = ours ? cordonRestoreOf(node) : null;
+  const restore: CordonRestore = {
+    unschedulable: (prior?.unschedulable ?? false) || node.spec?.unschedulable !== true,
+    labels: { ...prior?.labels },
+  };
+  if (!labelled && !(EXCLUDE_FROM_LB_LABEL in restore.labels))
+    restore.labels[EXCLUDE_FROM_LB_LABEL] = labels[EXCLUDE_FROM_LB_LABEL] ?? null;
+  return {
+    metadata: {
+      ...(labelled ? {} : { labels: { [EXCLUDE_FROM_LB_LABEL]: EXCLUDED } }),
+      annotations: { [CORDON_RESTORE_ANNOTATION]: JSON.stringify(restore) },
+    },
+    spec: { unschedulable: true, taints: withTaint(node, options.taintKey, "NoSchedule") },
+  };
+}
+
 export function cordon(core: NodeClient, name: string, options: CordonOptions): Promise<NodeOutcome> {
-  return mutateNode(core, name, "cordon", (node) => {
-    const labelled = !options.excludeFromLb || node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] === "true";
-    if (node.spec?.unschedulable === true && hasTaint(node, options.taintKey, "NoSchedule") && labelled)
-      return null;
-    return {
-      ...(options.excludeFromLb ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: "true" } } } : {}),
-      spec: { unschedulable: true, taints: withTaint(node, options.taintKey, "NoSchedule") },
-    };
-  });
+  return mutateNode(core, name, "cordon", (node) => cordonPatch(node, options));
 }
 
 export function taintPreferNoSchedule(
@@ -117,17 +168,41 @@ export function removeAnnotation(
   );
 }
 
+/**
+ * The patch that undoes lifeboat's cordon of `node`; null when there is nothing to undo. Every taint of
+ * `taintKey` goes; spec.unschedulable and the labels go back only as far as the node's record says lifeboat
+ * changed them, and a label only while it still holds lifeboat's value (a later change is someone else's).
+ * A node with lifeboat's NoSchedule taint and no record was cordoned by a lifeboat that kept none: it is
+ * undone as it was then (unschedulable off, the exclude label removed). Without either, nothing but
+ * lifeboat's taints is touched: a cordon of someone else's stays, however often the uncordon is retried.
+ */
+export function uncordonPatch(node: V1Node, taintKey: string): NodePatch | null {
+  const taints = node.spec?.taints ?? [];
+  const kept = taints.filter((t) => t.key !== taintKey);
+  const recorded = node.metadata?.annotations?.[CORDON_RESTORE_ANNOTATION] !== undefined;
+  const restore: CordonRestore =
+    cordonRestoreOf(node) ??
+    (hasTaint(node, taintKey, "NoSchedule")
+      ? { unschedulable: true, labels: { [EXCLUDE_FROM_LB_LABEL]: null } }
+      : { unschedulable: false, labels: {} });
+  const labels: Record<string, string | null> = {};
+  for (const [key, before] of Object.entries(restore.labels))
+    if (node.metadata?.labels?.[key] === EXCLUDED && before !== EXCLUDED) labels[key] = before;
+  const unschedulable = restore.unschedulable && node.spec?.unschedulable === true;
+  if (!unschedulable && kept.length === taints.length && Object.keys(labels).length === 0 && !recorded)
+    return null;
+  const metadata = {
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(recorded ? { annotations: { [CORDON_RESTORE_ANNOTATION]: null } } : {}),
+  };
+  return {
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+    spec: { ...(unschedulable ? { unschedulable: null } : {}), taints: kept },
+  };
+}
+
 export function uncordon(core: NodeClient, name: string, taintKey: string): Promise<NodeOutcome> {
-  return mutateNode(core, name, "uncordon", (node) => {
-    const taints = node.spec?.taints ?? [];
-    const kept = taints.filter((t) => t.key !== taintKey);
-    const labelled = node.metadata?.labels?.[EXCLUDE_FROM_LB_LABEL] !== undefined;
-    if (node.spec?.unschedulable !== true && kept.length === taints.length && !labelled) return null;
-    return {
-      ...(labelled ? { metadata: { labels: { [EXCLUDE_FROM_LB_LABEL]: null } } } : {}),
-      spec: { unschedulable: null, taints: kept },
-    };
-  });
+  return mutateNode(core, name, "uncordon", (node) => uncordonPatch(node, taintKey));
 }
 
 /** Puts `key`=`value`:PreferNoSchedule on the node, replacing the same key's PreferNoSchedule taint if present. */

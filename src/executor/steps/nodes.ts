@@ -126,6 +126,12 @@ export const nodeSteps: Pick<StepHandlers, NodeKind> = {
             ),
           ],
         });
+      } else if (outcome.kind === "met") {
+        if (ctx.firstTime(`EarlyNode/${step.evacuation}`))
+          ctx.log.info(
+            { node: step.node, group: outcome.group, desired: outcome.desired },
+            `early node not needed: ${outcome.group} was raised to ${outcome.desired} meanwhile, which holds the node asked for`,
+          );
       } else if (outcome.kind === "at-max" || outcome.kind === "no-group") {
         const why =
           outcome.kind === "at-max"
