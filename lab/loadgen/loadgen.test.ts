@@ -127,3 +127,41 @@ test("summary: per-second timeline by status in simulated seconds from the origi
   assert.deepEqual(summary.errorCodes, { ECONNRESET: 1 });
   assert.equal(summary.byTarget.none, 1);
 });
+
+test("a reused keep-alive connection closed before any response is sent again on a new one: no reset recorded; a reset on a new connection is", async () => {
+  // The server closes a connection when its second request arrives, without answering: the idle-timeout
+  // race of a load balancer, made certain.
+  const perSocket = new Map<net.Socket, number>();
+  await using lb = await server((req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n === 2) {
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(200, { "x-lab-target": "10.1.0.1:8080" });
+    res.end("ok");
+  });
+  const result = await runLoad({ url: lb.url, rps: 50, maxRequests: 4, connections: 1 });
+  assert.deepEqual(
+    result.records.map((r) => r.status),
+    [200, 200, 200, 200],
+  );
+  assert.ok(
+    result.records.some((r) => r.resent === true),
+    "the request on the closed connection was sent again",
+  );
+
+  // Every connection reset at its first request: nothing to blame on a stale connection, so it counts.
+  await using broken = await server((req) => {
+    req.socket.destroy();
+  });
+  const failed = await runLoad({ url: broken.url, rps: 50, maxRequests: 2, connections: 1 });
+  assert.deepEqual(
+    failed.records.map((r) => [r.status, r.error]),
+    [
+      [0, "ECONNRESET"],
+      [0, "ECONNRESET"],
+    ],
+  );
+});

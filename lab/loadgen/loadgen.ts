@@ -1,6 +1,11 @@
 /**
  * Open-loop load: requests leave at a steady rate scheduled by the clock, never by completions, through
  * a pool of keep-alive connections like a browser's. Every response is recorded.
+ *
+ * Like a browser (and undici, and RFC 9110 section 9.2.2 for idempotent requests), a GET sent on a reused
+ * keep-alive connection that the load balancer closed before any response (its idle timeout racing the
+ * reuse) is sent once more, on a new connection: that reset says nothing about the targets. A busy machine
+ * widens the race (the pool's idle sockets are reused late), and it used to show up as resets with no target.
  */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -19,6 +24,8 @@ export interface ResponseRecord {
   target: string | undefined;
   /** Client-side error code (ECONNREFUSED, ECONNRESET, ClientTimeout, ...). */
   error?: string;
+  /** Sent again on a new connection after a reused one was closed before any response. */
+  resent?: true;
 }
 
 export interface LoadOptions {
@@ -90,6 +97,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const t0 = performance.now();
     const done = new Promise<void>((resolve) => {
       let recorded = false;
+      let resent = false;
       const record = (status: number, target: string | undefined, error?: string): void => {
         if (recorded) return;
         recorded = true;
@@ -99,33 +107,47 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           latencyMs: performance.now() - t0,
           target,
           ...(error === undefined ? {} : { error }),
+          ...(resent ? { resent: true as const } : {}),
         };
         records.push(entry);
         options.onRecord?.(entry);
         resolve();
       };
-      const req = http.request(url, { agent, headers: options.headers ?? {} }, (res) => {
-        const value = res.headers[targetHeader];
-        const target = Array.isArray(value) ? value[0] : value;
-        res.on("data", () => undefined);
-        res.on("end", () => {
-          record(res.statusCode ?? 0, target);
+      const attempt = (): void => {
+        // The resend goes on a connection of its own, not on another idle socket of the pool.
+        const req = http.request(
+          url,
+          { agent: resent ? false : agent, headers: options.headers ?? {} },
+          (res) => {
+            const value = res.headers[targetHeader];
+            const target = Array.isArray(value) ? value[0] : value;
+            res.on("data", () => undefined);
+            res.on("end", () => {
+              record(res.statusCode ?? 0, target);
+            });
+            res.on("aborted", () => {
+              record(0, target, "ECONNRESET");
+            });
+            res.on("error", (error: NodeJS.ErrnoException) => {
+              record(0, target, error.code ?? "ResponseError");
+            });
+          },
+        );
+        req.setTimeout(timeoutMs, () => {
+          record(0, undefined, "ClientTimeout");
+          req.destroy();
         });
-        res.on("aborted", () => {
-          record(0, target, "ECONNRESET");
+        req.on("error", (error: NodeJS.ErrnoException) => {
+          if (!resent && !recorded && req.reusedSocket && error.code === "ECONNRESET") {
+            resent = true;
+            attempt();
+            return;
+          }
+          record(0, undefined, error.code ?? error.message);
         });
-        res.on("error", (error: NodeJS.ErrnoException) => {
-          record(0, target, error.code ?? "ResponseError");
-        });
-      });
-      req.setTimeout(timeoutMs, () => {
-        record(0, undefined, "ClientTimeout");
-        req.destroy();
-      });
-      req.on("error", (error: NodeJS.ErrnoException) => {
-        record(0, undefined, error.code ?? error.message);
-      });
-      req.end();
+        req.end();
+      };
+      attempt();
     });
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
