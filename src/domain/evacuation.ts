@@ -96,6 +96,31 @@ export function finishedAt(evacuation: Evacuation): number | null {
   return evacuation.timeline.doneAt ?? evacuation.timeline.failedAt ?? null;
 }
 
+/** Outcomes after which a pod is off the node: its deletion started, or it was gone already. */
+const LEFT_NODE: ReadonlySet<EvictionOutcome> = new Set(["evicted", "deleted", "force-deleted", "not-found"]);
+
+/**
+ * When the last pod lifeboat moved off the node left it: its eviction or delete (the latest word on the pod,
+ * see `evictions`), else the retire (-k) of the surge that names it (the ReplicaSet removes it then). A pod
+ * whose latest word is a refusal or a failure and that no retired surge names left at a time lifeboat does not
+ * know: `unknownAt` stands for it (the end of the evacuation). Null when lifeboat moved no pod. This, not the
+ * last retire, is what the deadline is measured against: a surge retired after its doomed pods left at their
+ * last responsible moment made nobody late.
+ */
+export function lastPodLeftAt(e: Evacuation, unknownAt: number): number | null {
+  const left = new Map<string, number>();
+  for (const r of e.surges) {
+    if (r.retiredAt === null) continue;
+    for (const name of r.pods) left.set(`${r.workload.namespace}/${name}`, r.retiredAt);
+  }
+  for (const x of e.evictions) {
+    const key = `${x.pod.namespace}/${x.pod.name}`;
+    if (LEFT_NODE.has(x.outcome)) left.set(key, x.at);
+    else if (!left.has(key)) left.set(key, unknownAt);
+  }
+  return left.size === 0 ? null : Math.max(...left.values());
+}
+
 /** An Evacuation as stored: the domain record plus what only the resource carries. */
 export interface StoredEvacuation {
   evacuation: Evacuation;

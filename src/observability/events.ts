@@ -78,9 +78,9 @@ export const EVENT_REASONS = {
   Evicted: "Normal",
   /** A pod was force-deleted because its instance is already shutting down or gone. */
   ForceDeleted: "Warning",
-  /** The evacuation finished before its deadline. */
+  /** The evacuation finished; every pod it moved left the node before the deadline (or it had none). */
   EvacuationDone: "Normal",
-  /** The evacuation finished after its deadline, or the deadline passed while it ran. */
+  /** The evacuation finished, and a pod it moved left the node only after the deadline. */
   DeadlineMissed: "Warning",
   /** The evacuation gave up. */
   EvacuationFailed: "Warning",

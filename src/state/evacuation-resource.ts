@@ -10,6 +10,7 @@ import type {
   StoredEvacuation,
   SurgeRecord,
 } from "../domain/evacuation.ts";
+import { lastPodLeftAt } from "../domain/evacuation.ts";
 import type { LifecycleHookRef, NoticeKind } from "../domain/notice.ts";
 
 export const GROUP = "lifeboat.dev";
@@ -67,10 +68,16 @@ const ms = (s: string): number => {
   return t;
 };
 
-/** Seconds from when the evacuation finished (or now, if not finished) to the deadline; null without one. */
+/**
+ * Seconds to the deadline, null without one; negative = missed. For a Done evacuation, from when the last pod
+ * it moved left the node (`lastPodLeftAt`; its end when it moved none): late means a pod still on the node
+ * when the node died, not a surge taken back after its doomed pods had left. Otherwise from now.
+ */
 export function slackSeconds(e: Evacuation, now: number): number | null {
   if (e.deadline === null) return null;
-  return Math.round((e.deadline - (e.timeline.doneAt ?? now)) / 100) / 10;
+  const doneAt = e.timeline.doneAt;
+  const end = doneAt === undefined ? now : (lastPodLeftAt(e, doneAt) ?? doneAt);
+  return Math.round((e.deadline - end) / 100) / 10;
 }
 
 export function toResource(s: StoredEvacuation, now: number): EvacuationResource {

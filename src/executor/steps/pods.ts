@@ -181,7 +181,14 @@ function retiringPhase(phase: EvacuationPhase): EvacuationPhase {
   return phase === "Surging" || phase === "Cordoned" || phase === "Pending" ? "Retiring" : phase;
 }
 
-/** The evictions with `record` as the latest word on its pod (one record per pod). */
+/**
+ * The evictions with `record` as the latest word on its pod (one record per pod), except that a pod already
+ * evicted or deleted keeps that record: it left the node then, and a later force-delete (its instance went
+ * while it ran its preStop) only cut its grace period short. The slack to the deadline is measured from
+ * when the pods left (lastPodLeftAt).
+ */
 function withEviction(evictions: EvictionRecord[], record: EvictionRecord): EvictionRecord[] {
+  const prior = evictions.find((x) => podKey(x.pod) === podKey(record.pod));
+  if (prior !== undefined && (prior.outcome === "evicted" || prior.outcome === "deleted")) return evictions;
   return [...evictions.filter((x) => podKey(x.pod) !== podKey(record.pod)), record];
 }
