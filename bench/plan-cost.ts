@@ -96,6 +96,7 @@ function cluster(n: number): { snapshot: ClusterSnapshot; evacuations: Evacuatio
     noticeIds: [`notice-${i}`],
     noticeKind: "spot-interruption",
     deadline: NOW + 120_000,
+    certainDeadline: NOW + 120_000,
     noticedAt: NOW,
     phase: "Pending",
     surges: [],

@@ -278,6 +278,7 @@ for (let i = 0; i < RECLAIMED; i++) {
     noticeIds: [`reclaimed-${i}`],
     noticeKind: "spot-interruption" as const,
     deadline: Date.parse(now) - 60_000,
+    certainDeadline: Date.parse(now) - 60_000,
     noticedAt: Date.parse(now) - 180_000,
     phase: "Done" as const,
     surges: [],

@@ -89,6 +89,7 @@ function evacuation(overrides: Partial<Evacuation> = {}): Evacuation {
     noticeIds: ["e1", "e2"],
     noticeKind: "spot-interruption",
     deadline: t + 120_000,
+    certainDeadline: t + 120_000,
     noticedAt: t,
     phase: "Retiring",
     surges: [

@@ -76,6 +76,14 @@ export interface Evacuation {
   noticeKind: NoticeKind;
   /** When the instance is expected to go away; null when unknown (rebalance, manual without deadline). */
   deadline: number | null;
+  /**
+   * When the node certainly ends: the earliest deadline of a notice that means it (a spot interruption
+   * warning, a scheduled retirement's start, an instance already leaving: deathIsCertain in
+   * src/planner/death.ts); null while only notices that can be moved or extended set one (a manual deadline,
+   * an ASG lifecycle hook lifeboat heartbeats, a scheduled reboot or maintenance). A PodDisruptionBudget is
+   * overridden only at a pod's last responsible moment before it.
+   */
+  certainDeadline: number | null;
   noticedAt: number;
   phase: EvacuationPhase;
   surges: SurgeRecord[];

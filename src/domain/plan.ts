@@ -97,9 +97,10 @@ export type Step =
       reason: string;
     }
   /**
-   * Evict through the Eviction API. Before the pod's last responsible moment a 429 from a PDB is retried on
-   * the next reconcile; at or past it (`atLastResponsibleMoment`) the disruption is no longer voluntary (the
-   * node dies at the deadline whatever the PDB says), so a refusal is answered with a graceful delete.
+   * Evict through the Eviction API. A 429 from a PDB is retried on the next reconcile, unless `overridePdb`:
+   * the pod's last responsible moment before the node's certain end has come (src/planner/death.ts), the
+   * disruption is no longer voluntary (the node dies whatever the PDB says), and a refusal is answered with a
+   * graceful delete. `atLastResponsibleMoment`: the pod goes at its LRM, replacements Ready or not.
    */
   | {
       kind: "evict";
@@ -107,11 +108,13 @@ export type Step =
       node: string;
       evacuation: string;
       atLastResponsibleMoment: boolean;
+      overridePdb: boolean;
       reason: string;
     }
   /**
    * Delete with the pod's own grace period (preStop runs), not through the Eviction API: the pod's last
-   * responsible moment has come and `pdbs` (namespace/name) allow no disruption now. Emitted with a Warning
+   * responsible moment before the node's certain end has come and `pdbs` (namespace/name) allow no disruption
+   * now. Emitted with a Warning
    * Event `PdbOverridden` naming them (as Karpenter deletes pods once a NodeClaim's terminationGracePeriod
    * leaves no time for their own grace period).
    */

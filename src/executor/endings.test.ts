@@ -161,6 +161,40 @@ test("at the LRM with a PDB that allows nothing, the pod is deleted without aski
   assert.match(h.events.find((e) => e.reason === "PdbOverridden")?.message ?? "", /shop\/web/);
 });
 
+for (const noticeKind of ["manual", "asg-lifecycle-terminate"] as const) {
+  test(`${noticeKind}: at the LRM a PDB refusal is retried, not overridden; the hook is heartbeated, not completed`, async () => {
+    const calls = { heartbeats: 0, completes: 0 };
+    const h = harness({
+      snapshot: atLrm(1), // the snapshot says one disruption is allowed; the API refuses anyway
+      evacuations: [anEvacuation({ noticeKind, phase: "Surging", surges: [aSurgeRecord()] })],
+      now: T0 + 80 * SECOND,
+      evict: () => Promise.resolve({ kind: "blocked-by-pdb", message: "would violate the budget" }),
+      lifecycle: {
+        heartbeat: () => {
+          calls.heartbeats++;
+          return Promise.resolve({ kind: "done" });
+        },
+        complete: () => {
+          calls.completes++;
+          return Promise.resolve({ kind: "done" });
+        },
+      },
+    });
+    const result = await h.reconciler.reconcileOnce();
+    assert.deepEqual(result.failures, []);
+    assert.deepEqual(h.calls.deleted, [], "the budget holds: nothing deleted over it");
+    assert.deepEqual(
+      h.stored.get("evac-node-a")?.evacuation.evictions.map((x) => `${x.pod.name} ${x.outcome}`),
+      ["web-0 blocked-by-pdb"],
+    );
+    const blocked = h.events.filter((e) => e.reason === "EvictionBlocked");
+    assert.equal(blocked.length, 1);
+    assert.match(blocked[0]?.message ?? "", /not certain/);
+    assert.equal(h.events.filter((e) => e.reason === "PdbOverridden").length, 0);
+    assert.deepEqual(calls, { heartbeats: 1, completes: 0 });
+  });
+}
+
 test("a give-up completes the lifecycle action first; a failed call is retried without recording Failed twice", async () => {
   let completes = 0;
   const lifecycle: LifecycleActuatorLike = {

@@ -67,11 +67,15 @@ export const EVENT_REASONS = {
   NoticeAdded: "Normal",
   /** The planner hit the last responsible moment and drains without waiting for replacements. */
   LastResponsibleMoment: "Warning",
-  /** A PodDisruptionBudget refused an eviction (429); it is retried. */
+  /**
+   * A PodDisruptionBudget refused an eviction (429); it is retried (at the last responsible moment too when the
+   * node's end is not certain: a manual deadline, an ASG lifecycle hook, a scheduled reboot).
+   */
   EvictionBlocked: "Warning",
   /**
-   * At a pod's last responsible moment a PodDisruptionBudget allowed no disruption: the pod was deleted with
-   * its own grace period anyway (the node dies at the deadline whatever the budget says).
+   * At a pod's last responsible moment before the node's certain end (a spot warning, a scheduled retirement,
+   * an instance leaving) a PodDisruptionBudget allowed no disruption: the pod was deleted with its own grace
+   * period anyway (the node dies whatever the budget says).
    */
   PdbOverridden: "Warning",
   /** A pod was evicted through the Eviction API. */

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Evacuation, EvacuationMode, StoredEvacuation } from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
+import { deathIsCertain } from "./death.ts";
 
 /** What to do on a rebalance recommendation (no deadline yet). Documented in docs/design.md. */
 export type RebalancePolicy = "ignore" | "taint" | "prewarm" | "evacuate";
@@ -62,6 +63,13 @@ export function evacuationName(nodeName: string, noticeId: string): string {
 
 const gone = (n: Notice): boolean => n.kind === "instance-state-change";
 
+/** The notice's deadline when it is the node's certain end (deathIsCertain), else null. */
+const certainDeadlineOf = (n: Notice): number | null => (deathIsCertain(n) ? n.deadline : null);
+
+/** The earlier of two times, either of which may be unknown. */
+const earliest = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);
+
 export function foldNotice(
   active: StoredEvacuation | null,
   notice: Notice,
@@ -85,6 +93,7 @@ export function foldNotice(
       noticeIds: [notice.id],
       noticeKind: notice.kind,
       deadline: notice.deadline,
+      certainDeadline: certainDeadlineOf(notice),
       noticedAt: now,
       phase: "Pending",
       surges: [],
@@ -111,14 +120,14 @@ export function foldNotice(
   // A state change ("shutting-down") says the instance is going now; it does not move the deadline the
   // evacuation was planned (and its slack is measured) against.
   const noticeDeadline = gone(notice) && e.deadline !== null ? null : notice.deadline;
-  const deadline =
-    noticeDeadline === null
-      ? e.deadline
-      : e.deadline === null
-        ? noticeDeadline
-        : Math.min(e.deadline, noticeDeadline);
+  const deadline = earliest(e.deadline, noticeDeadline);
+  const certainDeadline = earliest(e.certainDeadline, certainDeadlineOf(notice));
   const instanceGone = e.instanceGone || gone(notice);
-  const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
+  const changed =
+    nextMode !== e.mode ||
+    deadline !== e.deadline ||
+    certainDeadline !== e.certainDeadline ||
+    instanceGone !== e.instanceGone;
   if (listed && !changed) {
     return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
   }
@@ -126,6 +135,7 @@ export function foldNotice(
     ...e,
     mode: nextMode,
     deadline,
+    certainDeadline,
     instanceGone,
     noticeIds: listed ? e.noticeIds : [...e.noticeIds, notice.id],
     noticeKind:
@@ -134,6 +144,8 @@ export function foldNotice(
   const what: string[] = [];
   if (nextMode !== e.mode) what.push(`mode ${e.mode} -> ${nextMode}`);
   if (deadline !== e.deadline && deadline !== null) what.push(`deadline ${new Date(deadline).toISOString()}`);
+  if (certainDeadline !== e.certainDeadline && certainDeadline !== null)
+    what.push(`the node certainly ends ${new Date(certainDeadline).toISOString()}`);
   if (instanceGone !== e.instanceGone) what.push("instance is going away now");
   return {
     kind: "update",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
-import type { Plan } from "../domain/plan.ts";
+import type { Plan, Step } from "../domain/plan.ts";
 import { EVACUATING_TAINT_KEY, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, PodView } from "../domain/snapshot.ts";
 import {
@@ -247,6 +247,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: false,
+          overridePdb: false,
         },
       ],
       skipped: [],
@@ -291,6 +292,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
+          overridePdb: true,
         },
         {
           kind: "evict",
@@ -298,6 +300,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
+          overridePdb: true,
         },
         { kind: "wait", until: lrm + 5 * SECOND, subject: "Deployment/shop/web" },
       ],
@@ -520,6 +523,7 @@ describe("planEvacuations: what cannot surge", () => {
       node: "node-a",
       evacuation: "evac-node-a",
       atLastResponsibleMoment: false,
+      overridePdb: false,
     });
 
     assert.deepEqual(withoutReasons(result), {
@@ -553,6 +557,7 @@ describe("planEvacuations: what cannot surge", () => {
         node: "node-a",
         evacuation: "evac-node-a",
         atLastResponsibleMoment: true,
+        overridePdb: true,
       },
     ]);
   });
@@ -608,6 +613,102 @@ describe("planEvacuations: what cannot surge", () => {
       steps.map((s) => s.kind),
       ["evict", "warn"],
     );
+  });
+});
+
+describe("planEvacuations: a PodDisruptionBudget is overridden only when the node's death is certain", () => {
+  const LRM = T0 + 80 * SECOND; // deadline T0 + 120 s - drain 30 s - margin 10 s
+  /** web-0 surged on node-a, its replacement not Ready; db-0 of a StatefulSet; a PDB over each allows nothing. */
+  const atLrm = (): ClusterSnapshot =>
+    aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: false }),
+        aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } }),
+      ],
+      workloads: [aDeployment({ specReplicas: 2, readyReplicas: 1 })],
+      pdbs: [
+        aPdb({ disruptionsAllowed: 0 }),
+        aPdb({ name: "db", matchLabels: { app: "db" }, disruptionsAllowed: 0 }),
+      ],
+    });
+  const removals = (steps: readonly Step[]) =>
+    stepsWithoutReasons(steps.filter((s) => s.kind === "evict" || s.kind === "delete"));
+  const heldEvict = (name: string) => ({
+    kind: "evict" as const,
+    pod: { namespace: "shop", name },
+    node: "node-a",
+    evacuation: "evac-node-a",
+    atLastResponsibleMoment: true,
+    overridePdb: false,
+  });
+  const deleted = (name: string, pdb: string) => ({
+    kind: "delete" as const,
+    pod: { namespace: "shop", name },
+    node: "node-a",
+    evacuation: "evac-node-a",
+    pdbs: [`shop/${pdb}`],
+  });
+
+  const holding: [string, Partial<Evacuation>][] = [
+    ["a manual deadline (lifeboat evacuate --deadline, the annotation)", { noticeKind: "manual" }],
+    ["an ASG lifecycle hook lifeboat heartbeats", { noticeKind: "asg-lifecycle-terminate" }],
+    ["a scheduled reboot", { noticeKind: "scheduled-change" }],
+  ];
+  for (const [what, kind] of holding) {
+    test(`${what}: the budget holds at the LRM; the pods are evicted (429 retried) and a wait says so`, () => {
+      const evac = anEvacuation({ ...kind, surges: [aSurgeRecord()] });
+      const steps = plan(atLrm(), [evac], LRM).steps;
+      assert.deepEqual(removals(steps), [heldEvict("web-0"), heldEvict("db-0")]);
+      assert.deepEqual(
+        stepsWithoutReasons(steps.filter((s) => s.kind === "wait" && s.subject.startsWith("shop/"))),
+        [
+          { kind: "wait", until: null, subject: "shop/web-0" },
+          { kind: "wait", until: null, subject: "shop/db-0" },
+        ],
+      );
+      assert.equal(
+        steps.some((s) => s.kind === "complete"),
+        false,
+      );
+    });
+  }
+
+  const certain: [string, Partial<Evacuation>][] = [
+    ["a spot interruption warning", { noticeKind: "spot-interruption" }],
+    [
+      "a scheduled retirement whose start is the deadline",
+      { noticeKind: "scheduled-change", certainDeadline: T0 + 120 * SECOND },
+    ],
+  ];
+  for (const [what, kind] of certain) {
+    test(`${what}: at the LRM a budget that allows nothing is overridden (graceful delete)`, () => {
+      const evac = anEvacuation({ ...kind, surges: [aSurgeRecord()] });
+      assert.deepEqual(removals(plan(atLrm(), [evac], LRM).steps), [
+        deleted("web-0", "web"),
+        deleted("db-0", "db"),
+      ]);
+    });
+  }
+
+  test("a manual deadline before a spot warning's: held at the manual LRM, overridden at the warning's", () => {
+    const evac = anEvacuation({
+      noticeKind: "manual",
+      deadline: T0 + 60 * SECOND,
+      certainDeadline: T0 + 120 * SECOND,
+      surges: [aSurgeRecord()],
+    });
+    const early = plan(atLrm(), [evac], T0 + 20 * SECOND);
+    assert.deepEqual(removals(early.steps), [heldEvict("web-0"), heldEvict("db-0")]);
+    assert.deepEqual(
+      stepsWithoutReasons(early.steps.filter((s) => s.kind === "wait" && s.subject === "shop/web-0")),
+      [{ kind: "wait", until: LRM, subject: "shop/web-0" }],
+    );
+    assert.deepEqual(removals(plan(atLrm(), [evac], LRM).steps), [
+      deleted("web-0", "web"),
+      deleted("db-0", "db"),
+    ]);
   });
 });
 

@@ -10,8 +10,10 @@
  * - Bare pods: evict at the LRM (nothing replaces them, so they serve as long as it is safe).
  * - DaemonSet and mirror pods: left alone.
  * - Instance already gone: force-delete everything but mirror pods.
- * - At a pod's LRM a PodDisruptionBudget no longer holds it: the node dies at the deadline whatever the PDB
- *   says, so a pod it would refuse is deleted gracefully instead of evicted (a Warning names the PDB).
+ * - A PodDisruptionBudget is overridden only when the node's death is certain (./death.ts: a spot warning, a
+ *   scheduled retirement, an instance leaving): at a pod's LRM before that end a pod it would refuse is
+ *   deleted gracefully instead of evicted (a Warning names the PDB). For a manual deadline or an ASG hook it
+ *   holds: the eviction is retried and a wait says why.
  *
  * And how an evacuation ends (docs/design.md, "How an evacuation ends"):
  * - Done: nothing lifeboat must move is left on the node and every surge is retired or handed back.

@@ -1,8 +1,9 @@
 /** Pods on evacuating nodes: which way each one leaves (surge, evict at once, evict at its LRM, force-delete, or stay), and the eviction itself, with the PodDisruptionBudget rule at the last responsible moment. */
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { PodView } from "../domain/snapshot.ts";
-import { workloadKey } from "../domain/snapshot.ts";
+import { podKey, workloadKey } from "../domain/snapshot.ts";
 import { lastResponsibleMoment } from "./budgets.ts";
+import { pdbRule } from "./death.ts";
 import type { Doomed, PlanContext } from "./plan-context.ts";
 import type { PlanSink } from "./plan-sink.ts";
 import { isFinished, pushTo } from "./plan-words.ts";
@@ -75,10 +76,13 @@ export function forceDelete(out: PlanSink, pod: PodView, evac: Evacuation): void
 }
 
 /**
- * Evicts `d`. Invariant: at or past the pod's last responsible moment a PodDisruptionBudget does not hold it
- * back: the node dies at the deadline whatever the PDB says, and a pod still in the load balancer then fails
- * every request sent to it. So a pod a PDB would refuse now is deleted gracefully instead (its preStop and
- * grace period run), and an eviction refused later is answered the same way by the executor.
+ * Evicts `d`. Invariant: a PodDisruptionBudget is overridden only when the node's death is certain
+ * (./death.ts): at or past the pod's last responsible moment before that end, the node dies whatever the PDB
+ * says, and a pod still in the load balancer then fails every request sent to it. So a pod a PDB would refuse
+ * now is deleted gracefully instead (its preStop and grace period run), and an eviction refused later is
+ * answered the same way by the executor. When the end is not certain (a manual deadline, an ASG lifecycle
+ * hook lifeboat heartbeats, a scheduled reboot) the budget holds, at the LRM too: the eviction is retried
+ * until it allows one, and a wait says why.
  */
 export function evict(
   ctx: PlanContext,
@@ -88,34 +92,65 @@ export function evict(
   atLastResponsibleMoment: boolean,
 ): void {
   const pod = { namespace: d.pod.namespace, name: d.pod.name };
-  const pdbs = atLastResponsibleMoment ? ctx.blockingPdbs(d.pod) : [];
-  if (pdbs.length > 0) {
+  const evictStep = (overridePdb: boolean, why: string): void => {
+    out.evicts.push({
+      kind: "evict",
+      pod,
+      node: d.evac.nodeName,
+      evacuation: d.evac.name,
+      atLastResponsibleMoment,
+      overridePdb,
+      reason: `${reason}${why}`,
+    });
+  };
+  if (!atLastResponsibleMoment) {
+    evictStep(false, "");
+    return;
+  }
+  const rule = pdbRule(d.evac, d.pod.preStopSeconds, ctx.budgets, ctx.now);
+  const pdbs = ctx.blockingPdbs(d.pod);
+  if (rule.override && pdbs.length > 0) {
     out.evicts.push({
       kind: "delete",
       pod,
       node: d.evac.nodeName,
       evacuation: d.evac.name,
       pdbs,
-      reason: `${reason}; PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the node dies at the deadline whatever the budget says): delete the pod with its own grace period instead of evicting it`,
+      reason: `${reason}; PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (${rule.why}): delete the pod with its own grace period instead of evicting it`,
     });
     return;
   }
-  out.evicts.push({
-    kind: "evict",
-    pod,
-    node: d.evac.nodeName,
-    evacuation: d.evac.name,
-    atLastResponsibleMoment,
-    reason,
-  });
+  if (rule.override || pdbs.length === 0) {
+    evictStep(rule.override, "");
+    return;
+  }
+  const holds = `PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now and holds the pod at its last responsible moment too (${rule.why})`;
+  evictStep(false, `; ${holds}: the eviction is retried until the budget allows one`);
+  out.wait(podKey(d.pod), rule.until, `${holds}: evicting again until it allows one`);
 }
 
 /**
- * Said in advance, in the waits of pods that have an LRM: a PDB that allows no disruption now will not hold
- * them at the LRM. Empty when no such PDB selects them.
+ * Said in advance, in the waits of pods that have an LRM: whether a PDB that allows no disruption now will
+ * hold them at the LRM. Empty when no such PDB selects them.
  */
 export function pdbAtLrmNote(ctx: PlanContext, pods: readonly Doomed[]): string {
-  const pdbs = [...new Set(pods.filter((d) => d.lrm !== null).flatMap((d) => ctx.blockingPdbs(d.pod)))];
-  if (pdbs.length === 0) return "";
-  return `; PodDisruptionBudget ${pdbs.join(", ")} allows no disruption now: if it still allows none at the last responsible moment, the pods are deleted anyway (graceful, Warning PdbOverridden), since the node dies whatever the budget says`;
+  const atLrm = pods.filter((d): d is Doomed & { lrm: number } => d.lrm !== null);
+  const pdbsOf = (list: readonly Doomed[]): string[] => [
+    ...new Set(list.flatMap((d) => ctx.blockingPdbs(d.pod))),
+  ];
+  const overridden = atLrm.filter((d) => pdbRule(d.evac, d.pod.preStopSeconds, ctx.budgets, d.lrm).override);
+  const held = atLrm.filter((d) => !overridden.includes(d));
+  const notes: string[] = [];
+  const deleted = pdbsOf(overridden);
+  if (deleted.length > 0)
+    notes.push(
+      `; PodDisruptionBudget ${deleted.join(", ")} allows no disruption now: if it still allows none at the last responsible moment, the pods are deleted anyway (graceful, Warning PdbOverridden), since the node dies whatever the budget says`,
+    );
+  const holding = pdbsOf(held);
+  const first = held[0];
+  if (holding.length > 0 && first !== undefined)
+    notes.push(
+      `; PodDisruptionBudget ${holding.join(", ")} allows no disruption now and will hold the pods at the last responsible moment too (${pdbRule(first.evac, first.pod.preStopSeconds, ctx.budgets, first.lrm).why})`,
+    );
+  return notes.join("");
 }

@@ -243,7 +243,41 @@ describe("reasons: pods", () => {
     );
     assert.equal(
       reasonOf(plan(snapshot, [evac], T0 + 80 * SECOND), "delete"),
-      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the node dies at the deadline whatever the budget says): delete the pod with its own grace period instead of evicting it",
+      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the spot interruption warning ends the node in 40 s whatever the budget says): delete the pod with its own grace period instead of evicting it",
+    );
+  });
+
+  test("a PodDisruptionBudget that allows no disruption and a manual deadline: said in the wait, held at the LRM", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        marked(aPod({ name: "web-0" })),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-b" }),
+        aPod({ name: "web-3", nodeName: "node-b" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: false }),
+      ],
+      workloads: [aDeployment({ specReplicas: 5, readyReplicas: 4 })],
+      pdbs: [aPdb({ disruptionsAllowed: 0 })],
+    });
+    const evac = anEvacuation({
+      noticeKind: "manual",
+      surges: [aSurgeRecord({ pods: ["web-0"] })],
+      phase: "Surging",
+    });
+
+    assert.equal(
+      reasonOf(plan(snapshot, [evac], T0 + 70 * SECOND), "wait"),
+      "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before removing 1 doomed pod; last responsible moment in 10 s; PodDisruptionBudget shop/web allows no disruption now and will hold the pods at the last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary)",
+    );
+    const atLrm = plan(snapshot, [evac], T0 + 80 * SECOND);
+    assert.equal(
+      reasonOf(atLrm, "evict"),
+      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now and holds the pod at its last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary): the eviction is retried until the budget allows one",
+    );
+    assert.equal(
+      reasonOf(atLrm, "wait", (s) => s.subject === "shop/web-0"),
+      "PodDisruptionBudget shop/web allows no disruption now and holds the pod at its last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary): evicting again until it allows one",
     );
   });
 

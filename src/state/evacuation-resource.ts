@@ -36,6 +36,8 @@ export interface EvacuationResource {
     noticeKind: NoticeKind;
     noticeIds: string[];
     deadline?: string | undefined;
+    /** Absent: none, or a record written before it existed (then read from noticeKind, see fromResource). */
+    certainDeadline?: string | undefined;
     noticedAt: string;
     lifecycleHook?: LifecycleHookRef | undefined;
   };
@@ -102,6 +104,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
       noticeKind: e.noticeKind,
       noticeIds: e.noticeIds,
       ...(e.deadline === null ? {} : { deadline: iso(e.deadline) }),
+      ...(e.certainDeadline === null ? {} : { certainDeadline: iso(e.certainDeadline) }),
       noticedAt: iso(e.noticedAt),
       ...(s.lifecycleHook === null ? {} : { lifecycleHook: s.lifecycleHook }),
     },
@@ -125,6 +128,17 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
   };
 }
 
+/**
+ * A record without spec.certainDeadline: none, or one written before it existed. Those were spot warnings
+ * and state changes (whose deadline is the node's end) or kinds whose deadline is not (a scheduled change of
+ * unknown kind counts as not), as deathIsCertain decides for the kind that set the deadline.
+ */
+function certainDeadlineOf(r: EvacuationResource, deadline: number | null): number | null {
+  if (r.spec.certainDeadline !== undefined) return ms(r.spec.certainDeadline);
+  const kind = r.spec.noticeKind;
+  return kind === "spot-interruption" || kind === "instance-state-change" ? deadline : null;
+}
+
 export function fromResource(r: EvacuationResource): StoredEvacuation {
   const st = r.status ?? {};
   const timeline: EvacuationTimeline = { noticedAt: ms(st.timeline?.noticedAt ?? r.spec.noticedAt) };
@@ -134,6 +148,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
   ][]) {
     if (v !== undefined) timeline[k] = ms(v);
   }
+  const deadline = r.spec.deadline === undefined ? null : ms(r.spec.deadline);
   return {
     evacuation: {
       name: r.metadata.name,
@@ -142,7 +157,8 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
       mode: r.spec.mode,
       noticeIds: r.spec.noticeIds,
       noticeKind: r.spec.noticeKind,
-      deadline: r.spec.deadline === undefined ? null : ms(r.spec.deadline),
+      deadline,
+      certainDeadline: certainDeadlineOf(r, deadline),
       noticedAt: ms(r.spec.noticedAt),
       phase: st.phase ?? "Pending",
       surges: (st.surges ?? []).map((x) => ({
