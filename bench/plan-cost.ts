@@ -97,6 +97,7 @@ function cluster(n: number): { snapshot: ClusterSnapshot; evacuations: Evacuatio
     noticeKind: "spot-interruption",
     deadline: NOW + 120_000,
     certainDeadline: NOW + 120_000,
+    instanceState: null,
     noticedAt: NOW,
     phase: "Pending",
     surges: [],

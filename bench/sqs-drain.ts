@@ -285,6 +285,7 @@ for (let i = 0; i < RECLAIMED; i++) {
     evictions: [],
     timeline: { noticedAt: Date.parse(now) - 180_000 },
     instanceGone: true,
+    instanceState: "terminated" as const,
   };
   store.items.push({ evacuation: e, lifecycleHook: null, message: "", resourceVersion: "1" });
 }

@@ -59,6 +59,11 @@ export interface KubeActuator {
   cordon(node: string, options: CordonOptions): Promise<NodeOutcome>;
   /** Adds taint `taintKey`:PreferNoSchedule (mode taint-only). */
   taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome>;
+  /**
+   * Adds node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (other taints kept): the node's instance is
+   * stopped or terminated (Kubernetes' non-graceful node shutdown: its volumes detach at once).
+   */
+  taintOutOfService(node: string): Promise<NodeOutcome>;
   /** Undoes cordon: unschedulable off, every `taintKey` taint and the exclude-from-LB label removed. */
   uncordon(node: string, taintKey: string): Promise<NodeOutcome>;
   /** Removes the node's annotation `key` if it still holds `value` (changed: false otherwise). */

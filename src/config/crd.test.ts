@@ -111,6 +111,7 @@ function evacuation(overrides: Partial<Evacuation> = {}): Evacuation {
       doneAt: t + 80_000,
     },
     instanceGone: false,
+    instanceState: null,
     ...overrides,
   };
 }

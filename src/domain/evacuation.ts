@@ -4,7 +4,7 @@
  * from it; the surge records in particular are what keeps it from surging the same pod twice.
  * Times are milliseconds since the epoch.
  */
-import type { LifecycleHookRef, NoticeKind } from "./notice.ts";
+import type { InstanceState, LifecycleHookRef, NoticeKind } from "./notice.ts";
 import type { PodRef, WorkloadRef } from "./snapshot.ts";
 
 /**
@@ -16,6 +16,15 @@ import type { PodRef, WorkloadRef } from "./snapshot.ts";
 export type EvacuationMode = "evacuate" | "prewarm" | "taint-only";
 
 export type EvacuationPhase = "Pending" | "Cordoned" | "Surging" | "Retiring" | "Done" | "Failed";
+
+/**
+ * A state of an instance that is leaving: stopping or shutting-down (the OS may still run), then stopped or
+ * terminated (nothing runs on it any more).
+ */
+export type LeavingInstanceState = Extract<
+  InstanceState,
+  "stopping" | "shutting-down" | "stopped" | "terminated"
+>;
 
 /**
  * One relative scale-up of a workload on behalf of this evacuation. Append-only: steps refer to a record by
@@ -89,8 +98,24 @@ export interface Evacuation {
   surges: SurgeRecord[];
   evictions: EvictionRecord[];
   timeline: EvacuationTimeline;
-  /** The instance was reported shutting-down or terminated: its pods can no longer run. */
+  /** The instance was reported leaving (stopping, shutting-down, stopped, terminated). */
   instanceGone: boolean;
+  /**
+   * The furthest state the instance was reported in (stopped or terminated beat stopping or shutting-down).
+   * Null when none was reported, and on a record written before it existed: there `instanceGone` alone says it
+   * left, and it is read as stopped or terminated, as it was then.
+   */
+  instanceState: LeavingInstanceState | null;
+}
+
+/**
+ * True once nothing can run on the instance any more: it was reported stopped or terminated (or it was
+ * reported gone on a record that does not say how far). Before that (stopping, shutting-down) its OS may
+ * still run the pods.
+ */
+export function instanceDown(e: Evacuation): boolean {
+  if (!e.instanceGone) return false;
+  return e.instanceState === null || e.instanceState === "stopped" || e.instanceState === "terminated";
 }
 
 /** Done and Failed evacuations no longer drive any step. */

@@ -14,6 +14,16 @@ export const EVACUATE_ANNOTATION = "lifeboat.dev/evacuate";
 export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 /** Pods with a lower value are removed first when a ReplicaSet scales down. */
 export const POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
+/**
+ * Kubernetes' non-graceful node shutdown taint: on a node that is shut down, the attach-detach controller
+ * detaches its volumes at once instead of after its 6-minute wait, and pods without a toleration are deleted.
+ * Only for a node whose instance is stopped or terminated.
+ */
+export const OUT_OF_SERVICE_TAINT = {
+  key: "node.kubernetes.io/out-of-service",
+  value: "nodeshutdown",
+  effect: "NoExecute",
+} as const;
 
 /** Which evacuation's surge record a surge step writes, and which of the step's pods belong to it. */
 export interface SurgeAttribution {
@@ -121,6 +131,12 @@ export type Step =
   | { kind: "delete"; pod: PodRef; node: string; evacuation: string; pdbs: string[]; reason: string }
   /** Delete with grace period 0: the instance is gone, nothing on it can run its preStop any more. */
   | { kind: "force-delete"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /**
+   * Taint the node node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (OUT_OF_SERVICE_TAINT): its
+   * instance is stopped or terminated and a StatefulSet pod on it is to be released, whose volumes then detach
+   * at once. Planned before the pod's force-delete, which waits until the node carries the taint.
+   */
+  | { kind: "taint-out-of-service"; node: string; evacuation: string; reason: string }
   /**
    * Close `records` without scaling: the workload is gone or was scaled below the surge by someone else, so
    * there is nothing lifeboat may take back. Sets handedBackAt (and retiredAt) on each record.

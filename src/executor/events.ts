@@ -79,6 +79,13 @@ export const cordoned = (node: string, message: string): StepEvent => ({
   message,
 });
 
+export const outOfServiceTainted = (node: string, message: string): StepEvent => ({
+  object: nodeObject(node),
+  type: "Warning",
+  reason: "OutOfServiceTainted",
+  message,
+});
+
 export const taintedPreferNoSchedule = (node: string, message: string): StepEvent => ({
   object: nodeObject(node),
   type: "Normal",

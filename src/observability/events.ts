@@ -82,6 +82,11 @@ export const EVENT_REASONS = {
   Evicted: "Normal",
   /** A pod was force-deleted because its instance is already shutting down or gone. */
   ForceDeleted: "Warning",
+  /**
+   * The node was tainted node.kubernetes.io/out-of-service (its instance is stopped or terminated) so that the
+   * volumes of its StatefulSet pods detach at once; remove it by hand if the instance is started again.
+   */
+  OutOfServiceTainted: "Warning",
   /** The evacuation finished; every pod it moved left the node before the deadline (or it had none). */
   EvacuationDone: "Normal",
   /** The evacuation finished, and a pod it moved left the node only after the deadline. */

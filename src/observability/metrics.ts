@@ -44,6 +44,7 @@ export const ACTUATOR_ACTIONS = [
   "evict",
   "delete",
   "force_delete",
+  "taint_out_of_service",
   "uncordon",
   "clear_request",
   "lifecycle_complete",

@@ -39,6 +39,7 @@ const HEADLINES: { [K in StepKind]: Headline<K> } = {
   delete: (step) =>
     `delete ${podKey(step.pod)} on ${step.node} (overriding PodDisruptionBudget ${step.pdbs.join(", ")})`,
   "force-delete": (step) => `force-delete ${podKey(step.pod)} on ${step.node}`,
+  "taint-out-of-service": (step) => `taint ${step.node} node.kubernetes.io/out-of-service:NoExecute`,
   warn: (step) => `warn ${step.code} ${step.subject}`,
   "request-node": (step) =>
     `request ${step.count} node(s) from the Auto Scaling group of ${step.instanceId} (${step.node})`,

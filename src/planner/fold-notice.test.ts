@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
 import type { StoredEvacuation } from "../domain/evacuation.ts";
-import type { Notice, ScheduledChangeKind } from "../domain/notice.ts";
+import type { InstanceState, Notice, ScheduledChangeKind } from "../domain/notice.ts";
 import { evacuationName, foldNotice, type FoldPolicy, type NodeIdentity } from "./fold-notice.ts";
 
 const node: NodeIdentity = {
@@ -32,6 +32,7 @@ test("a spot warning for a node with no evacuation creates one in mode evacuate 
     evictions: [],
     timeline: { noticedAt: now },
     instanceGone: false,
+    instanceState: null,
   });
 });
 
@@ -201,4 +202,22 @@ test("the node's certain end is the earliest deadline of a notice that means it,
     aNotice({ id: "sc", kind: "instance-state-change", deadline: now }),
   );
   assert.equal(reboot?.certainDeadline, now, "an instance leaving ends it now");
+});
+
+test("a state change records how far the instance went; a stopping delivered after stopped does not undo it", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  const state = (id: string, instanceState: InstanceState) =>
+    aNotice({ id, kind: "instance-state-change", instanceState, deadline: now });
+  const stopping = foldNotice(first.stored, state("sc-1", "stopping"), node, policy, now);
+  assert.ok(stopping.kind === "update");
+  assert.equal(stopping.stored.evacuation.instanceState, "stopping");
+  assert.equal(stopping.stored.evacuation.instanceGone, true);
+  const stopped = foldNotice(stopping.stored, state("sc-2", "stopped"), node, policy, now + 30_000);
+  assert.ok(stopped.kind === "update");
+  assert.equal(stopped.stored.evacuation.instanceState, "stopped");
+  assert.match(stopped.reason, /instance stopped/);
+  const late = foldNotice(stopped.stored, state("sc-0", "stopping"), node, policy, now + 31_000);
+  assert.ok(late.kind === "update");
+  assert.equal(late.stored.evacuation.instanceState, "stopped");
 });

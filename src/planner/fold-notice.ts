@@ -4,7 +4,12 @@
  * evacuation (a spot warning after a rebalance recommendation turns a pre-warm into an evacuation).
  */
 import { createHash } from "node:crypto";
-import type { Evacuation, EvacuationMode, StoredEvacuation } from "../domain/evacuation.ts";
+import type {
+  Evacuation,
+  EvacuationMode,
+  LeavingInstanceState,
+  StoredEvacuation,
+} from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
 import { deathIsCertain } from "./death.ts";
 
@@ -63,6 +68,33 @@ export function evacuationName(nodeName: string, noticeId: string): string {
 
 const gone = (n: Notice): boolean => n.kind === "instance-state-change";
 
+/** How far an instance in each leaving state has gone: nothing runs on it once it is stopped or terminated. */
+const LEAVING_RANK: Record<LeavingInstanceState, number> = {
+  stopping: 1,
+  "shutting-down": 1,
+  stopped: 2,
+  terminated: 2,
+};
+
+/** The leaving state a state-change notice reports, if any. */
+function leavingState(n: Notice): LeavingInstanceState | null {
+  const s = n.instanceState;
+  return s !== undefined && s in LEAVING_RANK ? (s as LeavingInstanceState) : null;
+}
+
+/**
+ * The furthest of two reported states: a stopping reported after stopped (EventBridge does not keep order)
+ * does not bring the instance back to life.
+ */
+function furthest(
+  a: LeavingInstanceState | null,
+  b: LeavingInstanceState | null,
+): LeavingInstanceState | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return LEAVING_RANK[b] >= LEAVING_RANK[a] ? b : a;
+}
+
 /** The notice's deadline when it is the node's certain end (deathIsCertain), else null. */
 const certainDeadlineOf = (n: Notice): number | null => (deathIsCertain(n) ? n.deadline : null);
 
@@ -100,6 +132,7 @@ export function foldNotice(
       evictions: [],
       timeline: { noticedAt: now },
       instanceGone: gone(notice),
+      instanceState: leavingState(notice),
     };
     return {
       kind: "create",
@@ -123,11 +156,13 @@ export function foldNotice(
   const deadline = earliest(e.deadline, noticeDeadline);
   const certainDeadline = earliest(e.certainDeadline, certainDeadlineOf(notice));
   const instanceGone = e.instanceGone || gone(notice);
+  const instanceState = furthest(e.instanceState, leavingState(notice));
   const changed =
     nextMode !== e.mode ||
     deadline !== e.deadline ||
     certainDeadline !== e.certainDeadline ||
-    instanceGone !== e.instanceGone;
+    instanceGone !== e.instanceGone ||
+    instanceState !== e.instanceState;
   if (listed && !changed) {
     return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
   }
@@ -137,6 +172,7 @@ export function foldNotice(
     deadline,
     certainDeadline,
     instanceGone,
+    instanceState,
     noticeIds: listed ? e.noticeIds : [...e.noticeIds, notice.id],
     noticeKind:
       MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
@@ -147,6 +183,7 @@ export function foldNotice(
   if (certainDeadline !== e.certainDeadline && certainDeadline !== null)
     what.push(`the node certainly ends ${new Date(certainDeadline).toISOString()}`);
   if (instanceGone !== e.instanceGone) what.push("instance is going away now");
+  if (instanceState !== e.instanceState && instanceState !== null) what.push(`instance ${instanceState}`);
   return {
     kind: "update",
     stored: {

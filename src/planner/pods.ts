@@ -1,5 +1,7 @@
-/** Pods on evacuating nodes: which way each one leaves (surge, evict at once, evict at its LRM, force-delete, or stay), and the eviction itself, with the PodDisruptionBudget rule at the last responsible moment. */
+/** Pods on evacuating nodes: which way each one leaves (surge, evict at once, evict at its LRM, force-delete, release a StatefulSet pod of a stopped instance, or stay), and the eviction itself, with the PodDisruptionBudget rule at the last responsible moment. */
 import type { Evacuation } from "../domain/evacuation.ts";
+import { instanceDown } from "../domain/evacuation.ts";
+import { OUT_OF_SERVICE_TAINT } from "../domain/plan.ts";
 import type { PodView } from "../domain/snapshot.ts";
 import { podKey, workloadKey } from "../domain/snapshot.ts";
 import { lastResponsibleMoment } from "./budgets.ts";
@@ -17,12 +19,14 @@ export function classify(
   const atLrm: Doomed[] = [];
   for (const evac of ctx.moving) {
     for (const pod of ctx.podsOn(evac.nodeName)) {
-      if (evac.instanceGone) {
-        forceDelete(out, pod, evac);
-        continue;
-      }
       if (pod.mirror) {
-        out.skip(pod, evac, "mirror pod of a static pod: the kubelet owns it, the API cannot move it");
+        out.skip(
+          pod,
+          evac,
+          evac.instanceGone
+            ? "mirror pod of a static pod: it disappears with the node"
+            : "mirror pod of a static pod: the kubelet owns it, the API cannot move it",
+        );
         continue;
       }
       if (pod.owner?.kind === "DaemonSet") {
@@ -32,6 +36,19 @@ export function classify(
           `DaemonSet pod (${pod.owner.name}): it runs on every node and goes with this one`,
         );
         continue;
+      }
+      if (evac.instanceGone) {
+        if (pod.owner?.kind !== "StatefulSet") {
+          forceDelete(out, pod, evac);
+          continue;
+        }
+        if (instanceDown(evac)) {
+          releaseStatefulPod(ctx, out, pod, evac);
+          continue;
+        }
+        // Stopping or shutting-down: the OS may still run this identity, and a force-delete would let the
+        // StatefulSet start it again elsewhere while it runs here. It leaves the graceful way below (its
+        // PodDisruptionBudget overridden at its LRM: the node's death is certain) until the instance is down.
       }
       if (isFinished(pod)) {
         out.skip(pod, evac, `already finished (${pod.phase}): nothing to move`);
@@ -61,18 +78,53 @@ export function classify(
   return { byWorkload, atOnce, atLrm };
 }
 
-export function forceDelete(out: PlanSink, pod: PodView, evac: Evacuation): void {
-  if (pod.mirror) {
-    out.skip(pod, evac, "mirror pod of a static pod: it disappears with the node");
-    return;
-  }
+export function forceDelete(
+  out: PlanSink,
+  pod: PodView,
+  evac: Evacuation,
+  reason = `instance ${evac.instanceId ?? evac.nodeName} is ${evac.instanceState ?? "shutting down or terminated"}: the pod cannot run (or run its preStop) any more; delete it now so endpoints and its controller let go at once instead of after the node-monitor grace period`,
+): void {
   out.forceDeletes.push({
     kind: "force-delete",
     pod: { namespace: pod.namespace, name: pod.name },
     node: evac.nodeName,
     evacuation: evac.name,
-    reason: `instance ${evac.instanceId ?? evac.nodeName} is shutting down or terminated: the pod cannot run (or run its preStop) any more; delete it now so endpoints and its controller let go at once instead of after the node-monitor grace period`,
+    reason,
   });
+}
+
+/**
+ * Releases a StatefulSet pod of an instance that is stopped or terminated: force-deleted, so that the
+ * StatefulSet starts its identity elsewhere. Invariant: never before the node carries the out-of-service
+ * taint (or is gone), so that the attach-detach controller lets go of its volumes at once instead of after
+ * its 6-minute wait; until then the taint is planned and the pod waits for it.
+ */
+function releaseStatefulPod(ctx: PlanContext, out: PlanSink, pod: PodView, evac: Evacuation): void {
+  const instance = `instance ${evac.instanceId ?? evac.nodeName} is ${evac.instanceState ?? "gone"}`;
+  const node = ctx.nodes.get(evac.nodeName);
+  const { key, value, effect } = OUT_OF_SERVICE_TAINT;
+  const taint = `${key}=${value}:${effect}`;
+  if (node === undefined || node.taints.some((t) => t.key === key && t.effect === effect)) {
+    forceDelete(
+      out,
+      pod,
+      evac,
+      `${instance}: nothing runs this StatefulSet identity any more; release it (delete with grace period 0) so the StatefulSet starts it elsewhere, its volumes free at once (${node === undefined ? "the node is gone" : `the node carries ${taint}`})`,
+    );
+    return;
+  }
+  if (!out.outOfService.some((s) => s.node === node.name))
+    out.outOfService.push({
+      kind: "taint-out-of-service",
+      node: node.name,
+      evacuation: evac.name,
+      reason: `${instance}: taint ${node.name} ${taint} so the volumes of its StatefulSet pods detach at once (instead of after the attach-detach controller's 6-minute wait) when they are released`,
+    });
+  out.wait(
+    podKey(pod),
+    ctx.now + ctx.budgets.reviewIntervalSeconds * 1000,
+    `${instance}: StatefulSet pod released once ${node.name} carries ${taint}`,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { Plan, Step, StepKind } from "../domain/plan.ts";
-import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
+import { OUT_OF_SERVICE_TAINT, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, PodView } from "../domain/snapshot.ts";
 import {
   SECOND,
@@ -285,7 +285,7 @@ describe("reasons: pods", () => {
     const snapshot = aSnapshot({
       nodes: [aCordonedNode()],
       pods: [
-        aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db") }),
+        aPod({ name: "web-0" }),
         aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
       ],
     });
@@ -298,6 +298,27 @@ describe("reasons: pods", () => {
     assert.equal(
       skipReasonOf(result, "kube-proxy-node-a"),
       "mirror pod of a static pod: it disappears with the node",
+    );
+  });
+
+  test("a StatefulSet pod of a stopped instance: the out-of-service taint first, then its release", () => {
+    const db = aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db") });
+    const evac = anEvacuation({ instanceGone: true, instanceState: "stopped" });
+    const untainted = plan(aSnapshot({ nodes: [aCordonedNode()], pods: [db] }), [evac], T0 + 125 * SECOND);
+
+    assert.equal(
+      reasonOf(untainted, "taint-out-of-service"),
+      "instance i-0dea0000 is stopped: taint node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute so the volumes of its StatefulSet pods detach at once (instead of after the attach-detach controller's 6-minute wait) when they are released",
+    );
+    assert.equal(
+      reasonOf(untainted, "wait"),
+      "instance i-0dea0000 is stopped: StatefulSet pod released once node-a carries node.kubernetes.io/out-of-service=nodeshutdown:NoExecute",
+    );
+    const tainted = aCordonedNode();
+    tainted.taints.push({ ...OUT_OF_SERVICE_TAINT });
+    assert.equal(
+      reasonOf(plan(aSnapshot({ nodes: [tainted], pods: [db] }), [evac], T0 + 126 * SECOND), "force-delete"),
+      "instance i-0dea0000 is stopped: nothing runs this StatefulSet identity any more; release it (delete with grace period 0) so the StatefulSet starts it elsewhere, its volumes free at once (the node carries node.kubernetes.io/out-of-service=nodeshutdown:NoExecute)",
     );
   });
 

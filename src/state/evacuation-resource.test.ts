@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
 import { foldNotice } from "../planner/fold-notice.ts";
+import { instanceDown } from "../domain/evacuation.ts";
 import { fromResource, slackSeconds, toResource } from "./evacuation-resource.ts";
 
 const node = { name: "n1", instanceId: "i-0aaaaaaaaaaaaaaaa", nodeGroup: "g" };
@@ -90,4 +91,23 @@ test("a Done evacuation's slack runs from when its last pod left: its eviction, 
   };
   assert.equal(slackSeconds(refused, 0), -40, "a pod last refused left at an unknown time: the end counts");
   assert.equal(slackSeconds({ ...done, surges: [], evictions: [] }, 0), -40, "no pod moved: the end counts");
+});
+
+test("a record written before certainDeadline and instanceState reads them as before: from the notice kind, and gone as down", () => {
+  const d = foldNotice(null, aNotice(), node, policy, NOTICE_T0);
+  assert.ok(d.kind === "create");
+  const gone = { ...d.stored, evacuation: { ...d.stored.evacuation, instanceGone: true } };
+  const resource = toResource(gone, NOTICE_T0);
+  delete resource.spec.certainDeadline;
+  assert.equal(resource.status?.instanceState, undefined);
+  const read = fromResource(resource).evacuation;
+  assert.equal(read.certainDeadline, NOTICE_T0 + 120_000, "a spot warning's deadline is its certain end");
+  assert.equal(read.instanceState, null);
+  assert.equal(instanceDown(read), true, "gone, and not saying how far: released as before");
+  const manual = { ...resource, spec: { ...resource.spec, noticeKind: "manual" as const } };
+  assert.equal(fromResource(manual).evacuation.certainDeadline, null);
+  const stopping = { ...gone, evacuation: { ...gone.evacuation, instanceState: "stopping" as const } };
+  const roundTrip = fromResource(toResource(stopping, NOTICE_T0)).evacuation;
+  assert.equal(roundTrip.instanceState, "stopping");
+  assert.equal(instanceDown(roundTrip), false);
 });

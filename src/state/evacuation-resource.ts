@@ -7,6 +7,7 @@ import type {
   EvacuationPhase,
   EvacuationTimeline,
   EvictionRecord,
+  LeavingInstanceState,
   StoredEvacuation,
   SurgeRecord,
 } from "../domain/evacuation.ts";
@@ -45,6 +46,8 @@ export interface EvacuationResource {
     phase?: EvacuationPhase;
     message?: string;
     instanceGone?: boolean;
+    /** Absent: none reported, or a record written before it existed. */
+    instanceState?: LeavingInstanceState;
     slackSeconds?: number;
     surges?: {
       id?: string;
@@ -112,6 +115,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
       phase: e.phase,
       message: s.message,
       instanceGone: e.instanceGone,
+      ...(e.instanceState === null ? {} : { instanceState: e.instanceState }),
       ...(slack === null ? {} : { slackSeconds: slack }),
       surges: e.surges.map((r) => ({
         ...(r.id === undefined ? {} : { id: r.id }),
@@ -173,6 +177,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
       evictions: (st.evictions ?? []).map((x) => ({ pod: x.pod, at: ms(x.at), outcome: x.outcome })),
       timeline,
       instanceGone: st.instanceGone ?? false,
+      instanceState: st.instanceState ?? null,
     },
     lifecycleHook: r.spec.lifecycleHook ?? null,
     message: st.message ?? "",

@@ -1,5 +1,5 @@
 /**
- * Node writes: cordon (+ taint + exclude label), PreferNoSchedule taint, uncordon. Each is a read-modify-write:
+ * Node writes: cordon (+ taint + exclude label), PreferNoSchedule taint, out-of-service taint, uncordon. Each is a read-modify-write:
  * read the node, compute the whole new taint list (keeping every other taint), and write it with a JSON merge
  * patch that carries the resourceVersion read, so a concurrent writer (kubelet, another controller) makes the
  * write fail with 409 instead of being overwritten; on 409 we read again.
@@ -11,7 +11,7 @@ import {
   type V1Node,
   type V1Taint,
 } from "@kubernetes/client-node";
-import { EXCLUDE_FROM_LB_LABEL } from "../../domain/plan.ts";
+import { EXCLUDE_FROM_LB_LABEL, OUT_OF_SERVICE_TAINT } from "../../domain/plan.ts";
 import type { CordonOptions, NodeOutcome } from "../kube-actuator.ts";
 import { isConflict, isNotFound, KubeApiError, toKubeApiError } from "./errors.ts";
 
@@ -99,6 +99,19 @@ export function taintPreferNoSchedule(
     hasTaint(node, taintKey, "PreferNoSchedule")
       ? null
       : { spec: { taints: withTaint(node, taintKey, "PreferNoSchedule") } },
+  );
+}
+
+/**
+ * Adds node.kubernetes.io/out-of-service=nodeshutdown:NoExecute, keeping every other taint; no write when a
+ * taint of that key and effect is on already (whatever its value: someone marked the node out of service).
+ */
+export function taintOutOfService(core: NodeClient, name: string): Promise<NodeOutcome> {
+  const { key, value, effect } = OUT_OF_SERVICE_TAINT;
+  return mutateNode(core, name, "taint", (node) =>
+    hasTaint(node, key, effect)
+      ? null
+      : { spec: { taints: [...(node.spec?.taints ?? []), { key, value, effect }] } },
   );
 }
 
