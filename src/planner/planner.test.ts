@@ -809,7 +809,8 @@ describe("planEvacuations: instance gone, modes, completion", () => {
       });
       const evac = anEvacuation({ instanceGone: true, instanceState, deadline: T0 + 120 * SECOND });
 
-      const steps = plan(snapshot, [evac], T0 + 121 * SECOND).steps;
+      // Before db-0's LRM (T0 + 80 s): an instance already leaving is past every LRM.
+      const steps = plan(snapshot, [evac], T0 + 30 * SECOND).steps;
 
       assert.deepEqual(forceDeleted(steps), ["web-0"]);
       // The instance is leaving: its death is certain, so the budget is overridden, gracefully (preStop runs;
