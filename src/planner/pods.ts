@@ -47,8 +47,8 @@ export function classify(
           continue;
         }
         // Stopping or shutting-down: the OS may still run this identity, and a force-delete would let the
-        // StatefulSet start it again elsewhere while it runs here. It leaves the graceful way below (its
-        // PodDisruptionBudget overridden at its LRM: the node's death is certain) until the instance is down.
+        // StatefulSet start it again elsewhere while it runs here. It leaves the graceful way below (evicted at
+        // once, its PodDisruptionBudget overridden: the node is already dying) until the instance is down.
       }
       if (isFinished(pod)) {
         out.skip(pod, evac, `already finished (${pod.phase}): nothing to move`);
