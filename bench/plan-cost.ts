@@ -96,6 +96,8 @@ function cluster(n: number): { snapshot: ClusterSnapshot; evacuations: Evacuatio
     noticeIds: [`notice-${i}`],
     noticeKind: "spot-interruption",
     deadline: NOW + 120_000,
+    certainDeadline: NOW + 120_000,
+    instanceState: null,
     noticedAt: NOW,
     phase: "Pending",
     surges: [],

@@ -290,12 +290,14 @@ for (let i = 0; i < RECLAIMED; i++) {
     noticeIds: [`reclaimed-${i}`],
     noticeKind: "spot-interruption" as const,
     deadline: Date.parse(now) - 60_000,
+    certainDeadline: Date.parse(now) - 60_000,
     noticedAt: Date.parse(now) - 180_000,
     phase: "Done" as const,
     surges: [],
     evictions: [],
     timeline: { noticedAt: Date.parse(now) - 180_000 },
     instanceGone: true,
+    instanceState: "terminated" as const,
   };
   store.items.push({ evacuation: e, lifecycleHook: null, message: "", resourceVersion: "1" });
 }

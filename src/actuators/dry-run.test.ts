@@ -24,6 +24,7 @@ describe("withDryRun", () => {
       kind: "done",
       changed: true,
     });
+    assert.deepEqual(await dry.taintOutOfService("n1"), { kind: "done", changed: true });
     assert.deepEqual(await dry.uncordon("n1", "lifeboat.dev/evacuating"), { kind: "done", changed: true });
     assert.deepEqual(await dry.setDeletionCost(pod, -100), { kind: "patched" });
     assert.deepEqual(await dry.evict(pod), { kind: "evicted" });
@@ -32,6 +33,7 @@ describe("withDryRun", () => {
     assert.deepEqual(log.messages("info"), [
       "dry run: would cordon node n1 (taint lifeboat.dev/evacuating:NoSchedule, exclude from load balancers)",
       "dry run: would taint node n1 with lifeboat.dev/evacuating:PreferNoSchedule",
+      "dry run: would taint-out-of-service node n1 with node.kubernetes.io/out-of-service:NoExecute",
       "dry run: would uncordon node n1",
       "dry run: would set-deletion-cost pod shop/web-1 pod-deletion-cost=-100",
       "dry run: would evict pod shop/web-1",

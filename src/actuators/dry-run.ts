@@ -33,6 +33,14 @@ export function withDryRun(_actuator: KubeActuator, log: DryRunLogger): KubeActu
       would("taint", { node, taintKey }, `node ${node} with ${taintKey}:PreferNoSchedule`);
       return Promise.resolve({ kind: "done", changed: true });
     },
+    taintOutOfService: (node) => {
+      would(
+        "taint-out-of-service",
+        { node },
+        `node ${node} with node.kubernetes.io/out-of-service:NoExecute`,
+      );
+      return Promise.resolve({ kind: "done", changed: true });
+    },
     uncordon: (node, taintKey) => {
       would("uncordon", { node, taintKey }, `node ${node}`);
       return Promise.resolve({ kind: "done", changed: true });

@@ -63,6 +63,11 @@ export interface KubeActuator {
   /** Adds taint `taintKey`:PreferNoSchedule (mode taint-only). */
   taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome>;
   /**
+   * Adds node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (other taints kept): the node's instance is
+   * stopped or terminated (Kubernetes' non-graceful node shutdown: its volumes detach at once).
+   */
+  taintOutOfService(node: string): Promise<NodeOutcome>;
+  /**
    * Undoes lifeboat's cordon: every `taintKey` taint removed; unschedulable and the exclude-from-LB label only
    * where the cordon's record (annotation lifeboat.dev/cordon-restore) says lifeboat set them.
    */

@@ -89,6 +89,7 @@ function evacuation(overrides: Partial<Evacuation> = {}): Evacuation {
     noticeIds: ["e1", "e2"],
     noticeKind: "spot-interruption",
     deadline: t + 120_000,
+    certainDeadline: t + 120_000,
     noticedAt: t,
     phase: "Retiring",
     surges: [
@@ -110,6 +111,7 @@ function evacuation(overrides: Partial<Evacuation> = {}): Evacuation {
       doneAt: t + 80_000,
     },
     instanceGone: false,
+    instanceState: null,
     ...overrides,
   };
 }

@@ -4,7 +4,7 @@
  * from it; the surge records in particular are what keeps it from surging the same pod twice.
  * Times are milliseconds since the epoch.
  */
-import type { LifecycleHookRef, NoticeKind } from "./notice.ts";
+import type { InstanceState, LifecycleHookRef, NoticeKind } from "./notice.ts";
 import type { PodRef, WorkloadRef } from "./snapshot.ts";
 
 /**
@@ -16,6 +16,15 @@ import type { PodRef, WorkloadRef } from "./snapshot.ts";
 export type EvacuationMode = "evacuate" | "prewarm" | "taint-only";
 
 export type EvacuationPhase = "Pending" | "Cordoned" | "Surging" | "Retiring" | "Done" | "Failed";
+
+/**
+ * A state of an instance that is leaving: stopping or shutting-down (the OS may still run), then stopped or
+ * terminated (nothing runs on it any more).
+ */
+export type LeavingInstanceState = Extract<
+  InstanceState,
+  "stopping" | "shutting-down" | "stopped" | "terminated"
+>;
 
 /**
  * One relative scale-up of a workload on behalf of this evacuation. Append-only: steps refer to a record by
@@ -76,13 +85,37 @@ export interface Evacuation {
   noticeKind: NoticeKind;
   /** When the instance is expected to go away; null when unknown (rebalance, manual without deadline). */
   deadline: number | null;
+  /**
+   * When the node certainly ends: the earliest deadline of a notice that means it (a spot interruption
+   * warning, a scheduled retirement's start, an instance already leaving: deathIsCertain in
+   * src/planner/death.ts); null while only notices that can be moved or extended set one (a manual deadline,
+   * an ASG lifecycle hook lifeboat heartbeats, a scheduled reboot or maintenance). A PodDisruptionBudget is
+   * overridden only at a pod's last responsible moment before it.
+   */
+  certainDeadline: number | null;
   noticedAt: number;
   phase: EvacuationPhase;
   surges: SurgeRecord[];
   evictions: EvictionRecord[];
   timeline: EvacuationTimeline;
-  /** The instance was reported shutting-down or terminated: its pods can no longer run. */
+  /** The instance was reported leaving (stopping, shutting-down, stopped, terminated). */
   instanceGone: boolean;
+  /**
+   * The furthest state the instance was reported in (stopped or terminated beat stopping or shutting-down).
+   * Null when none was reported, and on a record written before it existed: there `instanceGone` alone says it
+   * left, and it is read as stopped or terminated, as it was then.
+   */
+  instanceState: LeavingInstanceState | null;
+}
+
+/**
+ * True once nothing can run on the instance any more: it was reported stopped or terminated (or it was
+ * reported gone on a record that does not say how far). Before that (stopping, shutting-down) its OS may
+ * still run the pods.
+ */
+export function instanceDown(e: Evacuation): boolean {
+  if (!e.instanceGone) return false;
+  return e.instanceState === null || e.instanceState === "stopped" || e.instanceState === "terminated";
 }
 
 /** Done and Failed evacuations no longer drive any step. */
@@ -94,6 +127,31 @@ export function isActive(evacuation: Evacuation): boolean {
 export function finishedAt(evacuation: Evacuation): number | null {
   if (isActive(evacuation)) return null;
   return evacuation.timeline.doneAt ?? evacuation.timeline.failedAt ?? null;
+}
+
+/** Outcomes after which a pod is off the node: its deletion started, or it was gone already. */
+const LEFT_NODE: ReadonlySet<EvictionOutcome> = new Set(["evicted", "deleted", "force-deleted", "not-found"]);
+
+/**
+ * When the last pod lifeboat moved off the node left it: its eviction or delete (the latest word on the pod,
+ * see `evictions`), else the retire (-k) of the surge that names it (the ReplicaSet removes it then). A pod
+ * whose latest word is a refusal or a failure and that no retired surge names left at a time lifeboat does not
+ * know: `unknownAt` stands for it (the end of the evacuation). Null when lifeboat moved no pod. This, not the
+ * last retire, is what the deadline is measured against: a surge retired after its doomed pods left at their
+ * last responsible moment made nobody late.
+ */
+export function lastPodLeftAt(e: Evacuation, unknownAt: number): number | null {
+  const left = new Map<string, number>();
+  for (const r of e.surges) {
+    if (r.retiredAt === null) continue;
+    for (const name of r.pods) left.set(`${r.workload.namespace}/${name}`, r.retiredAt);
+  }
+  for (const x of e.evictions) {
+    const key = `${x.pod.namespace}/${x.pod.name}`;
+    if (LEFT_NODE.has(x.outcome)) left.set(key, x.at);
+    else if (!left.has(key)) left.set(key, unknownAt);
+  }
+  return left.size === 0 ? null : Math.max(...left.values());
 }
 
 /** An Evacuation as stored: the domain record plus what only the resource carries. */

@@ -23,6 +23,31 @@ export type NoticeSource = "sqs" | "imds" | "manual" | "annotation";
 /** An EC2 instance state as reported by the state-change notification. */
 export type InstanceState = "pending" | "running" | "stopping" | "stopped" | "shutting-down" | "terminated";
 
+/**
+ * What an EC2 scheduled change (AWS Health `scheduledChange`, IMDS scheduled event) does at its start time.
+ * AWS's own grouping (EC2 User Guide, "Scheduled events for your instances"):
+ */
+export type ScheduledChangeKind =
+  /** Instance retirement or instance stop: at the start time the instance is stopped or terminated. */
+  | "retirement"
+  /** Instance reboot or system reboot: the instance goes down and comes back. */
+  | "reboot"
+  /** System maintenance, or a change lifeboat does not know: the instance may be affected, and stays. */
+  | "maintenance";
+
+/**
+ * The kind of a scheduled change from its code: a Health `eventTypeCode` (AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED,
+ * AWS_EC2_INSTANCE_STOP_SCHEDULED, AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED, ...) or an IMDS `Code`
+ * (instance-retirement, instance-stop, instance-reboot, system-reboot, system-maintenance). A code that names
+ * neither a retirement, a stop nor a reboot is maintenance: nothing says the instance ends.
+ */
+export function scheduledChangeKind(code: string | undefined): ScheduledChangeKind {
+  const words = (code ?? "").toLowerCase().split(/[^a-z]+/);
+  if (words.includes("retirement") || words.includes("stop")) return "retirement";
+  if (words.includes("reboot")) return "reboot";
+  return "maintenance";
+}
+
 export interface LifecycleHookRef {
   autoScalingGroupName: string;
   lifecycleHookName: string;
@@ -45,6 +70,8 @@ export interface Notice {
   deadline: number | null;
   /** Present on instance-state-change notices. */
   instanceState?: InstanceState;
+  /** Present on scheduled-change notices: what happens at the start time (the deadline). */
+  scheduledChange?: ScheduledChangeKind;
   /** Present on ASG lifecycle notices: what to heartbeat and complete. */
   lifecycleHook?: LifecycleHookRef;
   /** One human-readable line: what this notice is, for logs and Events. */

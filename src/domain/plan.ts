@@ -19,6 +19,16 @@ export const EXCLUDE_FROM_LB_LABEL = "node.kubernetes.io/exclude-from-external-l
 export const CORDON_RESTORE_ANNOTATION = "lifeboat.dev/cordon-restore";
 /** Pods with a lower value are removed first when a ReplicaSet scales down. */
 export const POD_DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
+/**
+ * Kubernetes' non-graceful node shutdown taint: on a node that is shut down, the attach-detach controller
+ * detaches its volumes at once instead of after its 6-minute wait, and pods without a toleration are deleted.
+ * Only for a node whose instance is stopped or terminated.
+ */
+export const OUT_OF_SERVICE_TAINT = {
+  key: "node.kubernetes.io/out-of-service",
+  value: "nodeshutdown",
+  effect: "NoExecute",
+} as const;
 
 /** Which evacuation's surge record a surge step writes, and which of the step's pods belong to it. */
 export interface SurgeAttribution {
@@ -102,9 +112,10 @@ export type Step =
       reason: string;
     }
   /**
-   * Evict through the Eviction API. Before the pod's last responsible moment a 429 from a PDB is retried on
-   * the next reconcile; at or past it (`atLastResponsibleMoment`) the disruption is no longer voluntary (the
-   * node dies at the deadline whatever the PDB says), so a refusal is answered with a graceful delete.
+   * Evict through the Eviction API. A 429 from a PDB is retried on the next reconcile, unless `overridePdb`:
+   * the pod's last responsible moment before the node's certain end has come (src/planner/death.ts), the
+   * disruption is no longer voluntary (the node dies whatever the PDB says), and a refusal is answered with a
+   * graceful delete. `atLastResponsibleMoment`: the pod goes at its LRM, replacements Ready or not.
    */
   | {
       kind: "evict";
@@ -112,17 +123,25 @@ export type Step =
       node: string;
       evacuation: string;
       atLastResponsibleMoment: boolean;
+      overridePdb: boolean;
       reason: string;
     }
   /**
    * Delete with the pod's own grace period (preStop runs), not through the Eviction API: the pod's last
-   * responsible moment has come and `pdbs` (namespace/name) allow no disruption now. Emitted with a Warning
+   * responsible moment before the node's certain end has come and `pdbs` (namespace/name) allow no disruption
+   * now. Emitted with a Warning
    * Event `PdbOverridden` naming them (as Karpenter deletes pods once a NodeClaim's terminationGracePeriod
    * leaves no time for their own grace period).
    */
   | { kind: "delete"; pod: PodRef; node: string; evacuation: string; pdbs: string[]; reason: string }
   /** Delete with grace period 0: the instance is gone, nothing on it can run its preStop any more. */
   | { kind: "force-delete"; pod: PodRef; node: string; evacuation: string; reason: string }
+  /**
+   * Taint the node node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (OUT_OF_SERVICE_TAINT): its
+   * instance is stopped or terminated and a StatefulSet pod on it is to be released, whose volumes then detach
+   * at once. Planned before the pod's force-delete, which waits until the node carries the taint.
+   */
+  | { kind: "taint-out-of-service"; node: string; evacuation: string; reason: string }
   /**
    * Close `records` without scaling: the workload is gone or was scaled below the surge by someone else, so
    * there is nothing lifeboat may take back. Sets handedBackAt (and retiredAt) on each record.

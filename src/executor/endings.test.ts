@@ -41,6 +41,7 @@ function harness(o: {
   evacuations: Evacuation[];
   now: number;
   evict?: KubeActuator["evict"];
+  forceDelete?: KubeActuator["forceDelete"];
   lifecycle?: LifecycleActuatorLike;
 }) {
   const stored = new Map<string, StoredEvacuation>(
@@ -49,7 +50,14 @@ function harness(o: {
       { evacuation: e, lifecycleHook: HOOK, message: "", resourceVersion: "1" },
     ]),
   );
-  const calls = { deleted: [] as PodRef[], forgotten: [] as string[], failed: 0 };
+  const calls = {
+    deleted: [] as PodRef[],
+    forgotten: [] as string[],
+    failed: 0,
+    /** Each completion as the observer saw it: the slack to the deadline and whether it was missed. */
+    done: [] as { slack: number | null; missed: boolean }[],
+  };
+  const clock = new FakeClock(o.now);
   const events: Emitted[] = [];
   const reconciler = new Reconciler(
     reconcilerDeps(
@@ -75,7 +83,7 @@ function harness(o: {
             taintPreferNoSchedule: () => Promise.resolve({ kind: "done", changed: false }),
             changeSurgeLedger: () => Promise.reject(new Error("not expected")),
             evict: o.evict ?? (() => Promise.resolve({ kind: "evicted" })),
-            forceDelete: () => Promise.reject(new Error("not expected")),
+            forceDelete: o.forceDelete ?? (() => Promise.reject(new Error("not expected"))),
             deletePod: (pod) => {
               calls.deleted.push(pod);
               return Promise.resolve({ kind: "deleted" });
@@ -91,13 +99,16 @@ function harness(o: {
           evacuationFailed: () => {
             calls.failed++;
           },
+          noticeToDone: (_seconds, slack, missed) => {
+            calls.done.push({ slack, missed });
+          },
         },
-        clock: new FakeClock(o.now),
+        clock,
         evacuationTtlSeconds: 3600,
       },
     ),
   );
-  return { reconciler, stored, calls, events };
+  return { reconciler, stored, calls, events, clock };
 }
 
 /** web-0 surged on node-a, its replacement not Ready; the LRM (T0 + 80 s) has come. */
@@ -150,6 +161,40 @@ test("at the LRM with a PDB that allows nothing, the pod is deleted without aski
   assert.match(h.events.find((e) => e.reason === "PdbOverridden")?.message ?? "", /shop\/web/);
 });
 
+for (const noticeKind of ["manual", "asg-lifecycle-terminate"] as const) {
+  test(`${noticeKind}: at the LRM a PDB refusal is retried, not overridden; the hook is heartbeated, not completed`, async () => {
+    const calls = { heartbeats: 0, completes: 0 };
+    const h = harness({
+      snapshot: atLrm(1), // the snapshot says one disruption is allowed; the API refuses anyway
+      evacuations: [anEvacuation({ noticeKind, phase: "Surging", surges: [aSurgeRecord()] })],
+      now: T0 + 80 * SECOND,
+      evict: () => Promise.resolve({ kind: "blocked-by-pdb", message: "would violate the budget" }),
+      lifecycle: {
+        heartbeat: () => {
+          calls.heartbeats++;
+          return Promise.resolve({ kind: "done" });
+        },
+        complete: () => {
+          calls.completes++;
+          return Promise.resolve({ kind: "done" });
+        },
+      },
+    });
+    const result = await h.reconciler.reconcileOnce();
+    assert.deepEqual(result.failures, []);
+    assert.deepEqual(h.calls.deleted, [], "the budget holds: nothing deleted over it");
+    assert.deepEqual(
+      h.stored.get("evac-node-a")?.evacuation.evictions.map((x) => `${x.pod.name} ${x.outcome}`),
+      ["web-0 blocked-by-pdb"],
+    );
+    const blocked = h.events.filter((e) => e.reason === "EvictionBlocked");
+    assert.equal(blocked.length, 1);
+    assert.match(blocked[0]?.message ?? "", /not certain/);
+    assert.equal(h.events.filter((e) => e.reason === "PdbOverridden").length, 0);
+    assert.deepEqual(calls, { heartbeats: 1, completes: 0 });
+  });
+}
+
 test("a give-up completes the lifecycle action first; a failed call is retried without recording Failed twice", async () => {
   let completes = 0;
   const lifecycle: LifecycleActuatorLike = {
@@ -195,4 +240,78 @@ test("a finished evacuation past its time to live is deleted, and no longer repo
   const result = await h.reconciler.reconcileOnce();
   assert.deepEqual(h.calls.forgotten, ["evac-node-a"]);
   assert.deepEqual(result.evacuations, []);
+});
+
+/**
+ * Late means a pod still on the node when it died (issue 19 item 5), not a surge taken back late: the slack of
+ * a Done evacuation is measured from when the last pod it moved left the node.
+ */
+const evictedAtLrm = {
+  pod: { namespace: "shop", name: "web-0" },
+  at: T0 + 80 * SECOND,
+  outcome: "evicted" as const,
+};
+
+test("doomed pods that left at their LRM make the evacuation Done on time, though its surge was retired after the deadline", async () => {
+  const h = harness({
+    snapshot: aSnapshot({ nodes: [aCordonedNode()] }),
+    evacuations: [
+      anEvacuation({
+        phase: "Retiring",
+        // The replacement became Ready only after the deadline (T0 + 120 s): the surge was taken back then.
+        surges: [aSurgeRecord({ retiredAt: T0 + 130 * SECOND })],
+        evictions: [evictedAtLrm],
+      }),
+    ],
+    now: T0 + 131 * SECOND,
+  });
+  await h.reconciler.reconcileOnce();
+  assert.equal(h.stored.get("evac-node-a")?.evacuation.phase, "Done");
+  assert.deepEqual(h.calls.done, [{ slack: 40, missed: false }]);
+  assert.deepEqual(
+    h.events.filter((e) => e.object.kind === "Evacuation").map((e) => e.reason),
+    ["EvacuationDone"],
+  );
+});
+
+test("a doomed pod the retire removed after the deadline is late: DeadlineMissed", async () => {
+  const h = harness({
+    snapshot: aSnapshot({ nodes: [aCordonedNode()] }),
+    evacuations: [
+      anEvacuation({ phase: "Retiring", surges: [aSurgeRecord({ retiredAt: T0 + 130 * SECOND })] }),
+    ],
+    now: T0 + 131 * SECOND,
+  });
+  await h.reconciler.reconcileOnce();
+  assert.deepEqual(h.calls.done, [{ slack: -10, missed: true }]);
+  assert.deepEqual(
+    h.events.filter((e) => e.object.kind === "Evacuation").map((e) => e.reason),
+    ["DeadlineMissed"],
+  );
+});
+
+test("a pod evicted at its LRM and force-deleted once its instance went keeps the time it left: Done on time", async () => {
+  const input = {
+    // web-0 still runs its preStop when the instance is reported gone after the deadline.
+    snapshot: aSnapshot({ nodes: [aCordonedNode()], pods: [aPod({ name: "web-0", deleting: true })] }),
+    evacuations: [
+      anEvacuation({
+        phase: "Retiring",
+        instanceGone: true,
+        surges: [aSurgeRecord({ retiredAt: T0 + 90 * SECOND })],
+        evictions: [evictedAtLrm],
+      }),
+    ],
+    now: T0 + 125 * SECOND,
+    forceDelete: () => Promise.resolve({ kind: "deleted" as const }),
+  };
+  const h = harness(input);
+  await h.reconciler.reconcileOnce();
+  assert.deepEqual(h.stored.get("evac-node-a")?.evacuation.evictions, [evictedAtLrm]);
+
+  input.snapshot = aSnapshot({ nodes: [aCordonedNode()] });
+  await h.clock.advance(1 * SECOND);
+  await h.reconciler.reconcileOnce();
+  assert.equal(h.stored.get("evac-node-a")?.evacuation.phase, "Done");
+  assert.deepEqual(h.calls.done, [{ slack: 40, missed: false }]);
 });

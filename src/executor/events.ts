@@ -79,6 +79,13 @@ export const cordoned = (node: string, message: string): StepEvent => ({
   message,
 });
 
+export const outOfServiceTainted = (node: string, message: string): StepEvent => ({
+  object: nodeObject(node),
+  type: "Warning",
+  reason: "OutOfServiceTainted",
+  message,
+});
+
 export const taintedPreferNoSchedule = (node: string, message: string): StepEvent => ({
   object: nodeObject(node),
   type: "Normal",
@@ -159,7 +166,7 @@ export const lastResponsibleMoment = (evacuation: string, pod: PodRef, reason: s
   message: `${podKey(pod)}: ${reason}`,
 });
 
-/** On the Evacuation, finished before its deadline or with none. */
+/** On the Evacuation, finished with every pod it moved off the node before its deadline (or with none). */
 export const evacuationDone = (evacuation: string, message: string): StepEvent => ({
   object: evacuationObject(evacuation),
   type: "Normal",
@@ -167,7 +174,7 @@ export const evacuationDone = (evacuation: string, message: string): StepEvent =
   message,
 });
 
-/** On the Evacuation, finished after its deadline. */
+/** On the Evacuation, finished with a pod that left the node only after its deadline. */
 export const deadlineMissed = (evacuation: string, message: string): StepEvent => ({
   object: evacuationObject(evacuation),
   type: "Warning",

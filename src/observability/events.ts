@@ -67,20 +67,29 @@ export const EVENT_REASONS = {
   NoticeAdded: "Normal",
   /** The planner hit the last responsible moment and drains without waiting for replacements. */
   LastResponsibleMoment: "Warning",
-  /** A PodDisruptionBudget refused an eviction (429); it is retried. */
+  /**
+   * A PodDisruptionBudget refused an eviction (429); it is retried (at the last responsible moment too when the
+   * node's end is not certain: a manual deadline, an ASG lifecycle hook, a scheduled reboot).
+   */
   EvictionBlocked: "Warning",
   /**
-   * At a pod's last responsible moment a PodDisruptionBudget allowed no disruption: the pod was deleted with
-   * its own grace period anyway (the node dies at the deadline whatever the budget says).
+   * At a pod's last responsible moment before the node's certain end (a spot warning, a scheduled retirement,
+   * an instance leaving) a PodDisruptionBudget allowed no disruption: the pod was deleted with its own grace
+   * period anyway (the node dies whatever the budget says).
    */
   PdbOverridden: "Warning",
   /** A pod was evicted through the Eviction API. */
   Evicted: "Normal",
   /** A pod was force-deleted because its instance is already shutting down or gone. */
   ForceDeleted: "Warning",
-  /** The evacuation finished before its deadline. */
+  /**
+   * The node was tainted node.kubernetes.io/out-of-service (its instance is stopped or terminated) so that the
+   * volumes of its StatefulSet pods detach at once; remove it by hand if the instance is started again.
+   */
+  OutOfServiceTainted: "Warning",
+  /** The evacuation finished; every pod it moved left the node before the deadline (or it had none). */
   EvacuationDone: "Normal",
-  /** The evacuation finished after its deadline, or the deadline passed while it ran. */
+  /** The evacuation finished, and a pod it moved left the node only after the deadline. */
   DeadlineMissed: "Warning",
   /** The evacuation gave up. */
   EvacuationFailed: "Warning",

@@ -44,6 +44,7 @@ export const ACTUATOR_ACTIONS = [
   "evict",
   "delete",
   "force_delete",
+  "taint_out_of_service",
   "uncordon",
   "clear_request",
   "lifecycle_complete",
@@ -130,7 +131,7 @@ export class Metrics {
     });
     this.#completed = new Counter({
       name: name("evacuations_completed_total"),
-      help: "Evacuations finished, by outcome: done (before the deadline), missed_deadline (finished after it) or failed.",
+      help: "Evacuations finished, by outcome: done (every pod it moved left the node before the deadline), missed_deadline (one left after it) or failed.",
       labelNames: ["outcome"],
       registers,
     });
@@ -168,7 +169,7 @@ export class Metrics {
     );
     this.#slack = new Histogram({
       name: name("deadline_slack_seconds"),
-      help: "Seconds between an evacuation finishing and its deadline; negative means it finished after the deadline. Only evacuations with a deadline.",
+      help: "Seconds between the last pod an evacuation moved leaving the node (its eviction, or the retire that removed it) and the deadline; negative means a pod was still on the node when the deadline came. Only evacuations with a deadline.",
       buckets: [...SLACK_BUCKETS],
       registers,
     });

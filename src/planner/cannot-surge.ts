@@ -23,12 +23,13 @@ export function evictAtOnce(ctx: PlanContext, out: PlanSink, pods: Doomed[]): vo
         : owner.kind === "Job"
           ? `Job ${owner.name} cannot surge; its controller starts a replacement once this pod is gone`
           : `owner ${owner.kind}/${owner.name} is not a workload lifeboat can scale`;
+    // An instance already leaving (a StatefulSet pod at stopping or shutting-down) is past every LRM.
     evict(
       ctx,
       out,
       d,
       `${why}: evict at once so the replacement gets the most time before the deadline`,
-      d.lrm !== null && ctx.now >= d.lrm,
+      d.evac.instanceGone || (d.lrm !== null && ctx.now >= d.lrm),
     );
   }
 }

@@ -35,10 +35,11 @@ const HEADLINES: { [K in StepKind]: Headline<K> } = {
   retire: (step) =>
     `retire ${workloadKey(step.workload)} -${step.by}${step.pods.length > 0 ? ` (${step.pods.join(", ")})` : ""}`,
   evict: (step) =>
-    `evict ${podKey(step.pod)} on ${step.node}${step.atLastResponsibleMoment ? " (at the last responsible moment: a PDB refusal is answered with a graceful delete)" : ""}`,
+    `evict ${podKey(step.pod)} on ${step.node}${step.overridePdb ? " (at the last responsible moment: a PDB refusal is answered with a graceful delete)" : step.atLastResponsibleMoment ? " (at the last responsible moment; the node's end is not certain: a PDB refusal is retried)" : ""}`,
   delete: (step) =>
     `delete ${podKey(step.pod)} on ${step.node} (overriding PodDisruptionBudget ${step.pdbs.join(", ")})`,
   "force-delete": (step) => `force-delete ${podKey(step.pod)} on ${step.node}`,
+  "taint-out-of-service": (step) => `taint ${step.node} node.kubernetes.io/out-of-service:NoExecute`,
   warn: (step) => `warn ${step.code} ${step.subject}`,
   "request-node": (step) =>
     `request ${step.count} node(s) from the Auto Scaling group of ${step.instanceId} (${step.node})`,

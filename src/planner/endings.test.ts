@@ -79,6 +79,7 @@ function outline(steps: Step[]): string[] {
       case "cordon":
       case "uncordon":
       case "taint-prefer-no-schedule":
+      case "taint-out-of-service":
       case "clear-request":
       case "request-node":
         return `${s.kind} ${s.node}`;

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { aNotice, NOTICE_T0 } from "../../test/fixtures/notices.ts";
+import type { StoredEvacuation } from "../domain/evacuation.ts";
+import type { InstanceState, Notice, ScheduledChangeKind } from "../domain/notice.ts";
 import { evacuationName, foldNotice, type FoldPolicy, type NodeIdentity } from "./fold-notice.ts";
 
 const node: NodeIdentity = {
@@ -23,12 +25,14 @@ test("a spot warning for a node with no evacuation creates one in mode evacuate 
     noticeIds: ["evt-1"],
     noticeKind: "spot-interruption",
     deadline: NOTICE_T0 + 120_000,
+    certainDeadline: NOTICE_T0 + 120_000,
     noticedAt: now,
     phase: "Pending",
     surges: [],
     evictions: [],
     timeline: { noticedAt: now },
     instanceGone: false,
+    instanceState: null,
   });
 });
 
@@ -165,4 +169,55 @@ test("a notice already listed whose effect was lost (status write failed) is rec
   assert.deepEqual(again.stored.evacuation.noticeIds, first.stored.evacuation.noticeIds.concat("sc-1"));
   // Once recorded, the same notice is a duplicate.
   assert.equal(foldNotice(again.stored, gone, node, policy, now + 9_000).kind, "duplicate");
+});
+
+test("the node's certain end is the earliest deadline of a notice that means it, whatever order they come in", () => {
+  const hook = aNotice({ id: "hook", kind: "asg-lifecycle-terminate", deadline: NOTICE_T0 + 3_600_000 });
+  const spot = aNotice({ id: "spot" });
+  const fold = (...list: Notice[]) => {
+    let stored: StoredEvacuation | null = null;
+    for (const n of list) {
+      const d = foldNotice(stored, n, node, policy, now);
+      if (d.kind === "create" || d.kind === "update") stored = d.stored;
+    }
+    return stored?.evacuation;
+  };
+  assert.equal(fold(hook)?.certainDeadline, null, "a hook lifeboat heartbeats ends nothing for certain");
+  assert.equal(fold(hook, spot)?.certainDeadline, NOTICE_T0 + 120_000);
+  const spotThenHook = fold(spot, hook);
+  assert.equal(spotThenHook?.certainDeadline, NOTICE_T0 + 120_000, "the hook does not undo the warning");
+  assert.equal(spotThenHook?.noticeKind, "asg-lifecycle-terminate");
+  const manual = aNotice({ id: "m", kind: "manual", source: "manual", deadline: NOTICE_T0 + 60_000 });
+  const manualThenSpot = fold(manual, spot);
+  assert.equal(manualThenSpot?.deadline, NOTICE_T0 + 60_000, "planned against the earlier manual deadline");
+  assert.equal(manualThenSpot?.certainDeadline, NOTICE_T0 + 120_000, "but the node ends for certain later");
+  const start = NOTICE_T0 + 86_400_000;
+  const scheduled = (scheduledChange: ScheduledChangeKind) =>
+    aNotice({ id: scheduledChange, kind: "scheduled-change", deadline: start, scheduledChange });
+  assert.equal(fold(scheduled("retirement"))?.certainDeadline, start);
+  assert.equal(fold(scheduled("reboot"))?.certainDeadline, null);
+  assert.equal(fold(scheduled("maintenance"))?.certainDeadline, null);
+  const reboot = fold(
+    scheduled("reboot"),
+    aNotice({ id: "sc", kind: "instance-state-change", deadline: now }),
+  );
+  assert.equal(reboot?.certainDeadline, now, "an instance leaving ends it now");
+});
+
+test("a state change records how far the instance went; a stopping delivered after stopped does not undo it", () => {
+  const first = foldNotice(null, aNotice(), node, policy, now);
+  assert.ok(first.kind === "create");
+  const state = (id: string, instanceState: InstanceState) =>
+    aNotice({ id, kind: "instance-state-change", instanceState, deadline: now });
+  const stopping = foldNotice(first.stored, state("sc-1", "stopping"), node, policy, now);
+  assert.ok(stopping.kind === "update");
+  assert.equal(stopping.stored.evacuation.instanceState, "stopping");
+  assert.equal(stopping.stored.evacuation.instanceGone, true);
+  const stopped = foldNotice(stopping.stored, state("sc-2", "stopped"), node, policy, now + 30_000);
+  assert.ok(stopped.kind === "update");
+  assert.equal(stopped.stored.evacuation.instanceState, "stopped");
+  assert.match(stopped.reason, /instance stopped/);
+  const late = foldNotice(stopped.stored, state("sc-0", "stopping"), node, policy, now + 31_000);
+  assert.ok(late.kind === "update");
+  assert.equal(late.stored.evacuation.instanceState, "stopped");
 });

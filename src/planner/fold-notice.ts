@@ -4,8 +4,14 @@
  * evacuation (a spot warning after a rebalance recommendation turns a pre-warm into an evacuation).
  */
 import { createHash } from "node:crypto";
-import type { Evacuation, EvacuationMode, StoredEvacuation } from "../domain/evacuation.ts";
+import type {
+  Evacuation,
+  EvacuationMode,
+  LeavingInstanceState,
+  StoredEvacuation,
+} from "../domain/evacuation.ts";
 import type { Notice } from "../domain/notice.ts";
+import { deathIsCertain } from "./death.ts";
 
 /** What to do on a rebalance recommendation (no deadline yet). Documented in docs/design.md. */
 export type RebalancePolicy = "ignore" | "taint" | "prewarm" | "evacuate";
@@ -62,6 +68,40 @@ export function evacuationName(nodeName: string, noticeId: string): string {
 
 const gone = (n: Notice): boolean => n.kind === "instance-state-change";
 
+/** How far an instance in each leaving state has gone: nothing runs on it once it is stopped or terminated. */
+const LEAVING_RANK: Record<LeavingInstanceState, number> = {
+  stopping: 1,
+  "shutting-down": 1,
+  stopped: 2,
+  terminated: 2,
+};
+
+/** The leaving state a state-change notice reports, if any. */
+function leavingState(n: Notice): LeavingInstanceState | null {
+  const s = n.instanceState;
+  return s !== undefined && s in LEAVING_RANK ? (s as LeavingInstanceState) : null;
+}
+
+/**
+ * The furthest of two reported states: a stopping reported after stopped (EventBridge does not keep order)
+ * does not bring the instance back to life.
+ */
+function furthest(
+  a: LeavingInstanceState | null,
+  b: LeavingInstanceState | null,
+): LeavingInstanceState | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return LEAVING_RANK[b] >= LEAVING_RANK[a] ? b : a;
+}
+
+/** The notice's deadline when it is the node's certain end (deathIsCertain), else null. */
+const certainDeadlineOf = (n: Notice): number | null => (deathIsCertain(n) ? n.deadline : null);
+
+/** The earlier of two times, either of which may be unknown. */
+const earliest = (a: number | null, b: number | null): number | null =>
+  a === null ? b : b === null ? a : Math.min(a, b);
+
 export function foldNotice(
   active: StoredEvacuation | null,
   notice: Notice,
@@ -85,12 +125,14 @@ export function foldNotice(
       noticeIds: [notice.id],
       noticeKind: notice.kind,
       deadline: notice.deadline,
+      certainDeadline: certainDeadlineOf(notice),
       noticedAt: now,
       phase: "Pending",
       surges: [],
       evictions: [],
       timeline: { noticedAt: now },
       instanceGone: gone(notice),
+      instanceState: leavingState(notice),
     };
     return {
       kind: "create",
@@ -111,14 +153,16 @@ export function foldNotice(
   // A state change ("shutting-down") says the instance is going now; it does not move the deadline the
   // evacuation was planned (and its slack is measured) against.
   const noticeDeadline = gone(notice) && e.deadline !== null ? null : notice.deadline;
-  const deadline =
-    noticeDeadline === null
-      ? e.deadline
-      : e.deadline === null
-        ? noticeDeadline
-        : Math.min(e.deadline, noticeDeadline);
+  const deadline = earliest(e.deadline, noticeDeadline);
+  const certainDeadline = earliest(e.certainDeadline, certainDeadlineOf(notice));
   const instanceGone = e.instanceGone || gone(notice);
-  const changed = nextMode !== e.mode || deadline !== e.deadline || instanceGone !== e.instanceGone;
+  const instanceState = furthest(e.instanceState, leavingState(notice));
+  const changed =
+    nextMode !== e.mode ||
+    deadline !== e.deadline ||
+    certainDeadline !== e.certainDeadline ||
+    instanceGone !== e.instanceGone ||
+    instanceState !== e.instanceState;
   if (listed && !changed) {
     return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
   }
@@ -126,7 +170,9 @@ export function foldNotice(
     ...e,
     mode: nextMode,
     deadline,
+    certainDeadline,
     instanceGone,
+    instanceState,
     noticeIds: listed ? e.noticeIds : [...e.noticeIds, notice.id],
     noticeKind:
       MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
@@ -134,7 +180,10 @@ export function foldNotice(
   const what: string[] = [];
   if (nextMode !== e.mode) what.push(`mode ${e.mode} -> ${nextMode}`);
   if (deadline !== e.deadline && deadline !== null) what.push(`deadline ${new Date(deadline).toISOString()}`);
+  if (certainDeadline !== e.certainDeadline && certainDeadline !== null)
+    what.push(`the node certainly ends ${new Date(certainDeadline).toISOString()}`);
   if (instanceGone !== e.instanceGone) what.push("instance is going away now");
+  if (instanceState !== e.instanceState && instanceState !== null) what.push(`instance ${instanceState}`);
   return {
     kind: "update",
     stored: {

@@ -10,6 +10,8 @@ export class PlanSink {
   readonly cordons: Step[] = [];
   /** Early-node requests: right after the cordons, so the node is asked for as soon as possible. */
   readonly nodeRequests: Step[] = [];
+  /** Out-of-service taints, one per node: before the force-deletes (a StatefulSet pod waits for its node's). */
+  readonly outOfService: StepOf<"taint-out-of-service">[] = [];
   readonly forceDeletes: Step[] = [];
   readonly surges: Step[] = [];
   readonly marks: Step[] = [];
@@ -48,6 +50,7 @@ export class PlanSink {
       steps: [
         ...this.cordons,
         ...this.nodeRequests,
+        ...this.outOfService,
         ...this.forceDeletes,
         ...this.surges,
         ...this.marks,

@@ -3,13 +3,17 @@
  * 1. Before a pod's last responsible moment, while the replacements are not Ready, no plan removes a surged
  *    Deployment pod (no retire, no evict): Ready capacity never drops below desired while a surge can finish.
  * 2. At or after a pod's last responsible moment, every doomed pod still present and not terminating is
- *    covered by a retire, evict or force-delete step: it leaves the load balancer before the node dies.
+ *    covered by a retire, evict or force-delete step: it leaves the load balancer before the node dies. On an
+ *    instance already leaving, DaemonSet and mirror pods are never removed, a StatefulSet pod is never
+ *    force-deleted before the instance is stopped or terminated and its node out of service, and every other
+ *    pod is force-deleted.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import type { Evacuation, SurgeRecord } from "../domain/evacuation.ts";
 import type { Step } from "../domain/plan.ts";
+import { EVACUATING_TAINT_KEY, OUT_OF_SERVICE_TAINT } from "../domain/plan.ts";
 import type { PodView, WorkloadKind } from "../domain/snapshot.ts";
 import {
   SECOND,
@@ -133,6 +137,8 @@ test("property: at or after the LRM every doomed pod still present and not termi
     healthy: fc.array(fc.boolean(), { maxLength: 4 }),
     nodeBEvacuating: fc.boolean(),
     instanceGone: fc.boolean(),
+    instanceState: fc.constantFrom(null, "stopping", "shutting-down", "stopped", "terminated" as const),
+    outOfService: fc.boolean(),
     deadlineIn: fc.integer({ min: 30, max: 600 }),
     elapsed: fc.integer({ min: 0, max: 700 }),
   });
@@ -178,11 +184,20 @@ test("property: at or after the LRM every doomed pod still present and not termi
           deadline,
           surges,
           instanceGone: node === "node-a" && s.instanceGone,
+          instanceState: node === "node-a" && s.instanceGone ? s.instanceState : null,
         });
       });
       const webPods = generated.filter(({ g }) => g.kind === "Deployment").length + healthy.length;
       const snapshot = aSnapshot({
-        nodes: [aCordonedNode(), aCordonedNode({ name: "node-b" }), aNode({ name: "node-c" })],
+        nodes: [
+          s.outOfService
+            ? aCordonedNode({
+                taints: [{ key: EVACUATING_TAINT_KEY, effect: "NoSchedule" }, { ...OUT_OF_SERVICE_TAINT }],
+              })
+            : aCordonedNode(),
+          aCordonedNode({ name: "node-b" }),
+          aNode({ name: "node-c" }),
+        ],
         pods: [...generated.map((x) => x.pod), ...healthy],
         workloads: [aDeployment({ specReplicas: webPods })],
       });
@@ -199,8 +214,30 @@ test("property: at or after the LRM every doomed pod still present and not termi
         if (!evacNodes.includes(g.node)) continue;
         const gone = g.node === "node-a" && s.instanceGone;
         if (gone) {
-          if (!pod.mirror)
-            assert.ok(removes(steps, pod), `${pod.name} on a gone instance was not force-deleted`);
+          const forceDeleted = steps.some(
+            (x) => x.kind === "force-delete" && x.pod.namespace === pod.namespace && x.pod.name === pod.name,
+          );
+          if (pod.mirror || g.kind === "DaemonSet") {
+            assert.equal(removes(steps, pod), false, `${pod.name} (${g.kind}) removed with its node`);
+          } else if (g.kind === "StatefulSet") {
+            const down =
+              s.instanceState === null || s.instanceState === "stopped" || s.instanceState === "terminated";
+            assert.equal(
+              forceDeleted,
+              down && s.outOfService,
+              `${pod.name} (StatefulSet) at ${s.instanceState}`,
+            );
+            if (down && !s.outOfService)
+              assert.ok(steps.some((x) => x.kind === "taint-out-of-service" && x.node === "node-a"));
+            const lrm = lastResponsibleMoment(deadline, pod.preStopSeconds, DEFAULT_BUDGETS) ?? Infinity;
+            if (!down && !pod.deleting && now >= lrm)
+              assert.ok(
+                removes(steps, pod),
+                `${pod.name} (StatefulSet, ${s.instanceState}) kept past its LRM`,
+              );
+          } else {
+            assert.ok(forceDeleted, `${pod.name} on a gone instance was not force-deleted`);
+          }
           continue;
         }
         if (pod.mirror || pod.deleting || g.kind === "DaemonSet") {

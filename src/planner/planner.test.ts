@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
-import type { Plan } from "../domain/plan.ts";
-import { EVACUATING_TAINT_KEY, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
+import type { Plan, Step } from "../domain/plan.ts";
+import { EVACUATING_TAINT_KEY, OUT_OF_SERVICE_TAINT, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, PodView } from "../domain/snapshot.ts";
 import {
   SECOND,
@@ -247,6 +247,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: false,
+          overridePdb: false,
         },
       ],
       skipped: [],
@@ -291,6 +292,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
+          overridePdb: true,
         },
         {
           kind: "evict",
@@ -298,6 +300,7 @@ describe("planEvacuations: Deployments surge then retire", () => {
           node: "node-a",
           evacuation: "evac-node-a",
           atLastResponsibleMoment: true,
+          overridePdb: true,
         },
         { kind: "wait", until: lrm + 5 * SECOND, subject: "Deployment/shop/web" },
       ],
@@ -520,6 +523,7 @@ describe("planEvacuations: what cannot surge", () => {
       node: "node-a",
       evacuation: "evac-node-a",
       atLastResponsibleMoment: false,
+      overridePdb: false,
     });
 
     assert.deepEqual(withoutReasons(result), {
@@ -553,6 +557,7 @@ describe("planEvacuations: what cannot surge", () => {
         node: "node-a",
         evacuation: "evac-node-a",
         atLastResponsibleMoment: true,
+        overridePdb: true,
       },
     ]);
   });
@@ -611,8 +616,105 @@ describe("planEvacuations: what cannot surge", () => {
   });
 });
 
+describe("planEvacuations: a PodDisruptionBudget is overridden only when the node's death is certain", () => {
+  const LRM = T0 + 80 * SECOND; // deadline T0 + 120 s - drain 30 s - margin 10 s
+  /** web-0 surged on node-a, its replacement not Ready; db-0 of a StatefulSet; a PDB over each allows nothing. */
+  const atLrm = (): ClusterSnapshot =>
+    aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        aPod({ name: "web-0" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: false }),
+        aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } }),
+      ],
+      workloads: [aDeployment({ specReplicas: 2, readyReplicas: 1 })],
+      pdbs: [
+        aPdb({ disruptionsAllowed: 0 }),
+        aPdb({ name: "db", matchLabels: { app: "db" }, disruptionsAllowed: 0 }),
+      ],
+    });
+  const removals = (steps: readonly Step[]) =>
+    stepsWithoutReasons(steps.filter((s) => s.kind === "evict" || s.kind === "delete"));
+  const heldEvict = (name: string) => ({
+    kind: "evict" as const,
+    pod: { namespace: "shop", name },
+    node: "node-a",
+    evacuation: "evac-node-a",
+    atLastResponsibleMoment: true,
+    overridePdb: false,
+  });
+  const deleted = (name: string, pdb: string) => ({
+    kind: "delete" as const,
+    pod: { namespace: "shop", name },
+    node: "node-a",
+    evacuation: "evac-node-a",
+    pdbs: [`shop/${pdb}`],
+  });
+
+  const holding: [string, Partial<Evacuation>][] = [
+    ["a manual deadline (lifeboat evacuate --deadline, the annotation)", { noticeKind: "manual" }],
+    ["an ASG lifecycle hook lifeboat heartbeats", { noticeKind: "asg-lifecycle-terminate" }],
+    ["a scheduled reboot", { noticeKind: "scheduled-change" }],
+  ];
+  for (const [what, kind] of holding) {
+    test(`${what}: the budget holds at the LRM; the pods are evicted (429 retried) and a wait says so`, () => {
+      const evac = anEvacuation({ ...kind, surges: [aSurgeRecord()] });
+      const steps = plan(atLrm(), [evac], LRM).steps;
+      assert.deepEqual(removals(steps), [heldEvict("web-0"), heldEvict("db-0")]);
+      assert.deepEqual(
+        stepsWithoutReasons(steps.filter((s) => s.kind === "wait" && s.subject.startsWith("shop/"))),
+        [
+          { kind: "wait", until: null, subject: "shop/web-0" },
+          { kind: "wait", until: null, subject: "shop/db-0" },
+        ],
+      );
+      assert.equal(
+        steps.some((s) => s.kind === "complete"),
+        false,
+      );
+    });
+  }
+
+  const certain: [string, Partial<Evacuation>][] = [
+    ["a spot interruption warning", { noticeKind: "spot-interruption" }],
+    [
+      "a scheduled retirement whose start is the deadline",
+      { noticeKind: "scheduled-change", certainDeadline: T0 + 120 * SECOND },
+    ],
+  ];
+  for (const [what, kind] of certain) {
+    test(`${what}: at the LRM a budget that allows nothing is overridden (graceful delete)`, () => {
+      const evac = anEvacuation({ ...kind, surges: [aSurgeRecord()] });
+      assert.deepEqual(removals(plan(atLrm(), [evac], LRM).steps), [
+        deleted("web-0", "web"),
+        deleted("db-0", "db"),
+      ]);
+    });
+  }
+
+  test("a manual deadline before a spot warning's: held at the manual LRM, overridden at the warning's", () => {
+    const evac = anEvacuation({
+      noticeKind: "manual",
+      deadline: T0 + 60 * SECOND,
+      certainDeadline: T0 + 120 * SECOND,
+      surges: [aSurgeRecord()],
+    });
+    const early = plan(atLrm(), [evac], T0 + 20 * SECOND);
+    assert.deepEqual(removals(early.steps), [heldEvict("web-0"), heldEvict("db-0")]);
+    assert.deepEqual(
+      stepsWithoutReasons(early.steps.filter((s) => s.kind === "wait" && s.subject === "shop/web-0")),
+      [{ kind: "wait", until: LRM, subject: "shop/web-0" }],
+    );
+    assert.deepEqual(removals(plan(atLrm(), [evac], LRM).steps), [
+      deleted("web-0", "web"),
+      deleted("db-0", "db"),
+    ]);
+  });
+});
+
 describe("planEvacuations: instance gone, modes, completion", () => {
-  test("once the instance is gone every pod but mirror pods is force-deleted, terminating and DaemonSet ones too", () => {
+  /** twoOnA plus a DaemonSet pod, a mirror pod, and db-0 of a StatefulSet (terminating: its eviction ran). */
+  const withNodeBound = (): ClusterSnapshot => {
     const snapshot = twoOnA();
     snapshot.pods.push(
       aPod({
@@ -623,29 +725,112 @@ describe("planEvacuations: instance gone, modes, completion", () => {
       aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
       aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), deleting: true }),
     );
-    const evac = anEvacuation({ instanceGone: true, surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })] });
+    return snapshot;
+  };
+  const forceDeleted = (steps: readonly Step[]) =>
+    steps.filter((s) => s.kind === "force-delete").map((s) => s.pod.name);
 
-    const result = plan(snapshot, [evac], T0 + 125 * SECOND);
+  test("once the instance is stopped or terminated every pod is force-deleted, a StatefulSet pod once the node is out of service; DaemonSet and mirror pods never", () => {
+    // Issue 19 item 3 changed this: DaemonSet pods were force-deleted too, and StatefulSet pods at once.
+    const evac = anEvacuation({
+      instanceGone: true,
+      instanceState: "terminated",
+      surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })],
+    });
+
+    const result = plan(withNodeBound(), [evac], T0 + 125 * SECOND);
 
     assert.deepEqual(
       stepsWithoutReasons(result.steps.filter((s) => s.kind === "force-delete")),
-      ["web-0", "web-1", "fluent-bit-a", "db-0"].map((name) => ({
+      ["web-0", "web-1"].map((name) => ({
         kind: "force-delete",
-        pod: { namespace: name === "fluent-bit-a" ? "kube-system" : "shop", name },
+        pod: { namespace: "shop", name },
         node: "node-a",
         evacuation: "evac-node-a",
       })),
     );
+    // The taint before the release: the StatefulSet's replacement then gets its volumes at once.
+    assert.deepEqual(stepsWithoutReasons(result.steps.slice(0, 1)), [
+      { kind: "taint-out-of-service", node: "node-a", evacuation: "evac-node-a" },
+    ]);
+    assert.deepEqual(
+      stepsWithoutReasons(result.steps.filter((s) => s.kind === "wait" && s.subject === "shop/db-0")),
+      [{ kind: "wait", until: T0 + 130 * SECOND, subject: "shop/db-0" }],
+    );
     assert.deepEqual(
       result.skipped.map((s) => withoutReason(s)),
-      [{ pod: { namespace: "kube-system", name: "kube-proxy-node-a" }, node: "node-a" }],
+      [
+        { pod: { namespace: "kube-system", name: "fluent-bit-a" }, node: "node-a" },
+        { pod: { namespace: "kube-system", name: "kube-proxy-node-a" }, node: "node-a" },
+      ],
     );
     // No new surge for a dead node's pods: their controllers replace them once they are deleted.
     assert.equal(
       result.steps.some((s) => s.kind === "surge"),
       false,
     );
+
+    // Once the node carries the taint, db-0 is released; nothing taints it again.
+    const snapshot = withNodeBound();
+    snapshot.nodes[0] = aCordonedNode({
+      taints: [{ key: EVACUATING_TAINT_KEY, effect: "NoSchedule" }, { ...OUT_OF_SERVICE_TAINT }],
+    });
+    const released = plan(snapshot, [evac], T0 + 126 * SECOND).steps;
+    assert.deepEqual(forceDeleted(released), ["web-0", "web-1", "db-0"]);
+    assert.equal(
+      released.some((s) => s.kind === "taint-out-of-service"),
+      false,
+    );
   });
+
+  test("a record that says the instance is gone but not how far (written before instanceState) releases StatefulSet pods as before, the taint first", () => {
+    const evac = anEvacuation({ instanceGone: true, surges: [aSurgeRecord({ pods: ["web-0", "web-1"] })] });
+    const steps = plan(withNodeBound(), [evac], T0 + 125 * SECOND).steps;
+    assert.deepEqual(forceDeleted(steps), ["web-0", "web-1"]);
+    assert.equal(steps[0]?.kind, "taint-out-of-service");
+  });
+
+  for (const instanceState of ["stopping", "shutting-down"] as const) {
+    test(`at ${instanceState} the OS may still run: a StatefulSet pod is never force-deleted, it leaves the graceful way`, () => {
+      const db = aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db"), labels: { app: "db" } });
+      const snapshot = aSnapshot({
+        nodes: [aCordonedNode()],
+        pods: [
+          aPod({ name: "web-0" }),
+          db,
+          aPod({ name: "db-1", owner: ownedBy("StatefulSet", "db"), deleting: true }),
+          aPod({
+            name: "fluent-bit-a",
+            namespace: "kube-system",
+            owner: ownedBy("DaemonSet", "fluent-bit", "kube-system"),
+          }),
+        ],
+        pdbs: [aPdb({ name: "db", matchLabels: { app: "db" }, disruptionsAllowed: 0 })],
+      });
+      const evac = anEvacuation({ instanceGone: true, instanceState, deadline: T0 + 120 * SECOND });
+
+      // Before db-0's LRM (T0 + 80 s): an instance already leaving is past every LRM.
+      const steps = plan(snapshot, [evac], T0 + 30 * SECOND).steps;
+
+      assert.deepEqual(forceDeleted(steps), ["web-0"]);
+      // The instance is leaving: its death is certain, so the budget is overridden, gracefully (preStop runs;
+      // the StatefulSet starts the identity elsewhere only once the kubelet has stopped it).
+      assert.deepEqual(stepsWithoutReasons(steps.filter((s) => s.kind === "delete" || s.kind === "evict")), [
+        {
+          kind: "delete",
+          pod: { namespace: "shop", name: "db-0" },
+          node: "node-a",
+          evacuation: "evac-node-a",
+          pdbs: ["shop/db"],
+        },
+      ]);
+      assert.equal(
+        steps.some((s) => s.kind === "taint-out-of-service" || s.kind === "complete"),
+        false,
+        "no taint while the OS may run, and not done while db-1 terminates",
+      );
+    });
+  }
 
   test("prewarm cordons and surges, then keeps the doomed pods until a deadline is known", () => {
     const prewarm = anEvacuation({

@@ -8,12 +8,15 @@
  *   At the pod's last responsible moment (LRM) it is evicted whether or not the replacements are Ready.
  * - StatefulSet, Job, other controllers: evict at once (the replacement needs the old pod gone).
  * - Bare pods: evict at the LRM (nothing replaces them, so they serve as long as it is safe).
- * - DaemonSet and mirror pods: left alone.
+ * - DaemonSet and mirror pods: left alone, also once the instance is gone.
  * - Headroom placeholders (src/domain/headroom.ts): left alone and not waited for; they are room, not a
  *   workload, and the headroom keeper puts them back on another node.
- * - Instance already gone: force-delete everything but mirror pods.
- * - At a pod's LRM a PodDisruptionBudget no longer holds it: the node dies at the deadline whatever the PDB
- *   says, so a pod it would refuse is deleted gracefully instead of evicted (a Warning names the PDB).
+ * - Instance already gone: force-delete everything else, but a StatefulSet pod only once the instance is
+ *   stopped or terminated and its node tainted out of service (before that its OS may still run it).
+ * - A PodDisruptionBudget is overridden only when the node's death is certain (./death.ts: a spot warning, a
+ *   scheduled retirement, an instance leaving): at a pod's LRM before that end a pod it would refuse is
+ *   deleted gracefully instead of evicted (a Warning names the PDB). For a manual deadline or an ASG hook it
+ *   holds: the eviction is retried and a wait says why.
  *
  * And how an evacuation ends (docs/design.md, "How an evacuation ends"):
  * - Done: nothing lifeboat must move is left on the node and every surge is retired or handed back.

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Evacuation } from "../domain/evacuation.ts";
 import type { Plan, Step, StepKind } from "../domain/plan.ts";
-import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
+import { OUT_OF_SERVICE_TAINT, POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
 import type { ClusterSnapshot, PodView } from "../domain/snapshot.ts";
 import {
   SECOND,
@@ -243,7 +243,41 @@ describe("reasons: pods", () => {
     );
     assert.equal(
       reasonOf(plan(snapshot, [evac], T0 + 80 * SECOND), "delete"),
-      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the node dies at the deadline whatever the budget says): delete the pod with its own grace period instead of evicting it",
+      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now, but at the last responsible moment the disruption is no longer voluntary (the spot interruption warning ends the node in 40 s whatever the budget says): delete the pod with its own grace period instead of evicting it",
+    );
+  });
+
+  test("a PodDisruptionBudget that allows no disruption and a manual deadline: said in the wait, held at the LRM", () => {
+    const snapshot = aSnapshot({
+      nodes: [aCordonedNode(), aNode({ name: "node-b" })],
+      pods: [
+        marked(aPod({ name: "web-0" })),
+        aPod({ name: "web-1", nodeName: "node-b" }),
+        aPod({ name: "web-2", nodeName: "node-b" }),
+        aPod({ name: "web-3", nodeName: "node-b" }),
+        aPod({ name: "web-4", nodeName: "node-b", createdAt: T0 + 2 * SECOND, ready: false }),
+      ],
+      workloads: [aDeployment({ specReplicas: 5, readyReplicas: 4 })],
+      pdbs: [aPdb({ disruptionsAllowed: 0 })],
+    });
+    const evac = anEvacuation({
+      noticeKind: "manual",
+      surges: [aSurgeRecord({ pods: ["web-0"] })],
+      phase: "Surging",
+    });
+
+    assert.equal(
+      reasonOf(plan(snapshot, [evac], T0 + 70 * SECOND), "wait"),
+      "waiting for replacements of Deployment/shop/web to be Ready (3 Ready outside evacuating nodes, 4 wanted) before removing 1 doomed pod; last responsible moment in 10 s; PodDisruptionBudget shop/web allows no disruption now and will hold the pods at the last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary)",
+    );
+    const atLrm = plan(snapshot, [evac], T0 + 80 * SECOND);
+    assert.equal(
+      reasonOf(atLrm, "evict"),
+      "last responsible moment was now (deadline in 40 s - drain 30 s - margin 10 s): evict now so the pod leaves the load balancer before the node dies; replacements not Ready yet (3 Ready outside evacuating nodes, 4 wanted): capacity dips by one until they are; PodDisruptionBudget shop/web allows no disruption now and holds the pod at its last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary): the eviction is retried until the budget allows one",
+    );
+    assert.equal(
+      reasonOf(atLrm, "wait", (s) => s.subject === "shop/web-0"),
+      "PodDisruptionBudget shop/web allows no disruption now and holds the pod at its last responsible moment too (the deadline is set by an operator with lifeboat evacuate or the lifeboat.dev/evacuate annotation; it can be moved, so the disruption stays voluntary): evicting again until it allows one",
     );
   });
 
@@ -251,7 +285,7 @@ describe("reasons: pods", () => {
     const snapshot = aSnapshot({
       nodes: [aCordonedNode()],
       pods: [
-        aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db") }),
+        aPod({ name: "web-0" }),
         aPod({ name: "kube-proxy-node-a", namespace: "kube-system", owner: null, mirror: true }),
       ],
     });
@@ -264,6 +298,27 @@ describe("reasons: pods", () => {
     assert.equal(
       skipReasonOf(result, "kube-proxy-node-a"),
       "mirror pod of a static pod: it disappears with the node",
+    );
+  });
+
+  test("a StatefulSet pod of a stopped instance: the out-of-service taint first, then its release", () => {
+    const db = aPod({ name: "db-0", owner: ownedBy("StatefulSet", "db") });
+    const evac = anEvacuation({ instanceGone: true, instanceState: "stopped" });
+    const untainted = plan(aSnapshot({ nodes: [aCordonedNode()], pods: [db] }), [evac], T0 + 125 * SECOND);
+
+    assert.equal(
+      reasonOf(untainted, "taint-out-of-service"),
+      "instance i-0dea0000 is stopped: taint node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute so the volumes of its StatefulSet pods detach at once (instead of after the attach-detach controller's 6-minute wait) when they are released",
+    );
+    assert.equal(
+      reasonOf(untainted, "wait"),
+      "instance i-0dea0000 is stopped: StatefulSet pod released once node-a carries node.kubernetes.io/out-of-service=nodeshutdown:NoExecute",
+    );
+    const tainted = aCordonedNode();
+    tainted.taints.push({ ...OUT_OF_SERVICE_TAINT });
+    assert.equal(
+      reasonOf(plan(aSnapshot({ nodes: [tainted], pods: [db] }), [evac], T0 + 126 * SECOND), "force-delete"),
+      "instance i-0dea0000 is stopped: nothing runs this StatefulSet identity any more; release it (delete with grace period 0) so the StatefulSet starts it elsewhere, its volumes free at once (the node carries node.kubernetes.io/out-of-service=nodeshutdown:NoExecute)",
     );
   });
 

@@ -28,12 +28,12 @@ export function shortPreStopWarnings(ctx: PlanContext, out: PlanSink, doomed: Do
 }
 
 export function pdbWarnings(ctx: PlanContext, out: PlanSink): void {
-  // Evictions before the LRM go through the Eviction API and the executor retries a 429; the plan only says
-  // it will happen. (At the LRM a refusing PDB is overridden: see #evict.)
+  // Evictions go through the Eviction API and the executor retries a 429; the plan only says it will happen.
+  // (At the LRM before the node's certain end a refusing PDB is overridden: see evict in ./pods.ts.)
   for (const pdb of ctx.snapshot.pdbs) {
     if (pdb.disruptionsAllowed > 0) continue;
     const blocked = out.evicts.filter((e) => {
-      if (e.kind !== "evict" || e.atLastResponsibleMoment || e.pod.namespace !== pdb.namespace) return false;
+      if (e.kind !== "evict" || e.overridePdb || e.pod.namespace !== pdb.namespace) return false;
       const pod = ctx.podsOn(e.node).find((p) => p.namespace === e.pod.namespace && p.name === e.pod.name);
       return pod !== undefined && matchesLabels(pdb.matchLabels, pod.labels);
     });

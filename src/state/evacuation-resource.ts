@@ -7,9 +7,11 @@ import type {
   EvacuationPhase,
   EvacuationTimeline,
   EvictionRecord,
+  LeavingInstanceState,
   StoredEvacuation,
   SurgeRecord,
 } from "../domain/evacuation.ts";
+import { lastPodLeftAt } from "../domain/evacuation.ts";
 import type { LifecycleHookRef, NoticeKind } from "../domain/notice.ts";
 
 export const GROUP = "lifeboat.dev";
@@ -35,6 +37,8 @@ export interface EvacuationResource {
     noticeKind: NoticeKind;
     noticeIds: string[];
     deadline?: string | undefined;
+    /** Absent: none, or a record written before it existed (then read from noticeKind, see fromResource). */
+    certainDeadline?: string | undefined;
     noticedAt: string;
     lifecycleHook?: LifecycleHookRef | undefined;
   };
@@ -42,6 +46,8 @@ export interface EvacuationResource {
     phase?: EvacuationPhase;
     message?: string;
     instanceGone?: boolean;
+    /** Absent: none reported, or a record written before it existed. */
+    instanceState?: LeavingInstanceState;
     slackSeconds?: number;
     surges?: {
       id?: string;
@@ -67,10 +73,16 @@ const ms = (s: string): number => {
   return t;
 };
 
-/** Seconds from when the evacuation finished (or now, if not finished) to the deadline; null without one. */
+/**
+ * Seconds to the deadline, null without one; negative = missed. For a Done evacuation, from when the last pod
+ * it moved left the node (`lastPodLeftAt`; its end when it moved none): late means a pod still on the node
+ * when the node died, not a surge taken back after its doomed pods had left. Otherwise from now.
+ */
 export function slackSeconds(e: Evacuation, now: number): number | null {
   if (e.deadline === null) return null;
-  return Math.round((e.deadline - (e.timeline.doneAt ?? now)) / 100) / 10;
+  const doneAt = e.timeline.doneAt;
+  const end = doneAt === undefined ? now : (lastPodLeftAt(e, doneAt) ?? doneAt);
+  return Math.round((e.deadline - end) / 100) / 10;
 }
 
 export function toResource(s: StoredEvacuation, now: number): EvacuationResource {
@@ -95,6 +107,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
       noticeKind: e.noticeKind,
       noticeIds: e.noticeIds,
       ...(e.deadline === null ? {} : { deadline: iso(e.deadline) }),
+      ...(e.certainDeadline === null ? {} : { certainDeadline: iso(e.certainDeadline) }),
       noticedAt: iso(e.noticedAt),
       ...(s.lifecycleHook === null ? {} : { lifecycleHook: s.lifecycleHook }),
     },
@@ -102,6 +115,7 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
       phase: e.phase,
       message: s.message,
       instanceGone: e.instanceGone,
+      ...(e.instanceState === null ? {} : { instanceState: e.instanceState }),
       ...(slack === null ? {} : { slackSeconds: slack }),
       surges: e.surges.map((r) => ({
         ...(r.id === undefined ? {} : { id: r.id }),
@@ -118,6 +132,17 @@ export function toResource(s: StoredEvacuation, now: number): EvacuationResource
   };
 }
 
+/**
+ * A record without spec.certainDeadline: none, or one written before it existed. Those were spot warnings
+ * and state changes (whose deadline is the node's end) or kinds whose deadline is not (a scheduled change of
+ * unknown kind counts as not), as deathIsCertain decides for the kind that set the deadline.
+ */
+function certainDeadlineOf(r: EvacuationResource, deadline: number | null): number | null {
+  if (r.spec.certainDeadline !== undefined) return ms(r.spec.certainDeadline);
+  const kind = r.spec.noticeKind;
+  return kind === "spot-interruption" || kind === "instance-state-change" ? deadline : null;
+}
+
 export function fromResource(r: EvacuationResource): StoredEvacuation {
   const st = r.status ?? {};
   const timeline: EvacuationTimeline = { noticedAt: ms(st.timeline?.noticedAt ?? r.spec.noticedAt) };
@@ -127,6 +152,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
   ][]) {
     if (v !== undefined) timeline[k] = ms(v);
   }
+  const deadline = r.spec.deadline === undefined ? null : ms(r.spec.deadline);
   return {
     evacuation: {
       name: r.metadata.name,
@@ -135,7 +161,8 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
       mode: r.spec.mode,
       noticeIds: r.spec.noticeIds,
       noticeKind: r.spec.noticeKind,
-      deadline: r.spec.deadline === undefined ? null : ms(r.spec.deadline),
+      deadline,
+      certainDeadline: certainDeadlineOf(r, deadline),
       noticedAt: ms(r.spec.noticedAt),
       phase: st.phase ?? "Pending",
       surges: (st.surges ?? []).map((x) => ({
@@ -150,6 +177,7 @@ export function fromResource(r: EvacuationResource): StoredEvacuation {
       evictions: (st.evictions ?? []).map((x) => ({ pod: x.pod, at: ms(x.at), outcome: x.outcome })),
       timeline,
       instanceGone: st.instanceGone ?? false,
+      instanceState: st.instanceState ?? null,
     },
     lifecycleHook: r.spec.lifecycleHook ?? null,
     message: st.message ?? "",

@@ -20,7 +20,7 @@ import type {
   LedgerOutcome,
 } from "../kube-actuator.ts";
 import type { LedgerChange } from "../../domain/surge-ledger.ts";
-import { cordon, removeAnnotation, taintPreferNoSchedule, uncordon } from "./node.ts";
+import { cordon, removeAnnotation, taintOutOfService, taintPreferNoSchedule, uncordon } from "./node.ts";
 import { deletePod, evict, forceDelete, setDeletionCost } from "./pod.ts";
 import { changeSurgeLedger } from "./scale.ts";
 
@@ -56,6 +56,10 @@ export class ApiKubeActuator implements KubeActuator {
 
   taintPreferNoSchedule(node: string, taintKey: string): Promise<NodeOutcome> {
     return taintPreferNoSchedule(this.#core, node, taintKey);
+  }
+
+  taintOutOfService(node: string): Promise<NodeOutcome> {
+    return taintOutOfService(this.#core, node);
   }
 
   uncordon(node: string, taintKey: string): Promise<NodeOutcome> {

@@ -1,6 +1,6 @@
 /**
  * Node writes: cordon (+ taint + exclude label + the record of what it changed), PreferNoSchedule taint,
- * uncordon (undoes only what the record says lifeboat changed). Each is a read-modify-write:
+ * out-of-service taint, uncordon (undoes only what the record says lifeboat changed). Each is a read-modify-write:
  * read the node, compute the whole new taint list (keeping every other taint), and write it with a JSON merge
  * patch that carries the resourceVersion read, so a concurrent writer (kubelet, another controller) makes the
  * write fail with 409 instead of being overwritten; on 409 we read again.
@@ -12,7 +12,7 @@ import {
   type V1Node,
   type V1Taint,
 } from "@kubernetes/client-node";
-import { CORDON_RESTORE_ANNOTATION, EXCLUDE_FROM_LB_LABEL } from "../../domain/plan.ts";
+import { CORDON_RESTORE_ANNOTATION, EXCLUDE_FROM_LB_LABEL, OUT_OF_SERVICE_TAINT } from "../../domain/plan.ts";
 import type { CordonOptions, NodeOutcome } from "../kube-actuator.ts";
 import { isConflict, isNotFound, KubeApiError, toKubeApiError } from "./errors.ts";
 
@@ -150,6 +150,19 @@ export function taintPreferNoSchedule(
     hasTaint(node, taintKey, "PreferNoSchedule")
       ? null
       : { spec: { taints: withTaint(node, taintKey, "PreferNoSchedule") } },
+  );
+}
+
+/**
+ * Adds node.kubernetes.io/out-of-service=nodeshutdown:NoExecute, keeping every other taint; no write when a
+ * taint of that key and effect is on already (whatever its value: someone marked the node out of service).
+ */
+export function taintOutOfService(core: NodeClient, name: string): Promise<NodeOutcome> {
+  const { key, value, effect } = OUT_OF_SERVICE_TAINT;
+  return mutateNode(core, name, "taint", (node) =>
+    hasTaint(node, key, effect)
+      ? null
+      : { spec: { taints: [...(node.spec?.taints ?? []), { key, value, effect }] } },
   );
 }
 

@@ -1,10 +1,14 @@
-/** Steps on the node: cordon (or taint-only), undo the cordon, clear a served request, ask for an early node. */
+/**
+ * Steps on the node: cordon (or taint-only), undo the cordon, clear a served request, ask for an early node,
+ * taint it out of service.
+ */
 import { EVACUATE_ANNOTATION } from "../../domain/plan.ts";
 import {
   announce,
   cordoned,
   earlyNodeRequested,
   nodeObject,
+  outOfServiceTainted,
   prewarmExpired,
   requestCleared,
   taintedPreferNoSchedule,
@@ -12,7 +16,13 @@ import {
 } from "../events.ts";
 import { secondsBetween, type StepHandlers } from "./handler.ts";
 
-type NodeKind = "cordon" | "taint-prefer-no-schedule" | "uncordon" | "clear-request" | "request-node";
+type NodeKind =
+  | "cordon"
+  | "taint-prefer-no-schedule"
+  | "taint-out-of-service"
+  | "uncordon"
+  | "clear-request"
+  | "request-node";
 
 export const nodeSteps: Pick<StepHandlers, NodeKind> = {
   cordon: {
@@ -73,6 +83,23 @@ export const nodeSteps: Pick<StepHandlers, NodeKind> = {
         events: [taintedPreferNoSchedule(step.node, step.reason)],
       });
       return [step.evacuation];
+    },
+  },
+
+  "taint-out-of-service": {
+    action: "taint_out_of_service",
+    object: (step) => nodeObject(step.node),
+    async run(step, ctx) {
+      // No record to write: the next plan sees the taint on the node and releases its StatefulSet pods.
+      const outcome = await ctx.actuator.taintOutOfService(step.node);
+      if (outcome.kind === "done" && outcome.changed)
+        announce(ctx, {
+          level: "warn",
+          fields: { node: step.node, evacuation: step.evacuation },
+          message: `tainted out of service: ${step.reason}`,
+          events: [outOfServiceTainted(step.node, step.reason)],
+        });
+      return [];
     },
   },
 

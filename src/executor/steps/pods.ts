@@ -40,8 +40,9 @@ export const podSteps: Pick<StepHandlers, PodKind> = {
       ctx.observer.eviction(
         outcome === "evicted" ? "ok" : outcome === "blocked-by-pdb" ? "pdb_blocked" : "not_found",
       );
-      if (result.kind === "blocked-by-pdb" && step.atLastResponsibleMoment) {
-        // At the LRM the node dies whatever the PDB says: a refusal is answered with a graceful delete.
+      if (result.kind === "blocked-by-pdb" && step.overridePdb) {
+        // At the LRM before the node's certain end it dies whatever the PDB says: a refusal is answered with
+        // a graceful delete. Otherwise (a manual deadline, an ASG hook) the budget holds: retried below.
         return deleteOverridingPdb(
           { ...step, pdbs: [] },
           `PodDisruptionBudget refused the eviction at the last responsible moment (429: ${result.message}); the node dies at the deadline whatever the budget says, so the pod is deleted with its own grace period instead. ${step.reason}`,
@@ -59,14 +60,17 @@ export const podSteps: Pick<StepHandlers, PodKind> = {
         }),
         step.reason,
       );
-      if (result.kind === "blocked-by-pdb")
+      if (result.kind === "blocked-by-pdb") {
+        const reason = step.atLastResponsibleMoment
+          ? `The budget holds at the last responsible moment too: the node's end is not certain. ${step.reason}`
+          : step.reason;
         announce(ctx, {
           level: "warn",
           fields: { pod: podKey(step.pod) },
-          message: `eviction blocked by a PodDisruptionBudget, will retry: ${step.reason}`,
-          events: [evictionBlocked(step.pod, result.message, step.reason)],
+          message: `eviction blocked by a PodDisruptionBudget, will retry: ${reason}`,
+          events: [evictionBlocked(step.pod, result.message, reason)],
         });
-      else
+      } else
         announce(ctx, {
           metric: (o) => {
             if (outcome === "evicted") o.podsMoved(ctx.ownerKind(step.pod), "evict", 1);
@@ -181,7 +185,14 @@ function retiringPhase(phase: EvacuationPhase): EvacuationPhase {
   return phase === "Surging" || phase === "Cordoned" || phase === "Pending" ? "Retiring" : phase;
 }
 
-/** The evictions with `record` as the latest word on its pod (one record per pod). */
+/**
+ * The evictions with `record` as the latest word on its pod (one record per pod), except that a pod already
+ * evicted or deleted keeps that record: it left the node then, and a later force-delete (its instance went
+ * while it ran its preStop) only cut its grace period short. The slack to the deadline is measured from
+ * when the pods left (lastPodLeftAt).
+ */
 function withEviction(evictions: EvictionRecord[], record: EvictionRecord): EvictionRecord[] {
+  const prior = evictions.find((x) => podKey(x.pod) === podKey(record.pod));
+  if (prior !== undefined && (prior.outcome === "evicted" || prior.outcome === "deleted")) return evictions;
   return [...evictions.filter((x) => podKey(x.pod) !== podKey(record.pod)), record];
 }

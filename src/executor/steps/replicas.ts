@@ -112,6 +112,8 @@ export const replicaSteps: Pick<StepHandlers, ReplicaKind> = {
       }
       announce(ctx, {
         metric: (o) => {
+          // A surge taken back because its doomed pods are gone, or wound down, says nothing of replacements.
+          if (!step.replacementsReady) return;
           for (const ref of step.records)
             o.noticeToReplacementsReady(
               secondsBetween(ctx.stored(ref.evacuation).evacuation.noticedAt, ctx.now),
@@ -126,7 +128,9 @@ export const replicaSteps: Pick<StepHandlers, ReplicaKind> = {
         },
         message: `retired: ${step.reason}`,
         events: [
-          ...touched.map((name) => replacementsReady(name, workloadKey(step.workload), step.reason)),
+          ...(step.replacementsReady ? touched : []).map((name) =>
+            replacementsReady(name, workloadKey(step.workload), step.reason),
+          ),
           retired(step.workload, step.reason),
         ],
       });

@@ -191,6 +191,7 @@ test("active scheduled events become scheduled-change notices due at NotBefore; 
     [["scheduled-change", Date.parse("2026-11-25T08:00:00Z"), "imds"]],
   );
   assert.match(list[0]?.id ?? "", /^imds-scheduled\/instance-event-1\//);
+  assert.equal(list[0]?.scheduledChange, "retirement", "instance-retirement ends the instance");
   imds.state.scheduled = JSON.stringify([event("instance-event-1", "active", "27 Nov 2026 08:00:00 GMT")]);
   const moved = await agent.pollOnce();
   assert.notEqual(moved[0]?.id, list[0]?.id, "a rescheduled event is a new notice");

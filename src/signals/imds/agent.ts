@@ -22,7 +22,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Clock } from "../../domain/clock.ts";
-import type { Notice } from "../../domain/notice.ts";
+import { scheduledChangeKind, type Notice } from "../../domain/notice.ts";
 import type { SignalLogger } from "../logger.ts";
 
 export interface ImdsAgentOptions {
@@ -190,6 +190,7 @@ export class ImdsAgent {
         target: { kind: "instance", instanceId },
         issuedAt: this.#clock.now(),
         deadline,
+        scheduledChange: scheduledChangeKind(e.Code),
         summary: `scheduled event ${e.EventId} (IMDS): ${e.Code} of ${instanceId} not before ${new Date(deadline).toISOString()}`,
       });
     }

@@ -36,6 +36,21 @@ test("a handoff read back by the controller is the agent's notice, aimed at the 
   assert.equal(annotationNotice({ nodeName: "n", value: rebalance, now: T }).deadline, null);
 });
 
+test("a scheduled change's kind survives the handoff; a handoff without one (an older agent) has none", () => {
+  const retirement = notice({
+    id: "imds-scheduled/e-1/x",
+    kind: "scheduled-change",
+    scheduledChange: "retirement",
+  });
+  assert.equal(
+    annotationNotice({ nodeName: "n", value: encodeHandoff(retirement), now: T }).scheduledChange,
+    "retirement",
+  );
+  const { scheduledChange: _, ...withoutKind } = retirement;
+  const older = encodeHandoff(withoutKind);
+  assert.equal(annotationNotice({ nodeName: "n", value: older, now: T }).scheduledChange, undefined);
+});
+
 test("a hand-written deadline still works next to handoffs", () => {
   assert.equal(annotationNotice({ nodeName: "n", value: "2m", now: T }).deadline, T + 120_000);
 });

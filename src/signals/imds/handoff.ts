@@ -38,6 +38,8 @@ const handoffSchema = z.object({
   instanceId: z.string().max(64).optional(),
   issuedAt: rfc3339,
   deadline: rfc3339.nullable(),
+  /** What a scheduled change brings at its start (absent from older agents: then it ends nothing for certain). */
+  scheduledChange: z.enum(["retirement", "reboot", "maintenance"]).optional(),
   summary: z.string().max(1024).optional(),
 });
 
@@ -67,6 +69,7 @@ export function encodeHandoff(notice: Notice): string {
     ...(instanceId === undefined ? {} : { instanceId }),
     issuedAt: new Date(notice.issuedAt).toISOString(),
     deadline: notice.deadline === null ? null : new Date(notice.deadline).toISOString(),
+    ...(notice.scheduledChange === undefined ? {} : { scheduledChange: notice.scheduledChange }),
     summary: notice.summary,
   };
   return JSON.stringify(handoff);
@@ -105,6 +108,7 @@ export function handoffNotice(nodeName: string, handoff: Handoff): Notice {
     target: { kind: "node", nodeName },
     issuedAt: Date.parse(handoff.issuedAt),
     deadline: handoff.deadline === null ? null : Date.parse(handoff.deadline),
+    ...(handoff.scheduledChange === undefined ? {} : { scheduledChange: handoff.scheduledChange }),
     summary: `${handoff.summary ?? `${handoff.kind} (IMDS)`} [handed over by lifeboat agent on node ${nodeName}]`,
   };
 }

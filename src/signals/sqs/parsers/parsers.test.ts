@@ -165,6 +165,19 @@ test("Health scheduled change for EC2 (NTH sample): deadline is the RFC 1123 sta
   assert.equal(n?.deadline, Date.parse("2016-06-05T15:10:09Z"));
   assert.equal(n?.issuedAt, Date.parse("2016-06-05T06:27:57Z"));
   assert.match(n?.summary ?? "", /AWS_EC2_DEDICATED_HOST_NETWORK_MAINTENANCE_SCHEDULED/);
+  assert.equal(n?.scheduledChange, "maintenance", "network maintenance ends nothing");
+});
+
+test("Health scheduled change: retirement and stop end the instance, reboots bring it back", () => {
+  const h = "health-scheduled-change-ec2.nth";
+  const kindOf = (eventTypeCode: string) =>
+    expectNotices(parseMessageBody(variant(h, {}, { eventTypeCode })))[0]?.scheduledChange;
+  assert.equal(kindOf("AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"), "retirement");
+  assert.equal(kindOf("AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED"), "retirement");
+  assert.equal(kindOf("AWS_EC2_INSTANCE_STOP_SCHEDULED"), "retirement");
+  assert.equal(kindOf("AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED"), "reboot");
+  assert.equal(kindOf("AWS_EC2_SYSTEM_REBOOT_MAINTENANCE_SCHEDULED"), "reboot");
+  assert.equal(kindOf("AWS_EC2_SYSTEM_MAINTENANCE_EVENT"), "maintenance");
 });
 
 test("Health event naming two instances (and a duplicate) gives one notice per instance with distinct ids", () => {

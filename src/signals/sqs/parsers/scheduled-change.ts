@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Notice } from "../../../domain/notice.ts";
+import { scheduledChangeKind, type Notice } from "../../../domain/notice.ts";
 import type { EventBridgeEnvelope, LabelledParseResult } from "./types.ts";
 import {
   describeIssues,
@@ -30,6 +30,9 @@ const detail = z.object({
  * `scheduled-change` notice per affected instance. The deadline is the `startTime` of the affected window (RFC 1123
  * or RFC 3339); a Health event without one gets `deadline: null`. Other services and categories, events whose
  * status is `closed`, and events naming no instance (dedicated hosts) are ignored with a reason.
+ *
+ * `scheduledChange` says what the start time brings (scheduledChangeKind of the `eventTypeCode`): only a retirement
+ * or stop ends the node for certain (src/planner/death.ts).
  *
  * Notice ids are `<event id>/<instance id>` so that the notices of one event stay distinct for deduplication.
  */
@@ -72,6 +75,7 @@ export function parseScheduledChange(event: EventBridgeEnvelope): LabelledParseR
     target: { kind: "instance", instanceId: id },
     issuedAt: time,
     deadline,
+    scheduledChange: scheduledChangeKind(d.eventTypeCode),
     summary: `AWS Health ${code}: ${id} ${when}`,
   }));
   return notices(label, list);
