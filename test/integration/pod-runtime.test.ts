@@ -276,6 +276,12 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
       namespace: "default",
       body: labPod({ name: "web-doomed", node: nodeB }),
     });
+    // Its twin on the live node: deleted right after it, it shows when the runtime has dealt with both.
+    await lab.core.createNamespacedPod({
+      namespace: "default",
+      body: labPod({ name: "web-twin", node: nodeA }),
+    });
+    await podWhere(lab.core, "web-twin", (p) => conditionOf(p, "Ready") === "True");
     const pod = await podWhere(lab.core, "web-doomed", (p) => conditionOf(p, "Ready") === "True");
     const ip = pod.status?.podIP ?? "";
     runtime.killNode(nodeB, "refuse");
@@ -290,7 +296,21 @@ test("pod runtime on a real control plane", { timeout: 240_000 }, async (t) => {
       (err: NodeJS.ErrnoException) => err.code === "TIMEOUT",
     );
     await lab.core.deleteNamespacedPod({ name: "web-doomed", namespace: "default" });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await lab.core.deleteNamespacedPod({ name: "web-twin", namespace: "default" });
+    // The runtime reads both deletions in order; once it has finished the twin, it has seen the doomed one.
+    await waitFor(
+      "the runtime to finish the twin on the live node",
+      () =>
+        events.some((e) => e.kind === "pod-terminated" && "name" in e && e.name === "web-twin")
+          ? true
+          : undefined,
+      WAIT,
+    );
+    assert.deepEqual(
+      events.filter((e) => "name" in e && e.name === "web-doomed" && e.kind.startsWith("pod-termin")),
+      [],
+      "no termination started on the dead node",
+    );
     const stuck = await lab.core.readNamespacedPod({ name: "web-doomed", namespace: "default" });
     assert.ok(
       stuck.metadata?.deletionTimestamp !== undefined,
