@@ -12,6 +12,7 @@ import { KubeConfig, Observable, VersionApi, type Cluster } from "@kubernetes/cl
 import type { Command } from "commander";
 import type { Clock } from "../domain/clock.ts";
 import { httpStatusOf } from "../../common/kube-status.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 /** The token file every pod gets from its service account (what in-cluster configuration reads). */
 export const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -209,6 +210,6 @@ function networkDetail(err: unknown): string {
   let e: unknown = err;
   while (e instanceof Error && e.cause instanceof Error) e = e.cause;
   const code = (e as { code?: unknown }).code;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
 }

@@ -6,6 +6,7 @@ import { registerEvacuateCommand } from "./evacuate-command.ts";
 import { registerPlanCommand } from "./plan-command.ts";
 import { registerGetCommand } from "./get-command.ts";
 import { KubeConfigError } from "./kube.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 /** How the CLI was started: `lifeboat`, or `kubectl lifeboat` (the kubectl plugin, bin/kubectl-lifeboat.js). */
 export interface ProgramOptions {
@@ -46,7 +47,7 @@ export async function main(
       console.error(`${options.name}: ${err.message}`);
       return 2;
     }
-    console.error(`${options.name}: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`${options.name}: ${errorMessage(err)}`);
     return 1;
   }
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../observability/logger.ts";
 import { Metrics } from "../observability/metrics.ts";
 import { VERSION } from "./version.ts";
 import { checkReachable, KubeUnreachableError, loadKubeConfig, type LoadedKubeConfig } from "./kube.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 /** `lifeboat run`: the controller. Every flag also reads LIFEBOAT_<NAME> from the environment. */
 export function registerRunCommand(program: Command): void {
@@ -51,7 +52,7 @@ export function registerRunCommand(program: Command): void {
     const done = stopped.then(async (signal) => {
       log.info({ signal }, "stopping");
       await controller.stop().catch((err: unknown) => {
-        log.error({ err: err instanceof Error ? err.message : String(err) }, "stop failed");
+        log.error({ err: errorMessage(err) }, "stop failed");
       });
     });
     await controller.start();

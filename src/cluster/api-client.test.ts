@@ -95,8 +95,10 @@ describe("limitedKubeConfig", () => {
       const calls = [core.listNode(), core.listNode(), core.listNode()];
       await Promise.all(calls.slice(0, 2));
       assert.equal(served, 2, "two within the burst");
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(served, 2, "the third waits for a token");
+      // The third sleeps on the clock until its token is due (the request starts a few ticks later).
+      for (let i = 0; i < 1000 && clock.pending === 0; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(clock.pending, 1, "the third waits for a token");
+      assert.equal(served, 2, "and is not sent meanwhile");
       await clock.advance(1_000);
       await calls[2];
       assert.equal(served, 3);

@@ -1,7 +1,7 @@
 /**
  * The capacity policies' parts, composed for the controller (docs/design.md, "Capacity"): managed headroom
  * (placeholder Deployments), the early node (`--early-node`) and steering away from a pool under reclaim.
- * Kept apart from controller.ts so that the controller only starts them.
+ * Kept apart from wiring.ts, which builds them with the rest, and from controller.ts, which only starts them.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { AppsV1Api, CoreV1Api, SchedulingV1Api } from "@kubernetes/client-node";
@@ -16,7 +16,7 @@ import { HeadroomKeeper } from "../executor/headroom-keeper.ts";
 import { SteeringKeeper } from "../executor/steering-keeper.ts";
 import type { LeaseFence } from "../leader/fence.ts";
 import type { Logger } from "../observability/logger.ts";
-import { awsClientConfig, type ControllerDeps } from "./controller.ts";
+import { awsClientConfig, type ControllerDeps } from "./deps.ts";
 
 /** `--early-node`: the doomed node's Auto Scaling group is raised at the notice when the surge has no room. */
 export function earlyNodeActuator(

@@ -19,6 +19,7 @@ import { forEachConcurrently } from "../executor/concurrency.ts";
 import { isNotLeader } from "../leader/fence.ts";
 import type { FoldDecision } from "../planner/fold-notice.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 /**
  * The first act on a notice, before its turn to be recorded: cordon the node at once (taint and LB label as
@@ -79,7 +80,7 @@ export class UnknownNodeError extends Error {
 }
 
 export class NoticeIntake {
-  readonly #d: IntakeDeps;
+  readonly #deps: IntakeDeps;
   /** Notices being handled (see idle). */
   readonly #pending = new Set<Promise<void>>();
   /** Notices in their first act: resolved to a node, its node cordoned at receipt (see accepting). */
@@ -88,7 +89,7 @@ export class NoticeIntake {
   #turns: Turn[] = [];
 
   constructor(deps: IntakeDeps) {
-    this.#d = deps;
+    this.#deps = deps;
   }
 
   /**
@@ -139,13 +140,14 @@ export class NoticeIntake {
 
   async #handleNotice(notice: Notice, arrived: () => void): Promise<void> {
     // Stamped at receipt, not after waiting for a running reconcile.
-    const stamped = notice.receivedAt === undefined ? { ...notice, receivedAt: this.#d.clock.now() } : notice;
+    const stamped =
+      notice.receivedAt === undefined ? { ...notice, receivedAt: this.#deps.clock.now() } : notice;
     let target: Target;
     try {
       target = await this.#resolve(stamped);
     } catch (err) {
       const foreign = err instanceof ForeignInstanceError || err instanceof UnknownNodeError;
-      this.#d.metrics.noticeReceived({
+      this.#deps.metrics.noticeReceived({
         kind: notice.kind,
         source: notice.source,
         outcome: foreign ? "foreign" : "failed",
@@ -168,7 +170,7 @@ export class NoticeIntake {
       const first = this.#turns.length === 0;
       this.#turns.push({ ...turn, resolve, reject });
       if (!first) return;
-      void this.#d.serial.run(async () => {
+      void this.#deps.serial.run(async () => {
         const batch = this.#turns;
         this.#turns = [];
         const byNode = new Map<string, Turn[]>();
@@ -196,7 +198,7 @@ export class NoticeIntake {
    * and left to the reconcile, which cordons every evacuating node first.
    */
   async #cordonFirst(notice: Notice, node: NodeView): Promise<number | null> {
-    const { firstCordon, store, clock, log } = this.#d;
+    const { firstCordon, store, clock, log } = this.#deps;
     if (firstCordon === undefined || firstCordon === null || firstCordon.isCordoned(node)) return null;
     let decision: FoldDecision | { kind: "gone" };
     try {
@@ -215,7 +217,7 @@ export class NoticeIntake {
     } catch (err) {
       if (!isNotLeader(err))
         log.warn(
-          { notice: notice.id, node: node.name, err: err instanceof Error ? err.message : String(err) },
+          { notice: notice.id, node: node.name, err: errorMessage(err) },
           "cordon at receipt failed; the reconcile cordons the node",
         );
       return null;
@@ -253,7 +255,7 @@ export class NoticeIntake {
       active,
       notice,
       { name: node.name, instanceId: node.instanceId, nodeGroup: node.nodeGroup },
-      this.#d.policy,
+      this.#deps.policy,
       receivedAt,
     );
   }
@@ -261,18 +263,18 @@ export class NoticeIntake {
   /** Measures and reports a cordon done at receipt, once its evacuation is recorded. */
   #cordonRecorded(e: Evacuation, cordonedAt: number | null): void {
     if (cordonedAt === null || e.timeline.cordonedAt !== cordonedAt) return;
-    this.#d.metrics.observeNoticeToCordon(Math.max(0, (cordonedAt - e.noticedAt) / 1000));
-    this.#d.events.emit({
+    this.#deps.metrics.observeNoticeToCordon(Math.max(0, (cordonedAt - e.noticedAt) / 1000));
+    this.#deps.events.emit({
       object: { kind: "Node", name: e.nodeName },
       type: "Normal",
       reason: "Cordoned",
-      message: `${e.noticeKind} for ${e.instanceId ?? e.nodeName}: cordoned at receipt (${this.#d.firstCordon?.describe ?? "cordon"}); evacuation ${e.name}`,
+      message: `${e.noticeKind} for ${e.instanceId ?? e.nodeName}: cordoned at receipt (${this.#deps.firstCordon?.describe ?? "cordon"}); evacuation ${e.name}`,
     });
   }
 
   /** True when `notice`, about a node that is gone, needs no write: no active evacuation of that node. */
   async #settledGone(notice: Notice, target: Target & { kind: "gone" }): Promise<boolean> {
-    const { store, metrics } = this.#d;
+    const { store, metrics } = this.#deps;
     let all: StoredEvacuation[];
     try {
       all = await store.list();
@@ -289,7 +291,7 @@ export class NoticeIntake {
 
   /** Logs and counts a notice about a gone node with no active evacuation: a duplicate (`seen`), else late. */
   #noteGone(notice: Notice, target: Target & { kind: "gone" }, seen: StoredEvacuation | undefined): void {
-    const { metrics, log, clock } = this.#d;
+    const { metrics, log, clock } = this.#deps;
     const label = { kind: notice.kind, source: notice.source };
     const times = noticeTimes(notice, notice.receivedAt ?? clock.now());
     const fields = { notice: notice.id, node: target.node.name, ...times };
@@ -315,11 +317,11 @@ export class NoticeIntake {
    */
   async #hookDeadline(notice: Notice): Promise<Notice> {
     const hook = notice.lifecycleHook;
-    const timeouts = this.#d.hookTimeouts;
+    const timeouts = this.#deps.hookTimeouts;
     if (hook === undefined || timeouts === null || timeouts === undefined) return notice;
     const read = await timeouts.heartbeatTimeoutSeconds(hook);
     if (read.kind === "unknown") {
-      this.#d.log.warn(
+      this.#deps.log.warn(
         { notice: notice.id, hook: hook.lifecycleHookName },
         `${read.reason}; assuming the deadline ${notice.deadline === null ? "is unknown" : new Date(notice.deadline).toISOString()} (grant autoscaling:DescribeLifecycleHooks to use the hook's heartbeat timeout)`,
       );
@@ -335,7 +337,7 @@ export class NoticeIntake {
    * instance that none of these knows is foreign.
    */
   async #resolve(notice: Notice): Promise<Target> {
-    const { cluster, store } = this.#d;
+    const { cluster, store } = this.#deps;
     if (notice.target.kind === "node") {
       const node = cluster.nodeByName(notice.target.nodeName);
       if (node === null) throw new UnknownNodeError(notice, `node ${notice.target.nodeName} does not exist`);
@@ -346,7 +348,7 @@ export class NoticeIntake {
     if (node !== null) return { kind: "live", node };
     const deleted = cluster.deletedNodeByInstanceId?.(id) ?? null;
     if (deleted !== null) {
-      const ago = Math.round((this.#d.clock.now() - deleted.deletedAt) / 1000);
+      const ago = Math.round((this.#deps.clock.now() - deleted.deletedAt) / 1000);
       return {
         kind: "gone",
         node: deleted.node,
@@ -368,7 +370,7 @@ export class NoticeIntake {
   }
 
   async #handle(notice: Notice, target: Target, cordonedAt: number | null): Promise<void> {
-    const { store, clock, log, metrics, events } = this.#d;
+    const { store, clock, log, metrics, events } = this.#deps;
     const label = { kind: notice.kind, source: notice.source };
     const receivedAt = notice.receivedAt ?? clock.now();
     const times = noticeTimes(notice, receivedAt);
@@ -409,7 +411,7 @@ export class NoticeIntake {
             );
             emitStarted(events, decision.stored, decision.reason);
             this.#cordonRecorded(decision.stored.evacuation, cordonedAt);
-            this.#d.onRecorded();
+            this.#deps.onRecorded();
             return;
           }
           case "update": {
@@ -428,7 +430,7 @@ export class NoticeIntake {
               message: decision.reason,
             });
             this.#cordonRecorded(decision.stored.evacuation, cordonedAt);
-            this.#d.onRecorded();
+            this.#deps.onRecorded();
             return;
           }
         }

@@ -19,6 +19,7 @@
  * The Evacuation status keeps a copy (a cache) of its entries; the ledger wins where they differ.
  * Pure: no I/O, times in ms.
  */
+import { errorMessage } from "./error-message.ts";
 
 export const SURGE_LEDGER_ANNOTATION = "lifeboat.dev/surge-ledger";
 /** Retired entries older than this are dropped at the next ledger write (1 h). */
@@ -63,7 +64,7 @@ export function parseLedger(value: string | undefined): LedgerRead {
   try {
     raw = JSON.parse(value);
   } catch (err) {
-    return { kind: "malformed", reason: `not JSON: ${err instanceof Error ? err.message : String(err)}` };
+    return { kind: "malformed", reason: `not JSON: ${errorMessage(err)}` };
   }
   if (typeof raw !== "object" || raw === null || !("surges" in raw) || !Array.isArray(raw.surges))
     return { kind: "malformed", reason: 'expected {"v":1,"surges":[...]}' };

@@ -2,6 +2,7 @@ import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
 import { statusOf } from "../actuators/kube/errors.ts";
 import { NotLeaderError, type LeaseFence } from "./fence.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -159,7 +160,7 @@ export class LeaderElector implements LeaseFence {
   }
 
   #onFailure(callbacks: LeaderCallbacks, now: number, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (this.#leading !== null && now - this.#lastRenewAt >= this.#opts.renewDeadlineSeconds * 1000) {
       this.#stepDown(
         callbacks,
@@ -217,10 +218,7 @@ export class LeaderElector implements LeaseFence {
         },
       });
     } catch (err) {
-      this.#log.warn(
-        { err: err instanceof Error ? err.message : String(err) },
-        "could not release the lease",
-      );
+      this.#log.warn({ err: errorMessage(err) }, "could not release the lease");
     }
   }
 }

@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { FakeClock } from "../domain/clock.ts";
 import { EventRecorder, REPORTING_CONTROLLER } from "./events.ts";
@@ -212,13 +214,8 @@ test("API errors are logged, never thrown; a failed create is retried as a creat
   client.failNext = apiError(403, "events is forbidden");
   await recorder.record(onNode());
   assert.equal(lines.length, 1);
-  const logged = JSON.parse(lines[0]!) as {
-    level: string;
-    msg: string;
-    error: { code: number; message: string };
-  };
+  const logged = JSON.parse(lines[0]!) as { level: string; error: { code: number; message: string } };
   assert.equal(logged.level, "warn");
-  assert.equal(logged.msg, "could not record Kubernetes Event");
   assert.deepEqual(logged.error, { code: 403, message: "events is forbidden" });
   await recorder.record(onNode());
   assert.deepEqual(
@@ -249,16 +246,64 @@ test("long messages are truncated to 1024 characters", async () => {
   assert.ok(call.body.message.endsWith("..."));
 });
 
-test("the real CoreV1Api satisfies EventsClient", () => {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "c", server: "http://127.0.0.1:1", skipTLSVerify: true }],
-    users: [{ name: "u" }],
-    contexts: [{ name: "x", cluster: "c", user: "u" }],
-    currentContext: "x",
+test("through the real CoreV1Api, an Event is created, then its repeat merge-patches the count", async () => {
+  const requests: { method: string; path: string; contentType: string; body: Record<string, unknown> }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      requests.push({
+        method: req.method ?? "",
+        path: req.url ?? "",
+        contentType: req.headers["content-type"] ?? "",
+        body: JSON.parse(text) as Record<string, unknown>,
+      });
+      res.writeHead(req.method === "POST" ? 201 : 200, { "content-type": "application/json" });
+      res.end(text);
+    });
   });
-  const client: EventsClient = kc.makeApiClient(CoreV1Api);
-  assert.equal(typeof client.createNamespacedEvent, "function");
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: "c",
+          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: "u" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+    // Typed: CoreV1Api must satisfy EventsClient for this to compile.
+    const client: EventsClient = kc.makeApiClient(CoreV1Api);
+    const recorder = new EventRecorder({
+      client,
+      clock: new FakeClock(Date.parse("2026-11-24T12:00:00Z")),
+      logger: createLogger({ level: "silent" }),
+      instance: "lifeboat-0",
+    });
+    await recorder.record(onNode());
+    await recorder.record(onNode());
+    const [created, patched] = requests;
+    assert.equal(requests.length, 2);
+    assert.equal(`${created?.method} ${created?.path}`, "POST /api/v1/namespaces/default/events");
+    assert.equal(created?.body["reason"], "Cordoned");
+    const name = (created?.body["metadata"] as { name?: string } | undefined)?.name ?? "";
+    assert.equal(`${patched?.method} ${patched?.path}`, `PATCH /api/v1/namespaces/default/events/${name}`);
+    assert.equal(patched?.contentType, "application/merge-patch+json");
+    assert.equal(patched?.body["count"], 2);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  }
 });
 
 test("beyond maxPending unanswered writes a new Event is dropped, counted and logged once per hundred; then accepted again", async () => {
@@ -288,7 +333,8 @@ test("beyond maxPending unanswered writes a new Event is dropped, counted and lo
   assert.equal(answers.length, 3, "three writes sent");
   assert.equal(dropped, 2);
   assert.equal(recorder.dropped, 2);
-  assert.equal(lines.filter((l) => l.includes("Kubernetes Event dropped")).length, 1, "logged once");
+  const dropLines = lines.filter((l) => typeof (JSON.parse(l) as { dropped?: unknown }).dropped === "number");
+  assert.equal(dropLines.length, 1, "logged once (the line with the dropped count)");
   for (const answer of answers.splice(0)) answer();
   await Promise.all(writes);
   const later = recorder.record(onNode({ message: "event 6" }));

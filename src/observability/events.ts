@@ -9,6 +9,7 @@ import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ConfigurationOptions } from "@kubernetes/client-node";
 import type { Clock } from "../domain/clock.ts";
 import type { Logger } from "./logger.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 export const REPORTING_CONTROLLER = "lifeboat.dev/controller";
 export const EVENT_SOURCE_COMPONENT = "lifeboat";
@@ -213,7 +214,7 @@ function eventNamespace(object: InvolvedObject): string {
 
 function describeError(error: unknown): { code?: number; message: string } {
   const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return typeof code === "number" ? { code, message } : { message };
 }
 

@@ -39,6 +39,7 @@ test("every metric is prefixed, has help text, and the documented set is complet
     "lifeboat_notice_to_surge_seconds",
     "lifeboat_notices_total",
     "lifeboat_pods_moved_total",
+    "lifeboat_reconciles_total",
     "lifeboat_sqs_messages_total",
   ]);
   for (const m of json) {
@@ -58,6 +59,9 @@ test("counters carry their labels", async () => {
   metrics.podsMoved({ workloadKind: "Deployment", method: "surge" }, 3);
   metrics.eviction("pdb_blocked");
   metrics.actuatorError("retire");
+  metrics.reconciled("ok");
+  metrics.reconciled("ok");
+  metrics.reconciled("failed");
   const text = await metrics.render();
   assert.equal(
     sample(text, 'lifeboat_notices_total{kind="spot-interruption",source="sqs",outcome="accepted"}'),
@@ -70,6 +74,8 @@ test("counters carry their labels", async () => {
   assert.equal(sample(text, 'lifeboat_pods_moved_total{workload_kind="Deployment",method="surge"}'), 3);
   assert.equal(sample(text, 'lifeboat_evictions_total{outcome="pdb_blocked"}'), 1);
   assert.equal(sample(text, 'lifeboat_actuator_errors_total{action="retire"}'), 1);
+  assert.equal(sample(text, 'lifeboat_reconciles_total{outcome="ok"}'), 2);
+  assert.equal(sample(text, 'lifeboat_reconciles_total{outcome="failed"}'), 1);
 });
 
 test("latency histograms span 50 ms to 300 s", async () => {

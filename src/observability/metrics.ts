@@ -57,6 +57,8 @@ export type ActuatorAction = (typeof ACTUATOR_ACTIONS)[number];
 export type EvacuationOutcome = "done" | "missed_deadline" | "failed";
 export type PodMoveMethod = "surge" | "evict" | "delete" | "force_delete";
 export type EvictionMetricOutcome = "ok" | "pdb_blocked" | "not_found" | "error";
+/** How one pass of the reconcile loop ended: ok, or failed (it threw; retried on the next pass). */
+export type ReconcileOutcome = "ok" | "failed";
 
 export const EVACUATION_PHASES = [
   "Pending",
@@ -102,6 +104,7 @@ export class Metrics {
   readonly #leader: Gauge;
   readonly #kubeRequests: Counter<"verb" | "resource">;
   readonly #eventsDropped: Counter;
+  readonly #reconciles: Counter<"outcome">;
 
   // Long, and kept whole on purpose: one declaration per metric, read top to bottom like the metrics table
   // in docs/metrics.md; splitting it would only scatter the list.
@@ -207,6 +210,12 @@ export class Metrics {
       help: "Kubernetes Events not written because 1,000 were already waiting to be (the API server or the Events' client-side rate limit was behind); every one is in the logs.",
       registers,
     });
+    this.#reconciles = new Counter({
+      name: name("reconciles_total"),
+      help: "Passes of the leader's reconcile loop, by outcome: ok, or failed (retried on the next pass). Counted when a pass has finished its writes.",
+      labelNames: ["outcome"],
+      registers,
+    });
     this.#leader = new Gauge({
       name: name("leader"),
       help: "1 while this replica holds the leader Lease (or runs without leader election), else 0.",
@@ -286,6 +295,11 @@ export class Metrics {
 
   eventDropped(): void {
     this.#eventsDropped.inc();
+  }
+
+  /** One pass of the reconcile loop finished (its writes done, or it failed). */
+  reconciled(outcome: ReconcileOutcome): void {
+    this.#reconciles.inc({ outcome });
   }
 
   setLeader(isLeader: boolean): void {

@@ -17,6 +17,7 @@ import {
   type EvacuationResource,
   type StoredEvacuation,
 } from "./evacuation-resource.ts";
+import { errorMessage } from "../domain/error-message.ts";
 
 /** The Evacuation API could not be written or read; `status` is the HTTP status when there was one. */
 export class EvacuationStoreError extends Error {
@@ -220,5 +221,5 @@ function messageOf(err: unknown): string {
       }
     }
   }
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

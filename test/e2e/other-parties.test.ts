@@ -4,16 +4,18 @@
  * - scale-during-surge: a person scales it to 3 during the surge;
  * - rollout-during-surge: a rollout starts right after the surge.
  * Each must end with no 5xx, spec.replicas where the other party left it, and lifeboat removing no pod by
- * itself (no eviction, no delete): the doomed pods leave through the ReplicaSet, lowest deletion cost first.
+ * itself (no eviction, no delete, as its /metrics count them): the doomed pods leave through the ReplicaSet,
+ * lowest deletion cost first.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runScenario } from "../../lab/run/run-scenario.ts";
 import { loadScenario } from "../../lab/scenarios/load.ts";
 import type { HandlerReport } from "../../lab/report/types.ts";
+import { MetricsTail, total, type Sample } from "../helpers/reconciles.ts";
 
 const TIME_SCALE = 0.25;
 const dirs: string[] = [];
@@ -23,30 +25,38 @@ after(async () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function run(name: string): Promise<{ lifeboat: HandlerReport; log: { msg?: string }[] }> {
+async function run(name: string): Promise<{ lifeboat: HandlerReport; metrics: Sample[] }> {
   const dir = await mkdtemp(join(tmpdir(), `lifeboat-e2e-${name}-`));
   dirs.push(dir);
+  const tail = new MetricsTail(join(dir, "lifeboat.log"));
   const report = await runScenario({
     scenario: await loadScenario(name),
     handlers: ["lifeboat"],
     outDir: dir,
     timeScale: TIME_SCALE,
-  });
+  }).finally(() => tail.stop());
   const lifeboat = report.handlers.find((h) => h.handler === "lifeboat");
   assert.ok(lifeboat !== undefined, "lifeboat ran");
-  const log = (await readFile(join(dir, "lifeboat.log"), "utf8"))
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { msg?: string });
-  return { lifeboat, log };
+  const metrics = await tail.stop();
+  // Every pod move of an evacuation comes before its end: a scrape that counts the end counts them all.
+  assert.ok(
+    total(metrics, "lifeboat_evacuations_completed_total") >= 1,
+    "scraped after the evacuation ended",
+  );
+  return { lifeboat, metrics };
 }
 
-/** Log lines of pods lifeboat removed by itself (Eviction API or delete), not through a scale-down. */
-function removals(log: { msg?: string }[]): string[] {
-  return log
-    .map((l) => l.msg ?? "")
-    .filter((m) => /^(evict: |force-deleted: )|PodDisruptionBudget .*(overridden|refused)/.test(m));
+/** Pods lifeboat removed by itself (Eviction API or delete), not through a scale-down; and its evictions. */
+function removals(metrics: Sample[]): Record<string, number> {
+  return {
+    evict: total(metrics, "lifeboat_pods_moved_total", { method: "evict" }),
+    delete: total(metrics, "lifeboat_pods_moved_total", { method: "delete" }),
+    force_delete: total(metrics, "lifeboat_pods_moved_total", { method: "force_delete" }),
+    evictions: total(metrics, "lifeboat_evictions_total"),
+  };
 }
+
+const NO_REMOVALS = { evict: 0, delete: 0, force_delete: 0, evictions: 0 };
 
 function assertClean(lifeboat: HandlerReport): void {
   assert.equal(lifeboat.evacuations.length, 1, "one reclaim observed");
@@ -60,20 +70,18 @@ function assertClean(lifeboat: HandlerReport): void {
 
 describe("another party's change during a surge", { timeout: 900_000 }, () => {
   it("scaled to 3 during the surge: no 5xx, replicas end at 3, lifeboat removes no pod by itself", async () => {
-    const { lifeboat, log } = await run("scale-during-surge");
+    const { lifeboat, metrics } = await run("scale-during-surge");
     assertClean(lifeboat);
+    assert.deepEqual(removals(metrics), NO_REMOVALS);
+    // It surged, and replicas end where the person left them: the surge was handed back, not retired.
+    assert.ok(total(metrics, "lifeboat_pods_moved_total", { method: "surge" }) >= 1, "lifeboat surged");
     assert.deepEqual(lifeboat.workloads, [{ name: "app", desired: 3, replicas: 3 }]);
-    assert.deepEqual(removals(log), []);
-    assert.ok(
-      log.some((l) => /surge handed back/.test(l.msg ?? "")),
-      "lifeboat handed its surge back instead of retiring it",
-    );
   });
 
   it("a rollout during the surge: no 5xx, replicas end at 4, lifeboat removes no pod by itself", async () => {
-    const { lifeboat, log } = await run("rollout-during-surge");
+    const { lifeboat, metrics } = await run("rollout-during-surge");
     assertClean(lifeboat);
     assert.deepEqual(lifeboat.workloads, [{ name: "app", desired: 4, replicas: 4 }]);
-    assert.deepEqual(removals(log), []);
+    assert.deepEqual(removals(metrics), NO_REMOVALS);
   });
 });

@@ -19,6 +19,7 @@ import { labBinaries } from "../../lab/controlplane/binaries.ts";
 import { startLab, type Lab } from "../../lab/lab.ts";
 import { deployment } from "../../lab/workloads.ts";
 import { GROUP, PLURAL, VERSION } from "../../src/state/evacuation-resource.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, "..", "..", "bin", "lifeboat.js");
@@ -241,11 +242,20 @@ test("an API server that is not there: plan, evacuate and get name its URL and e
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const exited = once(child, "exit");
+  // The log line that names the server it waits for (its fields, not its words).
+  const waiting = (): Record<string, unknown> | undefined =>
+    out
+      .split("\n")
+      .filter((l) => l.startsWith("{") && l.endsWith("}"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => typeof l["server"] === "string" && typeof l["retryInSeconds"] === "number");
   try {
-    for (let i = 0; i < 300 && !out.includes("is unreachable"); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    assert.match(out, new RegExp(`"server":"https://127\\.0\\.0\\.1:${port}"`));
-    assert.match(out, /is unreachable: .*ECONNREFUSED/);
+    const line = await waitFor("run to log the server it waits for", waiting, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    assert.equal(line["server"], `https://127.0.0.1:${port}`);
+    assert.match(String(line["err"]), /ECONNREFUSED/);
     assert.equal(child.exitCode, null, "run is still waiting for the API server");
   } finally {
     child.kill("SIGTERM");

@@ -1,6 +1,6 @@
 /**
  * `--dry-run` changes nothing anywhere (issue 7 item 10): given a spot warning and an ASG lifecycle action,
- * a dry-run controller says what it would do (log lines, DryRun Events) and leaves the cluster (no
+ * a dry-run controller says what it would do (DryRun Events; its log says it too) and leaves the cluster (no
  * Evacuation, no cordon, no scale, no pod removed, no Lease) and AWS (no ASG heartbeat or completion, no
  * SQS delete: the messages stay in the queue) as they were. moto sits behind the lab's fault proxy, used
  * here as a recorder of every AWS call the controller makes.
@@ -18,7 +18,8 @@ import {
   readyPodCount,
   startControllerLab,
 } from "../helpers/lab-env.ts";
-import { Sampler, waitFor, waitUntil } from "../helpers/wait.ts";
+import { counter, waitForCount, waitForReconciles } from "../helpers/reconciles.ts";
+import { Sampler, waitUntil } from "../helpers/wait.ts";
 import { fastDeployment } from "../helpers/workloads.ts";
 
 test("a dry-run controller given a notice leaves the cluster and moto unchanged and says what it would do", async () => {
@@ -66,23 +67,24 @@ test("a dry-run controller given a notice leaves the cluster and moto unchanged 
       LifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
     }),
   );
-  const lines = await waitFor(
-    "the dry run saying it would surge and complete the lifecycle action",
-    async () => {
-      const all = await controller.logLines();
-      const said = (prefix: string): boolean =>
-        all.some((l) => typeof l.msg === "string" && l.msg.startsWith(prefix));
-      return said("dry run: would surge") && said("dry run: would cordon") && said("dry run: would heartbeat")
-        ? all
-        : undefined;
-    },
+  // What it would do, said as DryRun Events: the cordon of both nodes (the warned one and the hooked one)
+  // and the surge of the Deployment, each under its real reason.
+  const dryRun = async (kind: string, name: string): Promise<string[]> =>
+    (await eventsFor(env.lab, kind, name, "DryRun")).map((e) => e.message ?? "");
+  await waitUntil(
+    "DryRun Events for the cordons and the surge",
+    async () =>
+      (await dryRun("Node", warned.name)).some((m) => m.includes("would Cordoned")) &&
+      (await dryRun("Node", hooked.name)).some((m) => m.includes("would Cordoned")) &&
+      (await dryRun("Deployment", "dry")).some((m) => m.includes("would SurgeCreated")),
     { timeoutMs: 60_000, alive: controller.assertRunning },
   );
-  assert.ok(
-    lines.some((l) => typeof l.msg === "string" && l.msg.startsWith("dry run: would delete message")),
-  );
-  // Let it run a few more reconciles before judging.
-  await new Promise((r) => setTimeout(r, 3_000));
+  // Both notices were taken, and both messages handled and kept.
+  await waitForCount(controller, "lifeboat_sqs_messages_total", { outcome: "kept" }, 2);
+  for (const kind of ["spot-interruption", "asg-lifecycle-terminate"])
+    assert.equal(await counter(controller, "lifeboat_notices_total", { kind, outcome: "accepted" }), 1, kind);
+  // A write that a later reconcile would make: judge after three more.
+  await waitForReconciles(controller, 3);
   const seen = await replicas.stop();
 
   assert.deepEqual(await env.evacuations(), [], "no Evacuation written");

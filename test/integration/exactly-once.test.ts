@@ -17,6 +17,7 @@ import {
   startControllerLab,
   type ControllerLab,
 } from "../helpers/lab-env.ts";
+import { waitForReconciles } from "../helpers/reconciles.ts";
 import { Sampler, waitFor, waitUntil } from "../helpers/wait.ts";
 import { fastDeployment } from "../helpers/workloads.ts";
 
@@ -125,8 +126,8 @@ describe(
       });
       await sendWarning(node);
       await evacuationDone(node, controller.assertRunning);
-      // Give a repeated retire the time to happen (several reconciles) before judging.
-      await new Promise((r) => setTimeout(r, 4_000));
+      // A repeated retire would come from a later reconcile: judge after three more.
+      await waitForReconciles(controller, 3);
       const seen = await replicas.stop();
       proxy.clear();
       assert.ok(writes >= 2, "the retire was written");

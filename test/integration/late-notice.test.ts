@@ -2,15 +2,16 @@
  * A warning that arrives just after its node was deleted (a message whose holder died, redelivered once the
  * node was gone) is ours, late, not foreign: against the real API server and moto, with
  * `--foreign-instance-policy keep` (a foreign message would stay in the queue for another cluster), the late
- * warning is logged, counted and deleted, and no Evacuation is made for a node that no longer exists; a truly
- * foreign instance's warning beside it is kept.
+ * warning is counted (lifeboat_notices_total, outcome late) and deleted, and no Evacuation is made for a
+ * node that no longer exists; a truly foreign instance's warning beside it is counted as foreign and kept.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
 import { startController } from "../helpers/controller-process.ts";
 import { REGION, startControllerLab } from "../helpers/lab-env.ts";
-import { waitFor, waitUntil } from "../helpers/wait.ts";
+import { counter, waitForCount } from "../helpers/reconciles.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 test(
   "a warning for a node deleted a moment ago is deleted as late, not kept as foreign; a foreign one is kept",
@@ -41,14 +42,7 @@ test(
     await env.send(
       JSON.stringify(spotInterruptionWarning({ instanceId: node.instanceId, region: REGION }, new Date())),
     );
-    await waitFor(
-      "the late warning logged",
-      async () =>
-        (await controller.logLines()).some((l) => l.msg.includes("arrived after its node was gone"))
-          ? true
-          : undefined,
-      { timeoutMs: 30_000, alive: controller.assertRunning },
-    );
+    await waitForCount(controller, "lifeboat_notices_total", { outcome: "late" }, 1, { timeoutMs: 30_000 });
     await waitUntil(
       "the late warning deleted",
       async () => {
@@ -68,15 +62,16 @@ test(
         spotInterruptionWarning({ instanceId: "i-0fffffffffffffff0", region: REGION }, new Date()),
       ),
     );
-    await waitFor(
-      "the foreign warning kept",
-      async () =>
-        (await controller.logLines()).some(
-          (l) => typeof l.msg === "string" && l.msg.startsWith("sqs message foreign, kept"),
-        )
-          ? true
-          : undefined,
-      { timeoutMs: 30_000, alive: controller.assertRunning },
+    await waitForCount(controller, "lifeboat_notices_total", { outcome: "foreign" }, 1, {
+      timeoutMs: 30_000,
+    });
+    await waitForCount(controller, "lifeboat_sqs_messages_total", { outcome: "kept" }, 1, {
+      timeoutMs: 30_000,
+    });
+    assert.equal(
+      await counter(controller, "lifeboat_notices_total", { outcome: "late" }),
+      1,
+      "one late notice",
     );
     const d = await env.queueDepth();
     assert.equal(d.visible + d.inFlight, 1, "the foreign warning stays for another consumer");

@@ -10,6 +10,7 @@ import { stateChange } from "../../lab/cloud/messages.ts";
 import { startKubeFaultProxy } from "../../lab/faults/kube.ts";
 import { startController } from "../helpers/controller-process.ts";
 import { nodesHolding, NS, readyPodCount, REGION, startControllerLab } from "../helpers/lab-env.ts";
+import { waitForCount } from "../helpers/reconciles.ts";
 import { waitFor, waitUntil } from "../helpers/wait.ts";
 import { fastDeployment } from "../helpers/workloads.ts";
 
@@ -82,14 +83,9 @@ test(
       async () => (await nodesHolding(env.lab, "gone")).every((n) => n.name !== node.name),
       { timeoutMs: 30_000 },
     );
-    // The pod is gone from the API as soon as the delete call returns; its log line follows it.
-    await waitUntil(
-      "the force-delete logged",
-      async () =>
-        (await controller.logLines()).some(
-          (l) => typeof l.msg === "string" && l.msg.startsWith("force-deleted"),
-        ),
-      { timeoutMs: 10_000 },
-    );
+    // The pod is gone from the API as soon as the delete call returns; the count follows it.
+    await waitForCount(controller, "lifeboat_pods_moved_total", { method: "force_delete" }, 1, {
+      timeoutMs: 10_000,
+    });
   },
 );

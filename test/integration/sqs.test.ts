@@ -261,6 +261,12 @@ test("consumer: a message held is kept hidden past its visibility timeout; once 
     import { systemClock } from ${mod("../../src/domain/clock.ts")};
     import { silentLogger } from ${mod("../../src/signals/logger.ts")};
     const client = new SQSClient(${JSON.stringify({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials })});
+    // Each visibility extension the holder sends is printed: the test counts them.
+    const send = client.send.bind(client);
+    client.send = (command, ...rest) => {
+      if (command.constructor.name === "ChangeMessageVisibilityCommand") console.log("extended");
+      return send(command, ...rest);
+    };
     const consumer = new SqsConsumer(client, ${JSON.stringify(queueUrl)}, { waitTimeSeconds: 1, visibilityTimeoutSeconds: 2 }, systemClock, silentLogger);
     void consumer.run((n) => { console.log("held " + n.id); return new Promise(() => undefined); }, new AbortController().signal);
   `;
@@ -274,8 +280,13 @@ test("consumer: a message held is kept hidden past its visibility timeout; once 
   await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: spotWarning() }));
   await waitUntil("the holder received the warning", () => out.includes("held "), SQS_WAIT);
 
-  // Twice its 2 s visibility timeout later, still hidden: the holder extends it while it is handled.
-  await new Promise((r) => setTimeout(r, 4_000));
+  // Three extensions (one every half visibility timeout) after it was received, more than its 2 s timeout
+  // later: still hidden, because the holder extends it while it is handled.
+  await waitUntil(
+    "the holder to extend the message's visibility three times",
+    () => (out.match(/extended/g)?.length ?? 0) >= 3,
+    SQS_WAIT,
+  );
   assert.deepEqual(await depth(sqs, queueUrl), { visible: 0, inFlight: 1 }, "hidden while it is held");
   assert.equal(
     out.match(/held /g)?.length,

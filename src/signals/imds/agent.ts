@@ -24,6 +24,7 @@ import { z } from "zod";
 import type { Clock } from "../../domain/clock.ts";
 import { scheduledChangeKind, type Notice } from "../../domain/notice.ts";
 import type { SignalLogger } from "../logger.ts";
+import { errorMessage } from "../../domain/error-message.ts";
 
 export interface ImdsAgentOptions {
   /** Base URL of the metadata service. Default `http://169.254.169.254`. */
@@ -300,7 +301,7 @@ export class ImdsAgent {
       return { status: res.status, ok: res.ok, text: await res.text() };
     } catch (err) {
       if (err instanceof ImdsRequestError) throw err;
-      throw new ImdsRequestError(path, undefined, err instanceof Error ? err.message : String(err));
+      throw new ImdsRequestError(path, undefined, errorMessage(err));
     } finally {
       stopTimer.abort();
     }

@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import type { Notice, NoticeKind } from "../../domain/notice.ts";
+import { errorMessage } from "../../domain/error-message.ts";
 
 export const HANDOFF_VERSION = 1;
 
@@ -88,7 +89,7 @@ export function decodeHandoff(value: string): Handoff {
   try {
     json = JSON.parse(value);
   } catch (err) {
-    throw new InvalidHandoffError(`not JSON (${err instanceof Error ? err.message : String(err)})`);
+    throw new InvalidHandoffError(`not JSON (${errorMessage(err)})`);
   }
   const parsed = handoffSchema.safeParse(json);
   if (!parsed.success) {

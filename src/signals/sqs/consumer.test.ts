@@ -113,8 +113,9 @@ function harness(options: SqsConsumerOptions = {}, handler: NoticeHandler = () =
   const sqs = new FakeSqs(ac.signal);
   const clock = new FakeClock();
   const outcomes: Recorded[] = [];
-  const logs: { level: string; msg: string }[] = [];
-  const rec = (level: string) => (_o: Record<string, unknown>, msg: string) => void logs.push({ level, msg });
+  /** What was logged, by level and fields (the wording is the consumer's own). */
+  const logs: { level: string; fields: Record<string, unknown> }[] = [];
+  const rec = (level: string) => (fields: Record<string, unknown>) => void logs.push({ level, fields });
   const logger: SignalLogger = {
     info: rec("info"),
     warn: rec("warn"),
@@ -239,7 +240,12 @@ test("a handler that throws leaves the message, and the loop goes on to the next
   assert.deepEqual(h.sqs.deleted, ["rh-good"]);
   assert.equal(h.outcomes[0]?.outcome, "failed");
   assert.match(h.outcomes[0]?.reason ?? "", /apiserver unavailable/);
-  assert.ok(h.logs.some((l) => l.level === "error" && /left for redelivery/.test(l.msg)));
+  assert.ok(
+    h.logs.some(
+      (l) => l.level === "error" && l.fields["messageId"] === "bad" && l.fields["action"] === "kept",
+    ),
+    "the failure logged as an error, with the message kept",
+  );
   await h.stop();
 });
 
@@ -423,6 +429,9 @@ test("with deleteMessages false (dry run) a handled message is left in the queue
     h.outcomes.map((o) => [o.outcome, o.action]),
     [["handled", "kept"]],
   );
-  assert.ok(h.logs.some((l) => l.msg.startsWith("dry run: would delete message")));
+  assert.ok(
+    h.logs.some((l) => l.fields["dryRun"] === true && l.fields["messageId"] === "m1"),
+    "the delete it would have made is logged as a dry run's",
+  );
   await h.stop();
 });
