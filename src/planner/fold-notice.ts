@@ -110,41 +110,44 @@ export function foldNotice(
   now: number,
 ): FoldDecision {
   const mode = modeFor(notice, node, policy);
-  if (active === null) {
-    if (mode === null) {
-      return {
-        kind: "ignore",
-        reason: `rebalance policy for node ${node.name} is "ignore": ${notice.summary}`,
-      };
-    }
-    const evacuation: Evacuation = {
-      name: evacuationName(node.name, notice.id),
-      nodeName: node.name,
-      instanceId: node.instanceId,
-      mode,
-      noticeIds: [notice.id],
-      noticeKind: notice.kind,
-      deadline: notice.deadline,
-      certainDeadline: certainDeadlineOf(notice),
-      noticedAt: now,
-      phase: "Pending",
-      surges: [],
-      evictions: [],
-      timeline: { noticedAt: now },
-      instanceGone: gone(notice),
-      instanceState: leavingState(notice),
-    };
+  if (active !== null) return foldInto(active, notice, mode);
+  if (mode === null) {
     return {
-      kind: "create",
-      stored: {
-        evacuation,
-        lifecycleHook: notice.lifecycleHook ?? null,
-        message: notice.summary,
-        resourceVersion: undefined,
-      },
-      reason: `${mode} node ${node.name}: ${notice.summary}`,
+      kind: "ignore",
+      reason: `rebalance policy for node ${node.name} is "ignore": ${notice.summary}`,
     };
   }
+  const evacuation: Evacuation = {
+    name: evacuationName(node.name, notice.id),
+    nodeName: node.name,
+    instanceId: node.instanceId,
+    mode,
+    noticeIds: [notice.id],
+    noticeKind: notice.kind,
+    deadline: notice.deadline,
+    certainDeadline: certainDeadlineOf(notice),
+    noticedAt: now,
+    phase: "Pending",
+    surges: [],
+    evictions: [],
+    timeline: { noticedAt: now },
+    instanceGone: gone(notice),
+    instanceState: leavingState(notice),
+  };
+  return {
+    kind: "create",
+    stored: {
+      evacuation,
+      lifecycleHook: notice.lifecycleHook ?? null,
+      message: notice.summary,
+      resourceVersion: undefined,
+    },
+    reason: `${mode} node ${node.name}: ${notice.summary}`,
+  };
+}
+
+/** A notice for a node that has an active evacuation: what it changes of it, or a duplicate. */
+function foldInto(active: StoredEvacuation, notice: Notice, mode: EvacuationMode | null): FoldDecision {
   const e = active.evacuation;
   // A notice already listed is a duplicate only when its effect is recorded too: the spec (notice ids) and
   // the status (instanceGone) are two writes, and a redelivery after the second failed must write it again.
@@ -153,37 +156,21 @@ export function foldNotice(
   // A state change ("shutting-down") says the instance is going now; it does not move the deadline the
   // evacuation was planned (and its slack is measured) against.
   const noticeDeadline = gone(notice) && e.deadline !== null ? null : notice.deadline;
-  const deadline = earliest(e.deadline, noticeDeadline);
-  const certainDeadline = earliest(e.certainDeadline, certainDeadlineOf(notice));
-  const instanceGone = e.instanceGone || gone(notice);
-  const instanceState = furthest(e.instanceState, leavingState(notice));
-  const changed =
-    nextMode !== e.mode ||
-    deadline !== e.deadline ||
-    certainDeadline !== e.certainDeadline ||
-    instanceGone !== e.instanceGone ||
-    instanceState !== e.instanceState;
-  if (listed && !changed) {
-    return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
-  }
   const updated: Evacuation = {
     ...e,
     mode: nextMode,
-    deadline,
-    certainDeadline,
-    instanceGone,
-    instanceState,
+    deadline: earliest(e.deadline, noticeDeadline),
+    certainDeadline: earliest(e.certainDeadline, certainDeadlineOf(notice)),
+    instanceGone: e.instanceGone || gone(notice),
+    instanceState: furthest(e.instanceState, leavingState(notice)),
     noticeIds: listed ? e.noticeIds : [...e.noticeIds, notice.id],
     noticeKind:
       MODE_RANK[nextMode] > MODE_RANK[e.mode] || notice.deadline !== null ? notice.kind : e.noticeKind,
   };
-  const what: string[] = [];
-  if (nextMode !== e.mode) what.push(`mode ${e.mode} -> ${nextMode}`);
-  if (deadline !== e.deadline && deadline !== null) what.push(`deadline ${new Date(deadline).toISOString()}`);
-  if (certainDeadline !== e.certainDeadline && certainDeadline !== null)
-    what.push(`the node certainly ends ${new Date(certainDeadline).toISOString()}`);
-  if (instanceGone !== e.instanceGone) what.push("instance is going away now");
-  if (instanceState !== e.instanceState && instanceState !== null) what.push(`instance ${instanceState}`);
+  const what = changesOf(e, updated);
+  if (listed && what.length === 0) {
+    return { kind: "duplicate", reason: `notice ${notice.id} is already part of evacuation ${e.name}` };
+  }
   return {
     kind: "update",
     stored: {
@@ -194,8 +181,22 @@ export function foldNotice(
     },
     reason: listed
       ? `notice ${notice.id} is listed in evacuation ${e.name} but its effect was not recorded (an earlier write failed); recording it now: ${what.join(", ")} (${notice.summary})`
-      : changed
+      : what.length > 0
         ? `evacuation ${e.name} continues: ${what.join(", ")} (${notice.summary})`
         : `evacuation ${e.name} continues; notice adds nothing new (${notice.summary})`,
   };
+}
+
+/** What a fold changed of the evacuation, in words; empty when nothing the fold decides changed. */
+function changesOf(e: Evacuation, u: Evacuation): string[] {
+  const what: string[] = [];
+  if (u.mode !== e.mode) what.push(`mode ${e.mode} -> ${u.mode}`);
+  if (u.deadline !== e.deadline && u.deadline !== null)
+    what.push(`deadline ${new Date(u.deadline).toISOString()}`);
+  if (u.certainDeadline !== e.certainDeadline && u.certainDeadline !== null)
+    what.push(`the node certainly ends ${new Date(u.certainDeadline).toISOString()}`);
+  if (u.instanceGone !== e.instanceGone) what.push("instance is going away now");
+  if (u.instanceState !== e.instanceState && u.instanceState !== null)
+    what.push(`instance ${u.instanceState}`);
+  return what;
 }
