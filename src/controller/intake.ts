@@ -20,6 +20,9 @@ import { isNotLeader } from "../leader/fence.ts";
 import type { FoldDecision } from "../planner/fold-notice.ts";
 import type { Evacuation } from "../domain/evacuation.ts";
 import { errorMessage } from "../domain/error-message.ts";
+import { cordons, emitStarted, noticeTimes, UnknownNodeError, withCordon } from "./intake-records.ts";
+
+export { noticeTimes, UnknownNodeError } from "./intake-records.ts";
 
 /**
  * The first act on a notice, before its turn to be recorded: cordon the node at once (taint and LB label as
@@ -62,21 +65,6 @@ interface Turn {
   cordonedAt: number | null;
   resolve: () => void;
   reject: (err: Error) => void;
-}
-
-/** Modes whose evacuation cordons its node (the planner's "moving" evacuations). */
-function cordons(mode: Evacuation["mode"]): boolean {
-  return mode === "evacuate" || mode === "prewarm";
-}
-
-/** The notice names a node that is not (or no longer) in the cluster. */
-export class UnknownNodeError extends Error {
-  readonly notice: Notice;
-  constructor(notice: Notice, message: string) {
-    super(message);
-    this.name = "UnknownNodeError";
-    this.notice = notice;
-  }
 }
 
 export class NoticeIntake {
@@ -451,60 +439,7 @@ export class NoticeIntake {
   }
 }
 
-/**
- * The record of a node cordoned at receipt: phase Cordoned and the time in its timeline (kept when the
- * evacuation was cordoned before), so the reconcile plans no second cordon.
- */
-function withCordon(decision: FoldDecision, cordonedAt: number | null): FoldDecision {
-  if (cordonedAt === null || (decision.kind !== "create" && decision.kind !== "update")) return decision;
-  const e = decision.stored.evacuation;
-  if (!cordons(e.mode)) return decision;
-  return {
-    ...decision,
-    stored: {
-      ...decision.stored,
-      evacuation: {
-        ...e,
-        phase: e.phase === "Pending" ? "Cordoned" : e.phase,
-        timeline: { ...e.timeline, cordonedAt: e.timeline.cordonedAt ?? cordonedAt },
-      },
-    },
-  };
-}
-
 /** What a notice is about: a node in the cluster, or a node of ours that is already gone (and how we know). */
 type Target =
   | { kind: "live"; node: NodeView }
   | { kind: "gone"; node: Pick<NodeView, "name" | "instanceId" | "nodeGroup">; how: string };
-
-/**
- * How old the notice was at receipt (receipt minus the event's own time) and how long it sat in SQS
- * (receipt minus SentTimestamp), seconds: log fields. A negative age means the local clock is behind the
- * event's source; the deadline still comes from the event time (docs/design.md, "Times and clocks").
- */
-export function noticeTimes(
-  notice: Notice,
-  receivedAt: number,
-): { eventAgeSeconds: number; queueSeconds?: number } {
-  const round = (ms: number): number => Math.round(ms / 10) / 100;
-  return {
-    eventAgeSeconds: round(receivedAt - notice.issuedAt),
-    ...(notice.sentAt === undefined ? {} : { queueSeconds: round(receivedAt - notice.sentAt) }),
-  };
-}
-
-function emitStarted(events: EventSink, stored: StoredEvacuation, reason: string): void {
-  const e = stored.evacuation;
-  events.emit({
-    object: { kind: "Evacuation", name: e.name },
-    type: "Normal",
-    reason: "EvacuationStarted",
-    message: reason,
-  });
-  events.emit({
-    object: { kind: "Node", name: e.nodeName },
-    type: "Warning",
-    reason: "EvacuationStarted",
-    message: reason,
-  });
-}
