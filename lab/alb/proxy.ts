@@ -105,7 +105,16 @@ export async function startAlbProxy(options: AlbProxyOptions): Promise<AlbProxy>
   const idleMs = params.idleTimeoutSeconds * 1000 * params.timeScale;
   const routes: Route[] = [...(options.routes ?? [])];
   const deadHost = options.deadHost ?? "refuse";
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+  // Like the ALB, close a connection to a target once it has been idle for the idle timeout: before the
+  // target's own keep-alive timeout (the lab app's is 75 s, as AWS advises), so the ALB never reuses a
+  // connection the target is closing. Left to the target's hint instead, the margin was one real second, and
+  // a busy machine turned the race into 502s.
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: Infinity,
+    maxFreeSockets: 256,
+    timeout: idleMs,
+  });
 
   const server = http.createServer((req, res) => {
     const route = matchRoute(routes, req);
