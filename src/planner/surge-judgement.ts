@@ -1,6 +1,7 @@
 /** When a surge can be retired: each open surge of a workload judged on its own terms. */
 import { POD_DELETION_COST_ANNOTATION } from "../domain/plan.ts";
-import type { WorkloadView } from "../domain/snapshot.ts";
+import type { PodView, WorkloadView } from "../domain/snapshot.ts";
+import { workloadKey } from "../domain/snapshot.ts";
 import type { Doomed, PlanContext, RecordHit } from "./plan-context.ts";
 import type { PlanSink } from "./plan-sink.ts";
 import { evict } from "./pods.ts";
@@ -40,9 +41,12 @@ export function judgeSurges(
   const k = open.reduce((sum, h) => sum + h.record.by, 0);
   const readyOff = ctx.readyOutside(key);
   const desired = view.specReplicas - k;
-  const live = new Map(
-    (ctx.podsByWorkload.get(key) ?? []).filter((p) => !p.deleting).map((p) => [p.name, p]),
-  );
+  // The doomed pods of the open surges still there and not terminating, by name: they run on the evacuations'
+  // nodes, so look there rather than through every pod of the workload.
+  const live = new Map<string, PodView>();
+  for (const node of new Set(open.map((h) => h.evac.nodeName)))
+    for (const p of ctx.podsOn(node))
+      if (!p.deleting && p.owner !== null && workloadKey(p.owner) === key) live.set(p.name, p);
   const gone: RecordHit[] = [];
   const waiting: RecordHit[] = [];
   for (const h of open) {
