@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions, type V1Deployment, type V1Node } from "@kubernetes/client-node";
 import type { LabNode } from "../../lab/lab.ts";
 import { spotInterruptionWarning } from "../../lab/cloud/messages.ts";
 import { pdb } from "../../lab/workloads.ts";
@@ -35,6 +35,7 @@ import {
 } from "../helpers/lab-env.ts";
 import { metricsUrl, scrape, total } from "../helpers/reconciles.ts";
 import { Sampler, waitFor, waitUntil } from "../helpers/wait.ts";
+import { FirstRevision } from "../helpers/write-order.ts";
 import { fastDeployment, fastStatefulSet } from "../helpers/workloads.ts";
 
 const run = promisify(execFile);
@@ -259,6 +260,19 @@ describe("lifeboat controller against the lab", { timeout: 600_000 }, () => {
     const [a, b] = holding;
     assert.ok(a !== undefined && b !== undefined);
     const samples = sampleDeployment("pair");
+    // The order of the writes themselves: the timestamps in the timeline are taken when each call returned, so
+    // a slow response makes a cordon that landed before the surge look later than it.
+    await using cordoned = new FirstRevision<V1Node>(
+      env.lab.kubeConfig,
+      "/api/v1/nodes",
+      (n) => n.spec?.unschedulable === true,
+    );
+    await using scaled = new FirstRevision<V1Deployment>(
+      env.lab.kubeConfig,
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      (d) => (d.spec?.replicas ?? 0) > 3,
+    );
+    await Promise.all([cordoned.started(), scaled.started()]);
 
     const now = new Date();
     await env.sqs.send(
@@ -271,13 +285,14 @@ describe("lifeboat controller against the lab", { timeout: 600_000 }, () => {
     await waitUntil("3 Ready pair pods again", async () => (await readyPodCount(env.lab, "pair")) === 3);
     const seen = await samples.stop();
 
-    const ms = (e: EvacuationResource, f: "cordonedAt" | "surgeCreatedAt"): number =>
-      Date.parse(e.status?.timeline?.[f] ?? "");
-    const lastCordon = Math.max(ms(ea, "cordonedAt"), ms(eb, "cordonedAt"));
-    const firstSurge = Math.min(ms(ea, "surgeCreatedAt"), ms(eb, "surgeCreatedAt"));
+    const [cordonA, cordonB, surge] = [cordoned.of(a.name), cordoned.of(b.name), scaled.of("pair")];
     assert.ok(
-      lastCordon <= firstSurge,
-      `both nodes cordoned (last ${ea.status?.timeline?.cordonedAt}, ${eb.status?.timeline?.cordonedAt}) before the first surge (${new Date(firstSurge).toISOString()})`,
+      cordonA !== undefined && cordonB !== undefined && surge !== undefined,
+      `every write seen: cordons ${cordonA}, ${cordonB}, surge ${surge}`,
+    );
+    assert.ok(
+      cordonA < surge && cordonB < surge,
+      `both nodes cordoned (revisions ${cordonA}, ${cordonB}) before the first surge (revision ${surge})`,
     );
     const surges = [ea, eb].flatMap((e) => e.status?.surges ?? []);
     assert.deepEqual(
