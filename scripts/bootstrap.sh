@@ -33,10 +33,15 @@ if [[ ! -f "$root/node_modules/.lifeboat-lock-$lock_hash" ]]; then
   touch "$root/node_modules/.lifeboat-lock-$lock_hash"
 fi
 
-bash "$root/lab/setup/build-control-plane.sh" all
-bash "$root/lab/setup/install-moto.sh"
-bash "$root/lab/setup/build-helm.sh"
-bash "$root/lab/setup/fetch-prometheus-operator-crds.sh"
-bash "$root/lab/setup/install-cfn-lint.sh"
-bash "$root/lab/setup/build-metadata-mock.sh"
-bash "$root/lab/setup/build-nth.sh"
+# One setup at a time per cache: two checkouts bootstrapping at once would build into the same temporary
+# directories. The lock is held only while the builds run (a subshell), not by the caller afterwards.
+(
+  flock 9
+  bash "$root/lab/setup/build-control-plane.sh" all
+  bash "$root/lab/setup/install-moto.sh"
+  bash "$root/lab/setup/build-helm.sh"
+  bash "$root/lab/setup/fetch-prometheus-operator-crds.sh"
+  bash "$root/lab/setup/install-cfn-lint.sh"
+  bash "$root/lab/setup/build-metadata-mock.sh"
+  bash "$root/lab/setup/build-nth.sh"
+) 9>"$LIFEBOAT_CACHE/.setup.lock"
