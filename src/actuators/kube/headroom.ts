@@ -9,6 +9,9 @@ import type { AppsV1Api, SchedulingV1Api, V1Deployment, V1PriorityClass } from "
 import { HEADROOM_LABEL, HEADROOM_SCOPE_LABEL, type PlaceholderSet } from "../../domain/headroom.ts";
 import { isConflict, isNotFound, toKubeApiError } from "./errors.ts";
 
+/** Read-and-replace rounds of a resize before the error goes to the keeper (which tries again next round). */
+const MAX_REPLACE_ATTEMPTS = 5;
+
 /** Annotation on a placeholder Deployment: hash of the spec lifeboat last wrote. */
 export const HEADROOM_SPEC_ANNOTATION = "lifeboat.dev/headroom-spec";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -148,6 +151,18 @@ export class HeadroomActuator implements HeadroomActuatorLike {
   }
 
   async apply(set: PlaceholderSet): Promise<HeadroomApplyOutcome> {
+    // A Deployment's controller writes its status right after every change: a replace that loses that race
+    // (409) reads again and tries again, a few times, before the next round of the keeper would.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#applyOnce(set);
+      } catch (err) {
+        if (!isConflict(err) || attempt >= MAX_REPLACE_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  async #applyOnce(set: PlaceholderSet): Promise<HeadroomApplyOutcome> {
     const body = placeholderDeployment(set, this.#settings);
     const namespace = this.#settings.namespace;
     let current: V1Deployment;
@@ -181,7 +196,6 @@ export class HeadroomActuator implements HeadroomActuatorLike {
       await this.#client.apps.replaceNamespacedDeployment({ name: set.name, namespace, body });
       return "updated";
     } catch (err) {
-      // 409: changed meanwhile; the next round reads it again.
       throw toKubeApiError(err, "replace", `Deployment ${namespace}/${set.name}`);
     }
   }
