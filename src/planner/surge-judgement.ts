@@ -65,22 +65,35 @@ export function judgeSurges(
       ready: [],
       readiness: `${readiness}; a rollout is in progress, and a scale-down during it would be spread across both ReplicaSets: the surge is retired once it has finished`,
     };
-  const readyDoomed = (h: RecordHit): number =>
-    h.record.pods.filter((n) => live.get(n)?.ready === true).length;
+  const serving = new Map(
+    waiting.map((h) => [h, h.record.pods.filter((n) => live.get(n)?.ready === true).length]),
+  );
+  let stillServing = [...serving.values()].reduce((sum, n) => sum + n, 0);
+  // creationTimestamp has whole-second precision: a replacement created 0.4 s after the surge can carry a
+  // timestamp 0.6 s before it. Compare at the API's precision.
+  const created = readyOff.map((p) => p.createdAt).sort((a, b) => a - b);
+  const freshSince = (at: number): number => {
+    const t = Math.floor(at / 1000) * 1000;
+    let lo = 0;
+    let hi = created.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((created[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return created.length - lo;
+  };
   const ready: RecordHit[] = [];
-  const byIssue = [...waiting].sort((a, b) => a.record.issuedAt - b.record.issuedAt);
-  for (const candidate of byIssue) {
-    const accepted = [...ready, candidate];
-    const stillServing = waiting
-      .filter((h) => !accepted.includes(h))
-      .reduce((sum, h) => sum + readyDoomed(h), 0);
-    if (readyOff.length + stillServing < desired) continue;
-    // creationTimestamp has whole-second precision: a replacement created 0.4 s after the surge can carry a
-    // timestamp 0.6 s before it. Compare at the API's precision.
-    const earliest = Math.floor(Math.min(...accepted.map((h) => h.record.issuedAt)) / 1000) * 1000;
-    const fresh = readyOff.filter((p) => p.createdAt >= earliest).length;
-    const by = accepted.reduce((sum, h) => sum + h.record.by, 0);
-    if (fresh >= by || readyOff.length >= view.specReplicas) ready.push(candidate);
+  let by = 0;
+  // In the order issued, so the earliest accepted surge is the first one accepted.
+  for (const candidate of [...waiting].sort((a, b) => a.record.issuedAt - b.record.issuedAt)) {
+    const own = serving.get(candidate) ?? 0;
+    if (readyOff.length + stillServing - own < desired) continue;
+    const earliest = (ready[0] ?? candidate).record.issuedAt;
+    if (freshSince(earliest) < by + candidate.record.by && readyOff.length < view.specReplicas) continue;
+    ready.push(candidate);
+    stillServing -= own;
+    by += candidate.record.by;
   }
   return { gone, waiting, ready, readiness };
 }
