@@ -56,12 +56,11 @@ export function workload(
   // Invariant: one surge per workload covers all its doomed pods across nodes, and a pod named in an open or
   // retired surge record (these persist in the Evacuation status) is never surged again, even by a
   // restarted controller.
+  // Without a view there is nothing to plan: classify puts the pods of a workload missing from the snapshot
+  // with the bare pods, and its open surges were handed back above.
+  if (view === undefined) return [];
   const uncovered = pods.filter((d) => ctx.recordFor(key, d.pod.name) === undefined);
-  if (view !== undefined && uncovered.length > 0) surge(ctx, out, key, view, uncovered);
-  if (view === undefined) {
-    judgeDoomed(ctx, out, key, view, pods, new Set(), new Set(), "");
-    return [];
-  }
+  if (uncovered.length > 0) surge(ctx, out, key, view, uncovered);
   const judged = judgeSurges(ctx, out, key, view, open);
   // Invariant: never surge and retire one workload in the same plan: the ReplicaSet would rank the fresh,
   // unready replacements first for deletion and undo the surge.
